@@ -1,0 +1,87 @@
+//! Impls for `alloy-primitives` types (feature `alloy-primitives`): fixed-size byte strings
+//! (`FixedBytes<N>`, `B256`, `B512`, `Address`, `Bloom`), `Bytes`, and `U256` as an integer.
+
+use alloy_primitives::{Address, Bloom, Bytes, FixedBytes, U256};
+use bytes::BufMut;
+
+use crate::{
+    Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp,
+    encode::{bytes_length, encode_bytes},
+    header::EMPTY_STRING_CODE,
+};
+
+/// Forwards a byte-string newtype to the impls for its byte view.
+macro_rules! bytes_impl {
+    ($([$($g:tt)*] $t:ty),+ $(,)?) => {$(
+        impl<$($g)*> Encodable for $t {
+            #[inline]
+            fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+                encode_bytes(AsRef::<[u8]>::as_ref(self), out);
+            }
+            #[inline]
+            fn length(&self) -> usize {
+                bytes_length(AsRef::<[u8]>::as_ref(self))
+            }
+        }
+    )+};
+}
+bytes_impl!([const N: usize] FixedBytes<N>, [] Address, [] Bloom, [] Bytes);
+
+impl<const N: usize> Decodable<'_> for FixedBytes<N> {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.array().map(|a| Self(*a))
+    }
+}
+
+impl Decodable<'_> for Address {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.array().map(|a| Self(FixedBytes(*a)))
+    }
+}
+
+impl Decodable<'_> for Bloom {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.array().map(|a| Self(FixedBytes(*a)))
+    }
+}
+
+impl Decodable<'_> for Bytes {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        bytes::Bytes::decode(rlp).map(Self)
+    }
+}
+
+impl Encodable for U256 {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        if let Ok(small) = u64::try_from(*self) {
+            return small.encode(out);
+        }
+        let be = self.to_be_bytes::<32>();
+        let be = be.get(self.leading_zeros() / 8..).unwrap_or_default();
+        out.put_u8(EMPTY_STRING_CODE + be.len() as u8);
+        out.put_slice(be);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        if let Ok(small) = u64::try_from(*self) {
+            return small.length();
+        }
+        // Above u64::MAX: always a header byte plus 9 to 32 payload bytes.
+        1 + 32 - (self.leading_zeros() / 8)
+    }
+}
+
+impl Decodable<'_> for U256 {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.map_bytes(|be| match be {
+            [0, ..] => Err(DecodeErrorKind::LeadingZero),
+            _ => Self::try_from_be_slice(be).ok_or(DecodeErrorKind::IntegerOverflow),
+        })
+    }
+}

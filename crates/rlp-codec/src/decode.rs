@@ -1,0 +1,204 @@
+//! Decoding: the [`Decodable`] trait, its impls for core types, and whole-input entry points.
+
+use alloc::{string::String, vec::Vec};
+
+use crate::{DecodeError, DecodeErrorKind, Rlp, rlp::Item};
+
+/// A value that can be read from canonical RLP.
+///
+/// The lifetime `'a` is the input's: types such as `&'a [u8]` and `&'a str` borrow from it, owned
+/// types implement `Decodable<'a>` for every `'a`. Implementations read exactly one item from the
+/// cursor and leave it after that item.
+pub trait Decodable<'a>: Sized {
+    /// Reads one item from `rlp`.
+    fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError>;
+}
+
+/// Decodes `input` as exactly one `T`, rejecting trailing bytes.
+///
+/// ```
+/// let v: Vec<u64> = devp2p_rlp_codec::decode_exact(&[0xc3, 0x01, 0x02, 0x03])?;
+/// assert_eq!(v, [1, 2, 3]);
+/// # Ok::<(), devp2p_rlp_codec::DecodeError>(())
+/// ```
+#[inline]
+pub fn decode_exact<'a, T: Decodable<'a>>(input: &'a [u8]) -> Result<T, DecodeError> {
+    let mut rlp = Rlp::new(input);
+    let value = T::decode(&mut rlp)?;
+    rlp.finish()?;
+    Ok(value)
+}
+
+/// Decodes one `T` from the start of `input` and returns it with the bytes after it (for
+/// formats that allow trailing data, such as EIP-8 discovery packets).
+#[inline]
+pub fn decode_prefix<'a, T: Decodable<'a>>(input: &'a [u8]) -> Result<(T, &'a [u8]), DecodeError> {
+    let mut rlp = Rlp::new(input);
+    let value = T::decode(&mut rlp)?;
+    Ok((value, rlp.remaining()))
+}
+
+/// Reads an unsigned integer from its minimal big-endian form.
+macro_rules! uint_impl {
+    ($($t:ty),+) => {$(
+        impl Decodable<'_> for $t {
+            #[inline]
+            fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+                rlp.map_bytes(|be| match be {
+                    [0, ..] => Err(DecodeErrorKind::LeadingZero),
+                    _ if be.len() > core::mem::size_of::<$t>() => {
+                        Err(DecodeErrorKind::IntegerOverflow)
+                    }
+                    // Folding avoids a variable-length copy (a `memcpy` call) into a buffer.
+                    _ => Ok(be.iter().fold(0, |acc: $t, b| (acc << 4 << 4) | <$t>::from(*b))),
+                })
+            }
+        }
+    )+};
+}
+uint_impl!(u8, u16, u32, u64, u128);
+
+impl Decodable<'_> for usize {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let start = *rlp;
+        let v = u64::decode(rlp)?;
+        Self::try_from(v)
+            .map_err(|_| DecodeError::new(DecodeErrorKind::IntegerOverflow, start.offset()))
+    }
+}
+
+impl Decodable<'_> for bool {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.map_bytes(|b| match b {
+            [] => Ok(false),
+            [1] => Ok(true),
+            _ => Err(DecodeErrorKind::InvalidBool),
+        })
+    }
+}
+
+impl<'a> Decodable<'a> for &'a [u8] {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
+        rlp.bytes()
+    }
+}
+
+impl<'a> Decodable<'a> for &'a str {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
+        rlp.map_bytes(|b| core::str::from_utf8(b).map_err(|_| DecodeErrorKind::InvalidUtf8))
+    }
+}
+
+impl Decodable<'_> for String {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        <&str>::decode(rlp).map(Into::into)
+    }
+}
+
+impl<const N: usize> Decodable<'_> for [u8; N] {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.array().copied()
+    }
+}
+
+impl Decodable<'_> for bytes::Bytes {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.bytes().map(Self::copy_from_slice)
+    }
+}
+
+impl<'a, T: Decodable<'a>> Decodable<'a> for Vec<T> {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
+        let mut list = rlp.list()?;
+        // Grown as items decode: each element costs at least one input byte, so the allocation
+        // stays within a small multiple of the input. (Counting items first to size it exactly
+        // measured slower than growing.)
+        let mut out = Self::new();
+        while !list.is_empty() {
+            out.push(T::decode(&mut list)?);
+        }
+        Ok(out)
+    }
+}
+
+impl<'a> Decodable<'a> for Item<'a> {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
+        rlp.item()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode_to_vec;
+
+    fn kind<T: for<'a> Decodable<'a> + core::fmt::Debug>(input: &[u8]) -> DecodeErrorKind {
+        decode_exact::<T>(input).unwrap_err().kind()
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(decode_exact::<u64>(&[0x80]), Ok(0));
+        assert_eq!(decode_exact::<u8>(&[0x7f]), Ok(0x7f));
+        assert_eq!(decode_exact::<u16>(&[0x82, 0x04, 0x00]), Ok(0x400));
+        assert_eq!(
+            decode_exact::<u128>(&encode_to_vec(&u128::MAX)),
+            Ok(u128::MAX)
+        );
+        assert_eq!(kind::<u64>(&[0x00]), DecodeErrorKind::LeadingZero);
+        assert_eq!(
+            kind::<u64>(&[0x82, 0x00, 0x01]),
+            DecodeErrorKind::LeadingZero
+        );
+        assert_eq!(
+            kind::<u8>(&[0x82, 0x01, 0x00]),
+            DecodeErrorKind::IntegerOverflow
+        );
+        assert_eq!(
+            kind::<u64>(&[0x81, 0x05]),
+            DecodeErrorKind::NonCanonicalSingleByte
+        );
+        assert_eq!(kind::<u64>(&[0xc0]), DecodeErrorKind::UnexpectedList);
+        assert_eq!(kind::<u64>(&[0x01, 0x02]), DecodeErrorKind::TrailingBytes);
+        assert_eq!(kind::<u64>(&[]), DecodeErrorKind::MissingItem);
+    }
+
+    #[test]
+    fn other_scalars() {
+        assert_eq!(decode_exact::<bool>(&[0x01]), Ok(true));
+        assert_eq!(decode_exact::<bool>(&[0x80]), Ok(false));
+        assert_eq!(kind::<bool>(&[0x02]), DecodeErrorKind::InvalidBool);
+        assert_eq!(decode_exact::<[u8; 2]>(&[0x82, 1, 2]), Ok([1, 2]));
+        assert_eq!(
+            kind::<[u8; 2]>(&[0x83, 1, 2, 3]),
+            DecodeErrorKind::UnexpectedLength
+        );
+        assert_eq!(kind::<String>(&[0x81, 0xff]), DecodeErrorKind::InvalidUtf8);
+        assert_eq!(decode_exact::<&str>(&[0x83, b'd', b'o', b'g']), Ok("dog"));
+    }
+
+    #[test]
+    fn offsets_are_absolute() {
+        // [1, [2, 0x00 0x01]] with a leading zero in the innermost integer at byte 4.
+        let input = [0xc6, 0x01, 0xc4, 0x02, 0x82, 0x00, 0x01];
+        let mut rlp = Rlp::new(&input);
+        let mut outer = rlp.list().unwrap();
+        assert_eq!(outer.decode::<u64>(), Ok(1));
+        let err = outer.decode::<Vec<u64>>().unwrap_err();
+        assert_eq!(err, DecodeError::new(DecodeErrorKind::LeadingZero, 4));
+    }
+
+    #[test]
+    fn prefix_leaves_the_rest() {
+        assert_eq!(decode_prefix::<u8>(&[0x05, 0xaa]), Ok((5, &[0xaa][..])));
+    }
+}

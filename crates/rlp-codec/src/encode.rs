@@ -1,0 +1,281 @@
+//! Encoding: the [`Encodable`] trait, its impls for core types, and list helpers.
+
+use alloc::{
+    borrow::{Cow, ToOwned},
+    boxed::Box,
+    string::String,
+    sync::Arc,
+    vec::Vec,
+};
+
+use bytes::BufMut;
+
+use crate::header::{EMPTY_STRING_CODE, Header, header_length};
+
+/// A value with a canonical RLP encoding.
+///
+/// [`length`](Self::length) must return exactly the number of bytes [`encode`](Self::encode)
+/// writes; [`encode_to_vec`] relies on it to allocate once.
+pub trait Encodable {
+    /// Appends the encoding of `self` to `out`.
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B);
+
+    /// Number of bytes [`encode`](Self::encode) writes, computed without allocating.
+    fn length(&self) -> usize;
+}
+
+/// Encodes `value` into a new vector of exactly its encoded length.
+pub fn encode_to_vec<T: Encodable + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.length());
+    value.encode(&mut out);
+    out
+}
+
+/// Total payload length of a list holding `items`.
+#[inline]
+pub fn list_payload_length<T: Encodable>(items: &[T]) -> usize {
+    items.iter().map(Encodable::length).sum()
+}
+
+/// Encoded length of a list holding `items`, header included.
+#[inline]
+pub fn list_length<T: Encodable>(items: &[T]) -> usize {
+    let payload = list_payload_length(items);
+    header_length(payload) + payload
+}
+
+/// Encodes `items` as one list, computing the payload length once.
+#[inline]
+pub fn encode_list<T: Encodable, B: BufMut + ?Sized>(items: &[T], out: &mut B) {
+    Header::list(list_payload_length(items)).encode(out);
+    for item in items {
+        item.encode(out);
+    }
+}
+
+/// Encodes the items of an iterator as one list. The iterator is walked twice (once for the
+/// payload length, once to write), so it must yield the same items each time it is cloned.
+pub fn encode_iter<'a, T, I, B>(items: I, out: &mut B)
+where
+    T: Encodable + 'a,
+    I: Iterator<Item = &'a T> + Clone,
+    B: BufMut + ?Sized,
+{
+    Header::list(items.clone().map(Encodable::length).sum()).encode(out);
+    for item in items {
+        item.encode(out);
+    }
+}
+
+/// Writes `bytes` as an RLP string: a single byte below `0x80` as itself, otherwise header and
+/// payload.
+#[inline]
+pub fn encode_bytes<B: BufMut + ?Sized>(bytes: &[u8], out: &mut B) {
+    match bytes {
+        [b] if *b < EMPTY_STRING_CODE => out.put_u8(*b),
+        _ => {
+            Header::string(bytes.len()).encode(out);
+            out.put_slice(bytes);
+        }
+    }
+}
+
+/// Encoded length of `bytes` as an RLP string.
+#[inline]
+pub const fn bytes_length(bytes: &[u8]) -> usize {
+    match bytes {
+        [b] if *b < EMPTY_STRING_CODE => 1,
+        _ => header_length(bytes.len()) + bytes.len(),
+    }
+}
+
+impl Encodable for [u8] {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self, out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self)
+    }
+}
+
+impl<const N: usize> Encodable for [u8; N] {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self, out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self)
+    }
+}
+
+impl Encodable for str {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self.as_bytes(), out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self.as_bytes())
+    }
+}
+
+impl Encodable for String {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self.as_bytes(), out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self.as_bytes())
+    }
+}
+
+impl Encodable for bytes::Bytes {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self, out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self)
+    }
+}
+
+impl Encodable for bytes::BytesMut {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_bytes(self, out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        bytes_length(self)
+    }
+}
+
+impl Encodable for bool {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        out.put_u8(if *self { 0x01 } else { EMPTY_STRING_CODE });
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        1
+    }
+}
+
+/// Writes an unsigned integer as its minimal big-endian string (zero is `0x80`).
+macro_rules! uint_impl {
+    ($($t:ty),+) => {$(
+        impl Encodable for $t {
+            #[inline]
+            fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+                let v = *self;
+                if v < EMPTY_STRING_CODE as $t {
+                    out.put_u8(if v == 0 { EMPTY_STRING_CODE } else { v as u8 });
+                } else {
+                    let len = (<$t>::BITS / 8 - v.leading_zeros() / 8) as usize;
+                    out.put_u8(EMPTY_STRING_CODE + len as u8);
+                    let be = v.to_be_bytes();
+                    out.put_slice(be.get(be.len() - len..).unwrap_or(&be));
+                }
+            }
+            #[inline]
+            fn length(&self) -> usize {
+                let v = *self;
+                if v < EMPTY_STRING_CODE as $t {
+                    1
+                } else {
+                    1 + (<$t>::BITS / 8 - v.leading_zeros() / 8) as usize
+                }
+            }
+        }
+    )+};
+}
+uint_impl!(u8, u16, u32, u64, u128);
+
+impl Encodable for usize {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        (*self as u64).encode(out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        (*self as u64).length()
+    }
+}
+
+/// A list of `T`. Slices `[T]` have no impl (it would clash with the byte-string impl for
+/// `[u8]`); encode them with [`encode_list`].
+impl<T: Encodable> Encodable for Vec<T> {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        encode_list(self, out);
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        list_length(self)
+    }
+}
+
+/// Encodes through a pointer-like wrapper exactly as the value it points to.
+macro_rules! deref_impl {
+    ($([$($g:tt)*] $t:ty),+ $(,)?) => {$(
+        impl<$($g)*> Encodable for $t {
+            #[inline]
+            fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+                (**self).encode(out);
+            }
+            #[inline]
+            fn length(&self) -> usize {
+                (**self).length()
+            }
+        }
+    )+};
+}
+deref_impl!(
+    ['a, T: Encodable + ?Sized] &'a T,
+    ['a, T: Encodable + ?Sized] &'a mut T,
+    [T: Encodable + ?Sized] Box<T>,
+    [T: Encodable + ?Sized] Arc<T>,
+    ['a, T: Encodable + ToOwned + ?Sized] Cow<'a, T>,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(encode_to_vec(&0u64), [0x80]);
+        assert_eq!(encode_to_vec(&1u8), [0x01]);
+        assert_eq!(encode_to_vec(&0x7fu16), [0x7f]);
+        assert_eq!(encode_to_vec(&0x80u32), [0x81, 0x80]);
+        assert_eq!(encode_to_vec(&0x0400u64), [0x82, 0x04, 0x00]);
+        assert_eq!(
+            encode_to_vec(&u64::MAX),
+            [0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
+        assert_eq!(encode_to_vec(&(1u128 << 64)).len(), 10);
+        assert_eq!(encode_to_vec(&true), [0x01]);
+        assert_eq!(encode_to_vec(&false), [0x80]);
+    }
+
+    #[test]
+    fn strings_and_lists() {
+        assert_eq!(encode_to_vec("dog"), [0x83, b'd', b'o', b'g']);
+        assert_eq!(encode_to_vec(&[0x00u8][..]), [0x00]);
+        assert_eq!(encode_to_vec(&[0x80u8][..]), [0x81, 0x80]);
+        assert_eq!(encode_to_vec(&Vec::<u8>::new()), [0xc0]);
+        let cat_dog = alloc::vec!["cat", "dog"];
+        assert_eq!(
+            encode_to_vec(&cat_dog),
+            [0xc8, 0x83, b'c', b'a', b't', 0x83, b'd', b'o', b'g']
+        );
+        let mut out = Vec::new();
+        encode_iter(cat_dog.iter(), &mut out);
+        assert_eq!(out, encode_to_vec(&cat_dog));
+    }
+}

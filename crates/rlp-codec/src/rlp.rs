@@ -1,0 +1,315 @@
+//! The zero-copy cursor [`Rlp`]: walks a sequence of items (a whole input, or a list's payload)
+//! with strict canonical-form checks, borrowing strings and raw item bytes from the input.
+
+use core::{fmt, marker::PhantomData};
+
+use crate::{
+    Decodable, DecodeError, DecodeErrorKind,
+    header::{
+        EMPTY_LIST_CODE, EMPTY_STRING_CODE, LONG_FORM_THRESHOLD, LONG_LIST_OFFSET,
+        LONG_STRING_OFFSET,
+    },
+};
+
+/// A cursor over a sequence of RLP items, borrowing from the input.
+///
+/// [`Rlp::new`] covers a whole input; [`Rlp::list`] hands out a cursor over one list's payload.
+/// Every read checks the canonical form (minimal lengths, no `81 xx` for `xx < 0x80`, lengths
+/// within the enclosing item), and errors carry the offset of the offending item counted from
+/// the start of the input given to [`Rlp::new`], also inside nested lists.
+///
+/// ```
+/// use devp2p_rlp_codec::Rlp;
+///
+/// // ["cat", ["dog"]]
+/// let input = [0xc9, 0x83, b'c', b'a', b't', 0xc4, 0x83, b'd', b'o', b'g'];
+/// let mut top = Rlp::new(&input);
+/// let mut outer = top.list()?;
+/// assert_eq!(outer.bytes()?, b"cat");
+/// let inner_raw = outer.clone().raw()?; // exact bytes of the next item, e.g. to hash them
+/// assert_eq!(inner_raw, &input[5..]);
+/// let mut inner = outer.list()?;
+/// assert_eq!(inner.decode::<&str>()?, "dog");
+/// inner.finish()?;
+/// outer.finish()?;
+/// top.finish()?;
+/// # Ok::<(), devp2p_rlp_codec::DecodeError>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct Rlp<'a> {
+    rest: &'a [u8],
+    /// Address of byte 0 of the original input, so offsets are absolute even in nested lists.
+    origin: usize,
+    /// Whether this cursor walks a list's payload rather than a whole input.
+    nested: bool,
+}
+
+/// One item read by [`Rlp::item`]: a string's payload or a cursor over a list's payload.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    /// A string, borrowed from the input.
+    Bytes(&'a [u8]),
+    /// A list; walk it with the cursor.
+    List(Rlp<'a>),
+}
+
+impl fmt::Debug for Rlp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rlp")
+            .field("offset", &self.offset())
+            .field("remaining", &self.rest.len())
+            .finish()
+    }
+}
+
+impl<'a> Rlp<'a> {
+    /// A cursor over all of `input`.
+    #[inline]
+    pub fn new(input: &'a [u8]) -> Self {
+        Self {
+            rest: input,
+            origin: input.as_ptr().addr(),
+            nested: false,
+        }
+    }
+
+    /// Whether the sequence has no more items.
+    #[inline]
+    pub const fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// The bytes not yet read.
+    #[inline]
+    pub const fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Offset of the next unread byte from the start of the input.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.offset_of(self.rest)
+    }
+
+    #[inline]
+    fn offset_of(&self, at: &[u8]) -> usize {
+        at.as_ptr().addr().wrapping_sub(self.origin)
+    }
+
+    /// An error of `kind` at the start of `at`. Takes no reference to the cursor, so that the
+    /// cursor can live in registers in hot loops.
+    #[inline]
+    fn error(&self, kind: DecodeErrorKind, at: &[u8]) -> DecodeError {
+        error_at(kind, self.origin, at)
+    }
+
+    /// Whether the next item is a list (`Some(true)`), a string (`Some(false)`), or there is none.
+    #[inline]
+    pub fn peek_is_list(&self) -> Option<bool> {
+        self.rest.first().map(|b| *b >= EMPTY_LIST_CODE)
+    }
+
+    /// Reads the next item and returns whether it is a list, and its payload.
+    #[inline(always)]
+    fn next_payload(&mut self) -> Result<(bool, &'a [u8]), DecodeError> {
+        let start = self.rest;
+        let Some((first, tail)) = start.split_first() else {
+            return Err(self.error(DecodeErrorKind::MissingItem, start));
+        };
+        let b0 = *first;
+        let (list, len) = if b0 < EMPTY_STRING_CODE {
+            self.rest = tail;
+            return Ok((false, core::slice::from_ref(first)));
+        } else if b0 <= LONG_STRING_OFFSET {
+            (false, usize::from(b0 - EMPTY_STRING_CODE))
+        } else if (EMPTY_LIST_CODE..=LONG_LIST_OFFSET).contains(&b0) {
+            (true, usize::from(b0 - EMPTY_LIST_CODE))
+        } else {
+            let (list, payload, after) = long_payload(b0, tail, start, self.origin)?;
+            self.rest = after;
+            return Ok((list, payload));
+        };
+        let Some((payload, after)) = tail.split_at_checked(len) else {
+            return Err(self.error(DecodeErrorKind::InputTooShort, start));
+        };
+        if b0 == EMPTY_STRING_CODE + 1 && payload.first().is_some_and(|b| *b < EMPTY_STRING_CODE) {
+            return Err(self.error(DecodeErrorKind::NonCanonicalSingleByte, start));
+        }
+        self.rest = after;
+        Ok((list, payload))
+    }
+
+    /// Reads the next item, which must be a string, and returns its payload.
+    #[inline(always)]
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.rest;
+        match self.next_payload()? {
+            (false, payload) => Ok(payload),
+            (true, _) => Err(self.error(DecodeErrorKind::UnexpectedList, start)),
+        }
+    }
+
+    /// Reads the next item, which must be a string of exactly `N` bytes, and borrows it.
+    #[inline(always)]
+    pub fn array<const N: usize>(&mut self) -> Result<&'a [u8; N], DecodeError> {
+        let start = self.rest;
+        let payload = self.bytes()?;
+        <&[u8; N]>::try_from(payload)
+            .map_err(|_| self.error(DecodeErrorKind::UnexpectedLength, start))
+    }
+
+    /// Reads the next string and converts its payload with `f`; an error from `f` is reported at
+    /// the string's offset. This is how [`Decodable`] impls for string-like types report errors.
+    #[inline(always)]
+    pub fn map_bytes<T>(
+        &mut self,
+        f: impl FnOnce(&'a [u8]) -> Result<T, DecodeErrorKind>,
+    ) -> Result<T, DecodeError> {
+        let start = self.rest;
+        let payload = self.bytes()?;
+        f(payload).map_err(|kind| self.error(kind, start))
+    }
+
+    /// Reads the next item, which must be a list, and returns a cursor over its payload.
+    #[inline]
+    pub fn list(&mut self) -> Result<Self, DecodeError> {
+        let start = self.rest;
+        match self.next_payload()? {
+            (true, payload) => Ok(Self {
+                rest: payload,
+                origin: self.origin,
+                nested: true,
+            }),
+            (false, _) => Err(self.error(DecodeErrorKind::UnexpectedString, start)),
+        }
+    }
+
+    /// Reads the next item of either kind.
+    #[inline]
+    pub fn item(&mut self) -> Result<Item<'a>, DecodeError> {
+        Ok(match self.next_payload()? {
+            (false, payload) => Item::Bytes(payload),
+            (true, payload) => Item::List(Self {
+                rest: payload,
+                origin: self.origin,
+                nested: true,
+            }),
+        })
+    }
+
+    /// Reads the next item and returns its complete encoding (header and payload), for example
+    /// to hash a transaction or header over its exact bytes. Only the header is checked; walk the
+    /// returned bytes with a new cursor to check the payload.
+    #[inline]
+    pub fn raw(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.rest;
+        self.next_payload()?;
+        let used = start.len() - self.rest.len();
+        Ok(start.get(..used).unwrap_or(start))
+    }
+
+    /// Decodes the next item as a `T`.
+    #[inline]
+    pub fn decode<T: Decodable<'a>>(&mut self) -> Result<T, DecodeError> {
+        T::decode(self)
+    }
+
+    /// An iterator decoding each remaining item as a `T`. It stops after the first error.
+    pub fn iter<T: Decodable<'a>>(self) -> DecodeIter<'a, T> {
+        DecodeIter {
+            rlp: self,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Succeeds when every item has been read; otherwise reports the first unread one as
+    /// [`DecodeErrorKind::ListTooLong`] (inside a list) or [`DecodeErrorKind::TrailingBytes`]
+    /// (at the top level).
+    #[inline]
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else if self.nested {
+            Err(self.error(DecodeErrorKind::ListTooLong, self.rest))
+        } else {
+            Err(self.error(DecodeErrorKind::TrailingBytes, self.rest))
+        }
+    }
+
+    /// Checks that each remaining item is well formed (headers only) and consumes them all;
+    /// for "ignore extra list elements" (EIP-8 forward compatibility).
+    pub fn skip_rest(&mut self) -> Result<(), DecodeError> {
+        while !self.rest.is_empty() {
+            self.next_payload()?;
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn error_at(kind: DecodeErrorKind, origin: usize, at: &[u8]) -> DecodeError {
+    DecodeError::new(kind, at.as_ptr().addr().wrapping_sub(origin))
+}
+
+/// Reads a long-form item (payload of 56 bytes or more): the prefix `b0` is followed by 1 to 8
+/// bytes of length in `tail`. Returns whether it is a list, its payload, and the bytes after it.
+/// Kept out of line and free of references to the cursor, so the short forms stay small.
+#[inline(never)]
+fn long_payload<'a>(
+    b0: u8,
+    tail: &'a [u8],
+    start: &'a [u8],
+    origin: usize,
+) -> Result<(bool, &'a [u8], &'a [u8]), DecodeError> {
+    let list = b0 > LONG_LIST_OFFSET;
+    let len_of_len = usize::from(
+        b0 - if list {
+            LONG_LIST_OFFSET
+        } else {
+            LONG_STRING_OFFSET
+        },
+    );
+    let Some((len_bytes, tail)) = tail.split_at_checked(len_of_len) else {
+        return Err(error_at(DecodeErrorKind::InputTooShort, origin, start));
+    };
+    if len_bytes.first() == Some(&0) {
+        return Err(error_at(DecodeErrorKind::LengthLeadingZero, origin, start));
+    }
+    let len = len_bytes
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let Ok(len) = usize::try_from(len) else {
+        return Err(error_at(DecodeErrorKind::LengthOverflow, origin, start));
+    };
+    if len < LONG_FORM_THRESHOLD {
+        return Err(error_at(DecodeErrorKind::NonCanonicalLength, origin, start));
+    }
+    match tail.split_at_checked(len) {
+        Some((payload, after)) => Ok((list, payload, after)),
+        None => Err(error_at(DecodeErrorKind::InputTooShort, origin, start)),
+    }
+}
+
+/// Iterator returned by [`Rlp::iter`]: decodes each remaining item as a `T`.
+#[derive(Debug)]
+pub struct DecodeIter<'a, T> {
+    rlp: Rlp<'a>,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Decodable<'a>> Iterator for DecodeIter<'a, T> {
+    type Item = Result<T, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rlp.is_empty() {
+            return None;
+        }
+        let item = self.rlp.decode();
+        if item.is_err() {
+            // Stop here, keeping the slice inside the input so offsets stay meaningful.
+            self.rlp.rest = self.rlp.rest.get(self.rlp.rest.len()..).unwrap_or_default();
+        }
+        Some(item)
+    }
+}

@@ -1,0 +1,56 @@
+//! A generic RLP tree shared by the integration tests and the benchmark.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Item, Rlp, bytes::BufMut};
+
+/// Any RLP value, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tree {
+    Bytes(Vec<u8>),
+    List(Vec<Self>),
+}
+
+impl Tree {
+    fn payload_length(items: &[Self]) -> usize {
+        items.iter().map(Encodable::length).sum()
+    }
+}
+
+impl Encodable for Tree {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        match self {
+            Self::Bytes(b) => b.as_slice().encode(out),
+            Self::List(items) => {
+                Header::list(Self::payload_length(items)).encode(out);
+                for item in items {
+                    item.encode(out);
+                }
+            }
+        }
+    }
+
+    fn length(&self) -> usize {
+        match self {
+            Self::Bytes(b) => b.as_slice().length(),
+            Self::List(items) => Header::list(Self::payload_length(items)).length_with_payload(),
+        }
+    }
+}
+
+impl Decodable<'_> for Tree {
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        Ok(match rlp.item()? {
+            Item::Bytes(b) => Self::Bytes(b.to_vec()),
+            Item::List(list) => Self::List(list.iter().collect::<Result<_, _>>()?),
+        })
+    }
+}
+
+/// A file under the workspace's `testdata/`.
+pub fn testdata(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(path)
+}

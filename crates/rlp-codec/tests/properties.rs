@@ -1,0 +1,208 @@
+//! Property tests: encode → decode round trips for every impl and for derived structs, exact
+//! `length()`, differential tests against `fastrlp` and `alloy-rlp`, and strictness on corrupted
+//! input.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use bytes::Bytes;
+use common::Tree;
+use devp2p_rlp_codec::{
+    Decodable, Encodable, Rlp, RlpDecodable, RlpEncodable, decode_exact, encode_to_vec,
+};
+use proptest::prelude::*;
+
+fn round_trip<T>(value: &T)
+where
+    T: Encodable + for<'a> Decodable<'a> + PartialEq + std::fmt::Debug,
+{
+    let bytes = encode_to_vec(value);
+    assert_eq!(bytes.len(), value.length(), "length() of {value:?}");
+    assert_eq!(&decode_exact::<T>(&bytes).unwrap(), value);
+}
+
+fn fast<T: fastrlp::Encodable>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    value.encode(&mut out);
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, RlpEncodable, RlpDecodable)]
+struct Ours {
+    nonce: u64,
+    to: [u8; 20],
+    value: u128,
+    data: Bytes,
+    hashes: Vec<[u8; 32]>,
+    flag: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, fastrlp::Encodable, fastrlp::Decodable)]
+struct Theirs {
+    nonce: u64,
+    to: [u8; 20],
+    value: u128,
+    data: Bytes,
+    hashes: Vec<[u8; 32]>,
+    flag: bool,
+}
+
+fn ours() -> impl Strategy<Value = Ours> {
+    (
+        any::<u64>(),
+        any::<[u8; 20]>(),
+        any::<u128>(),
+        proptest::collection::vec(any::<u8>(), 0..100),
+        proptest::collection::vec(any::<[u8; 32]>(), 0..5),
+        any::<bool>(),
+    )
+        .prop_map(|(nonce, to, value, data, hashes, flag)| Ours {
+            nonce,
+            to,
+            value,
+            data: data.into(),
+            hashes,
+            flag,
+        })
+}
+
+fn tree() -> impl Strategy<Value = Tree> {
+    let leaf = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..3).prop_map(Tree::Bytes),
+        proptest::collection::vec(any::<u8>(), 50..70).prop_map(Tree::Bytes),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        proptest::collection::vec(inner, 0..8).prop_map(Tree::List)
+    })
+}
+
+/// Walks `input` with alloy-rlp's header decoder: whether it accepts the input as one item.
+fn alloy_accepts(input: &[u8]) -> bool {
+    fn walk(buf: &mut &[u8]) -> Result<(), alloy_rlp::Error> {
+        let header = alloy_rlp::Header::decode(buf)?;
+        let (payload, rest) = buf
+            .split_at_checked(header.payload_length)
+            .ok_or(alloy_rlp::Error::InputTooShort)?;
+        if header.list {
+            let mut items = payload;
+            while !items.is_empty() {
+                walk(&mut items)?;
+            }
+        }
+        *buf = rest;
+        Ok(())
+    }
+    let mut buf = input;
+    walk(&mut buf).is_ok() && buf.is_empty()
+}
+
+proptest! {
+    #[test]
+    fn integers_round_trip(a: u8, b: u16, c: u32, d: u64, e: u128, f: usize, g: bool) {
+        round_trip(&a);
+        round_trip(&b);
+        round_trip(&c);
+        round_trip(&d);
+        round_trip(&e);
+        round_trip(&f);
+        round_trip(&g);
+    }
+
+    #[test]
+    fn strings_and_lists_round_trip(
+        bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        text in ".{0,80}",
+        words in proptest::collection::vec(any::<u64>(), 0..50),
+        nested in proptest::collection::vec(proptest::collection::vec(any::<u32>(), 0..4), 0..6),
+        hash: [u8; 32],
+        single: [u8; 1],
+    ) {
+        round_trip(&Bytes::from(bytes.clone()));
+        round_trip(&bytes); // as a list of integers
+        round_trip(&text);
+        round_trip(&words);
+        round_trip(&nested);
+        round_trip(&hash);
+        round_trip(&single);
+        let encoded = encode_to_vec(bytes.as_slice());
+        prop_assert_eq!(decode_exact::<&[u8]>(&encoded).unwrap(), bytes.as_slice());
+    }
+
+    #[test]
+    fn derived_struct_round_trips(value in ours()) {
+        round_trip(&value);
+    }
+
+    #[test]
+    fn trees_round_trip(t in tree()) {
+        round_trip(&t);
+    }
+
+    #[test]
+    fn same_bytes_as_fastrlp(
+        a: u8, b: u16, c: u32, d: u64, e: u128, g: bool, hash: [u8; 32],
+        bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        text in ".{0,80}",
+        words in proptest::collection::vec(any::<u64>(), 0..50),
+    ) {
+        prop_assert_eq!(encode_to_vec(&a), fast(&a));
+        prop_assert_eq!(encode_to_vec(&b), fast(&b));
+        prop_assert_eq!(encode_to_vec(&c), fast(&c));
+        prop_assert_eq!(encode_to_vec(&d), fast(&d));
+        prop_assert_eq!(encode_to_vec(&e), fast(&e));
+        prop_assert_eq!(encode_to_vec(&g), fast(&g));
+        prop_assert_eq!(encode_to_vec(&hash), fast(&hash));
+        prop_assert_eq!(encode_to_vec(bytes.as_slice()), fast(&bytes.as_slice()));
+        prop_assert_eq!(encode_to_vec(&text), fast(&text));
+        prop_assert_eq!(encode_to_vec(&words), fast(&words));
+        let ours_d: u64 = decode_exact(&fast(&d)).unwrap();
+        prop_assert_eq!(ours_d, d);
+        let theirs_e = <u128 as fastrlp::Decodable>::decode(&mut encode_to_vec(&e).as_slice()).unwrap();
+        prop_assert_eq!(theirs_e, e);
+    }
+
+    #[test]
+    fn derived_struct_matches_fastrlp(value in ours()) {
+        let theirs = Theirs {
+            nonce: value.nonce,
+            to: value.to,
+            value: value.value,
+            data: value.data.clone(),
+            hashes: value.hashes.clone(),
+            flag: value.flag,
+        };
+        let ours_bytes = encode_to_vec(&value);
+        prop_assert_eq!(&ours_bytes, &fast(&theirs));
+        let back = <Theirs as fastrlp::Decodable>::decode(&mut ours_bytes.as_slice()).unwrap();
+        prop_assert_eq!(back, theirs);
+    }
+
+    /// A corrupted encoding is either rejected, or canonical: then it re-encodes to itself.
+    /// alloy-rlp's strict header decoder agrees on which inputs are well formed.
+    #[test]
+    fn corrupted_input_is_rejected_or_canonical(t in tree(), at: prop::sample::Index, byte: u8, cut: prop::sample::Index) {
+        let mut bytes = encode_to_vec(&t);
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        let end = bytes.len() - cut.index(bytes.len().min(3));
+        let bytes = &bytes[..end];
+        match decode_exact::<Tree>(bytes) {
+            Ok(decoded) => {
+                prop_assert_eq!(encode_to_vec(&decoded), bytes);
+                prop_assert!(alloy_accepts(bytes));
+            }
+            Err(err) => {
+                prop_assert!(err.offset() <= bytes.len());
+                prop_assert!(!alloy_accepts(bytes), "alloy-rlp accepts what we reject: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let mut rlp = Rlp::new(&bytes);
+        while rlp.decode::<Tree>().is_ok() {}
+        let _ = decode_exact::<Vec<u64>>(&bytes);
+        let _ = decode_exact::<Ours>(&bytes);
+    }
+}

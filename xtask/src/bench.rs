@@ -1,0 +1,118 @@
+//! `cargo xtask bench [crate]`: runs criterion benchmarks and prints, for each benchmark group,
+//! our time beside each peer's and the ratio against the fastest peer.
+//!
+//! Convention for every benchmark in the workspace: a group per scenario (`integers/decode`), a
+//! function `ours` and one function per peer or floor (`fastrlp`, `alloy-rlp`, `keccak+aes`).
+
+use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
+
+use serde_json::Value;
+
+use crate::{TaskResult, cargo, root};
+
+/// The function id of our implementation in every group.
+const OURS: &str = "ours";
+
+pub(crate) fn run(krate: Option<&str>) -> TaskResult {
+    // A tool, not a protocol core: the wall clock only tells this run's results from older ones.
+    #[allow(clippy::disallowed_methods)]
+    let started = SystemTime::now();
+    let package = krate.map(|k| format!("devp2p-{k}"));
+    let mut args = vec!["bench", "--all-features"];
+    match &package {
+        Some(p) => args.extend(["-p", p.as_str()]),
+        None => args.push("--workspace"),
+    }
+    cargo(&args)?;
+    let groups = collect(&root().join("target/criterion"), started)?;
+    if groups.is_empty() {
+        return Err("no criterion results were written by this run".to_owned());
+    }
+    print_table(&groups);
+    Ok(())
+}
+
+/// Median time in nanoseconds per function, per group, for results written after `since`.
+type Groups = BTreeMap<String, BTreeMap<String, f64>>;
+
+fn collect(dir: &Path, since: SystemTime) -> Result<Groups, String> {
+    let mut groups = Groups::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(groups);
+    };
+    for group_dir in entries.flatten().map(|e| e.path()) {
+        let Ok(functions) = fs::read_dir(&group_dir) else {
+            continue;
+        };
+        for function_dir in functions.flatten().map(|e| e.path()) {
+            let estimates = function_dir.join("new/estimates.json");
+            let benchmark = function_dir.join("new/benchmark.json");
+            let fresh = fs::metadata(&estimates)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified >= since);
+            if !fresh {
+                continue;
+            }
+            let (Some(ids), Some(est)) = (read_json(&benchmark), read_json(&estimates)) else {
+                continue;
+            };
+            let text = |key| {
+                ids.pointer(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (group, function) = (text("/group_id"), text("/function_id"));
+            if let Some(median) = est
+                .pointer("/median/point_estimate")
+                .and_then(Value::as_f64)
+            {
+                groups.entry(group).or_default().insert(function, median);
+            }
+        }
+    }
+    Ok(groups)
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+fn print_table(groups: &Groups) {
+    println!();
+    println!(
+        "{:<22} {:>12}  {:<34} {:>10}",
+        "benchmark", "ours", "peers", "ours vs best"
+    );
+    for (group, functions) in groups {
+        let Some(ours) = functions.get(OURS) else {
+            continue;
+        };
+        let peers: Vec<_> = functions
+            .iter()
+            .filter(|(name, _)| name.as_str() != OURS)
+            .collect();
+        let best = peers.iter().map(|(_, t)| **t).fold(f64::INFINITY, f64::min);
+        let peer_text = peers
+            .iter()
+            .map(|(name, t)| format!("{name} {}", human(**t)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{group:<22} {:>12}  {peer_text:<34} {:>9.2}x",
+            human(*ours),
+            best / ours
+        );
+    }
+    println!("(ratio > 1: ours is faster than the fastest peer by that factor; medians)");
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}

@@ -1,0 +1,92 @@
+//! Project tasks, run as `cargo xtask <task>`: the test suite, fuzzing on the stable toolchain,
+//! benchmarks with a ratio table against the peers, and interop runs against third-party nodes.
+
+mod bench;
+mod fuzz;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+use clap::{Parser, Subcommand};
+
+/// Result of a task; errors are printed as one line.
+type TaskResult = Result<(), String>;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "devp2p-rs project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Runs every test of the workspace with all features.
+    Test,
+    /// Builds a fuzz target with coverage instrumentation and runs it under libFuzzer.
+    Fuzz {
+        /// Fuzz target name (a file in `fuzz/fuzz_targets/`), e.g. `rlp`.
+        target: String,
+        /// How long to fuzz.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Runs a crate's criterion benchmarks and prints ours-vs-peers ratios.
+    Bench {
+        /// Crate folder under `crates/` (e.g. `rlp-codec`); all crates when omitted.
+        #[arg(value_name = "CRATE")]
+        krate: Option<String>,
+    },
+    /// Runs our nodes against third-party implementations on loopback.
+    Interop,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Test => cargo(&["test", "--workspace", "--all-features"]),
+        Task::Fuzz { target, seconds } => fuzz::run_target(&target, seconds),
+        Task::Bench { krate } => bench::run(krate.as_deref()),
+        Task::Interop => interop(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's folder).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs `cargo` with `args` in the workspace root.
+fn cargo(args: &[&str]) -> TaskResult {
+    run(Command::new(env!("CARGO")).args(args).current_dir(root()))
+}
+
+/// Runs a command to completion, failing on a non-zero exit.
+fn run(cmd: &mut Command) -> TaskResult {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed: {status}", cmd.get_program()))
+    }
+}
+
+/// Interop scenarios against third-party peers. Each prints one PASS/FAIL line; the transport
+/// issues add them (RLPx, p2p, eth, discovery).
+fn interop() -> TaskResult {
+    println!("interop: no scenarios yet (they arrive with the RLPx and discovery crates)");
+    Ok(())
+}
