@@ -81,7 +81,7 @@ fn read_json(path: &Path) -> Option<Value> {
 fn print_table(groups: &Groups) {
     println!();
     println!(
-        "{:<22} {:>12}  {:<34} {:>10}",
+        "{:<22} {:>12}  {:<42} {:>12}",
         "benchmark", "ours", "peers", "ours vs best"
     );
     for (group, functions) in groups {
@@ -99,7 +99,7 @@ fn print_table(groups: &Groups) {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{group:<22} {:>12}  {peer_text:<34} {:>9.2}x",
+            "{group:<22} {:>12}  {peer_text:<42} {:>11.2}x",
             human(*ours),
             best / ours
         );

@@ -42,6 +42,11 @@
 //! or `[u8; N]` for byte strings.
 #![no_std]
 
+// The README's examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
