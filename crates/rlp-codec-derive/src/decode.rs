@@ -1,7 +1,7 @@
 //! Expansion of `#[derive(RlpDecodable)]`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::{GenericParam, Lifetime};
 
 use crate::model::Model;
@@ -41,32 +41,23 @@ pub(crate) fn expand(model: &Model<'_>) -> syn::Result<TokenStream> {
     } else {
         let required = &model.required;
         let optional = &model.optional;
-        let required_vars: Vec<_> = (0..required.len())
-            .map(|i| format_ident!("__f{i}"))
-            .collect();
-        let optional_vars: Vec<_> = (0..optional.len())
-            .map(|i| format_ident!("__o{i}"))
-            .collect();
         let finish = if model.ignore_extra {
             quote! { __list.skip_rest()?; }
         } else {
             quote! { __list.finish()?; }
         };
-        // Fields go into locals and the value is built last, so a large struct is not moved
-        // again after it is assembled.
         quote! {
             let mut __list = rlp.list()?;
-            #(let #required_vars = #krate::Decodable::decode(&mut __list)?;)*
-            #(let #optional_vars = if __list.is_empty() {
-                ::core::option::Option::None
-            } else {
-                ::core::option::Option::Some(#krate::Decodable::decode(&mut __list)?)
-            };)*
+            let __value = Self {
+                #(#required: #krate::Decodable::decode(&mut __list)?,)*
+                #(#optional: if __list.is_empty() {
+                    ::core::option::Option::None
+                } else {
+                    ::core::option::Option::Some(#krate::Decodable::decode(&mut __list)?)
+                },)*
+            };
             #finish
-            ::core::result::Result::Ok(Self {
-                #(#required: #required_vars,)*
-                #(#optional: #optional_vars,)*
-            })
+            ::core::result::Result::Ok(__value)
         }
     };
 

@@ -6,6 +6,7 @@ use bytes::BufMut;
 
 use crate::{
     Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp,
+    decode::fixed_string_length,
     encode::{bytes_length, encode_bytes},
     header::EMPTY_STRING_CODE,
 };
@@ -28,13 +29,23 @@ macro_rules! bytes_impl {
 bytes_impl!([const N: usize] FixedBytes<N>, [] Address, [] Bloom, [] Bytes);
 
 impl<const N: usize> Decodable<'_> for FixedBytes<N> {
+    const MIN_LENGTH: usize = fixed_string_length(N);
+
     #[inline]
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
         rlp.array().map(|a| Self(*a))
     }
+
+    #[inline]
+    fn decode_push(rlp: &mut Rlp<'_>, out: &mut alloc::vec::Vec<Self>) -> Result<(), DecodeError> {
+        out.push(Self(*rlp.array()?));
+        Ok(())
+    }
 }
 
 impl Decodable<'_> for Address {
+    const MIN_LENGTH: usize = fixed_string_length(20);
+
     #[inline]
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
         rlp.array().map(|a| Self(FixedBytes(*a)))
@@ -42,6 +53,8 @@ impl Decodable<'_> for Address {
 }
 
 impl Decodable<'_> for Bloom {
+    const MIN_LENGTH: usize = fixed_string_length(256);
+
     #[inline]
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
         rlp.array().map(|a| Self(FixedBytes(*a)))
@@ -79,9 +92,9 @@ impl Encodable for U256 {
 impl Decodable<'_> for U256 {
     #[inline]
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
-        rlp.map_bytes(|be| match be {
-            [0, ..] => Err(DecodeErrorKind::LeadingZero),
-            _ => Self::try_from_be_slice(be).ok_or(DecodeErrorKind::IntegerOverflow),
-        })
+        let offset = rlp.offset();
+        let be = rlp.uint_bytes(32)?;
+        Self::try_from_be_slice(be)
+            .ok_or(DecodeError::new(DecodeErrorKind::IntegerOverflow, offset))
     }
 }

@@ -117,26 +117,33 @@ impl<'a> Rlp<'a> {
             return Err(self.error(DecodeErrorKind::MissingItem, start));
         };
         let b0 = *first;
-        let (list, len) = if b0 < EMPTY_STRING_CODE {
+        if b0 < EMPTY_STRING_CODE {
             self.rest = tail;
-            return Ok((false, core::slice::from_ref(first)));
+            Ok((false, core::slice::from_ref(first)))
         } else if b0 <= LONG_STRING_OFFSET {
-            (false, usize::from(b0 - EMPTY_STRING_CODE))
+            let Some((payload, after)) = tail.split_at_checked(usize::from(b0 - EMPTY_STRING_CODE))
+            else {
+                return Err(self.error(DecodeErrorKind::InputTooShort, start));
+            };
+            if b0 == EMPTY_STRING_CODE + 1
+                && payload.first().is_some_and(|b| *b < EMPTY_STRING_CODE)
+            {
+                return Err(self.error(DecodeErrorKind::NonCanonicalSingleByte, start));
+            }
+            self.rest = after;
+            Ok((false, payload))
         } else if (EMPTY_LIST_CODE..=LONG_LIST_OFFSET).contains(&b0) {
-            (true, usize::from(b0 - EMPTY_LIST_CODE))
+            let Some((payload, after)) = tail.split_at_checked(usize::from(b0 - EMPTY_LIST_CODE))
+            else {
+                return Err(self.error(DecodeErrorKind::InputTooShort, start));
+            };
+            self.rest = after;
+            Ok((true, payload))
         } else {
             let (list, payload, after) = long_payload(b0, tail, start, self.origin)?;
             self.rest = after;
-            return Ok((list, payload));
-        };
-        let Some((payload, after)) = tail.split_at_checked(len) else {
-            return Err(self.error(DecodeErrorKind::InputTooShort, start));
-        };
-        if b0 == EMPTY_STRING_CODE + 1 && payload.first().is_some_and(|b| *b < EMPTY_STRING_CODE) {
-            return Err(self.error(DecodeErrorKind::NonCanonicalSingleByte, start));
+            Ok((list, payload))
         }
-        self.rest = after;
-        Ok((list, payload))
     }
 
     /// Reads the next item, which must be a string, and returns its payload.
@@ -152,10 +159,47 @@ impl<'a> Rlp<'a> {
     /// Reads the next item, which must be a string of exactly `N` bytes, and borrows it.
     #[inline(always)]
     pub fn array<const N: usize>(&mut self) -> Result<&'a [u8; N], DecodeError> {
+        // Fast path: an N-byte string has exactly one canonical header, known at compile time.
+        let (header, header_len) = const { fixed_string_header(N) };
+        if header_len > 0
+            && let Some(tail) = self
+                .rest
+                .strip_prefix(header.get(..header_len).unwrap_or(&[]))
+            && let Some((array, after)) = tail.split_first_chunk::<N>()
+        {
+            self.rest = after;
+            return Ok(array);
+        }
         let start = self.rest;
         let payload = self.bytes()?;
         <&[u8; N]>::try_from(payload)
             .map_err(|_| self.error(DecodeErrorKind::UnexpectedLength, start))
+    }
+
+    /// Reads the next item as an unsigned integer of at most `max_len` bytes and returns its
+    /// minimal big-endian bytes (empty for zero).
+    #[inline(always)]
+    pub(crate) fn uint_bytes(&mut self, max_len: usize) -> Result<&'a [u8], DecodeError> {
+        let start = self.rest;
+        // Fast path: a single byte 0x01..=0x7f, or a short string with a non-zero first byte.
+        if let Some((first, tail)) = start.split_first() {
+            let b0 = *first;
+            if b0.wrapping_sub(1) < 0x7f {
+                self.rest = tail;
+                return Ok(core::slice::from_ref(first));
+            }
+            let len = usize::from(b0.wrapping_sub(EMPTY_STRING_CODE));
+            if len <= max_len
+                && let Some((be, after)) = tail.split_at_checked(len)
+                && be
+                    .first()
+                    .is_none_or(|b| *b >= if len == 1 { EMPTY_STRING_CODE } else { 1 })
+            {
+                self.rest = after;
+                return Ok(be);
+            }
+        }
+        Err(uint_error(start, self.origin))
     }
 
     /// Reads the next string and converts its payload with `f`; an error from `f` is reported at
@@ -171,7 +215,7 @@ impl<'a> Rlp<'a> {
     }
 
     /// Reads the next item, which must be a list, and returns a cursor over its payload.
-    #[inline]
+    #[inline(always)]
     pub fn list(&mut self) -> Result<Self, DecodeError> {
         let start = self.rest;
         match self.next_payload()? {
@@ -185,7 +229,7 @@ impl<'a> Rlp<'a> {
     }
 
     /// Reads the next item of either kind.
-    #[inline]
+    #[inline(always)]
     pub fn item(&mut self) -> Result<Item<'a>, DecodeError> {
         Ok(match self.next_payload()? {
             (false, payload) => Item::Bytes(payload),
@@ -244,6 +288,46 @@ impl<'a> Rlp<'a> {
         }
         Ok(())
     }
+}
+
+/// Why the integer at the start of `start` did not take the fast path of [`Rlp::uint_bytes`]:
+/// every such input is an error (a long string is too wide for any integer type).
+#[cold]
+#[inline(never)]
+fn uint_error(start: &[u8], origin: usize) -> DecodeError {
+    let mut rlp = Rlp {
+        rest: start,
+        origin,
+        nested: false,
+    };
+    match rlp.bytes() {
+        Err(err) => err,
+        Ok([0, ..]) => error_at(DecodeErrorKind::LeadingZero, origin, start),
+        Ok(_) => error_at(DecodeErrorKind::IntegerOverflow, origin, start),
+    }
+}
+
+/// The canonical header of a string of `n` bytes, and its length; length 0 where `n` has no
+/// single header (`n == 1`: a byte below 0x80 is its own encoding).
+// Only evaluated in `const { }` blocks, where an out-of-bounds index fails the build.
+#[allow(clippy::indexing_slicing)]
+const fn fixed_string_header(n: usize) -> ([u8; 9], usize) {
+    let mut header = [0u8; 9];
+    if n == 1 {
+        return (header, 0);
+    }
+    if n < LONG_FORM_THRESHOLD {
+        header[0] = EMPTY_STRING_CODE + n as u8;
+        return (header, 1);
+    }
+    let len_of_len = 8 - (n as u64).leading_zeros() as usize / 8;
+    header[0] = LONG_STRING_OFFSET + len_of_len as u8;
+    let mut i = 0;
+    while i < len_of_len {
+        header[1 + i] = (n >> (8 * (len_of_len - 1 - i))) as u8;
+        i += 1;
+    }
+    (header, 1 + len_of_len)
 }
 
 #[cold]
@@ -311,5 +395,59 @@ impl<'a, T: Decodable<'a>> Iterator for DecodeIter<'a, T> {
             self.rlp.rest = self.rlp.rest.get(self.rlp.rest.len()..).unwrap_or_default();
         }
         Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Header, decode_exact};
+    use alloc::vec::Vec;
+
+    #[test]
+    fn fixed_headers_match_the_encoder() {
+        for n in [0, 2, 32, 55, 56, 256, 70_000] {
+            let (header, len) = fixed_string_header(n);
+            let mut expected = Vec::new();
+            Header::string(n).encode(&mut expected);
+            assert_eq!(&header[..len], expected.as_slice(), "n = {n}");
+        }
+        assert_eq!(fixed_string_header(1).1, 0);
+    }
+
+    #[test]
+    fn arrays_take_the_fast_path_and_still_report_errors() {
+        let mut input = alloc::vec![0xf8, 66, 0xa0];
+        input.extend([0x11; 32]);
+        input.push(0x9f); // the second element is one byte short
+        input.extend([0x22; 31]);
+        input.push(0x00);
+        let err = decode_exact::<Vec<[u8; 32]>>(&input).unwrap_err();
+        assert_eq!(err, DecodeError::new(DecodeErrorKind::UnexpectedLength, 35));
+        input[35] = 0xa0;
+        let mut second = [0x22; 32];
+        second[31] = 0;
+        assert_eq!(
+            decode_exact::<Vec<[u8; 32]>>(&input).unwrap(),
+            [[0x11; 32], second]
+        );
+    }
+
+    #[test]
+    fn integers_report_why_the_fast_path_refused() {
+        let kind = |input: &[u8]| decode_exact::<u64>(input).unwrap_err().kind();
+        assert_eq!(kind(&[0x00]), DecodeErrorKind::LeadingZero);
+        assert_eq!(kind(&[0x81, 0x7f]), DecodeErrorKind::NonCanonicalSingleByte);
+        assert_eq!(
+            kind(&[0x89, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            DecodeErrorKind::IntegerOverflow
+        );
+        assert_eq!(kind(&[0x83, 1, 2]), DecodeErrorKind::InputTooShort);
+        assert_eq!(kind(&[0xc1, 1]), DecodeErrorKind::UnexpectedList);
+        let mut long = alloc::vec![0xb8, 60];
+        long.extend([1u8; 60]);
+        assert_eq!(kind(&long), DecodeErrorKind::IntegerOverflow);
+        long[2] = 0;
+        assert_eq!(kind(&long), DecodeErrorKind::LeadingZero);
     }
 }
