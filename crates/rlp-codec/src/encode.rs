@@ -10,7 +10,7 @@ use alloc::{
 
 use bytes::BufMut;
 
-use crate::header::{EMPTY_STRING_CODE, Header, header_length};
+use crate::header::{EMPTY_STRING_CODE, Header, be_len_u64, header_length, put_be};
 
 /// A value with a canonical RLP encoding.
 ///
@@ -166,35 +166,65 @@ impl Encodable for bool {
     }
 }
 
-/// Writes an unsigned integer as its minimal big-endian string (zero is `0x80`).
+/// Writes an unsigned integer of up to 64 bits as its minimal big-endian string (zero is `0x80`).
 macro_rules! uint_impl {
     ($($t:ty),+) => {$(
         impl Encodable for $t {
             #[inline]
             fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-                let v = *self;
-                if v < EMPTY_STRING_CODE as $t {
-                    out.put_u8(if v == 0 { EMPTY_STRING_CODE } else { v as u8 });
-                } else {
-                    let len = (<$t>::BITS / 8 - v.leading_zeros() / 8) as usize;
-                    out.put_u8(EMPTY_STRING_CODE + len as u8);
-                    let be = v.to_be_bytes();
-                    out.put_slice(be.get(be.len() - len..).unwrap_or(&be));
-                }
+                encode_u64(u64::from(*self), out);
             }
             #[inline]
             fn length(&self) -> usize {
-                let v = *self;
-                if v < EMPTY_STRING_CODE as $t {
-                    1
-                } else {
-                    1 + (<$t>::BITS / 8 - v.leading_zeros() / 8) as usize
-                }
+                u64_length(u64::from(*self))
             }
         }
     )+};
 }
-uint_impl!(u8, u16, u32, u64, u128);
+uint_impl!(u8, u16, u32, u64);
+
+#[inline]
+fn encode_u64<B: BufMut + ?Sized>(v: u64, out: &mut B) {
+    if v < u64::from(EMPTY_STRING_CODE) {
+        out.put_u8(if v == 0 { EMPTY_STRING_CODE } else { v as u8 });
+    } else {
+        let len = be_len_u64(v);
+        out.put_u8(EMPTY_STRING_CODE + len as u8);
+        put_be(out, v, len);
+    }
+}
+
+#[inline]
+const fn u64_length(v: u64) -> usize {
+    if v < EMPTY_STRING_CODE as u64 {
+        1
+    } else {
+        1 + be_len_u64(v)
+    }
+}
+
+impl Encodable for u128 {
+    #[inline]
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        match u64::try_from(*self) {
+            Ok(small) => encode_u64(small, out),
+            Err(_) => {
+                let high = (*self >> 64) as u64;
+                let high_len = be_len_u64(high);
+                out.put_u8(EMPTY_STRING_CODE + 8 + high_len as u8);
+                put_be(out, high, high_len);
+                out.put_u64(*self as u64);
+            }
+        }
+    }
+    #[inline]
+    fn length(&self) -> usize {
+        match u64::try_from(*self) {
+            Ok(small) => u64_length(small),
+            Err(_) => 1 + 8 + be_len_u64((*self >> 64) as u64),
+        }
+    }
+}
 
 impl Encodable for usize {
     #[inline]

@@ -58,21 +58,53 @@ impl Header {
     /// Writes the header.
     #[inline]
     pub fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        let (short, long) = if self.list {
-            (EMPTY_LIST_CODE, LONG_LIST_OFFSET)
+        let short = if self.list {
+            EMPTY_LIST_CODE
         } else {
-            (EMPTY_STRING_CODE, LONG_STRING_OFFSET)
+            EMPTY_STRING_CODE
         };
         if self.payload_length < LONG_FORM_THRESHOLD {
             // Below 56, so the sum stays within the prefix byte's range.
             out.put_u8(short + self.payload_length as u8);
         } else {
-            let len = self.payload_length as u64;
-            let len_bytes = be_len_u64(len);
-            out.put_u8(long + len_bytes as u8);
-            let be = len.to_be_bytes();
-            out.put_slice(be.get(8 - len_bytes..).unwrap_or(&be));
+            self.encode_long(out);
         }
+    }
+
+    /// The long form, kept out of line so that the common short form inlines small.
+    #[inline(never)]
+    fn encode_long<B: BufMut + ?Sized>(&self, out: &mut B) {
+        let long = if self.list {
+            LONG_LIST_OFFSET
+        } else {
+            LONG_STRING_OFFSET
+        };
+        let len = self.payload_length as u64;
+        let len_bytes = be_len_u64(len);
+        out.put_u8(long + len_bytes as u8);
+        put_be(out, len, len_bytes);
+    }
+}
+
+/// Writes the low `n` (at most 8) bytes of `v`, big-endian, using only fixed-size writes: a
+/// variable-length copy compiles to a `memcpy` call, which dominated encoding small integers.
+#[inline]
+pub(crate) fn put_be<B: BufMut + ?Sized>(out: &mut B, v: u64, n: usize) {
+    if n >= 8 {
+        out.put_u64(v);
+        return;
+    }
+    let mut rest = n;
+    if rest & 1 != 0 {
+        rest -= 1;
+        out.put_u8((v >> (rest * 8)) as u8);
+    }
+    if rest & 2 != 0 {
+        rest -= 2;
+        out.put_u16((v >> (rest * 8)) as u16);
+    }
+    if rest & 4 != 0 {
+        out.put_u32(v as u32);
     }
 }
 
@@ -102,6 +134,16 @@ mod tests {
         h.encode(&mut out);
         assert_eq!(out.len(), h.length());
         out
+    }
+
+    #[test]
+    fn put_be_writes_the_low_bytes() {
+        let v = 0x0102_0304_0506_0708u64;
+        for n in 0..=8 {
+            let mut out = Vec::new();
+            put_be(&mut out, v, n);
+            assert_eq!(out, v.to_be_bytes()[8 - n..], "n = {n}");
+        }
     }
 
     #[test]
