@@ -1,0 +1,83 @@
+//! enode URLs: `enode://<128 hex node id>@<ip>:<tcp port>?discport=<udp port>`, the node
+//! addresses of go-ethereum's bootnode lists and admin APIs.
+
+use core::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    str::FromStr,
+};
+
+use crate::{EnodeError, NodeId, PeerId};
+
+/// A node's identity and address, as an enode URL carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeRecord {
+    /// The 64-byte public key.
+    pub id: PeerId,
+    /// IPv4 or IPv6 address.
+    pub ip: IpAddr,
+    /// RLPx (TCP) port.
+    pub tcp_port: u16,
+    /// Discovery (UDP) port; the URL omits `discport` when it equals the TCP port.
+    pub udp_port: u16,
+}
+
+impl NodeRecord {
+    /// The discovery node id (keccak256 of the public key).
+    pub fn node_id(&self) -> NodeId {
+        self.id.node_id()
+    }
+}
+
+impl fmt::Display for NodeRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "enode://{}@", self.id)?;
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}")?,
+            IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+        }
+        write!(f, ":{}", self.tcp_port)?;
+        if self.udp_port != self.tcp_port {
+            write!(f, "?discport={}", self.udp_port)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for NodeRecord {
+    type Err = EnodeError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let rest = url.trim().strip_prefix("enode://").ok_or(EnodeError::MissingScheme)?;
+        let (id, rest) = rest.split_once('@').ok_or(EnodeError::MissingAddress)?;
+        let id: PeerId = id.parse()?;
+        let (address, query) = match rest.split_once('?') {
+            Some((address, query)) => (address, Some(query)),
+            None => (rest, None),
+        };
+        let (ip, port) = if let Some(v6) = address.strip_prefix('[') {
+            let (ip, port) = v6.split_once("]:").ok_or(EnodeError::InvalidPort)?;
+            (IpAddr::V6(ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?), port)
+        } else {
+            let (ip, port) = address.rsplit_once(':').ok_or(EnodeError::InvalidPort)?;
+            (IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| EnodeError::InvalidIp)?), port)
+        };
+        let tcp_port = parse_port(port)?;
+        let udp_port = match query {
+            None => tcp_port,
+            Some(query) => {
+                let value = query.strip_prefix("discport=").ok_or(EnodeError::UnknownQuery)?;
+                parse_port(value)?
+            }
+        };
+        Ok(Self { id, ip, tcp_port, udp_port })
+    }
+}
+
+/// A decimal port; digits only (no sign, no spaces).
+fn parse_port(text: &str) -> Result<u16, EnodeError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EnodeError::InvalidPort);
+    }
+    text.parse().map_err(|_| EnodeError::InvalidPort)
+}

@@ -1,0 +1,316 @@
+//! The node record (EIP-778): `[signature, seq, k1, v1, k2, v2, ...]` with keys sorted and
+//! unique, at most 300 bytes, signed under the "v4" identity scheme.
+
+use core::{fmt, net::Ipv4Addr, net::Ipv6Addr, str::FromStr};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
+use k256::{
+    PublicKey,
+    ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier},
+};
+
+use crate::{Builder, EnrError, NodeId, NodeRecord, PeerId, keys::keccak256};
+
+/// Largest encoded record, in bytes (EIP-778: "The maximum encoded size of a node record is 300
+/// bytes").
+pub const MAX_RECORD_SIZE: usize = 300;
+
+/// Prefix of the text form.
+const TEXT_PREFIX: &str = "enr:";
+
+/// A verified node record of the "v4" identity scheme.
+///
+/// Every `Enr` holds a valid signature over its content: decoding verifies it and
+/// [`Builder::build`] creates it. The record keeps its exact encoding, so re-encoding a decoded
+/// record reproduces the input byte for byte.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Enr {
+    seq: u64,
+    /// Sorted by key; each value is one complete RLP item.
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    public_key: PublicKey,
+    node_id: NodeId,
+    /// The whole record as RLP.
+    encoded: Vec<u8>,
+}
+
+impl Enr {
+    /// A builder for a new record (sequence number 1).
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Decodes and verifies a record from its RLP encoding.
+    pub fn from_rlp(input: &[u8]) -> Result<Self, EnrError> {
+        if input.len() > MAX_RECORD_SIZE {
+            return Err(EnrError::TooLarge { size: input.len() });
+        }
+        let mut top = Rlp::new(input);
+        let mut list = top.list()?;
+        if !top.is_empty() {
+            return Err(EnrError::TrailingBytes(top.remaining().len()));
+        }
+        let signature = list.bytes()?;
+        let seq = list.decode::<u64>()?;
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        while !list.is_empty() {
+            let key = list.bytes()?;
+            if list.is_empty() {
+                return Err(EnrError::MissingValue);
+            }
+            let value = list.raw()?;
+            if let Some((previous, _)) = pairs.last() {
+                match previous.as_slice().cmp(key) {
+                    core::cmp::Ordering::Less => {}
+                    core::cmp::Ordering::Equal => return Err(EnrError::DuplicateKey),
+                    core::cmp::Ordering::Greater => return Err(EnrError::UnsortedKeys),
+                }
+            }
+            pairs.push((key.to_vec(), value.to_vec()));
+        }
+        let public_key = check_v4(&pairs)?;
+        let signature: [u8; 64] =
+            signature.try_into().map_err(|_| EnrError::InvalidSignatureLength)?;
+        let signature = Signature::from_slice(&signature).map_err(|_| EnrError::BadSignature)?;
+        let digest = keccak256(&content(seq, &pairs));
+        VerifyingKey::from(&public_key)
+            .verify_prehash(&digest, &signature)
+            .map_err(|_| EnrError::BadSignature)?;
+        Ok(Self::assemble(seq, pairs, public_key, input.to_vec()))
+    }
+
+    /// Decodes a record from hex (with or without `0x`) of its RLP encoding.
+    pub fn from_hex(text: &str) -> Result<Self, EnrError> {
+        let text = text.trim();
+        Self::from_rlp(&hex::decode(text.strip_prefix("0x").unwrap_or(text))?)
+    }
+
+    /// Decodes a record from any of its printed forms: `enr:` text, or hex of the RLP.
+    pub fn parse_any(text: &str) -> Result<Self, EnrError> {
+        let text = text.trim();
+        if text.starts_with(TEXT_PREFIX) { text.parse() } else { Self::from_hex(text) }
+    }
+
+    pub(crate) fn assemble(
+        seq: u64,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        public_key: PublicKey,
+        encoded: Vec<u8>,
+    ) -> Self {
+        let node_id = NodeId::from_public_key(&public_key);
+        Self { seq, pairs, public_key, node_id, encoded }
+    }
+
+    /// The sequence number: bumped each time the record changes.
+    pub const fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The node id: keccak256 of the public key's 64-byte form.
+    pub const fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The public key (the `secp256k1` entry).
+    pub const fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// The public key in the 64-byte form of RLPx and discv4.
+    pub fn peer_id(&self) -> PeerId {
+        PeerId::from_public_key(&self.public_key)
+    }
+
+    /// The identity scheme name; always `v4`, the only one defined.
+    pub const fn id(&self) -> &'static str {
+        "v4"
+    }
+
+    /// The 64-byte signature `r || s`.
+    pub fn signature(&self) -> &[u8] {
+        // A record's encoding starts with its list header, then the signature string.
+        let mut list = Rlp::new(&self.encoded).list().unwrap_or(Rlp::new(&[]));
+        list.bytes().unwrap_or_default()
+    }
+
+    /// The complete RLP encoding.
+    pub fn to_rlp(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The RLP encoding as lowercase hex, without `0x`.
+    pub fn to_hex(&self) -> String {
+        hex::encode(&self.encoded)
+    }
+
+    /// Every key and its value's raw RLP item, in key order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
+
+    /// The raw RLP item stored under `key`.
+    pub fn get_raw(&self, key: impl AsRef<[u8]>) -> Option<&[u8]> {
+        let key = key.as_ref();
+        self.pairs
+            .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+            .ok()
+            .and_then(|i| self.pairs.get(i))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Decodes the value under `key` as a `T`: `None` when the key is absent.
+    pub fn get<'a, T: Decodable<'a>>(&'a self, key: impl AsRef<[u8]>) -> Option<Result<T, DecodeError>> {
+        self.get_raw(key).map(devp2p_rlp_codec::decode_exact)
+    }
+
+    fn get_ok<'a, T: Decodable<'a>>(&'a self, key: &str) -> Option<T> {
+        self.get(key).and_then(Result::ok)
+    }
+
+    /// The IPv4 address (`ip`), if present and well formed.
+    pub fn ip(&self) -> Option<Ipv4Addr> {
+        self.get_ok::<[u8; 4]>("ip").map(Ipv4Addr::from)
+    }
+
+    /// The IPv6 address (`ip6`), if present and well formed.
+    pub fn ip6(&self) -> Option<Ipv6Addr> {
+        self.get_ok::<[u8; 16]>("ip6").map(Ipv6Addr::from)
+    }
+
+    /// The TCP port (`tcp`).
+    pub fn tcp(&self) -> Option<u16> {
+        self.get_ok("tcp")
+    }
+
+    /// The IPv6 TCP port (`tcp6`).
+    pub fn tcp6(&self) -> Option<u16> {
+        self.get_ok("tcp6")
+    }
+
+    /// The UDP port (`udp`).
+    pub fn udp(&self) -> Option<u16> {
+        self.get_ok("udp")
+    }
+
+    /// The IPv6 UDP port (`udp6`).
+    pub fn udp6(&self) -> Option<u16> {
+        self.get_ok("udp6")
+    }
+
+    /// The QUIC port (`quic`).
+    pub fn quic(&self) -> Option<u16> {
+        self.get_ok("quic")
+    }
+
+    /// The IPv6 QUIC port (`quic6`).
+    pub fn quic6(&self) -> Option<u16> {
+        self.get_ok("quic6")
+    }
+
+    /// The enode URL of this node: its IPv4 address (else IPv6) with the TCP port (else the UDP
+    /// port) and the UDP port as `discport`. `None` without an address or a port.
+    pub fn node_record(&self) -> Option<NodeRecord> {
+        let (ip, tcp, udp) = match (self.ip(), self.ip6()) {
+            (Some(ip), _) => (ip.into(), self.tcp(), self.udp()),
+            (None, Some(ip6)) => (ip6.into(), self.tcp6().or(self.tcp()), self.udp6().or(self.udp())),
+            (None, None) => return None,
+        };
+        let tcp = tcp.or(udp)?;
+        Some(NodeRecord { id: self.peer_id(), ip, tcp_port: tcp, udp_port: udp.unwrap_or(tcp) })
+    }
+}
+
+/// Checks the "v4" scheme entries and returns the public key.
+pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrError> {
+    let find = |key: &[u8]| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice());
+    let id = find(b"id").ok_or(EnrError::MissingId)?;
+    if devp2p_rlp_codec::decode_exact::<&[u8]>(id)? != b"v4" {
+        return Err(EnrError::UnsupportedScheme);
+    }
+    let key = find(b"secp256k1").ok_or(EnrError::MissingPublicKey)?;
+    let key = devp2p_rlp_codec::decode_exact::<&[u8]>(key)?;
+    // Only the compressed form (tag 02 or 03); SEC1 parsers also take other 33-byte forms.
+    if key.len() != 33 || !matches!(key.first(), Some(0x02 | 0x03)) {
+        return Err(EnrError::InvalidPublicKey);
+    }
+    PublicKey::from_sec1_bytes(key).map_err(|_| EnrError::InvalidPublicKey)
+}
+
+/// The signed content `[seq, k1, v1, ...]` as RLP.
+pub(crate) fn content(seq: u64, pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let payload = seq.length() + pairs_length(pairs);
+    let mut out = Vec::with_capacity(payload + 3);
+    Header::list(payload).encode(&mut out);
+    seq.encode(&mut out);
+    put_pairs(pairs, &mut out);
+    out
+}
+
+/// Encoded length of the key/value pairs.
+pub(crate) fn pairs_length(pairs: &[(Vec<u8>, Vec<u8>)]) -> usize {
+    pairs.iter().map(|(k, v)| k.as_slice().length() + v.len()).sum()
+}
+
+/// Writes the key/value pairs (each value is already an RLP item).
+pub(crate) fn put_pairs(pairs: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) {
+    for (k, v) in pairs {
+        k.as_slice().encode(out);
+        out.put_slice(v);
+    }
+}
+
+impl Encodable for Enr {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        out.put_slice(&self.encoded);
+    }
+
+    fn length(&self) -> usize {
+        self.encoded.len()
+    }
+}
+
+impl Decodable<'_> for Enr {
+    /// Reads one record from a list (as discv4 ENRResponse and discv5 NODES carry them).
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let offset = rlp.offset();
+        let raw = rlp.raw()?;
+        Self::from_rlp(raw).map_err(|e| match e {
+            EnrError::Rlp(inner) => inner,
+            _ => DecodeError::new(devp2p_rlp_codec::DecodeErrorKind::Custom("invalid node record"), offset),
+        })
+    }
+}
+
+impl fmt::Display for Enr {
+    /// The text form: `enr:` and the unpadded base64url of the RLP.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{TEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(&self.encoded))
+    }
+}
+
+impl fmt::Debug for Enr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enr")
+            .field("seq", &self.seq)
+            .field("node_id", &self.node_id)
+            .field("ip", &self.ip())
+            .field("tcp", &self.tcp())
+            .field("udp", &self.udp())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromStr for Enr {
+    type Err = EnrError;
+
+    /// Parses the text form `enr:<base64url>`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let body = text.trim().strip_prefix(TEXT_PREFIX).ok_or(EnrError::MissingPrefix)?;
+        // base64 of 300 bytes is 400 characters: refuse longer text before decoding it.
+        if body.len() > MAX_RECORD_SIZE.div_ceil(3) * 4 {
+            return Err(EnrError::TooLarge { size: body.len() / 4 * 3 });
+        }
+        Self::from_rlp(&URL_SAFE_NO_PAD.decode(body)?)
+    }
+}
