@@ -79,6 +79,7 @@ fn host_triple() -> Result<String, String> {
 fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, String> {
     let seeds = match target {
         "rlp" => rlp_seeds(testdata)?,
+        "enr" => enr_seeds(testdata)?,
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -86,6 +87,23 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         fs::write(&path, seed).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(seeds.len())
+}
+
+/// The EIP-778 record as text, hex and RLP.
+fn enr_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let path = testdata.join("enr/eip778.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let field = |p: &str| json.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    let (Some(record), Some(rlp_hex)) = (field("/text"), field("/derived/rlp_hex")) else {
+        return Err(format!(
+            "{}: missing text or derived.rlp_hex",
+            path.display()
+        ));
+    };
+    let rlp = hex::decode(&rlp_hex).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(vec![record.into_bytes(), rlp_hex.into_bytes(), rlp])
 }
 
 /// Every `out` of the RLP test vectors, valid and invalid, and the first blocks of the chain.

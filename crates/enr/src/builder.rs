@@ -25,13 +25,22 @@ pub struct Builder {
 impl Builder {
     /// An empty builder; records start at sequence number 1.
     pub fn new() -> Self {
-        Self { seq: 1, pairs: BTreeMap::new() }
+        Self {
+            seq: 1,
+            pairs: BTreeMap::new(),
+        }
     }
 
     /// A builder holding `record`'s entries and sequence number.
     pub fn from_record(record: &Enr) -> Self {
-        let pairs = record.pairs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
-        Self { seq: record.seq(), pairs }
+        let pairs = record
+            .pairs()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        Self {
+            seq: record.seq(),
+            pairs,
+        }
     }
 
     /// Sets the sequence number.
@@ -42,7 +51,8 @@ impl Builder {
 
     /// Sets `key` to the RLP encoding of `value`, replacing any previous value.
     pub fn set(&mut self, key: impl AsRef<[u8]>, value: &impl Encodable) -> &mut Self {
-        self.pairs.insert(key.as_ref().to_vec(), encode_to_vec(value));
+        self.pairs
+            .insert(key.as_ref().to_vec(), encode_to_vec(value));
         self
     }
 
@@ -111,7 +121,9 @@ impl Builder {
 
         let digest = keccak256(&content(self.seq, &pairs));
         // RFC 6979 deterministic signing; k256 normalizes `s` to the lower half.
-        let signature: Signature = key.sign_prehash(&digest).map_err(|_| EnrError::BadSignature)?;
+        let signature: Signature = key
+            .sign_prehash(&digest)
+            .map_err(|_| EnrError::BadSignature)?;
         let signature: [u8; 64] = signature.to_bytes().into();
 
         let payload = signature.as_slice().length() + self.seq.length() + pairs_length(&pairs);
@@ -121,7 +133,9 @@ impl Builder {
         self.seq.encode(&mut encoded);
         put_pairs(&pairs, &mut encoded);
         if encoded.len() > MAX_RECORD_SIZE {
-            return Err(EnrError::TooLarge { size: encoded.len() });
+            return Err(EnrError::TooLarge {
+                size: encoded.len(),
+            });
         }
         let public_key = check_v4(&pairs)?;
         Ok(Enr::assemble(self.seq, pairs, public_key, encoded))
@@ -143,7 +157,11 @@ impl Enr {
     /// assert_eq!(moved.update(&key, |b| { b.udp(30304); })?.seq(), 2);
     /// # Ok::<(), devp2p_enr::EnrError>(())
     /// ```
-    pub fn update(&self, key: &SigningKey, change: impl FnOnce(&mut Builder)) -> Result<Self, EnrError> {
+    pub fn update(
+        &self,
+        key: &SigningKey,
+        change: impl FnOnce(&mut Builder),
+    ) -> Result<Self, EnrError> {
         let before = Builder::from_record(self);
         let mut after = before.clone();
         change(&mut after);

@@ -48,7 +48,10 @@ impl FromStr for NodeRecord {
     type Err = EnodeError;
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
-        let rest = url.trim().strip_prefix("enode://").ok_or(EnodeError::MissingScheme)?;
+        let rest = url
+            .trim()
+            .strip_prefix("enode://")
+            .ok_or(EnodeError::MissingScheme)?;
         let (id, rest) = rest.split_once('@').ok_or(EnodeError::MissingAddress)?;
         let id: PeerId = id.parse()?;
         let (address, query) = match rest.split_once('?') {
@@ -57,20 +60,33 @@ impl FromStr for NodeRecord {
         };
         let (ip, port) = if let Some(v6) = address.strip_prefix('[') {
             let (ip, port) = v6.split_once("]:").ok_or(EnodeError::InvalidPort)?;
-            (IpAddr::V6(ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?), port)
+            (
+                IpAddr::V6(ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?),
+                port,
+            )
         } else {
             let (ip, port) = address.rsplit_once(':').ok_or(EnodeError::InvalidPort)?;
-            (IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| EnodeError::InvalidIp)?), port)
+            (
+                IpAddr::V4(ip.parse::<Ipv4Addr>().map_err(|_| EnodeError::InvalidIp)?),
+                port,
+            )
         };
         let tcp_port = parse_port(port)?;
         let udp_port = match query {
             None => tcp_port,
             Some(query) => {
-                let value = query.strip_prefix("discport=").ok_or(EnodeError::UnknownQuery)?;
+                let value = query
+                    .strip_prefix("discport=")
+                    .ok_or(EnodeError::UnknownQuery)?;
                 parse_port(value)?
             }
         };
-        Ok(Self { id, ip, tcp_port, udp_port })
+        Ok(Self {
+            id,
+            ip,
+            tcp_port,
+            udp_port,
+        })
     }
 }
 

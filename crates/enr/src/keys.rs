@@ -142,7 +142,13 @@ mod tests {
     #[test]
     fn peer_id_text_is_checked() {
         assert_eq!("00".parse::<PeerId>(), Err(EnodeError::InvalidNodeId));
-        assert_eq!("00".repeat(64).parse::<PeerId>(), Err(EnodeError::InvalidPublicKey));
-        assert_eq!("zz".repeat(64).parse::<PeerId>(), Err(EnodeError::InvalidNodeId));
+        assert_eq!(
+            "00".repeat(64).parse::<PeerId>(),
+            Err(EnodeError::InvalidPublicKey)
+        );
+        assert_eq!(
+            "zz".repeat(64).parse::<PeerId>(),
+            Err(EnodeError::InvalidNodeId)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Ethereum Node Records (EIP-778) with the "v4" identity scheme, node ids, and enode URLs.
 //!
-//! - [`Enr`]: a verified record. Decode it from any printed form ([`Enr::from_str`] for
+//! - [`Enr`]: a verified record. Decode it from any printed form ([`str::parse`] for
 //!   `enr:…`, [`Enr::from_hex`], [`Enr::from_rlp`]); each malformed input has its own
 //!   [`EnrError`]. Typed accessors cover every key of the spec (`ip`, `tcp`, `udp6`, …), and
 //!   [`Enr::get`] decodes any other (`eth`, `snap`, …) as any [`Decodable`](devp2p_rlp_codec::Decodable).
@@ -30,6 +30,11 @@
 //! assert!(url.starts_with("enode://") && url.ends_with("@127.0.0.1:30303"));
 //! # Ok::<(), devp2p_enr::EnrError>(())
 //! ```
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod builder;
 mod enode;

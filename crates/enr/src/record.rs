@@ -70,8 +70,9 @@ impl Enr {
             pairs.push((key.to_vec(), value.to_vec()));
         }
         let public_key = check_v4(&pairs)?;
-        let signature: [u8; 64] =
-            signature.try_into().map_err(|_| EnrError::InvalidSignatureLength)?;
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| EnrError::InvalidSignatureLength)?;
         let signature = Signature::from_slice(&signature).map_err(|_| EnrError::BadSignature)?;
         let digest = keccak256(&content(seq, &pairs));
         VerifyingKey::from(&public_key)
@@ -89,7 +90,11 @@ impl Enr {
     /// Decodes a record from any of its printed forms: `enr:` text, or hex of the RLP.
     pub fn parse_any(text: &str) -> Result<Self, EnrError> {
         let text = text.trim();
-        if text.starts_with(TEXT_PREFIX) { text.parse() } else { Self::from_hex(text) }
+        if text.starts_with(TEXT_PREFIX) {
+            text.parse()
+        } else {
+            Self::from_hex(text)
+        }
     }
 
     pub(crate) fn assemble(
@@ -99,7 +104,13 @@ impl Enr {
         encoded: Vec<u8>,
     ) -> Self {
         let node_id = NodeId::from_public_key(&public_key);
-        Self { seq, pairs, public_key, node_id, encoded }
+        Self {
+            seq,
+            pairs,
+            public_key,
+            node_id,
+            encoded,
+        }
     }
 
     /// The sequence number: bumped each time the record changes.
@@ -160,7 +171,10 @@ impl Enr {
     }
 
     /// Decodes the value under `key` as a `T`: `None` when the key is absent.
-    pub fn get<'a, T: Decodable<'a>>(&'a self, key: impl AsRef<[u8]>) -> Option<Result<T, DecodeError>> {
+    pub fn get<'a, T: Decodable<'a>>(
+        &'a self,
+        key: impl AsRef<[u8]>,
+    ) -> Option<Result<T, DecodeError>> {
         self.get_raw(key).map(devp2p_rlp_codec::decode_exact)
     }
 
@@ -208,22 +222,38 @@ impl Enr {
         self.get_ok("quic6")
     }
 
-    /// The enode URL of this node: its IPv4 address (else IPv6) with the TCP port (else the UDP
-    /// port) and the UDP port as `discport`. `None` without an address or a port.
+    /// The enode URL of this node: its IPv4 address (else IPv6), TCP and UDP ports, a missing
+    /// one as port 0 (as go-ethereum prints it). `None` without an address or without any port.
     pub fn node_record(&self) -> Option<NodeRecord> {
         let (ip, tcp, udp) = match (self.ip(), self.ip6()) {
             (Some(ip), _) => (ip.into(), self.tcp(), self.udp()),
-            (None, Some(ip6)) => (ip6.into(), self.tcp6().or(self.tcp()), self.udp6().or(self.udp())),
+            (None, Some(ip6)) => (
+                ip6.into(),
+                self.tcp6().or(self.tcp()),
+                self.udp6().or(self.udp()),
+            ),
             (None, None) => return None,
         };
-        let tcp = tcp.or(udp)?;
-        Some(NodeRecord { id: self.peer_id(), ip, tcp_port: tcp, udp_port: udp.unwrap_or(tcp) })
+        if tcp.is_none() && udp.is_none() {
+            return None;
+        }
+        Some(NodeRecord {
+            id: self.peer_id(),
+            ip,
+            tcp_port: tcp.unwrap_or(0),
+            udp_port: udp.unwrap_or(0),
+        })
     }
 }
 
 /// Checks the "v4" scheme entries and returns the public key.
 pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrError> {
-    let find = |key: &[u8]| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice());
+    let find = |key: &[u8]| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    };
     let id = find(b"id").ok_or(EnrError::MissingId)?;
     if devp2p_rlp_codec::decode_exact::<&[u8]>(id)? != b"v4" {
         return Err(EnrError::UnsupportedScheme);
@@ -249,7 +279,10 @@ pub(crate) fn content(seq: u64, pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 
 /// Encoded length of the key/value pairs.
 pub(crate) fn pairs_length(pairs: &[(Vec<u8>, Vec<u8>)]) -> usize {
-    pairs.iter().map(|(k, v)| k.as_slice().length() + v.len()).sum()
+    pairs
+        .iter()
+        .map(|(k, v)| k.as_slice().length() + v.len())
+        .sum()
 }
 
 /// Writes the key/value pairs (each value is already an RLP item).
@@ -277,7 +310,10 @@ impl Decodable<'_> for Enr {
         let raw = rlp.raw()?;
         Self::from_rlp(raw).map_err(|e| match e {
             EnrError::Rlp(inner) => inner,
-            _ => DecodeError::new(devp2p_rlp_codec::DecodeErrorKind::Custom("invalid node record"), offset),
+            _ => DecodeError::new(
+                devp2p_rlp_codec::DecodeErrorKind::Custom("invalid node record"),
+                offset,
+            ),
         })
     }
 }
@@ -306,10 +342,15 @@ impl FromStr for Enr {
 
     /// Parses the text form `enr:<base64url>`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let body = text.trim().strip_prefix(TEXT_PREFIX).ok_or(EnrError::MissingPrefix)?;
+        let body = text
+            .trim()
+            .strip_prefix(TEXT_PREFIX)
+            .ok_or(EnrError::MissingPrefix)?;
         // base64 of 300 bytes is 400 characters: refuse longer text before decoding it.
         if body.len() > MAX_RECORD_SIZE.div_ceil(3) * 4 {
-            return Err(EnrError::TooLarge { size: body.len() / 4 * 3 });
+            return Err(EnrError::TooLarge {
+                size: body.len() / 4 * 3,
+            });
         }
         Self::from_rlp(&URL_SAFE_NO_PAD.decode(body)?)
     }

@@ -28,7 +28,11 @@ fn content() -> impl Strategy<Value = Content> {
         any::<Option<[u8; 4]>>(),
         any::<Option<u16>>(),
         any::<Option<u16>>(),
-        proptest::collection::btree_map("x-[a-z]{1,6}", proptest::collection::vec(any::<u8>(), 0..24), 0..4),
+        proptest::collection::btree_map(
+            "x-[a-z]{1,6}",
+            proptest::collection::vec(any::<u8>(), 0..24),
+            0..4,
+        ),
     )
         .prop_map(|(secret, seq, ip, tcp, udp, extra)| Content {
             secret,
@@ -55,7 +59,8 @@ fn ours(c: &Content) -> Enr {
     for (k, v) in &c.extra {
         b.set(k, &v.as_slice());
     }
-    b.build(&SigningKey::from_slice(&c.secret).unwrap()).unwrap()
+    b.build(&SigningKey::from_slice(&c.secret).unwrap())
+        .unwrap()
 }
 
 fn theirs(c: &Content) -> SigpEnr {
@@ -79,8 +84,14 @@ fn theirs(c: &Content) -> SigpEnr {
 fn same(ours: &Enr, theirs: &SigpEnr) {
     assert_eq!(ours.node_id().0, theirs.node_id().raw());
     assert_eq!(ours.seq(), theirs.seq());
-    let our_pairs: Vec<(Vec<u8>, Vec<u8>)> = ours.pairs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
-    let their_pairs: Vec<(Vec<u8>, Vec<u8>)> = theirs.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
+    let our_pairs: Vec<(Vec<u8>, Vec<u8>)> = ours
+        .pairs()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    let their_pairs: Vec<(Vec<u8>, Vec<u8>)> = theirs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
     assert_eq!(our_pairs, their_pairs);
     assert_eq!(ours.ip(), theirs.ip4());
     assert_eq!(ours.tcp(), theirs.tcp4());

@@ -9,7 +9,10 @@ use serde_json::Value;
 use sha3::{Digest, Keccak256};
 
 fn vector() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/enr/eip778.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/enr/eip778.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -35,15 +38,20 @@ fn example_record_decodes_verifies_and_reencodes() {
     assert_eq!(hex::encode(record.signature()), field(&v, "/signature"));
     assert_eq!(record.to_hex(), field(&v, "/derived/rlp_hex"));
     assert_eq!(record.to_string(), text);
-    let pairs: Vec<(String, String)> =
-        record.pairs().map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), hex::encode(v))).collect();
+    let pairs: Vec<(String, String)> = record
+        .pairs()
+        .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), hex::encode(v)))
+        .collect();
     let expected: Vec<(String, String)> = v["pairs"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| {
             let value = hex::decode(p["value_hex"].as_str().unwrap()).unwrap();
-            (p["key"].as_str().unwrap().to_owned(), hex::encode(encode_to_vec(value.as_slice())))
+            (
+                p["key"].as_str().unwrap().to_owned(),
+                hex::encode(encode_to_vec(value.as_slice())),
+            )
         })
         .collect();
     assert_eq!(pairs, expected);
@@ -55,13 +63,20 @@ fn example_record_decodes_verifies_and_reencodes() {
     let hex_form = field(&v, "/derived/rlp_hex");
     assert_eq!(Enr::from_hex(&hex_form).unwrap(), record);
     assert_eq!(Enr::parse_any(&format!("0x{hex_form}")).unwrap(), record);
-    assert_eq!(Enr::from_rlp(&hex::decode(hex_form).unwrap()).unwrap(), record);
+    assert_eq!(
+        Enr::from_rlp(&hex::decode(hex_form).unwrap()).unwrap(),
+        record
+    );
 }
 
 #[test]
 fn signing_the_same_content_reproduces_the_record() {
     let v = vector();
-    let built = Enr::builder().ip4([127, 0, 0, 1].into()).udp(30303).build(&key()).unwrap();
+    let built = Enr::builder()
+        .ip4([127, 0, 0, 1].into())
+        .udp(30303)
+        .build(&key())
+        .unwrap();
     assert_eq!(built.to_string(), field(&v, "/text"));
     let enode: NodeRecord = built.node_record().unwrap();
     assert_eq!(enode.udp_port, 30303);
@@ -71,7 +86,10 @@ fn signing_the_same_content_reproduces_the_record() {
 /// Signs arbitrary (possibly invalid) content with the test key, so that structural errors are
 /// found with a valid signature: `[sig, seq, k1, v1, ...]`.
 fn signed(seq: &[u8], pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let body: Vec<u8> = pairs.iter().flat_map(|(k, v)| [encode_to_vec(k.as_bytes()), v.clone()].concat()).collect();
+    let body: Vec<u8> = pairs
+        .iter()
+        .flat_map(|(k, v)| [encode_to_vec(k.as_bytes()), v.clone()].concat())
+        .collect();
     let content = [seq, &body].concat();
     let mut signed_content = Vec::new();
     Header::list(content.len()).encode(&mut signed_content);
@@ -97,9 +115,11 @@ fn str_item(s: &[u8]) -> Vec<u8> {
 
 fn v4_pairs() -> Vec<(&'static str, Vec<u8>)> {
     let public = key().verifying_key().to_sec1_point(true);
-    vec![("id", str_item(b"v4")), ("secp256k1", str_item(public.as_bytes()))]
+    vec![
+        ("id", str_item(b"v4")),
+        ("secp256k1", str_item(public.as_bytes())),
+    ]
 }
-
 
 #[test]
 fn well_formed_handmade_record_is_accepted() {
@@ -122,22 +142,35 @@ fn each_malformed_record_has_its_own_error() {
     // Unsorted keys and a duplicate key, validly signed.
     let mut unsorted = v4_pairs();
     unsorted.swap(0, 1);
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &unsorted)), Err(EnrError::UnsortedKeys));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &unsorted)),
+        Err(EnrError::UnsortedKeys)
+    );
     let mut duplicate = v4_pairs();
     duplicate.insert(1, ("id", str_item(b"v4")));
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &duplicate)), Err(EnrError::DuplicateKey));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &duplicate)),
+        Err(EnrError::DuplicateKey)
+    );
 
     // Over 300 bytes.
     let mut large = v4_pairs();
     large.push(("zzz", str_item(&[0xaa; 200])));
-    assert!(matches!(Enr::from_rlp(&signed(&[0x01], &large)), Err(EnrError::TooLarge { size }) if size > 300));
+    assert!(
+        matches!(Enr::from_rlp(&signed(&[0x01], &large)), Err(EnrError::TooLarge { size }) if size > 300)
+    );
     let mut builder = Enr::builder();
     builder.set("zzz", &[0xaa_u8; 200]);
-    assert!(matches!(builder.build(&key()), Err(EnrError::TooLarge { .. })));
+    assert!(matches!(
+        builder.build(&key()),
+        Err(EnrError::TooLarge { .. })
+    ));
 
     // Truncated, and trailing bytes.
     let truncated = &good[..good.len() - 1];
-    assert!(matches!(Enr::from_rlp(truncated), Err(EnrError::Rlp(e)) if e.kind() == DecodeErrorKind::InputTooShort));
+    assert!(
+        matches!(Enr::from_rlp(truncated), Err(EnrError::Rlp(e)) if e.kind() == DecodeErrorKind::InputTooShort)
+    );
     let mut trailing = good.clone();
     trailing.push(0x00);
     assert_eq!(Enr::from_rlp(&trailing), Err(EnrError::TrailingBytes(1)));
@@ -145,25 +178,43 @@ fn each_malformed_record_has_its_own_error() {
     // Identity scheme: wrong, missing; public key: missing, not on the curve.
     let mut v5 = v4_pairs();
     v5[0].1 = str_item(b"v5");
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &v5)), Err(EnrError::UnsupportedScheme));
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &v4_pairs()[1..])), Err(EnrError::MissingId));
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &v4_pairs()[..1])), Err(EnrError::MissingPublicKey));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &v5)),
+        Err(EnrError::UnsupportedScheme)
+    );
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &v4_pairs()[1..])),
+        Err(EnrError::MissingId)
+    );
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &v4_pairs()[..1])),
+        Err(EnrError::MissingPublicKey)
+    );
     // x = 5 is not on secp256k1 (5^3 + 7 = 132 is not a square mod p).
     let mut x5 = [0u8; 33];
     x5[0] = 0x02;
     x5[32] = 0x05;
     let mut off_curve = v4_pairs();
     off_curve[1].1 = str_item(&x5);
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &off_curve)), Err(EnrError::InvalidPublicKey));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &off_curve)),
+        Err(EnrError::InvalidPublicKey)
+    );
     // A 33-byte SEC1 "compact" point (tag 05) is not a compressed key.
     let mut compact = v4_pairs();
     compact[1].1[1] = 0x05;
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &compact)), Err(EnrError::InvalidPublicKey));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &compact)),
+        Err(EnrError::InvalidPublicKey)
+    );
 
     // A key without a value.
     let mut odd = v4_pairs();
     odd.push(("zz", Vec::new()));
-    assert_eq!(Enr::from_rlp(&signed(&[0x01], &odd)), Err(EnrError::MissingValue));
+    assert_eq!(
+        Enr::from_rlp(&signed(&[0x01], &odd)),
+        Err(EnrError::MissingValue)
+    );
 
     // Signature of the wrong length; non-canonical sequence number.
     let mut list = devp2p_rlp_codec::Rlp::new(&good).list().unwrap();
@@ -183,8 +234,14 @@ fn each_malformed_record_has_its_own_error() {
 fn text_and_hex_errors() {
     assert_eq!("enx:abc".parse::<Enr>(), Err(EnrError::MissingPrefix));
     assert!(matches!("enr:@@@".parse::<Enr>(), Err(EnrError::Base64(_))));
-    assert!(matches!("enr:-IS4QHCY=".parse::<Enr>(), Err(EnrError::Base64(_))));
+    assert!(matches!(
+        "enr:-IS4QHCY=".parse::<Enr>(),
+        Err(EnrError::Base64(_))
+    ));
     assert!(matches!(Enr::from_hex("0xzz"), Err(EnrError::Hex(_))));
     let long = format!("enr:{}", "A".repeat(500));
-    assert!(matches!(long.parse::<Enr>(), Err(EnrError::TooLarge { .. })));
+    assert!(matches!(
+        long.parse::<Enr>(),
+        Err(EnrError::TooLarge { .. })
+    ));
 }

@@ -75,7 +75,9 @@ proptest! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, devp2p_rlp_codec::RlpEncodable, devp2p_rlp_codec::RlpDecodable)]
+#[derive(
+    Debug, Clone, PartialEq, devp2p_rlp_codec::RlpEncodable, devp2p_rlp_codec::RlpDecodable,
+)]
 struct ForkEntry {
     hash: [u8; 4],
     next: u64,
@@ -86,8 +88,15 @@ fn update_bumps_seq_only_on_change() {
     let key = SigningKey::from_slice(&[3; 32]).unwrap();
     let record = Enr::builder().udp(1).build(&key).unwrap();
     assert_eq!(record.update(&key, |_| {}).unwrap(), record);
-    let changed = record.update(&key, |b| { b.tcp(2).remove("udp"); }).unwrap();
-    assert_eq!((changed.seq(), changed.tcp(), changed.udp()), (2, Some(2), None));
+    let changed = record
+        .update(&key, |b| {
+            b.tcp(2).remove("udp");
+        })
+        .unwrap();
+    assert_eq!(
+        (changed.seq(), changed.tcp(), changed.udp()),
+        (2, Some(2), None)
+    );
     let other_key = SigningKey::from_slice(&[4; 32]).unwrap();
     let rekeyed = changed.update(&other_key, |_| {}).unwrap();
     assert_eq!(rekeyed.seq(), 3);
@@ -97,22 +106,42 @@ fn update_bumps_seq_only_on_change() {
 #[test]
 fn malformed_enode_urls() {
     let id = "ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f";
-    let ok: NodeRecord = format!("enode://{id}@127.0.0.1:30303?discport=30301").parse().unwrap();
+    let ok: NodeRecord = format!("enode://{id}@127.0.0.1:30303?discport=30301")
+        .parse()
+        .unwrap();
     assert_eq!((ok.tcp_port, ok.udp_port), (30303, 30301));
     let v6: NodeRecord = format!("enode://{id}@[::1]:30303").parse().unwrap();
     assert_eq!(v6.to_string(), format!("enode://{id}@[::1]:30303"));
     let cases = [
         (format!("enr://{id}@127.0.0.1:1"), EnodeError::MissingScheme),
         (format!("enode://{id}"), EnodeError::MissingAddress),
-        (format!("enode://{}@127.0.0.1:1", &id[2..]), EnodeError::InvalidNodeId),
-        (format!("enode://{}@127.0.0.1:1", "00".repeat(64)), EnodeError::InvalidPublicKey),
+        (
+            format!("enode://{}@127.0.0.1:1", &id[2..]),
+            EnodeError::InvalidNodeId,
+        ),
+        (
+            format!("enode://{}@127.0.0.1:1", "00".repeat(64)),
+            EnodeError::InvalidPublicKey,
+        ),
         (format!("enode://{id}@localhost:1"), EnodeError::InvalidIp),
         (format!("enode://{id}@::1:1"), EnodeError::InvalidIp),
         (format!("enode://{id}@127.0.0.1"), EnodeError::InvalidPort),
-        (format!("enode://{id}@127.0.0.1:65536"), EnodeError::InvalidPort),
-        (format!("enode://{id}@127.0.0.1:+1"), EnodeError::InvalidPort),
-        (format!("enode://{id}@127.0.0.1:1?discport=x"), EnodeError::InvalidPort),
-        (format!("enode://{id}@127.0.0.1:1?raft=1"), EnodeError::UnknownQuery),
+        (
+            format!("enode://{id}@127.0.0.1:65536"),
+            EnodeError::InvalidPort,
+        ),
+        (
+            format!("enode://{id}@127.0.0.1:+1"),
+            EnodeError::InvalidPort,
+        ),
+        (
+            format!("enode://{id}@127.0.0.1:1?discport=x"),
+            EnodeError::InvalidPort,
+        ),
+        (
+            format!("enode://{id}@127.0.0.1:1?raft=1"),
+            EnodeError::UnknownQuery,
+        ),
     ];
     for (url, err) in cases {
         assert_eq!(url.parse::<NodeRecord>(), Err(err), "{url}");

@@ -1,0 +1,136 @@
+//! `devp2p enrdump`: a node record in readable form, for people or (`--json`) for programs.
+
+use std::{net::Ipv4Addr, net::Ipv6Addr, path::PathBuf};
+
+use clap::Args as ClapArgs;
+use devp2p_enr::Enr;
+use devp2p_rlp_codec::{RlpDecodable, decode_exact};
+use serde_json::{Map, Value, json};
+
+use crate::CmdResult;
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct Args {
+    /// The record: `enr:…` text or hex of its RLP.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    record: Option<String>,
+    /// Read the record from a file instead: text, hex, or raw RLP bytes.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// EIP-2124's ENR entry under `eth`: `[[fork hash, fork next]]`.
+#[derive(Debug, RlpDecodable)]
+#[rlp(ignore_extra)]
+struct ForkIdEntry {
+    hash: [u8; 4],
+    next: u64,
+}
+
+pub(crate) fn run(args: &Args) -> CmdResult {
+    let record = match (&args.record, &args.file) {
+        (Some(text), _) => Enr::parse_any(text).map_err(|e| format!("invalid record: {e}"))?,
+        (None, Some(path)) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            parse_file(&bytes).map_err(|e| format!("{}: invalid record: {e}", path.display()))?
+        }
+        (None, None) => return Err("give a record or --file".to_owned()),
+    };
+    if args.json {
+        println!("{}", to_json(&record));
+    } else {
+        print!("{}", to_text(&record));
+    }
+    Ok(())
+}
+
+/// A file holds the text form, hex, or the raw RLP.
+fn parse_file(bytes: &[u8]) -> Result<Enr, devp2p_enr::EnrError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.trim().starts_with("enr:") || is_hex(text.trim()) => Enr::parse_any(text),
+        _ => Enr::from_rlp(bytes),
+    }
+}
+
+fn is_hex(text: &str) -> bool {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A readable value for a known key, or `None` to show the raw RLP.
+fn readable(key: &[u8], raw: &[u8]) -> Option<String> {
+    match key {
+        b"id" => decode_exact::<&str>(raw).ok().map(str::to_owned),
+        b"ip" => decode_exact::<[u8; 4]>(raw)
+            .ok()
+            .map(|ip| Ipv4Addr::from(ip).to_string()),
+        b"ip6" => decode_exact::<[u8; 16]>(raw)
+            .ok()
+            .map(|ip| Ipv6Addr::from(ip).to_string()),
+        b"tcp" | b"udp" | b"quic" | b"tcp6" | b"udp6" | b"quic6" => {
+            decode_exact::<u16>(raw).ok().map(|port| port.to_string())
+        }
+        b"secp256k1" => decode_exact::<&[u8]>(raw).ok().map(hex::encode),
+        b"eth" => decode_exact::<Vec<ForkIdEntry>>(raw)
+            .ok()
+            .and_then(|entries| {
+                let first = entries.first()?;
+                Some(format!(
+                    "fork id {} next {}",
+                    hex::encode(first.hash),
+                    first.next
+                ))
+            }),
+        _ => None,
+    }
+}
+
+fn to_text(record: &Enr) -> String {
+    let mut out = format!("Node ID: {}\n", record.node_id());
+    if let Some(url) = record.node_record() {
+        out += &format!("URLv4:   {url}\n");
+    }
+    let pairs: Vec<_> = record.pairs().collect();
+    out += &format!(
+        "Record has sequence number {} and {} key/value pairs.\n",
+        record.seq(),
+        pairs.len()
+    );
+    let width = pairs.iter().map(|(k, _)| k.len() + 2).max().unwrap_or(0);
+    for (key, raw) in pairs {
+        let name = format!("\"{}\"", String::from_utf8_lossy(key));
+        let value = readable(key, raw).unwrap_or_else(|| format!("raw {}", hex::encode(raw)));
+        out += &format!("  {name:<width$} {value}\n");
+    }
+    out
+}
+
+fn to_json(record: &Enr) -> Value {
+    let mut pairs = Map::new();
+    for (key, raw) in record.pairs() {
+        let value = match readable(key, raw) {
+            Some(text) => match key {
+                b"tcp" | b"udp" | b"quic" | b"tcp6" | b"udp6" | b"quic6" => {
+                    decode_exact::<u16>(raw)
+                        .map(Value::from)
+                        .unwrap_or(Value::String(text))
+                }
+                _ => Value::String(text),
+            },
+            None => json!({ "raw": hex::encode(raw) }),
+        };
+        pairs.insert(String::from_utf8_lossy(key).into_owned(), value);
+    }
+    json!({
+        "node_id": record.node_id().to_string(),
+        "enode": record.node_record().map(|url| url.to_string()),
+        "seq": record.seq(),
+        "signature": hex::encode(record.signature()),
+        "record": record.to_string(),
+        "pairs": pairs,
+    })
+}

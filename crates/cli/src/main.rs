@@ -1,0 +1,79 @@
+//! `devp2p`: the command-line tool of devp2p-rs, modelled on go-ethereum's `cmd/devp2p`.
+//!
+//! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
+
+mod enrdump;
+mod key;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, error::ErrorKind};
+
+/// A command's failure, printed as one line.
+type CmdResult = Result<(), String>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devp2p",
+    version,
+    about = "Ethereum devp2p tool: keys, node records, peers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Node keys: generate one, show its node id, enode URL or node record.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Prints a node record (enr: text, hex, or raw RLP in a file) in readable form.
+    Enrdump(enrdump::Args),
+}
+
+fn main() -> ExitCode {
+    // go-ethereum spells the flag `-file`; accept that spelling too.
+    let args = std::env::args_os().map(|a| if a == "-file" { "--file".into() } else { a });
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            print!("{err}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{err}");
+            return ExitCode::from(2);
+        }
+        Err(err) => {
+            // clap's message up to its first blank line, on one line (usage and hints dropped).
+            let text = err.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty())
+                .collect();
+            eprintln!(
+                "devp2p: {} (see --help)",
+                message.join(" ").trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Key(cmd) => key::run(cmd),
+        Command::Enrdump(args) => enrdump::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("devp2p: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
