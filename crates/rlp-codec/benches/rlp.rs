@@ -34,45 +34,44 @@ fn numbers(n: usize) -> Vec<u64> {
         .collect()
 }
 
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-    bytes: usize,
-) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+fn group<'a>(c: &'a mut Criterion, name: &str, bytes: usize) -> Group<'a> {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(bytes as u64));
     g
 }
 
+/// Benchmarks one library encoding each of `items` into one reused buffer.
+fn encode_each<T>(
+    g: &mut Group<'_>,
+    library: &str,
+    items: &[T],
+    encode: impl Fn(&T, &mut Vec<u8>),
+) {
+    let mut out = Vec::new();
+    g.bench_function(library, |b| {
+        b.iter(|| {
+            out.clear();
+            for item in black_box(items) {
+                encode(item, &mut out);
+            }
+        })
+    });
+}
+
 fn integers(c: &mut Criterion) {
     let values = numbers(1000);
     let encoded: Vec<u8> = values.iter().flat_map(ours::encode_to_vec).collect();
-    let mut out = Vec::with_capacity(encoded.len());
-
     let mut g = group(c, "integers/encode", encoded.len());
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            out.clear();
-            for v in black_box(&values) {
-                ours::Encodable::encode(v, &mut out);
-            }
-        })
+    encode_each(&mut g, OURS, &values, |v, out| {
+        ours::Encodable::encode(v, out)
     });
-    g.bench_function(FASTRLP, |b| {
-        b.iter(|| {
-            out.clear();
-            for v in black_box(&values) {
-                fastrlp::Encodable::encode(v, &mut out);
-            }
-        })
+    encode_each(&mut g, FASTRLP, &values, |v, out| {
+        fastrlp::Encodable::encode(v, out)
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            out.clear();
-            for v in black_box(&values) {
-                alloy_rlp::Encodable::encode(v, &mut out);
-            }
-        })
+    encode_each(&mut g, ALLOY, &values, |v, out| {
+        alloy_rlp::Encodable::encode(v, out)
     });
     g.finish();
 
@@ -123,26 +122,16 @@ fn hashes(c: &mut Criterion) {
         .collect();
     let alloy_hashes: Vec<B256> = raw.iter().copied().map(B256::from).collect();
     let encoded = ours::encode_to_vec(&raw);
-    let mut out = Vec::with_capacity(encoded.len());
 
     let mut g = group(c, "hashes/encode", encoded.len());
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            out.clear();
-            ours::Encodable::encode(black_box(&raw), &mut out);
-        })
+    encode_each(&mut g, OURS, &[&raw], |list, out| {
+        ours::Encodable::encode(list, out)
     });
-    g.bench_function(FASTRLP, |b| {
-        b.iter(|| {
-            out.clear();
-            fastrlp::Encodable::encode(black_box(&raw), &mut out);
-        })
+    encode_each(&mut g, FASTRLP, &[&raw], |list, out| {
+        fastrlp::Encodable::encode(list, out)
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            out.clear();
-            alloy_rlp::Encodable::encode(black_box(&alloy_hashes), &mut out);
-        })
+    encode_each(&mut g, ALLOY, &[&alloy_hashes], |list, out| {
+        alloy_rlp::Encodable::encode(list, out)
     });
     g.finish();
 
@@ -254,32 +243,15 @@ fn headers(c: &mut Criterion, chain: &[u8]) {
         .iter()
         .map(|h| <FastHeader as fastrlp::Decodable>::decode(&mut &h[..]).unwrap())
         .collect();
-    let mut out = Vec::with_capacity(total);
-
     let mut g = group(c, "headers/encode", total);
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            out.clear();
-            for h in black_box(&our_headers) {
-                ours::Encodable::encode(h, &mut out);
-            }
-        })
+    encode_each(&mut g, OURS, &our_headers, |h, out| {
+        ours::Encodable::encode(h, out)
     });
-    g.bench_function(FASTRLP, |b| {
-        b.iter(|| {
-            out.clear();
-            for h in black_box(&fast_headers) {
-                fastrlp::Encodable::encode(h, &mut out);
-            }
-        })
+    encode_each(&mut g, FASTRLP, &fast_headers, |h, out| {
+        fastrlp::Encodable::encode(h, out)
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            out.clear();
-            for h in black_box(&alloy_headers) {
-                alloy_rlp::Encodable::encode(h, &mut out);
-            }
-        })
+    encode_each(&mut g, ALLOY, &alloy_headers, |h, out| {
+        alloy_rlp::Encodable::encode(h, out)
     });
     g.finish();
 
@@ -490,31 +462,15 @@ fn chain_walk(c: &mut Criterion, chain: &[u8]) {
         .iter()
         .for_each(|block| alloy_rlp::Encodable::encode(block, &mut check));
     assert!(check == chain, "alloy-rlp does not reproduce the chain");
-    let mut out = Vec::with_capacity(chain.len());
     let mut g = group(c, "chain/encode", chain.len());
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            out.clear();
-            for block in black_box(&our_tree) {
-                ours::Encodable::encode(block, &mut out);
-            }
-        })
+    encode_each(&mut g, OURS, &our_tree, |block, out| {
+        ours::Encodable::encode(block, out)
     });
-    g.bench_function(FASTRLP, |b| {
-        b.iter(|| {
-            out.clear();
-            for block in black_box(&fast_tree) {
-                fastrlp::Encodable::encode(block, &mut out);
-            }
-        })
+    encode_each(&mut g, FASTRLP, &fast_tree, |block, out| {
+        fastrlp::Encodable::encode(block, out)
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            out.clear();
-            for block in black_box(&alloy_tree) {
-                alloy_rlp::Encodable::encode(block, &mut out);
-            }
-        })
+    encode_each(&mut g, ALLOY, &alloy_tree, |block, out| {
+        alloy_rlp::Encodable::encode(block, out)
     });
     g.finish();
 }

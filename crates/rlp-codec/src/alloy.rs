@@ -5,28 +5,11 @@ use alloy_primitives::{Address, Bloom, Bytes, FixedBytes, U256};
 use bytes::BufMut;
 
 use crate::{
-    Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp,
-    decode::fixed_string_length,
-    encode::{bytes_length, encode_bytes},
-    header::EMPTY_STRING_CODE,
+    Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp, decode::fixed_string_length,
+    encode::impl_encodable_as_bytes, header::EMPTY_STRING_CODE,
 };
 
-/// Forwards a byte-string newtype to the impls for its byte view.
-macro_rules! bytes_impl {
-    ($([$($g:tt)*] $t:ty),+ $(,)?) => {$(
-        impl<$($g)*> Encodable for $t {
-            #[inline]
-            fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-                encode_bytes(AsRef::<[u8]>::as_ref(self), out);
-            }
-            #[inline]
-            fn length(&self) -> usize {
-                bytes_length(AsRef::<[u8]>::as_ref(self))
-            }
-        }
-    )+};
-}
-bytes_impl!([const N: usize] FixedBytes<N>, [] Address, [] Bloom, [] Bytes);
+impl_encodable_as_bytes!([const N: usize] FixedBytes<N>, [] Address, [] Bloom, [] Bytes);
 
 impl<const N: usize> Decodable<'_> for FixedBytes<N> {
     const MIN_LENGTH: usize = fixed_string_length(N);

@@ -89,71 +89,31 @@ pub const fn bytes_length(bytes: &[u8]) -> usize {
     }
 }
 
-impl Encodable for [u8] {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self, out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self)
-    }
+/// Implements [`Encodable`] as the RLP string of the type's bytes (its `AsRef<[u8]>`).
+macro_rules! impl_encodable_as_bytes {
+    ($([$($g:tt)*] $t:ty),+ $(,)?) => {$(
+        impl<$($g)*> $crate::Encodable for $t {
+            #[inline]
+            fn encode<B: bytes::BufMut + ?Sized>(&self, out: &mut B) {
+                $crate::encode_bytes(AsRef::<[u8]>::as_ref(self), out);
+            }
+            #[inline]
+            fn length(&self) -> usize {
+                $crate::bytes_length(AsRef::<[u8]>::as_ref(self))
+            }
+        }
+    )+};
 }
+pub(crate) use impl_encodable_as_bytes;
 
-impl<const N: usize> Encodable for [u8; N] {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self, out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self)
-    }
-}
-
-impl Encodable for str {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self.as_bytes(), out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self.as_bytes())
-    }
-}
-
-impl Encodable for String {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self.as_bytes(), out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self.as_bytes())
-    }
-}
-
-impl Encodable for bytes::Bytes {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self, out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self)
-    }
-}
-
-impl Encodable for bytes::BytesMut {
-    #[inline]
-    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        encode_bytes(self, out);
-    }
-    #[inline]
-    fn length(&self) -> usize {
-        bytes_length(self)
-    }
-}
+impl_encodable_as_bytes!(
+    [] [u8],
+    [const N: usize] [u8; N],
+    [] str,
+    [] String,
+    [] bytes::Bytes,
+    [] bytes::BytesMut,
+);
 
 impl Encodable for bool {
     #[inline]
