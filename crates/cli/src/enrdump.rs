@@ -34,8 +34,7 @@ pub(crate) fn run(args: &Args) -> CmdResult {
     let record = match (&args.record, &args.file) {
         (Some(text), _) => Enr::parse_any(text).map_err(|e| format!("invalid record: {e}"))?,
         (None, Some(path)) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes = crate::read_small_file(path)?;
             parse_file(&bytes).map_err(|e| format!("{}: invalid record: {e}", path.display()))?
         }
         (None, None) => return Err("give a record or --file".to_owned()),

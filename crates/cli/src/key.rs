@@ -103,8 +103,8 @@ fn generate(file: &Path) -> CmdResult {
 
 /// Reads a key file: 64 hex characters (an optional `0x` and surrounding whitespace allowed).
 fn load(file: &Path) -> Result<SigningKey, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let bytes = crate::read_small_file(file)?;
+    let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();
     let text = text.strip_prefix("0x").unwrap_or(text);
     let mut secret = [0u8; 32];

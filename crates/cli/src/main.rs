@@ -12,6 +12,27 @@ use clap::{Parser, Subcommand, error::ErrorKind};
 /// A command's failure, printed as one line.
 type CmdResult = Result<(), String>;
 
+/// Largest input file read (key files and records are a few hundred bytes at most).
+const MAX_INPUT_FILE: u64 = 64 * 1024;
+
+/// Reads a small input file, refusing anything larger than [`MAX_INPUT_FILE`].
+fn read_small_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_INPUT_FILE {
+        return Err(format!(
+            "{}: larger than {MAX_INPUT_FILE} bytes, not a key or record",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "devp2p",

@@ -238,6 +238,14 @@ fn enrdump_rejects_bad_records() {
         1,
         "invalid record",
     );
+    let huge = dir.join("huge");
+    std::fs::write(&huge, vec![b'a'; 100_000]).unwrap();
+    fails(
+        &["enrdump", "--file", huge.to_str().unwrap()],
+        1,
+        "larger than",
+    );
+    fails(&["key", "to-id", huge.to_str().unwrap()], 1, "larger than");
     fails(&["enrdump"], 2, "required");
     fails(
         &["enrdump", EIP778, "--file", "x"],

@@ -22,11 +22,12 @@ impl PeerId {
     /// The 64-byte form of `key`.
     pub fn from_public_key(key: &PublicKey) -> Self {
         let point = key.to_sec1_point(false);
-        let mut out = [0u8; 64];
-        if let Some(xy) = point.as_bytes().get(1..) {
-            out.copy_from_slice(xy);
-        }
-        Self(out)
+        // An uncompressed point is `04 || x || y`; a public key is never the identity.
+        let xy = point
+            .as_bytes()
+            .get(1..)
+            .and_then(|xy| <[u8; 64]>::try_from(xy).ok());
+        Self(xy.unwrap_or([0; 64]))
     }
 
     /// The public key, if these bytes are a point on the curve.
