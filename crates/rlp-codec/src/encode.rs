@@ -104,6 +104,7 @@ macro_rules! impl_encodable_as_bytes {
         }
     )+};
 }
+#[cfg(feature = "alloy-primitives")]
 pub(crate) use impl_encodable_as_bytes;
 
 impl_encodable_as_bytes!(
