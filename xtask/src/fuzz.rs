@@ -80,6 +80,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
     let seeds = match target {
         "rlp" => rlp_seeds(testdata)?,
         "enr" => enr_seeds(testdata)?,
+        "ecies_auth" => rlpx_seeds(testdata)?,
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -87,6 +88,22 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         fs::write(&path, seed).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(seeds.len())
+}
+
+/// Every auth and ack packet of EIP-8's handshake vectors.
+fn rlpx_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let path = testdata.join("rlpx/handshake.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let packets = ["auth", "ack"]
+        .iter()
+        .filter_map(|kind| json.get(kind).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| p.get("packet").and_then(Value::as_str));
+    packets
+        .map(|p| hex::decode(p).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
 }
 
 /// The EIP-778 record as text, hex and RLP.

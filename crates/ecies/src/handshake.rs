@@ -1,0 +1,467 @@
+//! The RLPx handshake as a sans-IO state machine for both roles (rlpx.md "Initial Handshake",
+//! EIP-8): the initiator sends auth and waits for ack; the recipient waits for auth and answers
+//! with ack in the same format. Bytes go in with [`Handshake::handle_bytes`], messages to send come
+//! out of [`Handshake::poll_transmit`], and once complete [`Handshake::take_secrets`] hands over
+//! the session secrets and any bytes that followed the handshake message.
+
+use core::ops::RangeInclusive;
+
+use devp2p_enr::PeerId;
+use k256::{
+    PublicKey, SecretKey,
+    ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey},
+    elliptic_curve::Generate,
+};
+use rand_core::CryptoRng;
+use sha3::{Digest, Keccak256};
+
+use crate::{
+    HandshakeError,
+    crypto::{ECIES_OVERHEAD, decrypt, ecdh_x, encrypt},
+    messages::{Ack, Auth, Format, HANDSHAKE_VERSION, LEGACY_ACK_SIZE, LEGACY_AUTH_SIZE},
+    secrets::{Role, SecretInputs, Secrets},
+};
+
+/// Largest handshake message accepted, size prefix excluded (rlpx.md leaves it open; go-ethereum
+/// and this crate refuse more than 2048 bytes).
+pub const MAX_HANDSHAKE_SIZE: usize = 2048;
+
+/// Handshake settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Format of the auth we send as initiator. Default [`Format::Eip8`]; [`Format::Legacy`] is
+    /// an explicit opt-in for old peers. As recipient we answer in the format of the auth.
+    pub format: Format,
+    /// Random zero padding added to EIP-8 messages, in bytes. Default `100..=200` (as
+    /// go-ethereum): it also keeps EIP-8 messages above the 307 bytes some peers (ethereumjs)
+    /// wait for before parsing. Bound: the message must stay within [`MAX_HANDSHAKE_SIZE`], so
+    /// at most 1700.
+    pub padding: RangeInclusive<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            format: Format::Eip8,
+            padding: 100..=200,
+        }
+    }
+}
+
+/// Our keys and nonce for one handshake.
+#[derive(Debug, Clone)]
+pub struct HandshakeKeys {
+    /// The node's static key.
+    pub static_key: SecretKey,
+    /// A fresh ephemeral key for this handshake.
+    pub ephemeral_key: SecretKey,
+    /// A fresh random nonce.
+    pub nonce: [u8; 32],
+}
+
+impl HandshakeKeys {
+    /// `static_key` with a new ephemeral key and nonce drawn from `rng`.
+    pub fn generate(static_key: SecretKey, rng: &mut impl CryptoRng) -> Self {
+        let mut nonce = [0u8; 32];
+        rng.fill_bytes(&mut nonce);
+        Self {
+            static_key,
+            ephemeral_key: SecretKey::generate_from_rng(rng),
+            nonce,
+        }
+    }
+}
+
+/// What the handshake waits for.
+#[derive(Debug)]
+enum State {
+    /// Recipient: the auth message.
+    ExpectAuth,
+    /// Initiator: the ack message; we sent `auth` to `remote`.
+    ExpectAck {
+        remote: PublicKey,
+        auth: Vec<u8>,
+        format: Format,
+    },
+    /// Done.
+    Complete(Box<Secrets>),
+    /// A previous input failed; the handshake cannot continue.
+    Failed,
+}
+
+/// One side of an RLPx handshake.
+///
+/// Drive it with the bytes read from the peer and send what [`poll_transmit`](Self::poll_transmit)
+/// returns, until [`is_complete`](Self::is_complete):
+///
+/// ```
+/// use devp2p_ecies::{Config, Handshake, HandshakeKeys};
+/// use devp2p_enr::PeerId;
+/// use k256::SecretKey;
+/// # use rand_core::{TryCryptoRng, TryRng};
+/// # struct Counter(u64);
+/// # impl TryRng for Counter {
+/// #     type Error = core::convert::Infallible;
+/// #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(self.try_next_u64()? as u32) }
+/// #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { self.0 += 0x9e37_79b9; Ok(self.0) }
+/// #     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+/// #         for b in dst { *b = self.try_next_u64()? as u8; } Ok(())
+/// #     }
+/// # }
+/// # impl TryCryptoRng for Counter {}
+/// # let mut rng = Counter(1);
+///
+/// let alice_key = SecretKey::from_slice(&[1; 32]).unwrap();
+/// let bob_key = SecretKey::from_slice(&[2; 32]).unwrap();
+/// let bob_id = PeerId::from_public_key(&bob_key.public_key());
+///
+/// let mut alice = Handshake::initiator(
+///     Config::default(), HandshakeKeys::generate(alice_key, &mut rng), &bob_id, &mut rng,
+/// )?;
+/// let mut bob = Handshake::recipient(Config::default(), HandshakeKeys::generate(bob_key, &mut rng));
+///
+/// bob.handle_bytes(&alice.poll_transmit().unwrap(), &mut rng)?;
+/// alice.handle_bytes(&bob.poll_transmit().unwrap(), &mut rng)?;
+/// let (alice_secrets, _) = alice.take_secrets().unwrap();
+/// let (bob_secrets, _) = bob.take_secrets().unwrap();
+/// assert_eq!(alice_secrets.aes_secret, bob_secrets.aes_secret);
+/// # Ok::<(), devp2p_ecies::HandshakeError>(())
+/// ```
+#[derive(Debug)]
+pub struct Handshake {
+    config: Config,
+    keys: HandshakeKeys,
+    state: State,
+    /// Received bytes not yet consumed.
+    input: Vec<u8>,
+    /// A message waiting to be sent.
+    output: Option<Vec<u8>>,
+}
+
+impl Handshake {
+    /// Starts a handshake to `remote`: the auth message is ready in
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn initiator(
+        config: Config,
+        keys: HandshakeKeys,
+        remote: &PeerId,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Self, HandshakeError> {
+        let remote = remote
+            .to_public_key()
+            .ok_or(HandshakeError::InvalidPublicKey)?;
+        let static_shared = ecdh_x(&keys.static_key, &remote);
+        let mut message = static_shared;
+        message
+            .iter_mut()
+            .zip(&keys.nonce)
+            .for_each(|(m, n)| *m ^= n);
+        let (signature, recovery) =
+            SigningKey::from(&keys.ephemeral_key).sign_prehash_recoverable(&message);
+        let mut sig = [0u8; 65];
+        let rsv = signature.to_bytes().into_iter().chain([recovery.to_byte()]);
+        sig.iter_mut().zip(rsv).for_each(|(dst, src)| *dst = src);
+        let auth = Auth {
+            signature: sig,
+            id: PeerId::from_public_key(&keys.static_key.public_key()).0,
+            nonce: keys.nonce,
+            version: HANDSHAKE_VERSION,
+        };
+        let ephemeral_hash: [u8; 32] =
+            Keccak256::digest(PeerId::from_public_key(&keys.ephemeral_key.public_key()).0).into();
+        let padding = pick(rng, &config.padding);
+        let plain = auth.to_plaintext(config.format, &ephemeral_hash, padding);
+        let wire = seal(rng, config.format, &remote, &plain);
+        let format = config.format;
+        Ok(Self {
+            config,
+            keys,
+            state: State::ExpectAck {
+                remote,
+                auth: wire.clone(),
+                format,
+            },
+            input: Vec::new(),
+            output: Some(wire),
+        })
+    }
+
+    /// Waits for a handshake from a peer.
+    pub fn recipient(config: Config, keys: HandshakeKeys) -> Self {
+        Self {
+            config,
+            keys,
+            state: State::ExpectAuth,
+            input: Vec::new(),
+            output: None,
+        }
+    }
+
+    /// Feeds bytes received from the peer. Bytes after the handshake message are kept for
+    /// [`take_secrets`](Self::take_secrets). `rng` draws the ack's IV, ephemeral ECIES key and
+    /// padding.
+    pub fn handle_bytes(
+        &mut self,
+        data: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), HandshakeError> {
+        match self.state {
+            State::ExpectAuth | State::ExpectAck { .. } => {}
+            State::Complete(_) => {
+                self.input.extend_from_slice(data);
+                return Ok(());
+            }
+            State::Failed => return Err(HandshakeError::UnexpectedInput),
+        }
+        self.input.extend_from_slice(data);
+        match self.advance(rng) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.state = State::Failed;
+                Err(err)
+            }
+        }
+    }
+
+    fn advance(&mut self, rng: &mut impl CryptoRng) -> Result<(), HandshakeError> {
+        match core::mem::replace(&mut self.state, State::Failed) {
+            State::ExpectAuth => {
+                let Some((format, len)) =
+                    message_len(&self.input, &self.keys.static_key, LEGACY_AUTH_SIZE)?
+                else {
+                    self.state = State::ExpectAuth;
+                    return Ok(());
+                };
+                let auth_wire: Vec<u8> = self.input.drain(..len).collect();
+                let auth = Auth::from_plaintext(
+                    format,
+                    &open(&self.keys.static_key, format, &auth_wire)?,
+                )?;
+                self.answer(format, &auth, &auth_wire, rng)
+            }
+            State::ExpectAck {
+                remote,
+                auth,
+                format: sent_format,
+            } => {
+                let Some((format, len)) =
+                    message_len(&self.input, &self.keys.static_key, LEGACY_ACK_SIZE)?
+                else {
+                    self.state = State::ExpectAck {
+                        remote,
+                        auth,
+                        format: sent_format,
+                    };
+                    return Ok(());
+                };
+                let ack_wire: Vec<u8> = self.input.drain(..len).collect();
+                let ack =
+                    Ack::from_plaintext(format, &open(&self.keys.static_key, format, &ack_wire)?)?;
+                let remote_ephemeral = public_key(&ack.ephemeral)?;
+                let secrets = Secrets::derive(&SecretInputs {
+                    role: Role::Initiator,
+                    ephemeral_key: &self.keys.ephemeral_key,
+                    remote_ephemeral: &remote_ephemeral,
+                    initiator_nonce: &self.keys.nonce,
+                    recipient_nonce: &ack.nonce,
+                    auth: &auth,
+                    ack: &ack_wire,
+                    remote_id: PeerId::from_public_key(&remote),
+                });
+                self.state = State::Complete(Box::new(secrets));
+                Ok(())
+            }
+            other => {
+                self.state = other;
+                Ok(())
+            }
+        }
+    }
+
+    /// Recipient: checks the auth, sends ack in the same format, derives the secrets.
+    fn answer(
+        &mut self,
+        format: Format,
+        auth: &Auth,
+        auth_wire: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), HandshakeError> {
+        let remote = public_key(&auth.id)?;
+        if remote == self.keys.static_key.public_key() {
+            return Err(HandshakeError::OwnKey);
+        }
+        let mut message = ecdh_x(&self.keys.static_key, &remote);
+        message
+            .iter_mut()
+            .zip(&auth.nonce)
+            .for_each(|(m, n)| *m ^= n);
+        let remote_ephemeral = recover(&message, &auth.signature)?;
+
+        let ack = Ack {
+            ephemeral: PeerId::from_public_key(&self.keys.ephemeral_key.public_key()).0,
+            nonce: self.keys.nonce,
+            version: HANDSHAKE_VERSION,
+        };
+        let padding = pick(rng, &self.config.padding);
+        let ack_wire = seal(rng, format, &remote, &ack.to_plaintext(format, padding));
+        let secrets = Secrets::derive(&SecretInputs {
+            role: Role::Recipient,
+            ephemeral_key: &self.keys.ephemeral_key,
+            remote_ephemeral: &remote_ephemeral,
+            initiator_nonce: &auth.nonce,
+            recipient_nonce: &self.keys.nonce,
+            auth: auth_wire,
+            ack: &ack_wire,
+            remote_id: PeerId(auth.id),
+        });
+        self.output = Some(ack_wire);
+        self.state = State::Complete(Box::new(secrets));
+        Ok(())
+    }
+
+    /// The next message to send to the peer.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.output.take()
+    }
+
+    /// Whether the handshake has completed (a recipient still has its ack to send).
+    pub const fn is_complete(&self) -> bool {
+        matches!(self.state, State::Complete(_))
+    }
+
+    /// The remote node's static key, once known.
+    pub fn remote_id(&self) -> Option<PeerId> {
+        match &self.state {
+            State::ExpectAck { remote, .. } => Some(PeerId::from_public_key(remote)),
+            State::Complete(secrets) => Some(secrets.remote_id),
+            State::ExpectAuth | State::Failed => None,
+        }
+    }
+
+    /// Takes the session secrets and the bytes received after the handshake message (the start
+    /// of the first frame) once the handshake is complete and its last message was taken with
+    /// [`poll_transmit`](Self::poll_transmit). `None` before that, and after they were taken.
+    pub fn take_secrets(&mut self) -> Option<(Secrets, Vec<u8>)> {
+        if !self.is_complete() || self.output.is_some() {
+            return None;
+        }
+        match core::mem::replace(&mut self.state, State::Failed) {
+            State::Complete(secrets) => Some((*secrets, core::mem::take(&mut self.input))),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+}
+
+/// A random length from `range`, clamped so a message stays within [`MAX_HANDSHAKE_SIZE`].
+fn pick(rng: &mut impl CryptoRng, range: &RangeInclusive<usize>) -> usize {
+    let (low, high) = (*range.start(), (*range.end()).min(1700));
+    if high <= low {
+        return low.min(1700);
+    }
+    low + (rng.next_u64() % (high - low + 1) as u64) as usize
+}
+
+/// Encrypts a handshake plaintext for the wire: EIP-8 with its size prefix as MAC data, legacy
+/// without.
+fn seal(rng: &mut impl CryptoRng, format: Format, remote: &PublicKey, plain: &[u8]) -> Vec<u8> {
+    match format {
+        Format::Legacy => encrypt(rng, remote, plain, &[]),
+        Format::Eip8 => {
+            let size = ((plain.len() + ECIES_OVERHEAD) as u16).to_be_bytes();
+            let mut wire = size.to_vec();
+            wire.extend(encrypt(rng, remote, plain, &size));
+            wire
+        }
+    }
+}
+
+/// Decrypts a complete handshake message as found by [`message_len`].
+fn open(key: &SecretKey, format: Format, wire: &[u8]) -> Result<Vec<u8>, HandshakeError> {
+    Ok(match format {
+        Format::Legacy => decrypt(key, wire, &[])?,
+        Format::Eip8 => {
+            let (size, body) = wire.split_at_checked(2).ok_or(HandshakeError::Truncated)?;
+            decrypt(key, body, size)?
+        }
+    })
+}
+
+/// The format and total length of the handshake message at the start of `input`, or `None` while
+/// more bytes are needed. A message starting with `04` may be legacy (an ECIES message starts with
+/// its uncompressed ephemeral key): it is tried as legacy once `legacy_size` bytes are here.
+fn message_len(
+    input: &[u8],
+    key: &SecretKey,
+    legacy_plain: usize,
+) -> Result<Option<(Format, usize)>, HandshakeError> {
+    let legacy_size = legacy_plain + ECIES_OVERHEAD;
+    let Some(&[high, low]) = input.first_chunk::<2>() else {
+        return Ok(None);
+    };
+    if high == 0x04 {
+        match input.get(..legacy_size) {
+            None => return Ok(None),
+            Some(candidate) if decrypt(key, candidate, &[]).is_ok() => {
+                return Ok(Some((Format::Legacy, legacy_size)));
+            }
+            Some(_) => {}
+        }
+    }
+    let size = usize::from(u16::from_be_bytes([high, low]));
+    if size > MAX_HANDSHAKE_SIZE {
+        return Err(HandshakeError::TooLarge(size));
+    }
+    Ok((input.len() >= 2 + size).then_some((Format::Eip8, 2 + size)))
+}
+
+fn public_key(xy: &[u8; 64]) -> Result<PublicKey, HandshakeError> {
+    PeerId(*xy)
+        .to_public_key()
+        .ok_or(HandshakeError::InvalidPublicKey)
+}
+
+/// The ephemeral public key that made `signature` (`r || s || v`) over `message`.
+fn recover(message: &[u8; 32], signature: &[u8; 65]) -> Result<PublicKey, HandshakeError> {
+    let (rs, v) = signature
+        .split_first_chunk::<64>()
+        .ok_or(HandshakeError::InvalidSignature)?;
+    let signature = Signature::from_slice(rs).map_err(|_| HandshakeError::InvalidSignature)?;
+    let recovery = v
+        .first()
+        .and_then(|v| RecoveryId::from_byte(*v))
+        .ok_or(HandshakeError::InvalidSignature)?;
+    let key = VerifyingKey::recover_from_prehash(message, &signature, recovery)
+        .map_err(|_| HandshakeError::InvalidSignature)?;
+    Ok(PublicKey::from(&key))
+}
+
+/// Decrypts and parses an auth message addressed to `key`: the format it used and its body.
+pub fn read_auth(key: &SecretKey, wire: &[u8]) -> Result<(Format, Auth), HandshakeError> {
+    let (format, len) =
+        message_len(wire, key, LEGACY_AUTH_SIZE)?.ok_or(HandshakeError::Truncated)?;
+    let plain = open(key, format, wire.get(..len).unwrap_or(wire))?;
+    Ok((format, Auth::from_plaintext(format, &plain)?))
+}
+
+/// Decrypts and parses an ack message addressed to `key`: the format it used and its body.
+pub fn read_ack(key: &SecretKey, wire: &[u8]) -> Result<(Format, Ack), HandshakeError> {
+    let (format, len) =
+        message_len(wire, key, LEGACY_ACK_SIZE)?.ok_or(HandshakeError::Truncated)?;
+    let plain = open(key, format, wire.get(..len).unwrap_or(wire))?;
+    Ok((format, Ack::from_plaintext(format, &plain)?))
+}
+
+/// The initiator's ephemeral public key, recovered from an auth message's signature by the
+/// recipient holding `key`.
+pub fn auth_ephemeral_key(key: &SecretKey, auth: &Auth) -> Result<PublicKey, HandshakeError> {
+    let remote = public_key(&auth.id)?;
+    let mut message = ecdh_x(key, &remote);
+    message
+        .iter_mut()
+        .zip(&auth.nonce)
+        .for_each(|(m, n)| *m ^= n);
+    recover(&message, &auth.signature)
+}

@@ -1,0 +1,115 @@
+//! Session secrets (rlpx.md, "Initial Handshake"): from both ephemeral keys, both nonces and the
+//! two handshake messages as sent, the AES and MAC secrets and the initial MAC states that
+//! `rlpx-framing` starts from.
+
+use core::fmt;
+
+use devp2p_enr::PeerId;
+use k256::{PublicKey, SecretKey};
+use sha3::{Digest, Keccak256};
+
+use crate::crypto::ecdh_x;
+
+/// The secrets of an established RLPx session, for one side.
+///
+/// Handed to the frame codec as they are; nothing else of the handshake is needed there.
+#[derive(Clone)]
+pub struct Secrets {
+    /// The remote node's static public key.
+    pub remote_id: PeerId,
+    /// `keccak256(ephemeral-key || shared-secret)`: the AES-256-CTR key of the frames.
+    pub aes_secret: [u8; 32],
+    /// `keccak256(ephemeral-key || aes-secret)`: the key of the MAC seeds.
+    pub mac_secret: [u8; 32],
+    /// The egress MAC state: `keccak256.init((mac-secret ^ remote nonce) || message we sent)`.
+    pub egress_mac: Keccak256,
+    /// The ingress MAC state: `keccak256.init((mac-secret ^ our nonce) || message we received)`.
+    pub ingress_mac: Keccak256,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("Secrets")
+            .field("remote_id", &self.remote_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which side of the handshake we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sent auth, received ack.
+    Initiator,
+    /// Received auth, sent ack.
+    Recipient,
+}
+
+/// What the secrets are derived from.
+#[derive(Debug)]
+pub struct SecretInputs<'a> {
+    /// Our side.
+    pub role: Role,
+    /// Our ephemeral secret key.
+    pub ephemeral_key: &'a SecretKey,
+    /// The remote's ephemeral public key.
+    pub remote_ephemeral: &'a PublicKey,
+    /// The initiator's nonce (from auth).
+    pub initiator_nonce: &'a [u8; 32],
+    /// The recipient's nonce (from ack).
+    pub recipient_nonce: &'a [u8; 32],
+    /// The auth message as it went over the wire (with its EIP-8 size prefix).
+    pub auth: &'a [u8],
+    /// The ack message as it went over the wire.
+    pub ack: &'a [u8],
+    /// The remote node's static public key.
+    pub remote_id: PeerId,
+}
+
+impl Secrets {
+    /// Derives the session secrets as rlpx.md specifies.
+    pub fn derive(inputs: &SecretInputs<'_>) -> Self {
+        let ephemeral = ecdh_x(inputs.ephemeral_key, inputs.remote_ephemeral);
+        let nonce_hash = Keccak256::new()
+            .chain_update(inputs.recipient_nonce)
+            .chain_update(inputs.initiator_nonce)
+            .finalize();
+        let shared: [u8; 32] = Keccak256::new()
+            .chain_update(ephemeral)
+            .chain_update(nonce_hash)
+            .finalize()
+            .into();
+        let aes_secret: [u8; 32] = Keccak256::new()
+            .chain_update(ephemeral)
+            .chain_update(shared)
+            .finalize()
+            .into();
+        let mac_secret: [u8; 32] = Keccak256::new()
+            .chain_update(ephemeral)
+            .chain_update(aes_secret)
+            .finalize()
+            .into();
+        let mac = |nonce: &[u8; 32], message: &[u8]| {
+            let mut seed = mac_secret;
+            seed.iter_mut().zip(nonce).for_each(|(s, n)| *s ^= n);
+            Keccak256::new().chain_update(seed).chain_update(message)
+        };
+        let (egress_mac, ingress_mac) = match inputs.role {
+            Role::Initiator => (
+                mac(inputs.recipient_nonce, inputs.auth),
+                mac(inputs.initiator_nonce, inputs.ack),
+            ),
+            Role::Recipient => (
+                mac(inputs.initiator_nonce, inputs.ack),
+                mac(inputs.recipient_nonce, inputs.auth),
+            ),
+        };
+        Self {
+            remote_id: inputs.remote_id,
+            aes_secret,
+            mac_secret,
+            egress_mac,
+            ingress_mac,
+        }
+    }
+}
