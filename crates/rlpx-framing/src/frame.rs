@@ -1,0 +1,224 @@
+//! The RLPx frame codec (rlpx.md, "Framing"), sans-IO: frames are encrypted with AES-256-CTR
+//! under the aes-secret (zero IV, one keystream per direction) and authenticated with the
+//! running keccak256 MAC states, whose seeds are single AES-256 blocks under the mac-secret.
+//!
+//! ```text
+//! frame = header-ciphertext(16) || header-mac(16) || frame-ciphertext || frame-mac(16)
+//! header = frame-size(3) || header-data (RLP [0, 0] = c2 80 80) || zero padding to 16
+//! ```
+
+use aes::{
+    Aes256,
+    cipher::{BlockCipherEncrypt, KeyInit},
+};
+use bytes::{BufMut, BytesMut};
+use ctr::{
+    Ctr128BE,
+    cipher::{KeyIvInit, StreamCipher},
+};
+use devp2p_ecies::Secrets;
+use sha3::{Digest, Keccak256};
+
+use crate::FrameError;
+
+/// Largest frame body: the header's size field has 24 bits.
+pub const MAX_FRAME_SIZE: usize = (1 << 24) - 1;
+/// Header block and MAC size.
+const BLOCK: usize = 16;
+/// `header-data`: RLP of `[capability-id, context-id]` = `[0, 0]`, the only value in use.
+const HEADER_DATA: [u8; 3] = [0xc2, 0x80, 0x80];
+
+/// One running MAC: the keccak256 state and the AES-256 key of its seeds.
+#[derive(Clone)]
+struct MacState {
+    hash: Keccak256,
+    cipher: Aes256,
+}
+
+impl MacState {
+    /// The first 16 bytes of the current digest.
+    fn digest(&self) -> [u8; BLOCK] {
+        let full = self.hash.clone().finalize();
+        let mut out = [0u8; BLOCK];
+        out.iter_mut().zip(full.iter()).for_each(|(o, d)| *o = *d);
+        out
+    }
+
+    /// `aes(mac-secret, block)`: one AES-256 block, no chaining.
+    fn encrypt_block(&self, block: [u8; BLOCK]) -> [u8; BLOCK] {
+        let mut block = block.into();
+        self.cipher.encrypt_block(&mut block);
+        block.into()
+    }
+
+    /// `header-mac-seed = aes(mac-secret, digest) ^ header-ciphertext`; returns the header MAC.
+    fn header_mac(&mut self, header_ciphertext: &[u8]) -> [u8; BLOCK] {
+        let mut seed = self.encrypt_block(self.digest());
+        seed.iter_mut()
+            .zip(header_ciphertext)
+            .for_each(|(s, c)| *s ^= c);
+        self.hash.update(seed);
+        self.digest()
+    }
+
+    /// Absorbs the frame ciphertext, then `frame-mac-seed = aes(mac-secret, digest) ^ digest`;
+    /// returns the frame MAC.
+    fn frame_mac(&mut self, frame_ciphertext: &[u8]) -> [u8; BLOCK] {
+        self.hash.update(frame_ciphertext);
+        let digest = self.digest();
+        let mut seed = self.encrypt_block(digest);
+        seed.iter_mut().zip(digest).for_each(|(s, d)| *s ^= d);
+        self.hash.update(seed);
+        self.digest()
+    }
+}
+
+/// What the decoder waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    /// The 32 bytes of header and header MAC.
+    ExpectHeader,
+    /// The body of a frame of `size` bytes (padded to 16, then its MAC).
+    ExpectBody { size: usize },
+}
+
+/// Encrypts and decrypts the frames of one session.
+///
+/// [`encode`](Self::encode) appends a frame to an output buffer; [`decode`](Self::decode) takes
+/// one frame off the front of an input buffer once it is complete, checking both MACs before
+/// decrypting anything. Decoding reads the header first and refuses a frame over the size limit
+/// before its body is buffered.
+pub struct FrameCodec {
+    egress: Ctr128BE<Aes256>,
+    ingress: Ctr128BE<Aes256>,
+    egress_mac: MacState,
+    ingress_mac: MacState,
+    max_frame_size: usize,
+    read: ReadState,
+}
+
+impl core::fmt::Debug for FrameCodec {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // No key material.
+        f.debug_struct("FrameCodec")
+            .field("max_frame_size", &self.max_frame_size)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameCodec {
+    /// A codec for the session `secrets` describe, accepting frames of up to `max_frame_size`
+    /// bytes (at most [`MAX_FRAME_SIZE`]).
+    pub fn new(secrets: &Secrets, max_frame_size: usize) -> Self {
+        let iv = [0u8; BLOCK];
+        let ctr = || Ctr128BE::<Aes256>::new(&secrets.aes_secret.into(), &iv.into());
+        let mac_cipher = Aes256::new(&secrets.mac_secret.into());
+        Self {
+            egress: ctr(),
+            ingress: ctr(),
+            egress_mac: MacState {
+                hash: secrets.egress_mac.clone(),
+                cipher: mac_cipher.clone(),
+            },
+            ingress_mac: MacState {
+                hash: secrets.ingress_mac.clone(),
+                cipher: mac_cipher,
+            },
+            max_frame_size: max_frame_size.min(MAX_FRAME_SIZE),
+            read: ReadState::ExpectHeader,
+        }
+    }
+
+    /// Appends the frame whose body is `head || data` (a message id's RLP and the message data)
+    /// to `out`, encrypting in place: the data is copied once, into `out`.
+    pub fn encode(
+        &mut self,
+        head: &[u8],
+        data: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), FrameError> {
+        let len = head.len() + data.len();
+        if len > MAX_FRAME_SIZE {
+            return Err(FrameError::TooLarge(len));
+        }
+        let padded = len.next_multiple_of(BLOCK);
+        out.reserve(2 * BLOCK + padded + BLOCK);
+
+        let mut header = [0u8; BLOCK];
+        let size = (len as u32).to_be_bytes();
+        header
+            .iter_mut()
+            .zip(size.iter().skip(1).chain(&HEADER_DATA))
+            .for_each(|(h, s)| *h = *s);
+        self.egress.apply_keystream(&mut header);
+        let header_mac = self.egress_mac.header_mac(&header);
+        out.put_slice(&header);
+        out.put_slice(&header_mac);
+
+        let start = out.len();
+        out.put_slice(head);
+        out.put_slice(data);
+        out.put_bytes(0, padded - len);
+        let mut ciphertext = out.split_off(start);
+        self.egress.apply_keystream(&mut ciphertext);
+        let frame_mac = self.egress_mac.frame_mac(&ciphertext);
+        out.unsplit(ciphertext);
+        out.put_slice(&frame_mac);
+        Ok(())
+    }
+
+    /// Whether a frame header was read and its body is still awaited.
+    pub fn mid_frame(&self) -> bool {
+        matches!(self.read, ReadState::ExpectBody { .. })
+    }
+
+    /// Takes one complete frame off the front of `input` and returns its body (message id and
+    /// data, padding removed), or `None` while more bytes are needed.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        if self.read == ReadState::ExpectHeader {
+            let Some(block) = input.first_chunk::<{ 2 * BLOCK }>() else {
+                return Ok(None);
+            };
+            let Some((header, mac)) = block.split_first_chunk::<BLOCK>() else {
+                return Ok(None);
+            };
+            let expected = self.ingress_mac.header_mac(header);
+            if !constant_time_eq(&expected, mac) {
+                return Err(FrameError::HeaderMacMismatch);
+            }
+            let mut header = *header;
+            self.ingress.apply_keystream(&mut header);
+            let [s0, s1, s2, ..] = header;
+            let size = usize::from(s0) << 16 | usize::from(s1) << 8 | usize::from(s2);
+            if size > self.max_frame_size {
+                return Err(FrameError::TooLarge(size));
+            }
+            let _ = input.split_to(2 * BLOCK);
+            self.read = ReadState::ExpectBody { size };
+        }
+        let ReadState::ExpectBody { size } = self.read else {
+            return Ok(None);
+        };
+        let padded = size.next_multiple_of(BLOCK);
+        if input.len() < padded + BLOCK {
+            input.reserve(padded + BLOCK - input.len());
+            return Ok(None);
+        }
+        let mut body = input.split_to(padded);
+        let mac = input.split_to(BLOCK);
+        let expected = self.ingress_mac.frame_mac(&body);
+        if !constant_time_eq(&expected, &mac) {
+            return Err(FrameError::FrameMacMismatch);
+        }
+        self.ingress.apply_keystream(&mut body);
+        body.truncate(size);
+        self.read = ReadState::ExpectHeader;
+        Ok(Some(body))
+    }
+}
+
+/// Compares MACs without an early exit.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

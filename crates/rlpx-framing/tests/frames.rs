@@ -1,0 +1,174 @@
+//! The frame codec without sockets: go-ethereum's frame vector, round trips of every size, and
+//! each kind of bad input as a typed error.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use bytes::BytesMut;
+use devp2p_ecies::Secrets;
+use devp2p_enr::PeerId;
+use devp2p_rlpx_framing::{FrameCodec, FrameError, MAX_FRAME_SIZE, Message, RlpxCodec, RlpxError};
+use serde_json::Value;
+use sha3::{Digest, Keccak256};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Two matching sides of a session: A's egress MAC is B's ingress and the other way round.
+fn sides(aes: [u8; 32], mac: [u8; 32]) -> (Secrets, Secrets) {
+    let a_out = Keccak256::new().chain_update(b"a to b");
+    let b_out = Keccak256::new().chain_update(b"b to a");
+    let id = PeerId([7; 64]);
+    let a = Secrets {
+        remote_id: id,
+        aes_secret: aes,
+        mac_secret: mac,
+        egress_mac: a_out.clone(),
+        ingress_mac: b_out.clone(),
+    };
+    let b = Secrets {
+        remote_id: id,
+        aes_secret: aes,
+        mac_secret: mac,
+        egress_mac: b_out,
+        ingress_mac: a_out,
+    };
+    (a, b)
+}
+
+fn codecs(max: usize) -> (RlpxCodec, RlpxCodec) {
+    let (a, b) = sides([0x11; 32], [0x22; 32]);
+    (RlpxCodec::new(&a, max), RlpxCodec::new(&b, max))
+}
+
+#[test]
+fn geth_frame_ciphertexts() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/rlpx/frame_geth.json"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let hex = |p: &str| hex::decode(v.pointer(p).unwrap().as_str().unwrap()).unwrap();
+    let secret: [u8; 32] = hex("/aes_secret").try_into().unwrap();
+    assert_eq!(secret, <[u8; 32]>::from(Keccak256::digest(b"")));
+    // The vector's MACs come from a fake hash; its ciphertexts depend only on the AES keystream.
+    let (a, _) = sides(secret, hex("/mac_secret").try_into().unwrap());
+    let mut out = BytesMut::new();
+    FrameCodec::new(&a, MAX_FRAME_SIZE)
+        .encode(&[0x08], &hex("/msg_payload_rlp"), &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 64);
+    assert_eq!(out[..16], hex("/derived/header_ciphertext")[..]);
+    assert_eq!(out[32..48], hex("/derived/frame_ciphertext")[..]);
+}
+
+fn round_trip(sizes: &[usize], byte_by_byte: bool) {
+    let (mut a, mut b) = codecs(MAX_FRAME_SIZE);
+    let mut wire = BytesMut::new();
+    let messages: Vec<Message> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| {
+            Message::new(
+                0x10 + i as u64,
+                (0..size).map(|j| (j * 31 + i) as u8).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    for m in &messages {
+        a.encode(m.clone(), &mut wire).unwrap();
+    }
+    let mut received = Vec::new();
+    if byte_by_byte {
+        let mut input = BytesMut::new();
+        for byte in wire {
+            input.extend_from_slice(&[byte]);
+            while let Some(m) = b.decode(&mut input).unwrap() {
+                received.push(m);
+            }
+        }
+    } else {
+        while let Some(m) = b.decode(&mut wire).unwrap() {
+            received.push(m);
+        }
+        assert!(wire.is_empty());
+    }
+    assert_eq!(received, messages);
+}
+
+#[test]
+fn every_size_round_trips() {
+    round_trip(&[0, 1, 15, 16, 17, 1 << 20], false);
+    // The largest frame: the body is the one-byte id plus the data.
+    round_trip(&[MAX_FRAME_SIZE - 1], false);
+    round_trip(&[0, 1, 16, 100], true);
+}
+
+#[test]
+fn oversized_messages_are_refused() {
+    let (mut a, _) = codecs(MAX_FRAME_SIZE);
+    let err = a
+        .encode(
+            Message::new(0x10, vec![0; MAX_FRAME_SIZE]),
+            &mut BytesMut::new(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, RlpxError::Frame(FrameError::TooLarge(n)) if n == MAX_FRAME_SIZE + 1));
+
+    // A frame over the receiver's limit is refused from its header alone.
+    let (mut a, _) = codecs(MAX_FRAME_SIZE);
+    let (_, mut b) = codecs(1024);
+    let mut wire = BytesMut::new();
+    a.encode(Message::new(0x10, vec![0; 2000]), &mut wire)
+        .unwrap();
+    let mut header_only = wire.split_to(32);
+    assert!(matches!(
+        b.decode(&mut header_only),
+        Err(RlpxError::Frame(FrameError::TooLarge(2001)))
+    ));
+}
+
+#[test]
+fn tampering_is_detected() {
+    for (at, expected) in [
+        (3, FrameError::HeaderMacMismatch),
+        (20, FrameError::HeaderMacMismatch),
+        (40, FrameError::FrameMacMismatch),
+        (70, FrameError::FrameMacMismatch),
+    ] {
+        let (mut a, mut b) = codecs(MAX_FRAME_SIZE);
+        let mut wire = BytesMut::new();
+        a.encode(Message::new(0x10, vec![5; 40]), &mut wire)
+            .unwrap();
+        wire[at] ^= 1;
+        match b.decode(&mut wire) {
+            Err(RlpxError::Frame(err)) => assert_eq!(err, expected, "byte {at}"),
+            other => panic!("byte {at}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn closed_mid_frame_and_bad_message_ids() {
+    let (mut a, mut b) = codecs(MAX_FRAME_SIZE);
+    let mut wire = BytesMut::new();
+    a.encode(Message::new(0x10, vec![1; 100]), &mut wire)
+        .unwrap();
+    let mut partial = wire.split_to(50);
+    assert!(b.decode(&mut partial).unwrap().is_none());
+    assert!(matches!(
+        b.decode_eof(&mut partial),
+        Err(RlpxError::ClosedMidFrame)
+    ));
+    let (_, mut b) = codecs(MAX_FRAME_SIZE);
+    assert!(b.decode_eof(&mut BytesMut::new()).unwrap().is_none());
+
+    // A body that does not start with a canonical integer.
+    let (a, b) = sides([0x11; 32], [0x22; 32]);
+    let (mut frames, mut rx) = (
+        FrameCodec::new(&a, MAX_FRAME_SIZE),
+        RlpxCodec::new(&b, MAX_FRAME_SIZE),
+    );
+    let mut wire = BytesMut::new();
+    frames.encode(&[0x00], b"data", &mut wire).unwrap();
+    assert!(matches!(
+        rx.decode(&mut wire),
+        Err(RlpxError::Frame(FrameError::InvalidMessageId(_)))
+    ));
+}
