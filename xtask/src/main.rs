@@ -3,6 +3,7 @@
 
 mod bench;
 mod fuzz;
+mod interop;
 
 use std::{
     path::{Path, PathBuf},
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Task::Test => cargo(&["test", "--workspace", "--all-features"]),
         Task::Fuzz { target, seconds } => fuzz::run_target(&target, seconds),
         Task::Bench { krate } => bench::run(krate.as_deref()),
-        Task::Interop => interop(),
+        Task::Interop => interop::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,11 +83,4 @@ fn run(cmd: &mut Command) -> TaskResult {
     } else {
         Err(format!("{:?} failed: {status}", cmd.get_program()))
     }
-}
-
-/// Interop scenarios against third-party peers. Each prints one PASS/FAIL line; the transport
-/// issues add them (RLPx, p2p, eth, discovery).
-fn interop() -> TaskResult {
-    println!("interop: no scenarios yet (they arrive with the RLPx and discovery crates)");
-    Ok(())
 }
