@@ -207,11 +207,9 @@ impl Handshake {
     ) -> Result<(), HandshakeError> {
         match self.state {
             State::ExpectAuth | State::ExpectAck { .. } => {}
-            State::Complete(_) => {
-                self.input.extend_from_slice(data);
-                return Ok(());
-            }
-            State::Failed => return Err(HandshakeError::UnexpectedInput),
+            // Once complete, further bytes belong to the frame codec: take the secrets first.
+            // Refusing them keeps the buffer bounded by what arrived with the last message.
+            State::Complete(_) | State::Failed => return Err(HandshakeError::UnexpectedInput),
         }
         self.input.extend_from_slice(data);
         match self.advance(rng) {
