@@ -2,7 +2,7 @@
 //! never panics, and refuses anything over the size limit.
 #![no_main]
 
-use devp2p_ecies::{Config, Handshake, HandshakeKeys, read_ack, read_auth};
+use devp2p_ecies::{Config, Handshake, HandshakeKeys, NodeKey, read_ack, read_auth};
 use k256::SecretKey;
 use libfuzzer_sys::fuzz_target;
 use rand_core::{TryCryptoRng, TryRng};
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = read_auth(&key, data);
     let _ = read_ack(&key, data);
     let split = data.len() / 2;
-    let mut recipient = Handshake::recipient(Config::default(), HandshakeKeys::generate(key, &mut rng));
+    let mut recipient = Handshake::recipient(Config::default(), HandshakeKeys::generate(NodeKey::new(key), &mut rng));
     let first = recipient.handle_bytes(data.get(..split).unwrap_or_default(), &mut rng);
     if first.is_ok() {
         let _ = recipient.handle_bytes(data.get(split..).unwrap_or_default(), &mut rng);

@@ -3,20 +3,26 @@
 #![no_main]
 
 use bytes::BytesMut;
-use devp2p_ecies::Secrets;
+use devp2p_ecies::{MacInit, Secrets};
 use devp2p_enr::PeerId;
 use devp2p_rlpx_framing::{Message, RlpxCodec};
 use libfuzzer_sys::fuzz_target;
-use sha3::{Digest, Keccak256};
 use tokio_util::codec::{Decoder, Encoder};
 
+/// `cargo xtask fuzz rlpx_frame` seeds frames made under these same secrets (xtask/src/fuzz.rs).
 fn secrets(egress: &[u8], ingress: &[u8]) -> Secrets {
     Secrets {
         remote_id: PeerId([1; 64]),
         aes_secret: [0x11; 32],
         mac_secret: [0x22; 32],
-        egress_mac: Keccak256::new().chain_update(egress),
-        ingress_mac: Keccak256::new().chain_update(ingress),
+        egress_mac: MacInit {
+            seed: [0x33; 32],
+            message: egress.to_vec(),
+        },
+        ingress_mac: MacInit {
+            seed: [0x33; 32],
+            message: ingress.to_vec(),
+        },
     }
 }
 

@@ -12,7 +12,7 @@ use std::{path::Path, process::Stdio, time::Duration};
 
 use devp2p_enr::PeerId;
 use devp2p_rlp_codec::Rlp;
-use devp2p_rlpx_framing::{Config, Message, RlpxStream};
+use devp2p_rlpx_framing::{Config, Message, NodeKey, RlpxStream};
 use futures::StreamExt;
 use k256::SecretKey;
 use tokio::{
@@ -98,7 +98,7 @@ enum Scenario {
 
 impl Scenario {
     async fn run(self, dir: &Path) -> Result<String, String> {
-        let ours = SecretKey::from_slice(&OUR_KEY).map_err(|e| e.to_string())?;
+        let ours = NodeKey::new(SecretKey::from_slice(&OUR_KEY).map_err(|e| e.to_string())?);
         let their_secret = hex::decode(THEIR_KEY).map_err(|e| e.to_string())?;
         let theirs = SecretKey::from_slice(&their_secret).map_err(|e| e.to_string())?;
         let their_id = PeerId::from_public_key(&theirs.public_key());
@@ -122,7 +122,7 @@ impl Scenario {
                     .map_err(|e| e.to_string())?
                     .port()
                     .to_string();
-                let our_id = PeerId::from_public_key(&ours.public_key()).to_string();
+                let our_id = ours.id().to_string();
                 let peer = node(dir, &["client", THEIR_KEY, &port, &our_id])?;
                 let (tcp, _) = listener
                     .accept()

@@ -7,12 +7,14 @@
 use core::ops::RangeInclusive;
 
 use devp2p_enr::PeerId;
+use ecdsa::hazmat::sign_prehashed_rfc6979;
 use k256::{
-    PublicKey, SecretKey,
-    ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey},
+    PublicKey, Secp256k1, SecretKey,
+    ecdsa::{RecoveryId, Signature, VerifyingKey},
     elliptic_curve::Generate,
 };
 use rand_core::CryptoRng;
+use sha2::Sha256;
 use sha3::{Digest, Keccak256};
 
 use crate::{
@@ -48,11 +50,62 @@ impl Default for Config {
     }
 }
 
+/// A node's static key together with its public key and id, derived once: every handshake
+/// needs them, and deriving a public key is a scalar multiplication.
+#[derive(Clone)]
+pub struct NodeKey {
+    secret: SecretKey,
+    public: PublicKey,
+    id: PeerId,
+}
+
+impl NodeKey {
+    /// Wraps `secret`, deriving its public key.
+    pub fn new(secret: SecretKey) -> Self {
+        let public = secret.public_key();
+        Self {
+            id: PeerId::from_public_key(&public),
+            secret,
+            public,
+        }
+    }
+
+    /// The secret key.
+    pub const fn secret(&self) -> &SecretKey {
+        &self.secret
+    }
+
+    /// The public key.
+    pub const fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The node's id (its public key without the SEC1 tag).
+    pub const fn id(&self) -> &PeerId {
+        &self.id
+    }
+}
+
+impl From<SecretKey> for NodeKey {
+    fn from(secret: SecretKey) -> Self {
+        Self::new(secret)
+    }
+}
+
+impl core::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("NodeKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Our keys and nonce for one handshake.
 #[derive(Debug, Clone)]
 pub struct HandshakeKeys {
     /// The node's static key.
-    pub static_key: SecretKey,
+    pub static_key: NodeKey,
     /// A fresh ephemeral key for this handshake.
     pub ephemeral_key: SecretKey,
     /// A fresh random nonce.
@@ -61,7 +114,7 @@ pub struct HandshakeKeys {
 
 impl HandshakeKeys {
     /// `static_key` with a new ephemeral key and nonce drawn from `rng`.
-    pub fn generate(static_key: SecretKey, rng: &mut impl CryptoRng) -> Self {
+    pub fn generate(static_key: NodeKey, rng: &mut impl CryptoRng) -> Self {
         let mut nonce = [0u8; 32];
         rng.fill_bytes(&mut nonce);
         Self {
@@ -95,8 +148,7 @@ enum State {
 /// returns, until [`is_complete`](Self::is_complete):
 ///
 /// ```
-/// use devp2p_ecies::{Config, Handshake, HandshakeKeys};
-/// use devp2p_enr::PeerId;
+/// use devp2p_ecies::{Config, Handshake, HandshakeKeys, NodeKey};
 /// use k256::SecretKey;
 /// # use rand_core::{TryCryptoRng, TryRng};
 /// # struct Counter(u64);
@@ -111,9 +163,9 @@ enum State {
 /// # impl TryCryptoRng for Counter {}
 /// # let mut rng = Counter(1);
 ///
-/// let alice_key = SecretKey::from_slice(&[1; 32]).unwrap();
-/// let bob_key = SecretKey::from_slice(&[2; 32]).unwrap();
-/// let bob_id = PeerId::from_public_key(&bob_key.public_key());
+/// let alice_key = NodeKey::new(SecretKey::from_slice(&[1; 32]).unwrap());
+/// let bob_key = NodeKey::new(SecretKey::from_slice(&[2; 32]).unwrap());
+/// let bob_id = *bob_key.id();
 ///
 /// let mut alice = Handshake::initiator(
 ///     Config::default(), HandshakeKeys::generate(alice_key, &mut rng), &bob_id, &mut rng,
@@ -150,27 +202,35 @@ impl Handshake {
         let remote = remote
             .to_public_key()
             .ok_or(HandshakeError::InvalidPublicKey)?;
-        let static_shared = ecdh_x(&keys.static_key, &remote);
-        let mut message = static_shared;
+        let mut message = ecdh_x(keys.static_key.secret(), &remote);
         message
             .iter_mut()
             .zip(&keys.nonce)
             .for_each(|(m, n)| *m ^= n);
-        let (signature, recovery) =
-            SigningKey::from(&keys.ephemeral_key).sign_prehash_recoverable(&message);
+        // RFC 6979 signing straight from the scalar: a `SigningKey` would first derive the
+        // ephemeral public key, which only the legacy format needs.
+        let (signature, recovery) = sign_prehashed_rfc6979::<Secp256k1, Sha256>(
+            &keys.ephemeral_key.to_nonzero_scalar(),
+            &message,
+            &[],
+        );
         let mut sig = [0u8; 65];
         let rsv = signature.to_bytes().into_iter().chain([recovery.to_byte()]);
         sig.iter_mut().zip(rsv).for_each(|(dst, src)| *dst = src);
         let auth = Auth {
             signature: sig,
-            id: PeerId::from_public_key(&keys.static_key.public_key()).0,
+            id: keys.static_key.id().0,
             nonce: keys.nonce,
             version: HANDSHAKE_VERSION,
         };
-        let ephemeral_hash: [u8; 32] =
-            Keccak256::digest(PeerId::from_public_key(&keys.ephemeral_key.public_key()).0).into();
         let padding = pick(rng, &config.padding);
-        let plain = auth.to_plaintext(config.format, &ephemeral_hash, padding);
+        let plain = match config.format {
+            Format::Eip8 => auth.to_eip8(padding),
+            Format::Legacy => {
+                let ephemeral_id = PeerId::from_public_key(&keys.ephemeral_key.public_key());
+                auth.to_legacy(&Keccak256::digest(ephemeral_id.0).into())
+            }
+        };
         let wire = seal(rng, config.format, &remote, &plain);
         let format = config.format;
         Ok(Self {
@@ -224,17 +284,14 @@ impl Handshake {
     fn advance(&mut self, rng: &mut impl CryptoRng) -> Result<(), HandshakeError> {
         match core::mem::replace(&mut self.state, State::Failed) {
             State::ExpectAuth => {
-                let Some((format, len)) =
-                    message_len(&self.input, &self.keys.static_key, LEGACY_AUTH_SIZE)?
+                let Some((format, len, plain)) =
+                    read_message(&self.input, self.keys.static_key.secret(), LEGACY_AUTH_SIZE)?
                 else {
                     self.state = State::ExpectAuth;
                     return Ok(());
                 };
                 let auth_wire: Vec<u8> = self.input.drain(..len).collect();
-                let auth = Auth::from_plaintext(
-                    format,
-                    &open(&self.keys.static_key, format, &auth_wire)?,
-                )?;
+                let auth = Auth::from_plaintext(format, &plain)?;
                 self.answer(format, &auth, &auth_wire, rng)
             }
             State::ExpectAck {
@@ -242,8 +299,8 @@ impl Handshake {
                 auth,
                 format: sent_format,
             } => {
-                let Some((format, len)) =
-                    message_len(&self.input, &self.keys.static_key, LEGACY_ACK_SIZE)?
+                let Some((format, len, plain)) =
+                    read_message(&self.input, self.keys.static_key.secret(), LEGACY_ACK_SIZE)?
                 else {
                     self.state = State::ExpectAck {
                         remote,
@@ -253,8 +310,7 @@ impl Handshake {
                     return Ok(());
                 };
                 let ack_wire: Vec<u8> = self.input.drain(..len).collect();
-                let ack =
-                    Ack::from_plaintext(format, &open(&self.keys.static_key, format, &ack_wire)?)?;
+                let ack = Ack::from_plaintext(format, &plain)?;
                 let remote_ephemeral = public_key(&ack.ephemeral)?;
                 let secrets = Secrets::derive(&SecretInputs {
                     role: Role::Initiator,
@@ -285,10 +341,10 @@ impl Handshake {
         rng: &mut impl CryptoRng,
     ) -> Result<(), HandshakeError> {
         let remote = public_key(&auth.id)?;
-        if remote == self.keys.static_key.public_key() {
+        if &remote == self.keys.static_key.public_key() {
             return Err(HandshakeError::OwnKey);
         }
-        let mut message = ecdh_x(&self.keys.static_key, &remote);
+        let mut message = ecdh_x(self.keys.static_key.secret(), &remote);
         message
             .iter_mut()
             .zip(&auth.nonce)
@@ -376,43 +432,39 @@ fn seal(rng: &mut impl CryptoRng, format: Format, remote: &PublicKey, plain: &[u
     }
 }
 
-/// Decrypts a complete handshake message as found by [`message_len`].
-fn open(key: &SecretKey, format: Format, wire: &[u8]) -> Result<Vec<u8>, HandshakeError> {
-    Ok(match format {
-        Format::Legacy => decrypt(key, wire, &[])?,
-        Format::Eip8 => {
-            let (size, body) = wire.split_at_checked(2).ok_or(HandshakeError::Truncated)?;
-            decrypt(key, body, size)?
-        }
-    })
-}
-
-/// The format and total length of the handshake message at the start of `input`, or `None` while
-/// more bytes are needed. A message starting with `04` may be legacy (an ECIES message starts with
-/// its uncompressed ephemeral key): it is tried as legacy once `legacy_size` bytes are here.
-fn message_len(
+/// The handshake message at the start of `input`, decrypted: its format, its length on the wire
+/// and its plaintext; `None` while more bytes are needed. A message starting with `04` may be
+/// legacy (an ECIES message starts with its uncompressed ephemeral key): it is tried as legacy
+/// once `legacy_plain` bytes of plaintext can be here, and read as EIP-8 if that fails.
+fn read_message(
     input: &[u8],
     key: &SecretKey,
     legacy_plain: usize,
-) -> Result<Option<(Format, usize)>, HandshakeError> {
+) -> Result<Option<(Format, usize, Vec<u8>)>, HandshakeError> {
     let legacy_size = legacy_plain + ECIES_OVERHEAD;
     let Some(&[high, low]) = input.first_chunk::<2>() else {
         return Ok(None);
     };
     if high == 0x04 {
-        match input.get(..legacy_size) {
-            None => return Ok(None),
-            Some(candidate) if decrypt(key, candidate, &[]).is_ok() => {
-                return Ok(Some((Format::Legacy, legacy_size)));
-            }
-            Some(_) => {}
+        let Some(candidate) = input.get(..legacy_size) else {
+            return Ok(None);
+        };
+        if let Ok(plain) = decrypt(key, candidate, &[]) {
+            return Ok(Some((Format::Legacy, legacy_size, plain)));
         }
     }
     let size = usize::from(u16::from_be_bytes([high, low]));
     if size > MAX_HANDSHAKE_SIZE {
         return Err(HandshakeError::TooLarge(size));
     }
-    Ok((input.len() >= 2 + size).then_some((Format::Eip8, 2 + size)))
+    let Some(body) = input.get(2..2 + size) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Format::Eip8,
+        2 + size,
+        decrypt(key, body, &[high, low])?,
+    )))
 }
 
 fn public_key(xy: &[u8; 64]) -> Result<PublicKey, HandshakeError> {
@@ -438,17 +490,15 @@ fn recover(message: &[u8; 32], signature: &[u8; 65]) -> Result<PublicKey, Handsh
 
 /// Decrypts and parses an auth message addressed to `key`: the format it used and its body.
 pub fn read_auth(key: &SecretKey, wire: &[u8]) -> Result<(Format, Auth), HandshakeError> {
-    let (format, len) =
-        message_len(wire, key, LEGACY_AUTH_SIZE)?.ok_or(HandshakeError::Truncated)?;
-    let plain = open(key, format, wire.get(..len).unwrap_or(wire))?;
+    let (format, _, plain) =
+        read_message(wire, key, LEGACY_AUTH_SIZE)?.ok_or(HandshakeError::Truncated)?;
     Ok((format, Auth::from_plaintext(format, &plain)?))
 }
 
 /// Decrypts and parses an ack message addressed to `key`: the format it used and its body.
 pub fn read_ack(key: &SecretKey, wire: &[u8]) -> Result<(Format, Ack), HandshakeError> {
-    let (format, len) =
-        message_len(wire, key, LEGACY_ACK_SIZE)?.ok_or(HandshakeError::Truncated)?;
-    let plain = open(key, format, wire.get(..len).unwrap_or(wire))?;
+    let (format, _, plain) =
+        read_message(wire, key, LEGACY_ACK_SIZE)?.ok_or(HandshakeError::Truncated)?;
     Ok((format, Ack::from_plaintext(format, &plain)?))
 }
 

@@ -8,7 +8,7 @@
 //!   elements are accepted on receipt) and receives the pre-EIP-8 format as well; sending
 //!   pre-EIP-8 is an opt-in ([`Config::format`]). Messages over 2048 bytes are refused.
 //! - [`Secrets`]: what the handshake produces for the frame codec: aes-secret, mac-secret and
-//!   the initial egress and ingress MAC states.
+//!   where the egress and ingress MAC states start ([`MacInit`]).
 //!
 //! See [`Handshake`] for a complete in-memory handshake.
 
@@ -26,7 +26,8 @@ mod secrets;
 pub use crypto::{ECIES_OVERHEAD, decrypt, encrypt, encrypt_with};
 pub use error::{EciesError, HandshakeError};
 pub use handshake::{
-    Config, Handshake, HandshakeKeys, MAX_HANDSHAKE_SIZE, auth_ephemeral_key, read_ack, read_auth,
+    Config, Handshake, HandshakeKeys, MAX_HANDSHAKE_SIZE, NodeKey, auth_ephemeral_key, read_ack,
+    read_auth,
 };
 pub use messages::{Ack, Auth, Format};
-pub use secrets::{Role, SecretInputs, Secrets};
+pub use secrets::{MacInit, Role, SecretInputs, Secrets};

@@ -51,24 +51,21 @@ pub struct Ack {
 }
 
 impl Auth {
-    /// The plaintext in `format`, EIP-8 bodies followed by `padding` zero bytes.
-    pub(crate) fn to_plaintext(
-        &self,
-        format: Format,
-        ephemeral_hash: &[u8; 32],
-        padding: usize,
-    ) -> Vec<u8> {
-        match format {
-            Format::Eip8 => with_padding(encode_to_vec(self), padding),
-            Format::Legacy => [
-                &self.signature[..],
-                ephemeral_hash,
-                &self.id,
-                &self.nonce,
-                &[0],
-            ]
-            .concat(),
-        }
+    /// The EIP-8 plaintext: the RLP body followed by `padding` zero bytes.
+    pub(crate) fn to_eip8(&self, padding: usize) -> Vec<u8> {
+        with_padding(encode_to_vec(self), padding)
+    }
+
+    /// The legacy plaintext, which also carries the hash of the initiator's ephemeral key.
+    pub(crate) fn to_legacy(&self, ephemeral_hash: &[u8; 32]) -> Vec<u8> {
+        [
+            &self.signature[..],
+            ephemeral_hash,
+            &self.id,
+            &self.nonce,
+            &[0],
+        ]
+        .concat()
     }
 
     /// Reads a plaintext: EIP-8 RLP (with trailing padding) or the legacy fixed layout.

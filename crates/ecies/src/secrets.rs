@@ -1,6 +1,6 @@
 //! Session secrets (rlpx.md, "Initial Handshake"): from both ephemeral keys, both nonces and the
-//! two handshake messages as sent, the AES and MAC secrets and the initial MAC states that
-//! `rlpx-framing` starts from.
+//! two handshake messages as sent, the AES and MAC secrets and what the MAC states of
+//! `rlpx-framing` start from.
 
 use core::fmt;
 
@@ -21,10 +21,32 @@ pub struct Secrets {
     pub aes_secret: [u8; 32],
     /// `keccak256(ephemeral-key || aes-secret)`: the key of the MAC seeds.
     pub mac_secret: [u8; 32],
-    /// The egress MAC state: `keccak256.init((mac-secret ^ remote nonce) || message we sent)`.
-    pub egress_mac: Keccak256,
-    /// The ingress MAC state: `keccak256.init((mac-secret ^ our nonce) || message we received)`.
-    pub ingress_mac: Keccak256,
+    /// The egress MAC's start: `(mac-secret ^ remote nonce) || message we sent`.
+    pub egress_mac: MacInit,
+    /// The ingress MAC's start: `(mac-secret ^ our nonce) || message we received`.
+    pub ingress_mac: MacInit,
+}
+
+/// The bytes a running frame MAC has absorbed when the session starts: keccak256 over
+/// `seed || message`, where `seed = mac-secret ^ nonce`.
+///
+/// Handed over as bytes rather than as a hasher so the frame codec can run the MAC on whichever
+/// keccak implementation it was built with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MacInit {
+    /// `mac-secret ^ nonce`.
+    pub seed: [u8; 32],
+    /// The handshake message, as it went over the wire.
+    pub message: Vec<u8>,
+}
+
+impl fmt::Debug for MacInit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The seed is key material.
+        f.debug_struct("MacInit")
+            .field("message_len", &self.message.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Secrets {
@@ -92,7 +114,10 @@ impl Secrets {
         let mac = |nonce: &[u8; 32], message: &[u8]| {
             let mut seed = mac_secret;
             seed.iter_mut().zip(nonce).for_each(|(s, n)| *s ^= n);
-            Keccak256::new().chain_update(seed).chain_update(message)
+            MacInit {
+                seed,
+                message: message.to_vec(),
+            }
         };
         let (egress_mac, ingress_mac) = match inputs.role {
             Role::Initiator => (

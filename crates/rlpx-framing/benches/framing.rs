@@ -1,8 +1,10 @@
 //! Framing throughput, ours against its floor in the same run: encoding and decoding messages of
 //! 64 B, 1 KiB and 1 MiB, next to the raw cost the work cannot go below (AES-256-CTR over the
-//! bytes and keccak256 absorbing them for the MAC). The keccak implementations on crates.io are
-//! measured side by side too: `sha3` (what the codec uses) and `keccak-asm`.
-//! `cargo xtask bench rlpx-framing` prints the ratios (for the floors, ours/floor as a fraction).
+//! bytes and keccak256 absorbing them for the MAC), where the floor's keccak is the one the codec
+//! was built with: `sha3` by default, `keccak-asm` with the `asm-keccak` feature. The keccak
+//! implementations on crates.io are measured side by side too (`sha3`, `tiny-keccak`,
+//! `keccak-asm`). `cargo bench -p devp2p-rlpx-framing` measures the default build; `cargo xtask
+//! bench rlpx-framing` builds with all features and prints the ratios (ours/floor as a fraction).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -15,15 +17,20 @@ use std::{hint::black_box, time::Duration};
 use aes::Aes256;
 use bytes::BytesMut;
 use criterion::{
-    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+    measurement::WallTime,
 };
 use ctr::{
     Ctr128BE,
     cipher::{KeyIvInit, StreamCipher},
 };
-use devp2p_ecies::Secrets;
+use devp2p_ecies::{MacInit, Secrets};
 use devp2p_enr::PeerId;
 use devp2p_rlpx_framing::{Message, RlpxCodec};
+#[cfg(feature = "asm-keccak")]
+use keccak_asm::{Digest as _, Keccak256 as CodecKeccak};
+#[cfg(not(feature = "asm-keccak"))]
+use sha3::Keccak256 as CodecKeccak;
 use sha3::{Digest, Keccak256};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -34,8 +41,14 @@ fn secrets(egress: &[u8], ingress: &[u8]) -> Secrets {
         remote_id: PeerId([7; 64]),
         aes_secret: [1; 32],
         mac_secret: [2; 32],
-        egress_mac: Keccak256::new().chain_update(egress),
-        ingress_mac: Keccak256::new().chain_update(ingress),
+        egress_mac: MacInit {
+            seed: [0x33; 32],
+            message: egress.to_vec(),
+        },
+        ingress_mac: MacInit {
+            seed: [0x33; 32],
+            message: ingress.to_vec(),
+        },
     }
 }
 
@@ -43,7 +56,7 @@ fn secrets(egress: &[u8], ingress: &[u8]) -> Secrets {
 fn floor(g: &mut BenchmarkGroup<'_, WallTime>, size: usize) {
     let mut data = vec![0xab; size.next_multiple_of(16)];
     let mut cipher = Ctr128BE::<Aes256>::new(&[1; 32].into(), &[0; 16].into());
-    let mut mac = Keccak256::new();
+    let mut mac = CodecKeccak::new();
     g.bench_function("floor", |b| {
         b.iter(|| {
             cipher.apply_keystream(black_box(&mut data));
@@ -69,38 +82,72 @@ fn framing(c: &mut Criterion) {
         floor(&mut g, size);
         g.finish();
 
-        // Each frame decodes once (the MAC state moves on): decode from a batch, and start a
-        // fresh receiver on the same batch when it runs out.
+        // Each frame decodes once (the MAC state moves on): every iteration gets a fresh
+        // receiver and its own copy of the frame, made outside the measurement.
         let mut g = c.benchmark_group(format!("decode/{label}"));
         g.throughput(Throughput::Bytes(size as u64));
-        let frames = if size > 100_000 { 64 } else { 4096 };
         let mut tx = RlpxCodec::new(&secrets(b"a", b"b"), 1 << 24);
         let mut wire = BytesMut::new();
-        for _ in 0..frames {
-            tx.encode(message.clone(), &mut wire).unwrap();
-        }
-        let mut rx = RlpxCodec::new(&secrets(b"b", b"a"), 1 << 24);
-        let mut input = wire.clone();
+        tx.encode(message.clone(), &mut wire).unwrap();
+        let batch = if size > 100_000 {
+            BatchSize::PerIteration
+        } else {
+            BatchSize::SmallInput
+        };
         g.bench_function("ours", |b| {
-            b.iter(|| {
-                if input.is_empty() {
-                    rx = RlpxCodec::new(&secrets(b"b", b"a"), 1 << 24);
-                    input = wire.clone();
-                }
-                black_box(rx.decode(&mut input).unwrap().unwrap());
-            })
+            b.iter_batched(
+                || (RlpxCodec::new(&secrets(b"b", b"a"), 1 << 24), wire.clone()),
+                |(mut rx, mut input)| black_box(rx.decode(&mut input).unwrap().unwrap()),
+                batch,
+            )
         });
         floor(&mut g, size);
         g.finish();
     }
 
-    // keccak256 implementations over 1 MiB: `ours` is the `sha3` crate the codec uses.
+    keccak(c);
+}
+
+/// The keccak256 implementations on crates.io, side by side: `ours` is the one the codec uses
+/// (`sha3` by default, `keccak-asm` with the `asm-keccak` feature). Two shapes matter for
+/// framing: absorbing a large body, and finalizing a copy of a running state (four per frame).
+fn keccak(c: &mut Criterion) {
+    use tiny_keccak::Hasher;
+
     let data = vec![0xab; 1 << 20];
     let mut g = c.benchmark_group("keccak256/1MiB");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("ours", |b| b.iter(|| Keccak256::digest(black_box(&data))));
+    g.bench_function("ours", |b| b.iter(|| CodecKeccak::digest(black_box(&data))));
+    g.bench_function("sha3", |b| b.iter(|| Keccak256::digest(black_box(&data))));
+    g.bench_function("tiny-keccak", |b| {
+        b.iter(|| {
+            let mut k = tiny_keccak::Keccak::v256();
+            k.update(black_box(&data));
+            let mut out = [0u8; 32];
+            k.finalize(&mut out);
+            out
+        })
+    });
     g.bench_function("keccak-asm", |b| {
         b.iter(|| <keccak_asm::Keccak256 as keccak_asm::Digest>::digest(black_box(&data)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("keccak256/finalize-copy");
+    let state = Keccak256::new().chain_update([1u8; 100]);
+    g.bench_function("sha3", |b| b.iter(|| black_box(&state).clone().finalize()));
+    let mut tiny = tiny_keccak::Keccak::v256();
+    tiny.update(&[1u8; 100]);
+    g.bench_function("tiny-keccak", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            black_box(&tiny).clone().finalize(&mut out);
+            out
+        })
+    });
+    let asm = <keccak_asm::Keccak256 as keccak_asm::Digest>::new_with_prefix([1u8; 100]);
+    g.bench_function("keccak-asm", |b| {
+        b.iter(|| keccak_asm::Digest::finalize(black_box(&asm).clone()))
     });
     g.finish();
 }

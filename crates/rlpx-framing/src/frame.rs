@@ -7,6 +7,7 @@
 //! header = frame-size(3) || header-data (RLP [0, 0] = c2 80 80) || zero padding to 16
 //! ```
 
+use crate::{FrameError, keccak::Keccak256};
 use aes::{
     Aes256,
     cipher::{BlockCipherEncrypt, KeyInit},
@@ -17,9 +18,6 @@ use ctr::{
     cipher::{KeyIvInit, StreamCipher},
 };
 use devp2p_ecies::Secrets;
-use sha3::{Digest, Keccak256};
-
-use crate::FrameError;
 
 /// Largest frame body: the header's size field has 24 bits.
 pub const MAX_FRAME_SIZE: usize = (1 << 24) - 1;
@@ -38,10 +36,7 @@ struct MacState {
 impl MacState {
     /// The first 16 bytes of the current digest.
     fn digest(&self) -> [u8; BLOCK] {
-        let full = self.hash.clone().finalize();
-        let mut out = [0u8; BLOCK];
-        out.iter_mut().zip(full.iter()).for_each(|(o, d)| *o = *d);
-        out
+        self.hash.digest16()
     }
 
     /// `aes(mac-secret, block)`: one AES-256 block, no chaining.
@@ -57,7 +52,7 @@ impl MacState {
         seed.iter_mut()
             .zip(header_ciphertext)
             .for_each(|(s, c)| *s ^= c);
-        self.hash.update(seed);
+        self.hash.update(&seed);
         self.digest()
     }
 
@@ -68,7 +63,7 @@ impl MacState {
         let digest = self.digest();
         let mut seed = self.encrypt_block(digest);
         seed.iter_mut().zip(digest).for_each(|(s, d)| *s ^= d);
-        self.hash.update(seed);
+        self.hash.update(&seed);
         self.digest()
     }
 }
@@ -118,11 +113,17 @@ impl FrameCodec {
             egress: ctr(),
             ingress: ctr(),
             egress_mac: MacState {
-                hash: secrets.egress_mac.clone(),
+                hash: Keccak256::with_prefix(&[
+                    &secrets.egress_mac.seed,
+                    &secrets.egress_mac.message,
+                ]),
                 cipher: mac_cipher.clone(),
             },
             ingress_mac: MacState {
-                hash: secrets.ingress_mac.clone(),
+                hash: Keccak256::with_prefix(&[
+                    &secrets.ingress_mac.seed,
+                    &secrets.ingress_mac.message,
+                ]),
                 cipher: mac_cipher,
             },
             max_frame_size: max_frame_size.min(MAX_FRAME_SIZE),

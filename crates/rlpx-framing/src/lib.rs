@@ -10,12 +10,12 @@
 //!
 //! ```no_run
 //! use devp2p_enr::PeerId;
-//! use devp2p_rlpx_framing::{Config, Message, RlpxStream};
+//! use devp2p_rlpx_framing::{Config, Message, NodeKey, RlpxStream};
 //! use futures::{SinkExt, StreamExt};
 //! use k256::SecretKey;
 //!
 //! # async fn run(remote: PeerId) -> Result<(), Box<dyn std::error::Error>> {
-//! let key = SecretKey::from_slice(&[1; 32])?;
+//! let key = NodeKey::new(SecretKey::from_slice(&[1; 32])?); // derives the id once
 //! let tcp = tokio::net::TcpStream::connect("127.0.0.1:30303").await?;
 //! let mut rlpx = RlpxStream::connect(tcp, &key, &remote, &Config::default()).await?;
 //! rlpx.send(Message::new(0x02, vec![0xc0])).await?; // p2p Ping
@@ -31,10 +31,14 @@ struct ReadmeDoctests;
 mod codec;
 mod error;
 mod frame;
+mod keccak;
 mod message;
 mod stream;
 
 pub use codec::RlpxCodec;
+/// A node's static key with its id derived once, as [`RlpxStream::connect`] and
+/// [`RlpxStream::accept`] take it.
+pub use devp2p_ecies::NodeKey;
 pub use error::{FrameError, RlpxError};
 pub use frame::{FrameCodec, MAX_FRAME_SIZE};
 pub use message::Message;

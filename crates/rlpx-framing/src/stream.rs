@@ -9,10 +9,9 @@ use core::{
     time::Duration,
 };
 
-use devp2p_ecies::{Handshake, HandshakeKeys, Secrets};
+use devp2p_ecies::{Handshake, HandshakeKeys, NodeKey, Secrets};
 use devp2p_enr::PeerId;
 use futures::{Sink, Stream};
-use k256::SecretKey;
 use rand_core::UnwrapErr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Framed, FramedParts};
@@ -52,24 +51,20 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> RlpxStream<Io> {
     /// Runs the handshake as initiator with the node `remote_id` over `io`.
     pub async fn connect(
         io: Io,
-        secret_key: &SecretKey,
+        key: &NodeKey,
         remote_id: &PeerId,
         config: &Config,
     ) -> Result<Self, RlpxError> {
         let mut rng = UnwrapErr(getrandom::SysRng);
-        let keys = HandshakeKeys::generate(secret_key.clone(), &mut rng);
+        let keys = HandshakeKeys::generate(key.clone(), &mut rng);
         let handshake = Handshake::initiator(config.handshake.clone(), keys, remote_id, &mut rng)?;
         Self::establish(io, handshake, config).await
     }
 
     /// Runs the handshake as recipient over `io` (an accepted connection).
-    pub async fn accept(
-        io: Io,
-        secret_key: &SecretKey,
-        config: &Config,
-    ) -> Result<Self, RlpxError> {
+    pub async fn accept(io: Io, key: &NodeKey, config: &Config) -> Result<Self, RlpxError> {
         let mut rng = UnwrapErr(getrandom::SysRng);
-        let keys = HandshakeKeys::generate(secret_key.clone(), &mut rng);
+        let keys = HandshakeKeys::generate(key.clone(), &mut rng);
         let handshake = Handshake::recipient(config.handshake.clone(), keys);
         Self::establish(io, handshake, config).await
     }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use bytes::BytesMut;
-use devp2p_ecies::Secrets;
+use devp2p_ecies::{MacInit, Secrets};
 use devp2p_enr::PeerId;
 use devp2p_rlpx_framing::{FrameCodec, FrameError, MAX_FRAME_SIZE, Message, RlpxCodec, RlpxError};
 use serde_json::Value;
@@ -12,8 +12,11 @@ use tokio_util::codec::{Decoder, Encoder};
 
 /// Two matching sides of a session: A's egress MAC is B's ingress and the other way round.
 fn sides(aes: [u8; 32], mac: [u8; 32]) -> (Secrets, Secrets) {
-    let a_out = Keccak256::new().chain_update(b"a to b");
-    let b_out = Keccak256::new().chain_update(b"b to a");
+    let init = |message: &[u8]| MacInit {
+        seed: [0x33; 32],
+        message: message.to_vec(),
+    };
+    let (a_out, b_out) = (init(b"a to b"), init(b"b to a"));
     let id = PeerId([7; 64]);
     let a = Secrets {
         remote_id: id,

@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use devp2p_ecies::Format;
 use devp2p_enr::PeerId;
-use devp2p_rlpx_framing::{Config, MAX_FRAME_SIZE, Message, RlpxError, RlpxStream};
+use devp2p_rlpx_framing::{Config, MAX_FRAME_SIZE, Message, NodeKey, RlpxError, RlpxStream};
 use futures::{SinkExt, StreamExt};
 use k256::SecretKey;
 use tokio::net::{TcpListener, TcpStream};
 
-fn key(byte: u8) -> SecretKey {
-    SecretKey::from_slice(&[byte; 32]).unwrap()
+fn key(byte: u8) -> NodeKey {
+    NodeKey::new(SecretKey::from_slice(&[byte; 32]).unwrap())
 }
 
-fn id(key: &SecretKey) -> PeerId {
-    PeerId::from_public_key(&key.public_key())
+fn id(key: &NodeKey) -> PeerId {
+    *key.id()
 }
 
 async fn connected_pair(config: Config) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
