@@ -2,27 +2,33 @@
 //! PASS/FAIL line per scenario. The peers are npm packages at the versions pinned in
 //! `xtask/interop/package-lock.json`, installed under `target/interop/` with `npm ci`.
 //!
-//! Scenarios (issue 4): our initiator completes the RLPx handshake with an ethereumjs server and
-//! reads its first frame, its Hello; an ethereumjs client completes the handshake with our
-//! listener and we read its Hello.
+//! Scenarios: our initiator completes the RLPx handshake with an ethereumjs server and reads its
+//! first frame, its Hello; an ethereumjs client completes the handshake with our listener and we
+//! read its Hello. Then the `p2p` session both ways: Hello exchanged, eth/68 negotiated, our Ping
+//! answered with a Pong, and our Disconnect's reason reported by ethereumjs. And `devp2p rlpx
+//! ping` against an ethereumjs server.
 // A tool, not a protocol core: it spawns processes and reads the clock.
 #![allow(clippy::disallowed_methods)]
 
 use std::{path::Path, process::Stdio, time::Duration};
 
 use devp2p_enr::PeerId;
+use devp2p_p2p_capability::{
+    Capability, Config as P2pConfig, DisconnectReason, NodeInfo, P2pStream,
+};
 use devp2p_rlp_codec::Rlp;
 use devp2p_rlpx_framing::{Config, Message, NodeKey, RlpxStream};
 use futures::StreamExt;
 use k256::SecretKey;
+use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::{AsyncBufReadExt, BufReader, Lines},
     net::{TcpListener, TcpStream},
-    process::{Child, Command},
+    process::{Child, ChildStdout, Command},
     time::timeout,
 };
 
-use crate::{TaskResult, root, run as run_command};
+use crate::{TaskResult, cargo, root, run as run_command};
 
 /// Time allowed for each scenario, start of the peer included.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(30);
@@ -37,14 +43,27 @@ pub(crate) fn run() -> TaskResult {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let scenarios: [(&str, Scenario); 2] = [
+    cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
+    let scenarios: [(&str, Scenario); 5] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
-            Scenario::OurInitiator,
+            Scenario::Rlpx(Side::Ours),
         ),
         (
             "rlpx: ethereumjs client -> our listener, read its Hello",
-            Scenario::TheirInitiator,
+            Scenario::Rlpx(Side::Theirs),
+        ),
+        (
+            "p2p: our node -> ethereumjs server: Hello, eth/68, Ping/Pong, Disconnect 0x08",
+            Scenario::P2p(Side::Ours),
+        ),
+        (
+            "p2p: ethereumjs client -> our node: Hello, eth/68, Ping/Pong, Disconnect 0x08",
+            Scenario::P2p(Side::Theirs),
+        ),
+        (
+            "cli: devp2p rlpx ping <ethereumjs server>",
+            Scenario::CliPing,
         ),
     ];
     let mut failed = 0;
@@ -91,87 +110,228 @@ fn install(dir: &Path) -> TaskResult {
 }
 
 #[derive(Debug, Clone, Copy)]
+enum Side {
+    /// We connect to an ethereumjs server.
+    Ours,
+    /// An ethereumjs client connects to our listener.
+    Theirs,
+}
+
+#[derive(Debug, Clone, Copy)]
 enum Scenario {
-    OurInitiator,
-    TheirInitiator,
+    Rlpx(Side),
+    P2p(Side),
+    CliPing,
+}
+
+/// An ethereumjs peer process and its output, line by line.
+struct Peer {
+    _child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Peer {
+    /// Starts the ethereumjs peer script; it is killed when dropped.
+    fn start(dir: &Path, args: &[&str]) -> Result<Self, String> {
+        let mut child = Command::new("node")
+            .arg("rlpx_peer.mjs")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start node: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        Ok(Self {
+            _child: child,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// Reads the output until a line starting with `prefix`; returns the rest of it.
+    async fn expect(&mut self, prefix: &str) -> Result<String, String> {
+        while let Some(line) = self.lines.next_line().await.map_err(|e| e.to_string())? {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return Ok(rest.trim().to_owned());
+            }
+        }
+        Err(format!("the peer exited before printing {prefix:?}"))
+    }
+}
+
+/// Both sides' keys.
+struct Keys {
+    ours: NodeKey,
+    their_id: PeerId,
+}
+
+impl Keys {
+    fn new() -> Result<Self, String> {
+        let ours = NodeKey::new(SecretKey::from_slice(&OUR_KEY).map_err(|e| e.to_string())?);
+        let their_secret = hex::decode(THEIR_KEY).map_err(|e| e.to_string())?;
+        let theirs = SecretKey::from_slice(&their_secret).map_err(|e| e.to_string())?;
+        Ok(Self {
+            ours,
+            their_id: PeerId::from_public_key(&theirs.public_key()),
+        })
+    }
 }
 
 impl Scenario {
     async fn run(self, dir: &Path) -> Result<String, String> {
-        let ours = NodeKey::new(SecretKey::from_slice(&OUR_KEY).map_err(|e| e.to_string())?);
-        let their_secret = hex::decode(THEIR_KEY).map_err(|e| e.to_string())?;
-        let theirs = SecretKey::from_slice(&their_secret).map_err(|e| e.to_string())?;
-        let their_id = PeerId::from_public_key(&theirs.public_key());
-        let config = Config::default();
-        let mut stream = match self {
-            Self::OurInitiator => {
-                let mut peer = node(dir, &["server", THEIR_KEY])?;
-                let port = wait_for_line(&mut peer, "LISTENING ").await?;
-                let tcp = TcpStream::connect(format!("127.0.0.1:{port}"))
-                    .await
-                    .map_err(|e| format!("connect: {e}"))?;
-                let stream = RlpxStream::connect(tcp, &ours, &their_id, &config).await;
-                (stream.map_err(|e| format!("handshake: {e}"))?, peer)
+        let keys = Keys::new()?;
+        match self {
+            Self::Rlpx(side) => {
+                let (mut stream, _peer) = connect(dir, &keys, side).await?;
+                let first = stream.next().await.ok_or("closed before its first frame")?;
+                let hello = first.map_err(|e| format!("first frame: {e}"))?;
+                let (client, id) = read_hello(&hello)?;
+                if id != keys.their_id {
+                    return Err(format!("Hello carries node id {id}, not {}", keys.their_id));
+                }
+                Ok(format!("Hello from {client:?}"))
             }
-            Self::TheirInitiator => {
-                let listener = TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| format!("bind: {e}"))?;
-                let port = listener
-                    .local_addr()
-                    .map_err(|e| e.to_string())?
-                    .port()
-                    .to_string();
-                let our_id = ours.id().to_string();
-                let peer = node(dir, &["client", THEIR_KEY, &port, &our_id])?;
-                let (tcp, _) = listener
-                    .accept()
-                    .await
-                    .map_err(|e| format!("accept: {e}"))?;
-                let stream = RlpxStream::accept(tcp, &ours, &config).await;
-                (stream.map_err(|e| format!("handshake: {e}"))?, peer)
-            }
-        };
-        if stream.0.remote_id() != their_id {
-            return Err("handshake completed with an unexpected node id".to_owned());
+            Self::P2p(side) => p2p_session(dir, &keys, side).await,
+            Self::CliPing => cli_ping(dir, &keys).await,
         }
-        let first = stream
-            .0
-            .next()
-            .await
-            .ok_or("closed before its first frame")?;
-        let hello = first.map_err(|e| format!("first frame: {e}"))?;
-        let (client, id) = read_hello(&hello)?;
-        if id != their_id {
-            return Err(format!("Hello carries node id {id}, not {their_id}"));
-        }
-        Ok(format!("Hello from {client:?}"))
     }
 }
 
-/// Starts the ethereumjs peer script; it is killed when dropped.
-fn node(dir: &Path, args: &[&str]) -> Result<Child, String> {
-    Command::new("node")
-        .arg("rlpx_peer.mjs")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start node: {e}"))
+/// An RLPx connection with an ethereumjs peer, set up from `side`.
+async fn connect(
+    dir: &Path,
+    keys: &Keys,
+    side: Side,
+) -> Result<(RlpxStream<TcpStream>, Peer), String> {
+    let config = Config::default();
+    let (stream, peer) = match side {
+        Side::Ours => {
+            let mut peer = Peer::start(dir, &["server", THEIR_KEY])?;
+            let port = peer.expect("LISTENING ").await?;
+            let tcp = TcpStream::connect(format!("127.0.0.1:{port}"))
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let _ = tcp.set_nodelay(true);
+            let stream = RlpxStream::connect(tcp, &keys.ours, &keys.their_id, &config).await;
+            (stream, peer)
+        }
+        Side::Theirs => {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("bind: {e}"))?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| e.to_string())?
+                .port()
+                .to_string();
+            let our_id = keys.ours.id().to_string();
+            let peer = Peer::start(dir, &["client", THEIR_KEY, &port, &our_id])?;
+            let (tcp, _) = listener
+                .accept()
+                .await
+                .map_err(|e| format!("accept: {e}"))?;
+            let _ = tcp.set_nodelay(true);
+            (RlpxStream::accept(tcp, &keys.ours, &config).await, peer)
+        }
+    };
+    let stream = stream.map_err(|e| format!("handshake: {e}"))?;
+    if stream.remote_id() != keys.their_id {
+        return Err("handshake completed with an unexpected node id".to_owned());
+    }
+    Ok((stream, peer))
 }
 
-/// Reads the child's output until a line starting with `prefix`; returns the rest of it.
-async fn wait_for_line(child: &mut Child, prefix: &str) -> Result<String, String> {
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return Ok(rest.trim().to_owned());
-        }
+/// Hello both ways, eth/68 negotiated on both sides (we also offer eth/69, eth/70 and a test
+/// protocol), a Ping answered, and our Disconnect reason as ethereumjs reports it.
+async fn p2p_session(dir: &Path, keys: &Keys, side: Side) -> Result<String, String> {
+    let (rlpx, mut peer) = connect(dir, keys, side).await?;
+    let info = NodeInfo {
+        client_id: "devp2p-rs/interop".into(),
+        listen_port: 0,
+        id: *keys.ours.id(),
+    };
+    let caps = vec![
+        Capability::new("eth", 68, 17),
+        Capability::new("eth", 69, 18),
+        Capability::new("eth", 70, 18),
+        Capability::new("test", 1, 2),
+    ];
+    let mut session = P2pStream::handshake(rlpx, P2pConfig::default(), info, caps)
+        .await
+        .map_err(|e| format!("p2p handshake: {e}"))?;
+    let client = session
+        .remote_hello()
+        .map(|h| h.client_id.clone())
+        .unwrap_or_default();
+    let shared: Vec<String> = session
+        .shared_capabilities()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}/{}@{:#x}",
+                s.capability.name, s.capability.version, s.offset
+            )
+        })
+        .collect();
+    if shared != ["eth/68@0x10"] {
+        return Err(format!("we negotiated {shared:?}, not eth/68 at 0x10"));
     }
-    Err(format!("the peer exited before printing {prefix:?}"))
+    let theirs = peer.expect("PEER ADDED ").await?;
+    if theirs != "eth/68" {
+        return Err(format!("ethereumjs negotiated {theirs:?}, not eth/68"));
+    }
+    let rtt = session.ping().await.map_err(|e| format!("ping: {e}"))?;
+    session
+        .disconnect(DisconnectReason::ClientQuitting)
+        .await
+        .map_err(|e| format!("disconnect: {e}"))?;
+    let removed = peer.expect("PEER REMOVED ").await?;
+    if removed != "8 false" {
+        return Err(format!(
+            "ethereumjs reports the end as {removed:?}, not reason 8 sent by us"
+        ));
+    }
+    Ok(format!(
+        "Hello from {client:?}, eth/68 both sides, Pong after {} µs, ethereumjs saw reason 8",
+        rtt.as_micros()
+    ))
+}
+
+/// `devp2p rlpx ping --json` against an ethereumjs server.
+async fn cli_ping(dir: &Path, keys: &Keys) -> Result<String, String> {
+    let mut peer = Peer::start(dir, &["server", THEIR_KEY])?;
+    let port = peer.expect("LISTENING ").await?;
+    let enode = format!("enode://{}@127.0.0.1:{port}", keys.their_id);
+    let output = Command::new(root().join("target/debug/devp2p"))
+        .args(["rlpx", "ping", &enode, "--json", "--timeout", "10"])
+        .output()
+        .await
+        .map_err(|e| format!("cannot run devp2p: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "devp2p failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let json: Value = serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    let client = json
+        .pointer("/hello/clientId")
+        .and_then(Value::as_str)
+        .ok_or("no clientId in the output")?;
+    let id = json.pointer("/hello/id").and_then(Value::as_str);
+    if id != Some(keys.their_id.to_string().as_str()) {
+        return Err(format!("printed node id {id:?}, not {}", keys.their_id));
+    }
+    let removed = peer.expect("PEER REMOVED ").await?;
+    if removed != "0 false" {
+        return Err(format!(
+            "ethereumjs reports the end as {removed:?}, not reason 0"
+        ));
+    }
+    Ok(format!(
+        "printed Hello from {client:?}; ethereumjs saw reason 0"
+    ))
 }
 
 /// The client id and node id of a Hello: `[version, client-id, caps, listen-port, node-id, ...]`.

@@ -4,6 +4,7 @@
 
 mod enrdump;
 mod key;
+mod rlpx;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,9 @@ enum Command {
     Key(key::KeyCommand),
     /// Prints a node record (enr: text, hex, or raw RLP in a file) in readable form.
     Enrdump(enrdump::Args),
+    /// RLPx: talk to a node over TCP.
+    #[command(subcommand)]
+    Rlpx(rlpx::RlpxCommand),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Key(cmd) => key::run(cmd),
         Command::Enrdump(args) => enrdump::run(&args),
+        Command::Rlpx(cmd) => rlpx::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -118,6 +118,25 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// A 64-byte string, as Hello, discv4's Neighbours and the RLPx handshake carry node ids.
+impl devp2p_rlp_codec::Encodable for PeerId {
+    fn encode<B: devp2p_rlp_codec::bytes::BufMut + ?Sized>(&self, out: &mut B) {
+        self.0.encode(out);
+    }
+
+    fn length(&self) -> usize {
+        self.0.length()
+    }
+}
+
+impl devp2p_rlp_codec::Decodable<'_> for PeerId {
+    const MIN_LENGTH: usize = 66;
+
+    fn decode(rlp: &mut devp2p_rlp_codec::Rlp<'_>) -> Result<Self, devp2p_rlp_codec::DecodeError> {
+        Ok(Self(*rlp.array::<64>()?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,24 +170,5 @@ mod tests {
             "zz".repeat(64).parse::<PeerId>(),
             Err(EnodeError::InvalidNodeId)
         );
-    }
-}
-
-/// A 64-byte string, as Hello, discv4's Neighbours and the RLPx handshake carry node ids.
-impl devp2p_rlp_codec::Encodable for PeerId {
-    fn encode<B: devp2p_rlp_codec::bytes::BufMut + ?Sized>(&self, out: &mut B) {
-        self.0.encode(out);
-    }
-
-    fn length(&self) -> usize {
-        self.0.length()
-    }
-}
-
-impl devp2p_rlp_codec::Decodable<'_> for PeerId {
-    const MIN_LENGTH: usize = 66;
-
-    fn decode(rlp: &mut devp2p_rlp_codec::Rlp<'_>) -> Result<Self, devp2p_rlp_codec::DecodeError> {
-        Ok(Self(*rlp.array::<64>()?))
     }
 }

@@ -1,0 +1,174 @@
+//! `devp2p rlpx ping`: the RLPx handshake and the `p2p` Hello exchange with a remote node; prints
+//! its Hello, or the Disconnect it sent instead, then disconnects cleanly.
+// A command-line driver: it owns the runtime, the clock and the OS randomness.
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use clap::{Args as ClapArgs, Subcommand};
+use devp2p_enr::{Enr, NodeRecord, PeerId};
+use devp2p_p2p_capability::{
+    Capability, Config, DisconnectReason, Disconnected, Hello, NodeInfo, P2pError, P2pStream,
+};
+use devp2p_rlpx_framing::{NodeKey, RlpxStream};
+use k256::{SecretKey, elliptic_curve::Generate};
+use rand_core::UnwrapErr;
+use serde_json::{Value, json};
+use tokio::{net::TcpStream, time::timeout};
+
+use crate::CmdResult;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RlpxCommand {
+    /// Handshakes with a node and prints its Hello (or the Disconnect it sent instead).
+    Ping(PingArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct PingArgs {
+    /// The node: `enode://…` URL or `enr:…` record (with an IP and a TCP port).
+    node: String,
+    /// Seconds allowed for the whole exchange.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The capabilities we announce, so that peers find something in common and answer with
+/// their Hello rather than a Disconnect; we leave before speaking any of them.
+fn capabilities() -> Vec<Capability> {
+    vec![
+        Capability::new("eth", 68, 17),
+        Capability::new("eth", 69, 18),
+        Capability::new("eth", 70, 18),
+        Capability::new("snap", 1, 8),
+    ]
+}
+
+pub(crate) fn run(command: RlpxCommand) -> CmdResult {
+    let RlpxCommand::Ping(args) = command;
+    let (id, address) = target(&args.node)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let limit = Duration::from_secs(args.timeout);
+    let outcome = runtime
+        .block_on(async { timeout(limit, ping(id, address)).await })
+        .map_err(|_| format!("no answer from {address} within {} s", args.timeout))??;
+    print(&outcome, args.json);
+    if outcome.hello.is_some() {
+        Ok(())
+    } else {
+        Err(format!("{address} sent no Hello"))
+    }
+}
+
+/// The node id and TCP address of an enode URL or a node record.
+fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
+    let node = node.trim();
+    if node.starts_with("enode://") {
+        let record: NodeRecord = node
+            .parse()
+            .map_err(|e| format!("invalid enode URL: {e}"))?;
+        return Ok((record.id, SocketAddr::new(record.ip, record.tcp_port)));
+    }
+    let record = Enr::parse_any(node).map_err(|e| format!("invalid node: {e}"))?;
+    let address = match (record.ip(), record.tcp(), record.ip6(), record.tcp6()) {
+        (Some(ip), Some(port), _, _) => SocketAddr::new(IpAddr::V4(ip), port),
+        (_, _, Some(ip), Some(port)) => SocketAddr::new(IpAddr::V6(ip), port),
+        _ => return Err("the record has no IP address with a TCP port".to_owned()),
+    };
+    Ok((record.peer_id(), address))
+}
+
+/// What the exchange brought back.
+struct Outcome {
+    hello: Option<Hello>,
+    /// The Disconnect that ended it, when it was not ours after a successful exchange.
+    disconnect: Option<Disconnected>,
+}
+
+async fn ping(id: PeerId, address: SocketAddr) -> Result<Outcome, String> {
+    let key = NodeKey::new(SecretKey::generate_from_rng(&mut UnwrapErr(
+        getrandom::SysRng,
+    )));
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    // Small messages (Hello, Ping) should not wait for Nagle's algorithm.
+    let _ = tcp.set_nodelay(true);
+    let rlpx = RlpxStream::connect(tcp, &key, &id, &devp2p_rlpx_framing::Config::default())
+        .await
+        .map_err(|e| format!("RLPx handshake with {address} failed: {e}"))?;
+    let info = NodeInfo {
+        client_id: format!("devp2p-rs/{}", env!("CARGO_PKG_VERSION")),
+        listen_port: 0,
+        id: *key.id(),
+    };
+    match P2pStream::handshake(rlpx, Config::default(), info, capabilities()).await {
+        Ok(stream) => {
+            let hello = stream.remote_hello().cloned();
+            // Best effort: the peer may already be gone.
+            let _ = stream
+                .disconnect(DisconnectReason::DisconnectRequested)
+                .await;
+            Ok(Outcome {
+                hello,
+                disconnect: None,
+            })
+        }
+        Err(P2pError::Disconnected(ended)) => Ok(Outcome {
+            hello: ended.remote_hello.as_deref().cloned(),
+            disconnect: Some(ended),
+        }),
+        Err(e) => Err(format!("Hello exchange with {address} failed: {e}")),
+    }
+}
+
+fn print(outcome: &Outcome, as_json: bool) {
+    if as_json {
+        let mut out = serde_json::Map::new();
+        if let Some(hello) = &outcome.hello {
+            out.insert(
+                "hello".into(),
+                json!({
+                    "protocolVersion": hello.protocol_version,
+                    "clientId": hello.client_id,
+                    "capabilities": hello.capabilities.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "listenPort": hello.listen_port,
+                    "id": hello.id.to_string(),
+                }),
+            );
+        }
+        if let Some(ended) = &outcome.disconnect {
+            out.insert(
+                "disconnect".into(),
+                json!({
+                    "reason": ended.reason.code(),
+                    "text": ended.reason.to_string(),
+                    "byPeer": ended.by_peer,
+                }),
+            );
+        }
+        println!("{}", Value::Object(out));
+        return;
+    }
+    if let Some(hello) = &outcome.hello {
+        let caps: Vec<String> = hello.capabilities.iter().map(ToString::to_string).collect();
+        println!("protocol version  {}", hello.protocol_version);
+        println!("client id         {}", hello.client_id);
+        println!("capabilities      {}", caps.join(" "));
+        println!("listen port       {}", hello.listen_port);
+        println!("node id           {}", hello.id);
+    }
+    if let Some(ended) = &outcome.disconnect {
+        let by = if ended.by_peer { "peer" } else { "we" };
+        println!("disconnect        {} (sent by {by})", ended.reason);
+    }
+}

@@ -1,0 +1,398 @@
+//! The `p2p` session as a sans-IO state machine (rlpx.md, "p2p Capability"): Hello exchange and
+//! capability negotiation, snappy, Ping/Pong keepalive and Disconnect, over RLPx messages.
+//!
+//! Method groups, as in quinn-proto: getters; inputs (`handle_message`, `handle_timeout`);
+//! commands (`send`, `ping`, `disconnect`); outputs, to poll in this order after each input or
+//! command: `poll_transmit`, `poll_event`, `poll_message`, then `poll_timeout`.
+
+use core::time::Duration;
+use std::{collections::VecDeque, time::Instant};
+
+use bytes::Bytes;
+use devp2p_enr::PeerId;
+use devp2p_rlpx_framing::Message;
+
+use crate::{
+    Capability, CapabilityMessage, DISCONNECT_ID, DisconnectReason, Disconnected, HELLO_ID, Hello,
+    P2P_VERSION, PING_ID, PONG_ID, ProtocolError, SendError, SharedCapability,
+    keepalive::{Due, Keepalive, TokenBucket},
+    messages::EMPTY_LIST,
+    mux::Multiplexer,
+    negotiate,
+    snappy::{MAX_DECOMPRESSED_SIZE, compress, decompress},
+};
+
+/// Session settings. Every field has a default, stated on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Time allowed for the peer's Hello. Default 5 s (as go-ethereum).
+    pub hello_timeout: Duration,
+    /// Silence after which we send a Ping. Default 15 s (as go-ethereum).
+    pub ping_interval: Duration,
+    /// Time allowed for the Pong; without it the session ends with reason 0x0b. Default 20 s.
+    pub pong_timeout: Duration,
+    /// How many of the peer's Pings we answer in a burst. Default 10.
+    pub ping_burst: u32,
+    /// One more Ping answered per this much time. Default 1 s.
+    pub ping_refill: Duration,
+    /// Per capability: received messages the application has not taken yet, at most. When a
+    /// capability reaches it, [`Session::wants_input`] turns false. Default 256.
+    pub ingress_messages: usize,
+    /// Per capability: bytes of such messages, at most. Default 32 MiB.
+    pub ingress_bytes: usize,
+    /// Largest message (decompressed) sent or received. Default and maximum 16 MiB.
+    pub max_message_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hello_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(15),
+            pong_timeout: Duration::from_secs(20),
+            ping_burst: 10,
+            ping_refill: Duration::from_secs(1),
+            ingress_messages: 256,
+            ingress_bytes: 32 << 20,
+            max_message_size: MAX_DECOMPRESSED_SIZE,
+        }
+    }
+}
+
+/// What we announce about ourselves in Hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Our client id, e.g. `devp2p-rs/0.1.0`.
+    pub client_id: String,
+    /// Our TCP listening port, 0 if we do not listen.
+    pub listen_port: u16,
+    /// Our node id (must be the RLPx identity).
+    pub id: PeerId,
+}
+
+/// Something that happened in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The Hello exchange completed and at least one capability is shared.
+    Established,
+    /// The peer answered our Ping, after this round-trip time.
+    Pong(Duration),
+    /// The session ended. Nothing more is sent after the Disconnect in `poll_transmit`.
+    Disconnected(Disconnected),
+}
+
+/// A capability list Hello cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("capability {0:?} has no name, a name over 8 bytes, or one that is not ASCII")]
+pub struct InvalidCapability(pub String);
+
+/// What the session waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The peer's Hello (ours is sent first thing).
+    ExpectHello { deadline: Instant },
+    /// Capability messages, Pings and Pongs.
+    Established,
+    /// Nothing: the session ended.
+    Closed,
+}
+
+/// One `p2p` session over an established RLPx connection.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    capabilities: Vec<Capability>,
+    remote_id: PeerId,
+    state: State,
+    remote_hello: Option<Hello>,
+    mux: Multiplexer,
+    snappy: bool,
+    keepalive: Keepalive,
+    pings: TokenBucket,
+    transmit: VecDeque<Message>,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// Starts a session with the peer the RLPx handshake authenticated as `remote_id`, running
+    /// `capabilities`; our Hello is the first thing in [`poll_transmit`](Self::poll_transmit).
+    pub fn new(
+        config: Config,
+        local: NodeInfo,
+        capabilities: Vec<Capability>,
+        remote_id: PeerId,
+        now: Instant,
+    ) -> Result<Self, InvalidCapability> {
+        if let Some(bad) = capabilities.iter().find(|c| !c.is_valid()) {
+            return Err(InvalidCapability(bad.name.clone()));
+        }
+        let hello = Hello {
+            protocol_version: P2P_VERSION,
+            client_id: local.client_id,
+            capabilities: capabilities.iter().map(Capability::info).collect(),
+            listen_port: local.listen_port,
+            id: local.id,
+        };
+        let mut transmit = VecDeque::new();
+        transmit.push_back(Message::new(HELLO_ID, hello.encode()));
+        Ok(Self {
+            state: State::ExpectHello {
+                deadline: now + config.hello_timeout,
+            },
+            keepalive: Keepalive::new(config.ping_interval, config.pong_timeout, now),
+            pings: TokenBucket::new(config.ping_burst, config.ping_refill, now),
+            config,
+            capabilities,
+            remote_id,
+            remote_hello: None,
+            mux: Multiplexer::default(),
+            snappy: false,
+            transmit,
+            events: VecDeque::new(),
+        })
+    }
+
+    // Getters.
+
+    /// The peer's Hello, once received.
+    pub fn remote_hello(&self) -> Option<&Hello> {
+        self.remote_hello.as_ref()
+    }
+
+    /// The shared capabilities in wire order (empty before the session is established); the
+    /// index into this list names a capability in [`send`](Self::send) and
+    /// [`CapabilityMessage`].
+    pub fn shared_capabilities(&self) -> &[SharedCapability] {
+        self.mux.shared()
+    }
+
+    /// Whether messages are snappy-compressed (both sides speak p2p v5).
+    pub const fn is_compressed(&self) -> bool {
+        self.snappy
+    }
+
+    /// Whether the Hello exchange completed and the session has not ended.
+    pub const fn is_established(&self) -> bool {
+        matches!(self.state, State::Established)
+    }
+
+    /// Whether the session has ended.
+    pub const fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Whether the session takes more input: false once it ended, and while a capability's
+    /// ingress queue is full (drain it with [`poll_message`](Self::poll_message)).
+    pub fn wants_input(&self) -> bool {
+        !self.is_closed() && !self.mux.is_full()
+    }
+
+    // Inputs.
+
+    /// Handles a message received over RLPx. A protocol violation ends the session: the
+    /// Disconnect to send is queued and [`Event::Disconnected`] names the cause.
+    pub fn handle_message(&mut self, now: Instant, message: Message) {
+        if self.is_closed() {
+            return;
+        }
+        self.keepalive.on_received(now);
+        let result = match self.state {
+            State::ExpectHello { .. } => self.on_first_message(message),
+            State::Established => self.on_message(now, message),
+            State::Closed => Ok(()),
+        };
+        if let Err(error) = result {
+            self.fail(error);
+        }
+    }
+
+    /// Advances the timers to `now`: the Hello deadline, Pings after silence, Pong deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::ExpectHello { deadline } if now >= deadline => self.fail(ProtocolError::Timeout),
+            State::Established => match self.keepalive.handle_timeout(now) {
+                Due::Ping => self.queue(PING_ID, Bytes::from_static(&EMPTY_LIST)),
+                Due::Expired => self.fail(ProtocolError::Timeout),
+                Due::Nothing => {}
+            },
+            State::ExpectHello { .. } | State::Closed => {}
+        }
+    }
+
+    // Commands.
+
+    /// Sends message `id` (relative to the capability) of shared capability `capability`.
+    pub fn send(&mut self, capability: usize, id: u8, data: Bytes) -> Result<(), SendError> {
+        match self.state {
+            State::ExpectHello { .. } => return Err(SendError::NotEstablished),
+            State::Closed => return Err(SendError::Closed),
+            State::Established => {}
+        }
+        let wire_id = self.mux.wire_id(capability, id)?;
+        if data.len() > self.config.max_message_size {
+            return Err(SendError::TooLarge(data.len()));
+        }
+        self.queue(wire_id, data);
+        Ok(())
+    }
+
+    /// Sends a Ping now; its Pong comes back as [`Event::Pong`]. Ignored unless established.
+    pub fn ping(&mut self, now: Instant) {
+        if self.is_established() {
+            self.keepalive.on_ping_sent(now);
+            self.queue(PING_ID, Bytes::from_static(&EMPTY_LIST));
+        }
+    }
+
+    /// Ends the session with `reason`: queues the Disconnect and reports
+    /// [`Event::Disconnected`]. Ignored once ended.
+    pub fn disconnect(&mut self, reason: DisconnectReason) {
+        self.close(reason, None);
+    }
+
+    // Outputs.
+
+    /// The next message to send over RLPx.
+    pub fn poll_transmit(&mut self) -> Option<Message> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next received capability message, the capabilities taking turns.
+    pub fn poll_message(&mut self) -> Option<CapabilityMessage> {
+        self.mux.pop()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::ExpectHello { deadline } => Some(deadline),
+            State::Established => Some(self.keepalive.deadline()),
+            State::Closed => None,
+        }
+    }
+
+    // Internals.
+
+    fn on_first_message(&mut self, message: Message) -> Result<(), ProtocolError> {
+        match message.id {
+            HELLO_ID => {}
+            DISCONNECT_ID => {
+                let reason = DisconnectReason::decode(&message.data)?;
+                self.closed_by_peer(reason);
+                return Ok(());
+            }
+            other => return Err(ProtocolError::ExpectedHello(other)),
+        }
+        let hello = Hello::decode(&message.data)?;
+        let matches = hello.id == self.remote_id;
+        let shared = negotiate(&self.capabilities, &hello.capabilities);
+        self.snappy = hello.protocol_version >= P2P_VERSION;
+        self.remote_hello = Some(hello);
+        if !matches {
+            return Err(ProtocolError::UnexpectedIdentity);
+        }
+        if shared.is_empty() {
+            return Err(ProtocolError::NoSharedCapability);
+        }
+        self.mux = Multiplexer::new(
+            shared,
+            self.config.ingress_messages,
+            self.config.ingress_bytes,
+        );
+        self.state = State::Established;
+        self.events.push_back(Event::Established);
+        Ok(())
+    }
+
+    fn on_message(&mut self, now: Instant, message: Message) -> Result<(), ProtocolError> {
+        if message.id == DISCONNECT_ID {
+            let reason = self.read_disconnect(&message.data)?;
+            self.closed_by_peer(reason);
+            return Ok(());
+        }
+        let route = match message.id {
+            PING_ID | PONG_ID => None,
+            id => Some(
+                self.mux
+                    .route(id)
+                    .ok_or(ProtocolError::UnknownMessageId(id))?,
+            ),
+        };
+        let data = if self.snappy {
+            decompress(&message.data, self.config.max_message_size)?
+        } else {
+            if message.data.len() > self.config.max_message_size {
+                return Err(ProtocolError::DecompressedTooLarge(message.data.len()));
+            }
+            message.data
+        };
+        match route {
+            Some((capability, id)) => self.mux.push(capability, id, data),
+            None if message.id == PING_ID => {
+                if self.pings.take(now) {
+                    self.queue(PONG_ID, Bytes::from_static(&EMPTY_LIST));
+                }
+            }
+            None => {
+                if let Some(rtt) = self.keepalive.on_pong(now) {
+                    self.events.push_back(Event::Pong(rtt));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Disconnect's data: compressed when snappy is on, but some peers (ethereumjs) send it
+    /// bare even then. A bare form is tried first; compressed data never decodes as one (a
+    /// snappy block always has bytes after what would be the reason).
+    fn read_disconnect(&self, data: &[u8]) -> Result<DisconnectReason, ProtocolError> {
+        match DisconnectReason::decode(data) {
+            Ok(reason) => Ok(reason),
+            Err(error) if !self.snappy => Err(error),
+            Err(_) => DisconnectReason::decode(&decompress(data, 64)?),
+        }
+    }
+
+    /// Queues a message, compressed when snappy is on.
+    fn queue(&mut self, id: u64, data: Bytes) {
+        let data = if self.snappy { compress(&data) } else { data };
+        self.transmit.push_back(Message::new(id, data));
+    }
+
+    fn fail(&mut self, error: ProtocolError) {
+        let reason = DisconnectReason::from(&error);
+        self.close(reason, Some(error));
+    }
+
+    fn close(&mut self, reason: DisconnectReason, cause: Option<ProtocolError>) {
+        if self.is_closed() {
+            return;
+        }
+        self.queue(DISCONNECT_ID, reason.encode());
+        self.end(Disconnected {
+            reason,
+            by_peer: false,
+            cause,
+            remote_hello: self.remote_hello.clone().map(Box::new),
+        });
+    }
+
+    fn closed_by_peer(&mut self, reason: DisconnectReason) {
+        self.end(Disconnected {
+            reason,
+            by_peer: true,
+            cause: None,
+            remote_hello: self.remote_hello.clone().map(Box::new),
+        });
+    }
+
+    fn end(&mut self, disconnected: Disconnected) {
+        self.state = State::Closed;
+        self.events.push_back(Event::Disconnected(disconnected));
+    }
+}

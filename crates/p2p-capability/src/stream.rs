@@ -1,0 +1,241 @@
+//! `P2pStream`: a [`Session`] over an [`RlpxStream`] for the tokio world. The thin driver: it
+//! moves messages between the connection and the session and owns the clock and the timer.
+#![allow(clippy::disallowed_methods)]
+
+use core::{
+    future::poll_fn,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+use std::time::Instant;
+
+use bytes::Bytes;
+use devp2p_rlpx_framing::RlpxStream;
+use futures::{Sink, Stream};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    time::Sleep,
+};
+
+use crate::{
+    Capability, CapabilityMessage, Config, DisconnectReason, Disconnected, Event, Hello, NodeInfo,
+    P2pError, Session, SharedCapability,
+};
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// An established `p2p` session: a [`Stream`] of the shared capabilities' messages, with
+/// [`send`](Self::send), [`ping`](Self::ping) and [`disconnect`](Self::disconnect). Pings after
+/// silence and answers to the peer's Pings happen while the stream is polled.
+#[derive(Debug)]
+pub struct P2pStream<Io> {
+    rlpx: RlpxStream<Io>,
+    session: Session,
+    timer: Pin<Box<Sleep>>,
+    /// Whether everything handed to the connection has been flushed.
+    flushed: bool,
+    /// The last Pong's round-trip time, not yet collected by [`ping`](Self::ping).
+    pong: Option<Duration>,
+    /// How the session ended, once it did.
+    ended: Option<Disconnected>,
+    /// Whether the end was reported to the application.
+    reported: bool,
+}
+
+impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
+    /// Runs the Hello exchange over `rlpx` and negotiates `capabilities`. Fails with
+    /// [`P2pError::Disconnected`] when either side ends the session instead (no shared
+    /// capability, a bad Hello, a silent peer: the cause says which).
+    pub async fn handshake(
+        rlpx: RlpxStream<Io>,
+        config: Config,
+        local: NodeInfo,
+        capabilities: Vec<Capability>,
+    ) -> Result<Self, P2pError> {
+        let session = Session::new(config, local, capabilities, rlpx.remote_id(), now())?;
+        let mut stream = Self {
+            rlpx,
+            session,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            flushed: true,
+            pong: None,
+            ended: None,
+            reported: false,
+        };
+        poll_fn(|cx| {
+            stream.drive(cx)?;
+            if stream.session.is_established() {
+                return Poll::Ready(Ok(()));
+            }
+            stream.poll_end(cx)
+        })
+        .await?;
+        Ok(stream)
+    }
+
+    /// The peer's Hello.
+    pub fn remote_hello(&self) -> Option<&Hello> {
+        self.session.remote_hello()
+    }
+
+    /// The shared capabilities in wire order; their index names them in [`send`](Self::send)
+    /// and [`CapabilityMessage::capability`].
+    pub fn shared_capabilities(&self) -> &[SharedCapability] {
+        self.session.shared_capabilities()
+    }
+
+    /// The underlying RLPx connection.
+    pub const fn rlpx(&self) -> &RlpxStream<Io> {
+        &self.rlpx
+    }
+
+    /// Sends message `id` of shared capability `capability` and flushes it.
+    pub async fn send(&mut self, capability: usize, id: u8, data: Bytes) -> Result<(), P2pError> {
+        self.session.send(capability, id, data)?;
+        self.flush().await
+    }
+
+    /// Sends a Ping and waits for its Pong, returning the round-trip time. Capability messages
+    /// that arrive meanwhile stay queued for the stream.
+    pub async fn ping(&mut self) -> Result<Duration, P2pError> {
+        self.pong = None;
+        self.session.ping(now());
+        poll_fn(|cx| {
+            self.drive(cx)?;
+            if let Some(rtt) = self.pong.take() {
+                return Poll::Ready(Ok(rtt));
+            }
+            self.poll_end(cx).map_ok(|()| Duration::ZERO)
+        })
+        .await
+    }
+
+    /// Ends the session gracefully: sends Disconnect with `reason`, flushes it and closes the
+    /// connection.
+    pub async fn disconnect(mut self, reason: DisconnectReason) -> Result<(), P2pError> {
+        self.session.disconnect(reason);
+        self.flush().await?;
+        poll_fn(|cx| Pin::new(&mut self.rlpx).poll_close(cx)).await?;
+        Ok(())
+    }
+
+    /// Drives the session until everything queued is flushed.
+    async fn flush(&mut self) -> Result<(), P2pError> {
+        poll_fn(|cx| {
+            self.drive(cx)?;
+            if self.flushed {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Once the session ended: Pending until its Disconnect is flushed, then the error that
+    /// reports the end (once; later calls see [`P2pError::Closed`]). Pending while it runs.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), P2pError>> {
+        let Some(ended) = &self.ended else {
+            return Poll::Pending;
+        };
+        if !self.flushed {
+            return Poll::Pending;
+        }
+        if Pin::new(&mut self.rlpx).poll_close(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if self.reported {
+            return Poll::Ready(Err(P2pError::Closed));
+        }
+        self.reported = true;
+        Poll::Ready(Err(P2pError::Disconnected(ended.clone())))
+    }
+
+    /// Moves messages and time between the connection and the session until nothing more can
+    /// happen without waiting.
+    fn drive(&mut self, cx: &mut Context<'_>) -> Result<(), P2pError> {
+        loop {
+            let mut progress = false;
+            // Send what the session queued.
+            while let Poll::Ready(ready) = Pin::new(&mut self.rlpx).poll_ready(cx) {
+                ready?;
+                let Some(message) = self.session.poll_transmit() else {
+                    break;
+                };
+                Pin::new(&mut self.rlpx).start_send(message)?;
+                self.flushed = false;
+            }
+            if !self.flushed
+                && let Poll::Ready(flushed) = Pin::new(&mut self.rlpx).poll_flush(cx)
+            {
+                flushed?;
+                self.flushed = true;
+            }
+            // Receive, unless the session is full or ended.
+            if self.session.wants_input() {
+                match Pin::new(&mut self.rlpx).poll_next(cx) {
+                    Poll::Ready(Some(message)) => {
+                        self.session.handle_message(now(), message?);
+                        progress = true;
+                    }
+                    Poll::Ready(None) => return Err(P2pError::Closed),
+                    Poll::Pending => {}
+                }
+            }
+            // Timers.
+            if let Some(deadline) = self.session.poll_timeout() {
+                let deadline = tokio::time::Instant::from_std(deadline);
+                if self.timer.deadline() != deadline {
+                    self.timer.as_mut().reset(deadline);
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    self.session.handle_timeout(now());
+                    // A timer that fired without effect (clock rounding) is not progress.
+                    let next = self
+                        .session
+                        .poll_timeout()
+                        .map(tokio::time::Instant::from_std);
+                    progress |= next != Some(deadline);
+                }
+            }
+            while let Some(event) = self.session.poll_event() {
+                match event {
+                    Event::Established => {}
+                    Event::Pong(rtt) => self.pong = Some(rtt),
+                    Event::Disconnected(ended) => self.ended = Some(ended),
+                }
+                progress = true;
+            }
+            if !progress {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for P2pStream<Io> {
+    type Item = Result<CapabilityMessage, P2pError>;
+
+    /// The next capability message; after the session ends, one
+    /// [`P2pError::Disconnected`] (once its Disconnect is flushed), then the end of the stream.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.reported {
+            return Poll::Ready(None);
+        }
+        if let Err(error) = this.drive(cx) {
+            this.reported = true;
+            return Poll::Ready(Some(Err(error)));
+        }
+        if let Some(message) = this.session.poll_message() {
+            return Poll::Ready(Some(Ok(message)));
+        }
+        match this.poll_end(cx) {
+            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),
+            Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! Two sessions against each other in memory with a virtual clock: negotiation, snappy,
+//! keepalive, the Ping flood limit, ingress back-pressure, and every malicious Hello, each
+//! ending in a Disconnect and never in a panic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use devp2p_enr::PeerId;
+use devp2p_p2p_capability::{
+    Capability, CapabilityInfo, Config, DisconnectReason, Disconnected, Event, Hello, NodeInfo,
+    ProtocolError, SendError, Session,
+};
+use devp2p_rlpx_framing::Message;
+
+const A: PeerId = PeerId([0xaa; 64]);
+const B: PeerId = PeerId([0xbb; 64]);
+
+fn info(id: PeerId) -> NodeInfo {
+    NodeInfo {
+        client_id: "test".into(),
+        listen_port: 30303,
+        id,
+    }
+}
+
+fn eth(version: u32) -> Capability {
+    Capability::new("eth", version, if version >= 69 { 18 } else { 17 })
+}
+
+fn test_cap() -> Capability {
+    Capability::new("test", 1, 4)
+}
+
+/// Two sessions and a virtual clock.
+struct Pair {
+    a: Session,
+    b: Session,
+    now: Instant,
+}
+
+impl Pair {
+    fn new(config: Config, a_caps: Vec<Capability>, b_caps: Vec<Capability>) -> Self {
+        let now = Instant::now();
+        Self {
+            a: Session::new(config.clone(), info(A), a_caps, B, now).unwrap(),
+            b: Session::new(config, info(B), b_caps, A, now).unwrap(),
+            now,
+        }
+    }
+
+    /// Moves messages both ways until neither side has anything to send.
+    fn deliver(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            while let Some(m) = self.a.poll_transmit() {
+                self.b.handle_message(self.now, m);
+                moved = true;
+            }
+            while let Some(m) = self.b.poll_transmit() {
+                self.a.handle_message(self.now, m);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the sessions never went quiet");
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.a.handle_timeout(self.now);
+        self.b.handle_timeout(self.now);
+    }
+
+    fn established() -> Self {
+        let mut pair = Self::new(
+            Config::default(),
+            vec![eth(68), eth(69), eth(70), test_cap()],
+            vec![test_cap(), eth(68), eth(69)],
+        );
+        pair.deliver();
+        assert_eq!(pair.a.poll_event(), Some(Event::Established));
+        assert_eq!(pair.b.poll_event(), Some(Event::Established));
+        pair
+    }
+}
+
+fn events(session: &mut Session) -> Vec<Event> {
+    core::iter::from_fn(|| session.poll_event()).collect()
+}
+
+/// The one Disconnected event among `session`'s events.
+fn disconnected(session: &mut Session) -> Disconnected {
+    let all = events(session);
+    let found: Vec<_> = all
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnected(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{all:?}");
+    found[0].clone()
+}
+
+#[test]
+fn negotiates_and_exchanges_on_both_capabilities() {
+    let mut pair = Pair::established();
+    let table: Vec<(String, u32, u64)> = pair
+        .a
+        .shared_capabilities()
+        .iter()
+        .map(|s| (s.capability.name.clone(), s.capability.version, s.offset))
+        .collect();
+    assert_eq!(
+        table,
+        [("eth".into(), 69, 0x10), ("test".into(), 1, 0x10 + 18)]
+    );
+    assert_eq!(pair.a.shared_capabilities(), pair.b.shared_capabilities());
+    assert!(pair.a.is_compressed() && pair.b.is_compressed());
+    assert_eq!(pair.b.remote_hello().unwrap().id, A);
+
+    pair.a
+        .send(0, 0x11, Bytes::from_static(b"eth data"))
+        .unwrap();
+    pair.a.send(1, 0x03, Bytes::from(vec![7; 5000])).unwrap();
+    let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
+    assert_eq!(
+        wire.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [0x21, 0x10 + 18 + 3]
+    );
+    // Compressed on the wire.
+    assert!(wire[1].data.len() < 500);
+    for m in wire {
+        pair.b.handle_message(pair.now, m);
+    }
+    let got: Vec<_> = core::iter::from_fn(|| pair.b.poll_message()).collect();
+    assert_eq!(
+        (got[0].capability, got[0].id, &got[0].data[..]),
+        (0, 0x11, &b"eth data"[..])
+    );
+    assert_eq!(
+        (got[1].capability, got[1].id, got[1].data.len()),
+        (1, 0x03, 5000)
+    );
+}
+
+#[test]
+fn no_shared_capability_is_a_useless_peer() {
+    let mut pair = Pair::new(Config::default(), vec![eth(68)], vec![eth(69), test_cap()]);
+    pair.deliver();
+    let ours = disconnected(&mut pair.a);
+    assert_eq!(ours.reason, DisconnectReason::UselessPeer);
+    assert_eq!(ours.cause, Some(ProtocolError::NoSharedCapability));
+    assert!(!ours.by_peer);
+    // The peer's Hello is still known.
+    assert_eq!(ours.remote_hello.unwrap().client_id, "test");
+    assert!(pair.a.is_closed() && pair.b.is_closed());
+    // Each side refused the other and sent its Disconnect first: both hear the other's.
+    let theirs = disconnected(&mut pair.b);
+    assert_eq!(theirs.reason, DisconnectReason::UselessPeer);
+}
+
+#[test]
+fn p2p_v4_peer_gets_no_snappy() {
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    let hello = Hello {
+        protocol_version: 4,
+        client_id: "old".into(),
+        capabilities: vec![CapabilityInfo::new("eth", 68)],
+        listen_port: 0,
+        id: B,
+    };
+    a.handle_message(now, Message::new(0x00, hello.encode()));
+    assert!(a.is_established() && !a.is_compressed());
+    let _hello = a.poll_transmit();
+    a.send(0, 1, Bytes::from_static(&[0xc0])).unwrap();
+    assert_eq!(a.poll_transmit().unwrap().data[..], [0xc0]);
+}
+
+#[test]
+fn keepalive_with_virtual_clock() {
+    let mut pair = Pair::established();
+    let start = pair.now;
+    // Silence for 15 s: A pings (B pings too, on the same schedule).
+    assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
+    pair.advance(Duration::from_secs(15));
+    let ping = pair.a.poll_transmit().unwrap();
+    assert_eq!(ping.id, 0x02);
+    pair.b.handle_message(pair.now, ping);
+    let pong = core::iter::from_fn(|| pair.b.poll_transmit())
+        .find(|m| m.id == 0x03)
+        .unwrap();
+    pair.a
+        .handle_message(pair.now + Duration::from_millis(30), pong);
+    assert_eq!(
+        events(&mut pair.a),
+        [Event::Pong(Duration::from_millis(30))]
+    );
+    // Now B goes silent: A pings after 15 s, then gives up 20 s later with reason 0x0b.
+    pair.now += Duration::from_millis(30);
+    let t = pair.now;
+    pair.a.handle_timeout(t + Duration::from_secs(15));
+    assert_eq!(pair.a.poll_transmit().unwrap().id, 0x02);
+    pair.a.handle_timeout(t + Duration::from_secs(34));
+    assert!(!pair.a.is_closed());
+    assert_eq!(pair.a.poll_timeout(), Some(t + Duration::from_secs(35)));
+    pair.a.handle_timeout(t + Duration::from_secs(35));
+    let ended = disconnected(&mut pair.a);
+    assert_eq!(ended.reason, DisconnectReason::PingTimeout);
+    assert_eq!(ended.cause, Some(ProtocolError::Timeout));
+    assert_eq!(pair.a.poll_transmit().unwrap().id, 0x01);
+    assert_eq!(pair.a.poll_timeout(), None);
+}
+
+#[test]
+fn hello_timeout() {
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    assert_eq!(a.poll_transmit().unwrap().id, 0x00);
+    a.handle_timeout(now + Duration::from_millis(4999));
+    assert!(!a.is_closed());
+    a.handle_timeout(now + Duration::from_secs(5));
+    assert_eq!(disconnected(&mut a).reason, DisconnectReason::PingTimeout);
+    // Disconnect goes out uncompressed: snappy was never agreed.
+    assert_eq!(
+        a.poll_transmit().unwrap(),
+        Message::new(0x01, vec![0xc1, 0x0b])
+    );
+}
+
+#[test]
+fn ping_flood_is_limited() {
+    let mut pair = Pair::established();
+    let ping = Message::new(
+        0x02,
+        snap::raw::Encoder::new().compress_vec(&[0xc0]).unwrap(),
+    );
+    for _ in 0..50 {
+        pair.b.handle_message(pair.now, ping.clone());
+    }
+    let pongs = core::iter::from_fn(|| pair.b.poll_transmit())
+        .filter(|m| m.id == 0x03)
+        .count();
+    assert_eq!(pongs, 10);
+    // Two seconds later, two more are answered.
+    pair.now += Duration::from_secs(2);
+    for _ in 0..5 {
+        pair.b.handle_message(pair.now, ping.clone());
+    }
+    let pongs = core::iter::from_fn(|| pair.b.poll_transmit())
+        .filter(|m| m.id == 0x03)
+        .count();
+    assert_eq!(pongs, 2);
+    assert!(!pair.b.is_closed());
+}
+
+#[test]
+fn ingress_back_pressure() {
+    let config = Config {
+        ingress_messages: 3,
+        ..Config::default()
+    };
+    let mut pair = Pair::new(config, vec![eth(68), test_cap()], vec![eth(68), test_cap()]);
+    pair.deliver();
+    for i in 0..3 {
+        pair.a.send(1, 0, Bytes::from(vec![i])).unwrap();
+    }
+    pair.a.send(0, 0, Bytes::from_static(b"eth")).unwrap();
+    let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
+    for m in wire {
+        pair.b.handle_message(pair.now, m);
+    }
+    assert!(!pair.b.wants_input());
+    // eth's message is not stuck behind test's backlog.
+    let first_two: Vec<usize> = (0..2)
+        .map(|_| pair.b.poll_message().unwrap().capability)
+        .collect();
+    assert_eq!(first_two, [0, 1]);
+    assert!(pair.b.wants_input());
+}
+
+#[test]
+fn send_errors() {
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    assert_eq!(a.send(0, 0, Bytes::new()), Err(SendError::NotEstablished));
+    let mut pair = Pair::established();
+    assert_eq!(
+        pair.a.send(2, 0, Bytes::new()),
+        Err(SendError::UnknownCapability(2))
+    );
+    assert_eq!(
+        pair.a.send(1, 4, Bytes::new()),
+        Err(SendError::UnknownMessage { id: 4, count: 4 })
+    );
+    assert_eq!(
+        pair.a.send(0, 0, Bytes::from(vec![0; (16 << 20) + 1])),
+        Err(SendError::TooLarge((16 << 20) + 1))
+    );
+    pair.a.disconnect(DisconnectReason::ClientQuitting);
+    assert_eq!(pair.a.send(0, 0, Bytes::new()), Err(SendError::Closed));
+    assert!(
+        Session::new(
+            Config::default(),
+            info(A),
+            vec![Capability::new("ninechars", 1, 1)],
+            B,
+            now
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn graceful_disconnect_reaches_the_peer() {
+    let mut pair = Pair::established();
+    pair.a.disconnect(DisconnectReason::ClientQuitting);
+    pair.a.disconnect(DisconnectReason::TooManyPeers);
+    pair.deliver();
+    let ours = disconnected(&mut pair.a);
+    assert_eq!(
+        (ours.reason, ours.by_peer),
+        (DisconnectReason::ClientQuitting, false)
+    );
+    let theirs = disconnected(&mut pair.b);
+    assert_eq!(
+        (theirs.reason, theirs.by_peer),
+        (DisconnectReason::ClientQuitting, true)
+    );
+}
+
+#[test]
+fn bare_uncompressed_disconnect_is_understood() {
+    // ethereumjs sends the bare reason without compression even with snappy on.
+    let mut pair = Pair::established();
+    pair.a
+        .handle_message(pair.now, Message::new(0x01, vec![0x04]));
+    assert_eq!(
+        disconnected(&mut pair.a).reason,
+        DisconnectReason::TooManyPeers
+    );
+    // geth's compressed list form.
+    let mut pair = Pair::established();
+    pair.a
+        .handle_message(pair.now, Message::new(0x01, vec![0x02, 0x04, 0xc1, 0x08]));
+    assert_eq!(
+        disconnected(&mut pair.a).reason,
+        DisconnectReason::ClientQuitting
+    );
+}
+
+#[test]
+fn first_message_disconnect_is_legal() {
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    a.handle_message(now, Message::new(0x01, vec![0xc1, 0x04]));
+    let ended = disconnected(&mut a);
+    assert_eq!(
+        (ended.reason, ended.by_peer),
+        (DisconnectReason::TooManyPeers, true)
+    );
+}
+
+#[test]
+fn oversized_snappy_claim_is_refused() {
+    let mut pair = Pair::established();
+    // 1 GiB announced, nothing behind it.
+    pair.a.handle_message(
+        pair.now,
+        Message::new(0x10, vec![0x80, 0x80, 0x80, 0x80, 0x04]),
+    );
+    let ended = disconnected(&mut pair.a);
+    assert_eq!(ended.reason, DisconnectReason::ProtocolBreach);
+    assert_eq!(
+        ended.cause,
+        Some(ProtocolError::DecompressedTooLarge(1 << 30))
+    );
+    let mut pair = Pair::established();
+    pair.a
+        .handle_message(pair.now, Message::new(0x10, vec![0x05, 0xff]));
+    assert_eq!(disconnected(&mut pair.a).cause, Some(ProtocolError::Snappy));
+}
+
+#[test]
+fn unknown_message_ids() {
+    for id in [0x00, 0x04, 0x0f, 0x10 + 18 + 4, u64::MAX] {
+        let mut pair = Pair::established();
+        pair.a
+            .handle_message(pair.now, Message::new(id, vec![0x01, 0x00, 0xc0]));
+        let ended = disconnected(&mut pair.a);
+        assert_eq!(ended.reason, DisconnectReason::ProtocolBreach, "{id:#x}");
+    }
+}
+
+/// Feeds `first` to a fresh session as the peer's first message; returns how it ended.
+fn first_message(first: Message) -> Disconnected {
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    let _ = a.poll_transmit();
+    a.handle_message(now, first);
+    assert!(a.is_closed());
+    let ended = disconnected(&mut a);
+    let sent = a.poll_transmit().unwrap();
+    assert_eq!(sent.id, 0x01);
+    // Compressed when the Hello agreed on snappy before it was refused.
+    let reason = DisconnectReason::decode(&sent.data).or_else(|_| {
+        DisconnectReason::decode(
+            &snap::raw::Decoder::new()
+                .decompress_vec(&sent.data)
+                .unwrap(),
+        )
+    });
+    assert_eq!(reason.unwrap(), ended.reason);
+    ended
+}
+
+fn hello_with_id(id: &[u8], caps: Vec<CapabilityInfo>) -> Vec<u8> {
+    use devp2p_rlp_codec::{Header, encode_to_vec};
+    let payload = [
+        encode_to_vec(&5u64),
+        encode_to_vec("evil"),
+        encode_to_vec(&caps),
+        encode_to_vec(&30303u16),
+        encode_to_vec(id),
+    ]
+    .concat();
+    let mut out = Vec::new();
+    Header::list(payload.len()).encode(&mut out);
+    out.extend(payload);
+    out
+}
+
+/// A pseudo-random byte string (xorshift), reproducible.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[test]
+fn malicious_hello_random_2k_capability_name() {
+    let name = String::from_utf8_lossy(&noise(2048, 1)).into_owned();
+    let caps = vec![CapabilityInfo { name, version: 1 }];
+    let ended = first_message(Message::new(0x00, hello_with_id(&B.0, caps)));
+    assert_eq!(ended.reason, DisconnectReason::ProtocolBreach);
+    assert!(matches!(ended.cause, Some(ProtocolError::HelloTooLarge(_))));
+    // Under the size limit, a long name is refused by itself.
+    let caps = vec![CapabilityInfo::new("abcdefghi", 1)];
+    let ended = first_message(Message::new(0x00, hello_with_id(&B.0, caps)));
+    assert_eq!(ended.cause, Some(ProtocolError::CapabilityNameTooLong(9)));
+}
+
+#[test]
+fn malicious_hello_node_id_one_byte_too_long() {
+    let mut id = B.0.to_vec();
+    id.push(0xbb);
+    let ended = first_message(Message::new(0x00, hello_with_id(&id, vec![])));
+    assert_eq!(ended.cause, Some(ProtocolError::NodeIdLength(65)));
+    assert_eq!(ended.reason, DisconnectReason::ProtocolBreach);
+}
+
+#[test]
+fn malicious_hello_node_id_doubled() {
+    let id = [B.0, B.0].concat();
+    let ended = first_message(Message::new(0x00, hello_with_id(&id, vec![])));
+    assert_eq!(ended.cause, Some(ProtocolError::NodeIdLength(128)));
+}
+
+#[test]
+fn malicious_hello_random_node_id() {
+    let caps = vec![CapabilityInfo::new("eth", 68)];
+    let ended = first_message(Message::new(0x00, hello_with_id(&noise(64, 7), caps)));
+    assert_eq!(ended.reason, DisconnectReason::UnexpectedIdentity);
+    let ended = first_message(Message::new(0x00, hello_with_id(&[0; 64], vec![])));
+    assert_eq!(ended.reason, DisconnectReason::NullNodeIdentity);
+}
+
+#[test]
+fn malicious_hello_with_capability_message_id() {
+    let caps = vec![CapabilityInfo::new("eth", 68)];
+    let ended = first_message(Message::new(0x10, hello_with_id(&B.0, caps)));
+    assert_eq!(ended.cause, Some(ProtocolError::ExpectedHello(0x10)));
+    assert_eq!(ended.reason, DisconnectReason::ProtocolBreach);
+}
+
+#[test]
+fn garbage_first_messages() {
+    for seed in 1..200u64 {
+        let data = noise((seed as usize * 13) % 3000, seed);
+        let ended = first_message(Message::new(0x00, data));
+        assert!(!ended.by_peer);
+    }
+}

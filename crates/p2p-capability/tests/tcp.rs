@@ -1,0 +1,250 @@
+//! `P2pStream` over TCP on 127.0.0.1: two of our peers negotiate eth and a test protocol and
+//! exchange messages on both, ping, and part with a reason; a peer sending a malicious Hello
+//! gets a Disconnect and the connection closes.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use devp2p_enr::PeerId;
+use devp2p_p2p_capability::{
+    Capability, Config, DisconnectReason, NodeInfo, P2pError, P2pStream, ProtocolError,
+};
+use devp2p_rlpx_framing::{Message, NodeKey, RlpxStream};
+use futures::{SinkExt, StreamExt};
+use k256::SecretKey;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    time::timeout,
+};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn key(byte: u8) -> NodeKey {
+    NodeKey::new(SecretKey::from_slice(&[byte; 32]).unwrap())
+}
+
+fn info(key: &NodeKey, name: &str) -> NodeInfo {
+    NodeInfo {
+        client_id: name.into(),
+        listen_port: 0,
+        id: *key.id(),
+    }
+}
+
+fn caps() -> Vec<Capability> {
+    vec![
+        Capability::new("eth", 68, 17),
+        Capability::new("test", 1, 4),
+    ]
+}
+
+/// An RLPx connection pair on 127.0.0.1: (client, server).
+async fn rlpx_pair(
+    client: &NodeKey,
+    server: &NodeKey,
+) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = devp2p_rlpx_framing::Config::default();
+    let accept = async {
+        let (socket, _) = listener.accept().await.unwrap();
+        RlpxStream::accept(socket, server, &config).await.unwrap()
+    };
+    let connect = async {
+        let socket = TcpStream::connect(address).await.unwrap();
+        RlpxStream::connect(socket, client, server.id(), &config)
+            .await
+            .unwrap()
+    };
+    tokio::join!(connect, accept)
+}
+
+#[tokio::test]
+async fn two_peers_exchange_on_both_capabilities() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ra, rb) = rlpx_pair(&ka, &kb).await;
+        let (a, b) = tokio::join!(
+            P2pStream::handshake(ra, Config::default(), info(&ka, "alice"), caps()),
+            P2pStream::handshake(rb, Config::default(), info(&kb, "bob"), caps()),
+        );
+        let (mut a, mut b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.remote_hello().unwrap().client_id, "bob");
+        assert_eq!(b.remote_hello().unwrap().id, PeerId(ka.id().0));
+        assert_eq!(a.shared_capabilities().len(), 2);
+
+        a.send(0, 0x05, Bytes::from_static(b"eth message"))
+            .await
+            .unwrap();
+        a.send(1, 0x03, Bytes::from(vec![0x42; 100_000]))
+            .await
+            .unwrap();
+        b.send(1, 0x00, Bytes::from_static(b"reply")).await.unwrap();
+        let first = b.next().await.unwrap().unwrap();
+        assert_eq!(
+            (first.capability, first.id, &first.data[..]),
+            (0, 0x05, &b"eth message"[..])
+        );
+        let second = b.next().await.unwrap().unwrap();
+        assert_eq!(
+            (second.capability, second.id, second.data.len()),
+            (1, 0x03, 100_000)
+        );
+        let reply = a.next().await.unwrap().unwrap();
+        assert_eq!((reply.capability, &reply.data[..]), (1, &b"reply"[..]));
+
+        // A Ping is answered while the other side is being polled.
+        let (rtt, polled) = tokio::join!(a.ping(), timeout(Duration::from_millis(500), b.next()));
+        rtt.unwrap();
+        assert!(polled.is_err(), "no capability message was sent");
+
+        a.disconnect(DisconnectReason::ClientQuitting)
+            .await
+            .unwrap();
+        match b.next().await {
+            Some(Err(P2pError::Disconnected(ended))) => {
+                assert_eq!(ended.reason, DisconnectReason::ClientQuitting);
+                assert!(ended.by_peer);
+            }
+            other => panic!("expected the Disconnect, got {other:?}"),
+        }
+        assert!(b.next().await.is_none());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn no_shared_capability_ends_both_handshakes() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ra, rb) = rlpx_pair(&ka, &kb).await;
+        let (a, b) = tokio::join!(
+            P2pStream::handshake(
+                ra,
+                Config::default(),
+                info(&ka, "a"),
+                vec![Capability::new("eth", 68, 17)]
+            ),
+            P2pStream::handshake(
+                rb,
+                Config::default(),
+                info(&kb, "b"),
+                vec![Capability::new("snap", 1, 8)]
+            ),
+        );
+        for result in [a.map(|_| ()), b.map(|_| ())] {
+            match result {
+                Err(P2pError::Disconnected(ended)) => {
+                    assert_eq!(ended.reason, DisconnectReason::UselessPeer);
+                    assert!(ended.remote_hello.is_some());
+                }
+                other => panic!("expected UselessPeer, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Sends `first` from a raw RLPx connection to our `P2pStream`; returns how our side ended and
+/// the message the raw side got back after our Hello.
+async fn malicious(first: Message) -> (P2pError, Option<Message>) {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        let ours = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps());
+        let evil = async {
+            raw.send(first).await.unwrap();
+            let hello = raw.next().await.unwrap().unwrap();
+            assert_eq!(hello.id, 0x00);
+            let reply = raw.next().await.and_then(Result::ok);
+            // Then the connection closes.
+            assert!(
+                timeout(LIMIT, raw.next())
+                    .await
+                    .unwrap()
+                    .is_none_or(|r| r.is_err())
+            );
+            reply
+        };
+        let (ours, reply) = tokio::join!(ours, evil);
+        (ours.map(|_| ()).unwrap_err(), reply)
+    })
+    .await
+    .unwrap()
+}
+
+fn hello(id: &[u8], cap_name: &str) -> Vec<u8> {
+    use devp2p_p2p_capability::CapabilityInfo;
+    use devp2p_rlp_codec::{Header, encode_to_vec};
+    let caps = vec![CapabilityInfo {
+        name: cap_name.into(),
+        version: 68,
+    }];
+    let payload = [
+        encode_to_vec(&5u64),
+        encode_to_vec("evil"),
+        encode_to_vec(&caps),
+        encode_to_vec(&0u16),
+        encode_to_vec(id),
+    ]
+    .concat();
+    let mut out = Vec::new();
+    Header::list(payload.len()).encode(&mut out);
+    out.extend(payload);
+    out
+}
+
+fn assert_breach((error, reply): (P2pError, Option<Message>), cause: ProtocolError) {
+    match error {
+        P2pError::Disconnected(ended) => {
+            assert_eq!(ended.cause, Some(cause));
+            let reply = reply.unwrap();
+            assert_eq!(reply.id, 0x01);
+            assert_eq!(DisconnectReason::decode(&reply.data).unwrap(), ended.reason);
+        }
+        other => panic!("expected a Disconnect, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn malicious_hellos_over_tcp() {
+    let b_id = key(2).id().0;
+    let long_name = "x".repeat(2048);
+    assert_breach(
+        malicious(Message::new(0x00, hello(&b_id, &long_name))).await,
+        ProtocolError::HelloTooLarge(hello(&b_id, &long_name).len()),
+    );
+    let mut longer = b_id.to_vec();
+    longer.push(0);
+    assert_breach(
+        malicious(Message::new(0x00, hello(&longer, "eth"))).await,
+        ProtocolError::NodeIdLength(65),
+    );
+    assert_breach(
+        malicious(Message::new(0x00, hello(&[b_id, b_id].concat(), "eth"))).await,
+        ProtocolError::NodeIdLength(128),
+    );
+    assert_breach(
+        malicious(Message::new(0x10, hello(&b_id, "eth"))).await,
+        ProtocolError::ExpectedHello(0x10),
+    );
+}
+
+#[tokio::test]
+async fn random_node_id_over_tcp() {
+    // Valid Hello, but not the key the handshake authenticated: reason 0x09, sent compressed
+    // (the Hello agreed on snappy).
+    let (error, reply) = malicious(Message::new(0x00, hello(&[0x5a; 64], "eth"))).await;
+    let P2pError::Disconnected(ended) = error else {
+        panic!("expected a Disconnect, got {error:?}");
+    };
+    assert_eq!(ended.reason, DisconnectReason::UnexpectedIdentity);
+    let reply = reply.unwrap();
+    let data = snap::raw::Decoder::new()
+        .decompress_vec(&reply.data)
+        .unwrap();
+    assert_eq!(data, [0xc1, 0x09]);
+}
