@@ -10,6 +10,7 @@ use std::{fs, path::Path, process::Command};
 use bytes::BytesMut;
 use devp2p_ecies::{MacInit, Secrets};
 use devp2p_enr::PeerId;
+use devp2p_p2p_capability::{CapabilityInfo, Hello};
 use devp2p_rlp_codec::Rlp;
 use devp2p_rlpx_framing::{FrameCodec, MAX_FRAME_SIZE};
 use serde_json::Value;
@@ -86,6 +87,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "enr" => enr_seeds(testdata)?,
         "ecies_auth" => rlpx_seeds(testdata)?,
         "rlpx_frame" => frame_seeds()?,
+        "p2p_message" => p2p_seeds(),
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -138,6 +140,53 @@ fn frame_seeds() -> Result<Vec<Vec<u8>>, String> {
             Ok(out.to_vec())
         })
         .collect()
+}
+
+/// Message runs for the `p2p_message` target: a flags byte (bit 0 snappy, bit 1 before the
+/// Hello exchange), then `id || length (2 bytes) || data` per message.
+fn p2p_seeds() -> Vec<Vec<u8>> {
+    let message = |id: u8, data: &[u8]| {
+        let mut out = vec![id];
+        out.extend((data.len() as u16).to_be_bytes());
+        out.extend(data);
+        out
+    };
+    let hello = Hello {
+        protocol_version: 5,
+        client_id: "seed".into(),
+        capabilities: vec![
+            CapabilityInfo::new("eth", 68),
+            CapabilityInfo::new("test", 1),
+        ],
+        listen_port: 30303,
+        id: PeerId([0x22; 64]),
+    };
+    vec![
+        // Snappy: Ping [], an eth message [1, 2, 3], a test message, Disconnect [8].
+        [
+            &[0x01][..],
+            &message(0x02, &[0x01, 0x00, 0xc0]),
+            &message(0x10, &[0x04, 0x0c, 0xc3, 0x01, 0x02, 0x03]),
+            &message(0x21, &[0x01, 0x00, 0x80]),
+            &message(0x01, &[0x02, 0x04, 0xc1, 0x08]),
+        ]
+        .concat(),
+        // Before the Hello exchange: the peer's Hello, then a Pong.
+        [
+            &[0x03][..],
+            &message(0x00, &hello.encode()),
+            &message(0x03, &[0x01, 0x00, 0xc0]),
+        ]
+        .concat(),
+        // No snappy: plain RLP, and ethereumjs's bare Disconnect.
+        [
+            &[0x00][..],
+            &message(0x02, &[0xc0]),
+            &message(0x11, &[0xc2, 0x80, 0x80]),
+            &message(0x01, &[0x04]),
+        ]
+        .concat(),
+    ]
 }
 
 /// The fixed session of the `rlpx_frame` target, seen from the side whose MACs start with

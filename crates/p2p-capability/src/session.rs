@@ -19,7 +19,7 @@ use crate::{
     messages::EMPTY_LIST,
     mux::Multiplexer,
     negotiate,
-    snappy::{MAX_DECOMPRESSED_SIZE, compress, decompress},
+    snappy::{Compressor, MAX_DECOMPRESSED_SIZE, decompress},
 };
 
 /// Session settings. Every field has a default, stated on it.
@@ -107,6 +107,7 @@ pub struct Session {
     remote_hello: Option<Hello>,
     mux: Multiplexer,
     snappy: bool,
+    compressor: Compressor,
     keepalive: Keepalive,
     pings: TokenBucket,
     transmit: VecDeque<Message>,
@@ -147,6 +148,7 @@ impl Session {
             remote_hello: None,
             mux: Multiplexer::default(),
             snappy: false,
+            compressor: Compressor::default(),
             transmit,
             events: VecDeque::new(),
         })
@@ -360,7 +362,11 @@ impl Session {
 
     /// Queues a message, compressed when snappy is on.
     fn queue(&mut self, id: u64, data: Bytes) {
-        let data = if self.snappy { compress(&data) } else { data };
+        let data = if self.snappy {
+            self.compressor.compress(&data)
+        } else {
+            data
+        };
         self.transmit.push_back(Message::new(id, data));
     }
 

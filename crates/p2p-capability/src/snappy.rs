@@ -10,16 +10,47 @@ use crate::ProtocolError;
 /// describe more either).
 pub const MAX_DECOMPRESSED_SIZE: usize = 16 * 1024 * 1024;
 
-/// Compresses `data` into a snappy block.
-pub(crate) fn compress(data: &[u8]) -> Bytes {
-    let mut out = vec![0; snap::raw::max_compress_len(data.len())];
-    match snap::raw::Encoder::new().compress(data, &mut out) {
-        Ok(len) => {
+/// Largest scratch buffer a [`Compressor`] keeps between messages; larger messages get a buffer
+/// of their own, so a session does not hold on to megabytes after one big message.
+const MAX_SCRATCH: usize = 1 << 20;
+
+/// A snappy encoder with its hash table and an output buffer kept between messages.
+pub(crate) struct Compressor {
+    encoder: snap::raw::Encoder,
+    scratch: Vec<u8>,
+}
+
+impl core::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Compressor").finish_non_exhaustive()
+    }
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self {
+            encoder: snap::raw::Encoder::new(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Compressor {
+    /// Compresses `data` into a snappy block.
+    pub(crate) fn compress(&mut self, data: &[u8]) -> Bytes {
+        let max = snap::raw::max_compress_len(data.len());
+        if max > MAX_SCRATCH {
+            let mut out = vec![0; max];
+            let len = self.encoder.compress(data, &mut out).unwrap_or(0);
             out.truncate(len);
-            out.into()
+            return out.into();
+        }
+        if self.scratch.len() < max {
+            self.scratch.resize(max, 0);
         }
         // Only input over 2^32 - 1 bytes fails, and messages stay under 2^24.
-        Err(_) => Bytes::new(),
+        let len = self.encoder.compress(data, &mut self.scratch).unwrap_or(0);
+        Bytes::copy_from_slice(self.scratch.get(..len).unwrap_or_default())
     }
 }
 
@@ -43,7 +74,8 @@ mod tests {
     #[test]
     fn round_trip() {
         for data in [&b""[..], b"x", &[7; 100_000]] {
-            assert_eq!(decompress(&compress(data), 1 << 20).unwrap(), data);
+            let compressed = Compressor::default().compress(data);
+            assert_eq!(decompress(&compressed, 1 << 20).unwrap(), data);
         }
     }
 
@@ -70,7 +102,7 @@ mod tests {
                 MAX_DECOMPRESSED_SIZE + 1
             ))
         );
-        let at_limit = compress(&vec![0; MAX_DECOMPRESSED_SIZE]);
+        let at_limit = Compressor::default().compress(&vec![0; MAX_DECOMPRESSED_SIZE]);
         assert_eq!(
             decompress(&at_limit, MAX_DECOMPRESSED_SIZE).unwrap().len(),
             MAX_DECOMPRESSED_SIZE
@@ -79,7 +111,7 @@ mod tests {
 
     #[test]
     fn corrupt_blocks() {
-        let good = compress(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        let good = Compressor::default().compress(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         // Claims 10 bytes, carries fewer.
         assert_eq!(
             decompress(&good[..good.len() - 2], 1 << 20),
