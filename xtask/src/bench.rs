@@ -92,7 +92,10 @@ fn print_table(groups: &Groups) {
             .iter()
             .filter(|(name, _)| name.as_str() != OURS)
             .collect();
-        let best = peers.iter().map(|(_, t)| **t).fold(f64::INFINITY, f64::min);
+        let Some(best) = peers.iter().map(|(_, t)| **t).reduce(f64::min) else {
+            println!("{group:<22} {:>12}", human(*ours));
+            continue;
+        };
         let peer_text = peers
             .iter()
             .map(|(name, t)| format!("{name} {}", human(**t)))

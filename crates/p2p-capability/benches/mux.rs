@@ -153,6 +153,32 @@ fn mux(c: &mut Criterion) {
             data.len(),
             compressed.len()
         );
+        if devp2p_bench_support::should_run(&format!("send/{label} receive/{label}")) {
+            let result = devp2p_bench_support::paired(
+                41,
+                50,
+                || {
+                    a.send(0, 0x04, black_box(data.clone())).unwrap();
+                    black_box(a.poll_transmit().unwrap());
+                },
+                || {
+                    black_box(encoder.compress(black_box(&data), &mut out).unwrap());
+                },
+            );
+            println!("paired send/{label}: {result}");
+            let result = devp2p_bench_support::paired(
+                41,
+                50,
+                || {
+                    receiver.handle_message(now, black_box(wire.clone()));
+                    black_box(receiver.poll_message().unwrap());
+                },
+                || {
+                    black_box(decoder.decompress_vec(black_box(&compressed)).unwrap());
+                },
+            );
+            println!("paired receive/{label}: {result}");
+        }
     }
 }
 
