@@ -1,0 +1,29 @@
+//! The Ethereum wire protocol (ethereum/devp2p `caps/eth.md`): eth/68, eth/69 and eth/70.
+//!
+//! - [`ForkId`], [`ForkSchedule`] and [`ForkFilter`]: EIP-2124 fork identifiers, computed from a
+//!   fork schedule of block and time forks, and the four validation rules.
+//! - [`ChainSpec`]: mainnet, Sepolia, Holesky and Hoodi built in, any other chain read from a
+//!   go-ethereum `genesis.json`.
+//!
+//! ```
+//! use devp2p_eth_wire::ChainSpec;
+//!
+//! let mainnet = ChainSpec::mainnet();
+//! // Unsynced: the genesis fork hash, Homestead next.
+//! let id = mainnet.fork_id(0, 0);
+//! assert_eq!((id.hash, id.next), ([0xfc, 0x64, 0xec, 0x04], 1_150_000));
+//! // A synced peer is ahead of us: rule 3 accepts it.
+//! let theirs = mainnet.fork_id(20_000_000, 1_800_000_000);
+//! assert!(mainnet.fork_filter().validate(theirs, 0, 0).is_ok());
+//! ```
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+mod chainspec;
+mod forkid;
+
+pub use chainspec::{ChainSpec, GenesisError};
+pub use forkid::{ForkFilter, ForkId, ForkIdError, ForkSchedule, TIMESTAMP_THRESHOLD};

@@ -1,0 +1,225 @@
+//! EIP-2124 against every vector in `testdata/forkid/`, and the ethtest chain's fork id from its
+//! genesis.json.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use alloy_primitives::B256;
+use devp2p_eth_wire::{ChainSpec, ForkId, ForkIdError, ForkSchedule};
+use devp2p_rlp_codec::{decode_exact, encode_to_vec};
+use serde_json::Value;
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn hash4(v: &Value) -> [u8; 4] {
+    hex::decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn b256(v: &Value) -> B256 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+fn u64s(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+fn expect(v: &Value) -> Result<(), ForkIdError> {
+    match v.as_str().unwrap() {
+        "accept" => Ok(()),
+        "reject_remote_stale" => Err(ForkIdError::RemoteStale),
+        "reject_local_incompatible_or_stale" => Err(ForkIdError::LocalIncompatibleOrStale),
+        other => panic!("unknown expectation {other}"),
+    }
+}
+
+#[test]
+fn built_in_schedules_match_go_ethereum() {
+    let schedules = load("forkid/schedules.json");
+    for (name, network) in schedules["networks"].as_object().unwrap() {
+        let spec = ChainSpec::by_name(name).unwrap();
+        assert_eq!(
+            spec.chain_id,
+            network["chain_id"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            spec.schedule.genesis_hash,
+            b256(&network["genesis_hash"]),
+            "{name}"
+        );
+        assert_eq!(
+            spec.schedule.genesis_time,
+            network["genesis_timestamp"].as_u64().unwrap()
+        );
+        // The hash after each fork: at the fork's own block or time, that hash is current.
+        let block_forks = u64s(&network["forkid_block_forks"]);
+        let sequence = network["derived"]["fork_hash_sequence"].as_array().unwrap();
+        assert!(sequence.len() > 1, "{name}");
+        for step in sequence {
+            let hash = hash4(&step["fork_hash"]);
+            let id = match step["after"].as_u64() {
+                None => spec.fork_id(0, 0),
+                Some(block) if block_forks.contains(&block) => spec.fork_id(block, 0),
+                Some(time) => spec.fork_id(u64::MAX, time),
+            };
+            assert_eq!(id.hash, hash, "{name} after {}", step["after"]);
+        }
+    }
+}
+
+#[test]
+fn creation_geth() {
+    let cases = load("forkid/creation_geth.json");
+    let cases = cases["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 78);
+    for case in cases {
+        let spec = ChainSpec::by_name(case["network"].as_str().unwrap()).unwrap();
+        let id = spec.fork_id(
+            case["head_block"].as_u64().unwrap(),
+            case["head_time"].as_u64().unwrap(),
+        );
+        let expected = ForkId {
+            hash: hash4(&case["fork_hash"]),
+            next: case["fork_next"].as_u64().unwrap(),
+        };
+        assert_eq!(id, expected, "{case}");
+    }
+}
+
+#[test]
+fn validation_geth() {
+    let file = load("forkid/validation_geth.json");
+    let cases = file["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 45);
+    for case in cases {
+        let config = &file["local_configs"][case["local_config"].as_str().unwrap()];
+        let schedule = ForkSchedule {
+            genesis_hash: b256(&config["genesis_hash"]),
+            genesis_time: 0,
+            block_forks: u64s(&config["block_forks"]),
+            time_forks: u64s(&config["time_forks"]),
+        };
+        let remote = ForkId {
+            hash: hash4(&case["remote_fork_hash"]),
+            next: case["remote_fork_next"].as_u64().unwrap(),
+        };
+        let got = schedule.filter().validate(
+            remote,
+            case["head_block"].as_u64().unwrap(),
+            case["head_time"].as_u64().unwrap(),
+        );
+        assert_eq!(got, expect(&case["expect"]), "{case}");
+    }
+}
+
+#[test]
+fn eip2124_tables() {
+    let file = load("forkid/eip2124.json");
+    let mut count = 0;
+    for case in file["creation"].as_array().unwrap() {
+        let network = &file["networks"][case["network"].as_str().unwrap()];
+        let schedule = ForkSchedule {
+            genesis_hash: b256(&network["genesis_hash"]),
+            genesis_time: 0,
+            block_forks: u64s(&network["block_forks"]),
+            time_forks: Vec::new(),
+        };
+        let id = schedule.fork_id(case["head_block"].as_u64().unwrap(), 0);
+        assert_eq!(id.hash, hash4(&case["fork_hash"]), "{case}");
+        assert_eq!(id.next, case["fork_next"].as_u64().unwrap(), "{case}");
+        count += 1;
+    }
+    assert_eq!(count, 43);
+    let validation = &file["validation"];
+    let config = &validation["local_config"];
+    let schedule = ForkSchedule {
+        genesis_hash: b256(&config["genesis_hash"]),
+        genesis_time: 0,
+        block_forks: u64s(&config["block_forks"]),
+        time_forks: u64s(&config["time_forks"]),
+    };
+    let cases = validation["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 15);
+    for case in cases {
+        let remote = ForkId {
+            hash: hash4(&case["remote_fork_hash"]),
+            next: case["remote_fork_next"].as_u64().unwrap(),
+        };
+        let got = schedule
+            .filter()
+            .validate(remote, case["head_block"].as_u64().unwrap(), 0);
+        assert_eq!(got, expect(&case["expect"]), "{case}");
+    }
+}
+
+#[test]
+fn encoding() {
+    let file = load("forkid/encoding.json");
+    for case in file["cases"].as_array().unwrap() {
+        let id = ForkId {
+            hash: hash4(&case["fork_hash"]),
+            next: case["fork_next"].as_u64().unwrap(),
+        };
+        let rlp = hex::decode(case["rlp"].as_str().unwrap()).unwrap();
+        assert_eq!(encode_to_vec(&id), rlp);
+        assert_eq!(decode_exact::<ForkId>(&rlp).unwrap(), id);
+    }
+}
+
+#[test]
+fn ethtest_chain_fork_id() {
+    let dir = format!("{}/../../testdata/ethtest", env!("CARGO_MANIFEST_DIR"));
+    let genesis = std::fs::read_to_string(format!("{dir}/genesis.json")).unwrap();
+    // Block 1's parent hash is the genesis hash.
+    let chain = std::fs::read(format!("{dir}/chain.rlp")).unwrap();
+    let mut block = devp2p_rlp_codec::Rlp::new(&chain).list().unwrap();
+    let mut header = block.list().unwrap();
+    let genesis_hash = B256::from(*header.array::<32>().unwrap());
+    let spec = ChainSpec::from_geth_genesis(&genesis, genesis_hash).unwrap();
+    assert_eq!(spec.chain_id, 3_503_995_874_084_926);
+    // Shanghai at time 0 belongs to genesis; Cancun at 60 and Prague at 120 are the forks.
+    assert_eq!(spec.schedule.genesis_time, 0);
+    let head = load("ethtest/headblock.json");
+    let time = u64::from_str_radix(
+        head["timestamp"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let id = spec.fork_id(600, time);
+    assert_eq!(
+        id,
+        ForkId {
+            hash: [0x37, 0x7a, 0xaa, 0x78],
+            next: 0
+        }
+    );
+    // Before Prague, the next fork is Prague's time.
+    assert_eq!(spec.fork_id(1, 100).next, 120);
+    assert!(spec.fork_filter().validate(id, 600, time).is_ok());
+}
+
+#[test]
+fn genesis_errors() {
+    let hash = B256::ZERO;
+    assert!(matches!(
+        ChainSpec::from_geth_genesis("{", hash),
+        Err(devp2p_eth_wire::GenesisError::Json(_))
+    ));
+    assert!(ChainSpec::from_geth_genesis("{}", hash).is_err());
+    assert!(ChainSpec::from_geth_genesis(r#"{"config":{}}"#, hash).is_err());
+    let bad_fork = r#"{"config":{"chainId":1,"londonBlock":"soon"}}"#;
+    assert_eq!(
+        ChainSpec::from_geth_genesis(bad_fork, hash),
+        Err(devp2p_eth_wire::GenesisError::Fork("londonBlock".into()))
+    );
+    let ok = r#"{"config":{"chainId":7,"londonBlock":5,"cancunTime":null,"daoForkSupport":true},"timestamp":"0x10"}"#;
+    let spec = ChainSpec::from_geth_genesis(ok, hash).unwrap();
+    assert_eq!((spec.chain_id, spec.schedule.genesis_time), (7, 16));
+    assert_eq!(spec.schedule.block_forks, [5]);
+}
