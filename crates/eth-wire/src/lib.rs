@@ -4,6 +4,11 @@
 //!   fork schedule of block and time forks, and the four validation rules.
 //! - [`ChainSpec`]: mainnet, Sepolia, Holesky and Hoodi built in, any other chain read from a
 //!   go-ethereum `genesis.json`.
+//! - Block data: [`Header`] with every field through Prague, [`SealedHeader`] hashed over the
+//!   bytes it came in, [`Block`] and [`BlockBody`], and [`TransactionEnvelope`]: a transaction
+//!   kept in its network encoding (bytes, type, hash) and decoded on demand into
+//!   [`Transaction`] (legacy, EIP-2930, EIP-1559, EIP-4844 with its network sidecar form,
+//!   EIP-7702).
 //!
 //! ```
 //! use devp2p_eth_wire::ChainSpec;
@@ -22,8 +27,18 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod block;
 mod chainspec;
 mod forkid;
+mod header;
+mod transaction;
 
+pub use block::{Block, BlockBody, Withdrawal};
 pub use chainspec::{ChainSpec, GenesisError};
 pub use forkid::{ForkFilter, ForkId, ForkIdError, ForkSchedule, TIMESTAMP_THRESHOLD};
+pub use header::{Header, SealedHeader};
+pub use transaction::{
+    AccessListItem, Authorization, BlobSidecar, EIP1559_TX_TYPE, EIP2930_TX_TYPE, EIP4844_TX_TYPE,
+    EIP7702_TX_TYPE, LEGACY_TX_TYPE, Transaction, TransactionEnvelope, TxEip1559, TxEip2930,
+    TxEip4844, TxEip7702, TxKind, TxLegacy,
+};

@@ -1,0 +1,110 @@
+//! Transaction envelopes beyond what blocks carry: the blob network form with its sidecar
+//! (hash unchanged), and malformed envelopes as typed errors.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use alloy_primitives::{Bytes, FixedBytes};
+use devp2p_eth_wire::{Block, Transaction, TransactionEnvelope};
+use devp2p_rlp_codec::{DecodeErrorKind, Header, Rlp, decode_exact, encode_to_vec};
+
+/// The first blob transaction of the ethtest chain.
+fn blob_tx() -> TransactionEnvelope {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/ethtest/chain.rlp"
+    ))
+    .unwrap();
+    let mut rlp = Rlp::new(&bytes);
+    while !rlp.is_empty() {
+        let block: Block = decode_exact(rlp.raw().unwrap()).unwrap();
+        if let Some(tx) = block.transactions.iter().find(|t| t.tx_type() == 3) {
+            return tx.clone();
+        }
+    }
+    panic!("no blob transaction in the chain");
+}
+
+fn list(items: &[Vec<u8>]) -> Vec<u8> {
+    let payload = items.concat();
+    let mut out = Vec::new();
+    Header::list(payload.len()).encode(&mut out);
+    out.extend(payload);
+    out
+}
+
+#[test]
+fn blob_network_form_keeps_the_hash() {
+    let tx = blob_tx();
+    let Transaction::Eip4844(fields, None) = tx.decode().unwrap() else {
+        panic!("not a blob transaction");
+    };
+    let blobs: Vec<Bytes> = vec![Bytes::from(vec![7u8; 131_072])];
+    let commitments = vec![FixedBytes::<48>::repeat_byte(1)];
+    let proofs = vec![FixedBytes::<48>::repeat_byte(2)];
+    let body = encode_to_vec(&fields);
+    // Cancun form: [tx, blobs, commitments, proofs].
+    let cancun = list(&[
+        body.clone(),
+        encode_to_vec(&blobs),
+        encode_to_vec(&commitments),
+        encode_to_vec(&proofs),
+    ]);
+    let network = TransactionEnvelope::from_encoded([&[3u8][..], &cancun].concat().into()).unwrap();
+    assert!(network.has_sidecar());
+    assert_eq!(network.hash(), tx.hash());
+    let Transaction::Eip4844(decoded, Some(sidecar)) = network.decode().unwrap() else {
+        panic!("expected the sidecar");
+    };
+    assert_eq!(decoded, fields);
+    assert_eq!(
+        (sidecar.version, sidecar.blobs, sidecar.commitments),
+        (None, blobs.clone(), commitments.clone())
+    );
+    // Osaka form: [tx, version, blobs, commitments, cell proofs].
+    let cell_proofs = vec![FixedBytes::<48>::repeat_byte(3); 128];
+    let osaka = list(&[
+        body,
+        encode_to_vec(&1u8),
+        encode_to_vec(&blobs),
+        encode_to_vec(&commitments),
+        encode_to_vec(&cell_proofs),
+    ]);
+    let network = TransactionEnvelope::from_encoded([&[3u8][..], &osaka].concat().into()).unwrap();
+    assert_eq!(network.hash(), tx.hash());
+    let Transaction::Eip4844(_, Some(sidecar)) = network.decode().unwrap() else {
+        panic!("expected the sidecar");
+    };
+    assert_eq!((sidecar.version, sidecar.proofs.len()), (Some(1), 128));
+    // In a list it travels as a string, like any typed transaction.
+    let again: TransactionEnvelope = decode_exact(&encode_to_vec(&network)).unwrap();
+    assert_eq!(again, network);
+}
+
+#[test]
+fn malformed_envelopes() {
+    let kind = |bytes: &[u8]| {
+        TransactionEnvelope::from_encoded(Bytes::copy_from_slice(bytes))
+            .unwrap_err()
+            .kind()
+    };
+    assert_eq!(kind(&[]), DecodeErrorKind::InputTooShort);
+    // Type 0 and types above 0x7f are not typed transactions.
+    assert_eq!(kind(&[0x00, 0xc0]), DecodeErrorKind::UnexpectedString);
+    assert_eq!(kind(&[0x80, 0xc0]), DecodeErrorKind::UnexpectedString);
+    // A typed payload that is not one list.
+    assert_eq!(kind(&[0x02, 0x80]), DecodeErrorKind::UnexpectedString);
+    assert_eq!(kind(&[0x02, 0xc0, 0xc0]), DecodeErrorKind::TrailingBytes);
+    assert_eq!(kind(&[0x02, 0xc5, 0x01]), DecodeErrorKind::InputTooShort);
+    // A legacy list with bytes after it.
+    assert_eq!(kind(&[0xc1, 0x01, 0x02]), DecodeErrorKind::TrailingBytes);
+    // Well-formed envelopes whose fields are not a transaction of their type.
+    let envelope =
+        TransactionEnvelope::from_encoded(Bytes::from_static(&[0x02, 0xc1, 0x01])).unwrap();
+    assert_eq!(envelope.tx_type(), 2);
+    assert!(envelope.decode().is_err());
+    let envelope = TransactionEnvelope::from_encoded(Bytes::from_static(&[0x05, 0xc0])).unwrap();
+    assert!(envelope.decode().is_err());
+    // Inside a list, errors point at the transaction.
+    let items = list(&[vec![0x00], vec![0x82, 0x00, 0xc0]]);
+    let err = decode_exact::<Vec<TransactionEnvelope>>(&items).unwrap_err();
+    assert_eq!(err.offset(), 1);
+}
