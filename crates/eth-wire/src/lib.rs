@@ -9,6 +9,9 @@
 //!   kept in its network encoding (bytes, type, hash) and decoded on demand into
 //!   [`Transaction`] (legacy, EIP-2930, EIP-1559, EIP-4844 with its network sidecar form,
 //!   EIP-7702).
+//! - [`EthMessage`]: every message of eth/68, eth/69 and eth/70 with the ids each version allows
+//!   ([`is_allowed`]), request ids, the 10 MiB size limit and per-message item limits; the
+//!   [`Status`] forms of eth/68 and eth/69+ and [`check_status`], the handshake check.
 //!
 //! ```
 //! use devp2p_eth_wire::ChainSpec;
@@ -31,12 +34,23 @@ mod block;
 mod chainspec;
 mod forkid;
 mod header;
+mod messages;
+mod receipt;
+mod status;
 mod transaction;
 
 pub use block::{Block, BlockBody, Withdrawal};
 pub use chainspec::{ChainSpec, GenesisError};
 pub use forkid::{ForkFilter, ForkId, ForkIdError, ForkSchedule, TIMESTAMP_THRESHOLD};
 pub use header::{Header, SealedHeader};
+pub use messages::{
+    BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, EthMessage, EthVersion,
+    GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts, HeadersQuery,
+    MAX_ANNOUNCED, MAX_BLOCKS, MAX_HEADERS, MAX_MESSAGE_SIZE, MAX_POOLED_REQUEST, MessageError,
+    NewBlock, NewPooledTransactionHashes, PooledTransactions, Receipts, id, is_allowed,
+};
+pub use receipt::{Log, Receipt};
+pub use status::{Status, Status68, Status69, StatusError, check_status};
 pub use transaction::{
     AccessListItem, Authorization, BlobSidecar, EIP1559_TX_TYPE, EIP2930_TX_TYPE, EIP4844_TX_TYPE,
     EIP7702_TX_TYPE, LEGACY_TX_TYPE, Transaction, TransactionEnvelope, TxEip1559, TxEip2930,

@@ -1,0 +1,628 @@
+//! The eth protocol's messages (caps/eth.md "Protocol Messages") for eth/68, eth/69 and eth/70,
+//! with the ids each version allows, request ids (EIP-2481), and the size and count limits
+//! applied on decoding.
+
+use alloy_primitives::{B256, Bytes, U256};
+use devp2p_rlp_codec::{
+    Decodable, DecodeError, Encodable, Rlp, RlpDecodable, RlpEncodable, bytes::BufMut,
+    decode_exact, encode_to_vec,
+};
+
+use crate::{
+    Block, BlockBody, Receipt, SealedHeader, Status, Status68, Status69, TransactionEnvelope,
+    receipt::Receipt68,
+};
+
+/// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
+pub const MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
+/// Most block headers in a request or a response (go-ethereum's `maxHeadersServe`).
+pub const MAX_HEADERS: usize = 1024;
+/// Most block bodies, receipt lists or hashes in a body/receipt request or response
+/// (go-ethereum's `maxBodiesServe` and `maxReceiptsServe`).
+pub const MAX_BLOCKS: usize = 1024;
+/// Most transactions announced in one NewPooledTransactionHashes (caps/eth.md's soft limit).
+pub const MAX_ANNOUNCED: usize = 4096;
+/// Most transactions requested in one GetPooledTransactions (caps/eth.md's soft limit).
+pub const MAX_POOLED_REQUEST: usize = 256;
+
+/// An eth protocol version this crate speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EthVersion {
+    /// eth/68 (EIP-5793).
+    Eth68 = 68,
+    /// eth/69 (EIP-7642): block ranges, receipts without bloom, no block announcements.
+    Eth69 = 69,
+    /// eth/70 (EIP-7975): paginated receipts.
+    Eth70 = 70,
+}
+
+impl EthVersion {
+    /// Every version, oldest first.
+    pub const ALL: [Self; 3] = [Self::Eth68, Self::Eth69, Self::Eth70];
+
+    /// How many message ids the version uses (its ids are `0..count`).
+    pub const fn message_count(self) -> u8 {
+        match self {
+            Self::Eth68 => 17,
+            Self::Eth69 | Self::Eth70 => 18,
+        }
+    }
+
+    /// The version with this number.
+    pub const fn from_number(number: u32) -> Option<Self> {
+        match number {
+            68 => Some(Self::Eth68),
+            69 => Some(Self::Eth69),
+            70 => Some(Self::Eth70),
+            _ => None,
+        }
+    }
+}
+
+/// Message ids.
+pub mod id {
+    /// Status.
+    pub const STATUS: u8 = 0x00;
+    /// NewBlockHashes (eth/68 only).
+    pub const NEW_BLOCK_HASHES: u8 = 0x01;
+    /// Transactions.
+    pub const TRANSACTIONS: u8 = 0x02;
+    /// GetBlockHeaders.
+    pub const GET_BLOCK_HEADERS: u8 = 0x03;
+    /// BlockHeaders.
+    pub const BLOCK_HEADERS: u8 = 0x04;
+    /// GetBlockBodies.
+    pub const GET_BLOCK_BODIES: u8 = 0x05;
+    /// BlockBodies.
+    pub const BLOCK_BODIES: u8 = 0x06;
+    /// NewBlock (eth/68 only).
+    pub const NEW_BLOCK: u8 = 0x07;
+    /// NewPooledTransactionHashes.
+    pub const NEW_POOLED_TRANSACTION_HASHES: u8 = 0x08;
+    /// GetPooledTransactions.
+    pub const GET_POOLED_TRANSACTIONS: u8 = 0x09;
+    /// PooledTransactions.
+    pub const POOLED_TRANSACTIONS: u8 = 0x0a;
+    /// GetReceipts.
+    pub const GET_RECEIPTS: u8 = 0x0f;
+    /// Receipts.
+    pub const RECEIPTS: u8 = 0x10;
+    /// BlockRangeUpdate (eth/69 and later).
+    pub const BLOCK_RANGE_UPDATE: u8 = 0x11;
+}
+
+/// Why a message could not be decoded or encoded.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// Over [`MAX_MESSAGE_SIZE`].
+    #[error("message of {0} bytes is over the 10 MiB limit")]
+    TooLarge(usize),
+    /// No eth message has this id.
+    #[error("unknown message id {0:#04x}")]
+    UnknownId(u8),
+    /// The message exists, but not in this version (e.g. NewBlock in eth/69).
+    #[error("message {id:#04x} is not part of eth/{version}")]
+    NotInVersion {
+        /// The id.
+        id: u8,
+        /// The session's version.
+        version: u8,
+    },
+    /// Malformed RLP, or the wrong shape for the message.
+    #[error("invalid message: {0}")]
+    Rlp(#[from] DecodeError),
+    /// More items than the limit for this message.
+    #[error("{got} items, over the limit of {limit}")]
+    TooManyItems {
+        /// The limit.
+        limit: usize,
+        /// How many came.
+        got: usize,
+    },
+    /// NewPooledTransactionHashes with lists of different lengths.
+    #[error("announcement lists differ in length: {types} types, {sizes} sizes, {hashes} hashes")]
+    AnnouncementMismatch {
+        /// Types.
+        types: usize,
+        /// Sizes.
+        sizes: usize,
+        /// Hashes.
+        hashes: usize,
+    },
+}
+
+/// Where a header request starts: a block hash or number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockId {
+    /// By hash.
+    Hash(B256),
+    /// By number.
+    Number(u64),
+}
+
+impl Decodable<'_> for BlockId {
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let offset = rlp.offset();
+        let mut peek = *rlp;
+        if peek.bytes().map(<[u8]>::len) == Ok(32) {
+            return Ok(Self::Hash(B256::from(*rlp.array::<32>()?)));
+        }
+        rlp.decode()
+            .map(Self::Number)
+            .map_err(|e| DecodeError::new(e.kind(), offset))
+    }
+}
+
+impl Encodable for BlockId {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        match self {
+            Self::Hash(hash) => hash.encode(out),
+            Self::Number(number) => number.encode(out),
+        }
+    }
+
+    fn length(&self) -> usize {
+        match self {
+            Self::Hash(hash) => hash.length(),
+            Self::Number(number) => number.length(),
+        }
+    }
+}
+
+/// `[startblock, limit, skip, reverse]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct HeadersQuery {
+    /// The first block.
+    pub start: BlockId,
+    /// At most this many headers.
+    pub limit: u64,
+    /// Blocks left out between two headers.
+    pub skip: u64,
+    /// Falling block numbers instead of rising.
+    pub reverse: bool,
+}
+
+/// GetBlockHeaders: `[request-id, [startblock, limit, skip, reverse]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct GetBlockHeaders {
+    /// Request id.
+    pub request_id: u64,
+    /// What to return.
+    pub query: HeadersQuery,
+}
+
+/// BlockHeaders: `[request-id, [header, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockHeaders {
+    /// The request's id.
+    pub request_id: u64,
+    /// The headers, hashed over the bytes they came in.
+    pub headers: Vec<SealedHeader>,
+}
+
+/// GetBlockBodies: `[request-id, [hash, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct GetBlockBodies {
+    /// Request id.
+    pub request_id: u64,
+    /// The blocks' hashes.
+    pub hashes: Vec<B256>,
+}
+
+/// BlockBodies: `[request-id, [body, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockBodies {
+    /// The request's id.
+    pub request_id: u64,
+    /// The bodies, in request order.
+    pub bodies: Vec<BlockBody>,
+}
+
+/// GetPooledTransactions: `[request-id, [hash, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct GetPooledTransactions {
+    /// Request id.
+    pub request_id: u64,
+    /// Transaction hashes.
+    pub hashes: Vec<B256>,
+}
+
+/// PooledTransactions: `[request-id, [tx, ...]]` (blob transactions in their network form).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PooledTransactions {
+    /// The request's id.
+    pub request_id: u64,
+    /// The transactions.
+    pub transactions: Vec<TransactionEnvelope>,
+}
+
+/// A NewBlockHashes entry: `[hash, number]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockHashNumber {
+    /// The block hash.
+    pub hash: B256,
+    /// The block number.
+    pub number: u64,
+}
+
+/// NewBlock: `[block, td]` (eth/68 only).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct NewBlock {
+    /// The block.
+    pub block: Block,
+    /// Total difficulty up to and including it.
+    pub total_difficulty: U256,
+}
+
+/// NewPooledTransactionHashes (eth/68): `[types, [size, ...], [hash, ...]]`.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct NewPooledTransactionHashes {
+    /// One type byte per transaction.
+    pub types: Bytes,
+    /// Each transaction's consensus-encoded size.
+    pub sizes: Vec<u64>,
+    /// The hashes.
+    pub hashes: Vec<B256>,
+}
+
+/// GetReceipts. eth/70 adds `firstBlockReceiptIndex`, an offset into the first block's list;
+/// it is 0 in earlier versions and not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetReceipts {
+    /// Request id.
+    pub request_id: u64,
+    /// eth/70: the first receipt of the first block to return.
+    pub first_block_receipt_index: u64,
+    /// Block hashes.
+    pub hashes: Vec<B256>,
+}
+
+/// Receipts: one list per block. eth/70 adds `lastBlockIncomplete`; eth/68 sends the receipts
+/// in their consensus encoding with blooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipts {
+    /// The request's id.
+    pub request_id: u64,
+    /// eth/70: the last block's list was cut short by the size limit.
+    pub last_block_incomplete: bool,
+    /// Receipt lists, in request order.
+    pub receipts: Vec<Vec<Receipt>>,
+}
+
+/// BlockRangeUpdate (eth/69+): `[earliest, latest, latestHash]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockRangeUpdate {
+    /// Earliest available full block.
+    pub earliest: u64,
+    /// Latest available full block.
+    pub latest: u64,
+    /// Its hash.
+    pub latest_hash: B256,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct Receipts68Wire {
+    request_id: u64,
+    receipts: Vec<Vec<Receipt68>>,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct Receipts69Wire {
+    request_id: u64,
+    receipts: Vec<Vec<Receipt>>,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct Receipts70Wire {
+    request_id: u64,
+    last_block_incomplete: bool,
+    receipts: Vec<Vec<Receipt>>,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct GetReceipts69Wire {
+    request_id: u64,
+    hashes: Vec<B256>,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct GetReceipts70Wire {
+    request_id: u64,
+    first_block_receipt_index: u64,
+    hashes: Vec<B256>,
+}
+
+/// An eth message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EthMessage {
+    /// 0x00.
+    Status(Status),
+    /// 0x01 (eth/68).
+    NewBlockHashes(Vec<BlockHashNumber>),
+    /// 0x02.
+    Transactions(Vec<TransactionEnvelope>),
+    /// 0x03.
+    GetBlockHeaders(GetBlockHeaders),
+    /// 0x04.
+    BlockHeaders(BlockHeaders),
+    /// 0x05.
+    GetBlockBodies(GetBlockBodies),
+    /// 0x06.
+    BlockBodies(BlockBodies),
+    /// 0x07 (eth/68).
+    NewBlock(Box<NewBlock>),
+    /// 0x08.
+    NewPooledTransactionHashes(NewPooledTransactionHashes),
+    /// 0x09.
+    GetPooledTransactions(GetPooledTransactions),
+    /// 0x0a.
+    PooledTransactions(PooledTransactions),
+    /// 0x0f.
+    GetReceipts(GetReceipts),
+    /// 0x10.
+    Receipts(Receipts),
+    /// 0x11 (eth/69+).
+    BlockRangeUpdate(BlockRangeUpdate),
+}
+
+fn limit<T>(items: &[T], limit: usize) -> Result<(), MessageError> {
+    if items.len() > limit {
+        return Err(MessageError::TooManyItems {
+            limit,
+            got: items.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `version` has message `id`.
+pub const fn is_allowed(version: EthVersion, id: u8) -> bool {
+    match id {
+        id::NEW_BLOCK_HASHES | id::NEW_BLOCK => matches!(version, EthVersion::Eth68),
+        id::BLOCK_RANGE_UPDATE => !matches!(version, EthVersion::Eth68),
+        id::STATUS..=id::POOLED_TRANSACTIONS | id::GET_RECEIPTS | id::RECEIPTS => true,
+        _ => false,
+    }
+}
+
+impl EthMessage {
+    /// The message id.
+    pub const fn id(&self) -> u8 {
+        match self {
+            Self::Status(_) => id::STATUS,
+            Self::NewBlockHashes(_) => id::NEW_BLOCK_HASHES,
+            Self::Transactions(_) => id::TRANSACTIONS,
+            Self::GetBlockHeaders(_) => id::GET_BLOCK_HEADERS,
+            Self::BlockHeaders(_) => id::BLOCK_HEADERS,
+            Self::GetBlockBodies(_) => id::GET_BLOCK_BODIES,
+            Self::BlockBodies(_) => id::BLOCK_BODIES,
+            Self::NewBlock(_) => id::NEW_BLOCK,
+            Self::NewPooledTransactionHashes(_) => id::NEW_POOLED_TRANSACTION_HASHES,
+            Self::GetPooledTransactions(_) => id::GET_POOLED_TRANSACTIONS,
+            Self::PooledTransactions(_) => id::POOLED_TRANSACTIONS,
+            Self::GetReceipts(_) => id::GET_RECEIPTS,
+            Self::Receipts(_) => id::RECEIPTS,
+            Self::BlockRangeUpdate(_) => id::BLOCK_RANGE_UPDATE,
+        }
+    }
+
+    /// The request id of a request or response.
+    pub const fn request_id(&self) -> Option<u64> {
+        match self {
+            Self::GetBlockHeaders(m) => Some(m.request_id),
+            Self::BlockHeaders(m) => Some(m.request_id),
+            Self::GetBlockBodies(m) => Some(m.request_id),
+            Self::BlockBodies(m) => Some(m.request_id),
+            Self::GetPooledTransactions(m) => Some(m.request_id),
+            Self::PooledTransactions(m) => Some(m.request_id),
+            Self::GetReceipts(m) => Some(m.request_id),
+            Self::Receipts(m) => Some(m.request_id),
+            Self::Status(_)
+            | Self::NewBlockHashes(_)
+            | Self::Transactions(_)
+            | Self::NewBlock(_)
+            | Self::NewPooledTransactionHashes(_)
+            | Self::BlockRangeUpdate(_) => None,
+        }
+    }
+
+    /// Decodes message `id` of a session speaking `version` from its (decompressed) data.
+    pub fn decode(version: EthVersion, id: u8, data: &[u8]) -> Result<Self, MessageError> {
+        if data.len() > MAX_MESSAGE_SIZE {
+            return Err(MessageError::TooLarge(data.len()));
+        }
+        if !is_allowed(version, id) {
+            return Err(
+                if is_allowed(EthVersion::Eth68, id) || is_allowed(EthVersion::Eth69, id) {
+                    MessageError::NotInVersion {
+                        id,
+                        version: version as u8,
+                    }
+                } else {
+                    MessageError::UnknownId(id)
+                },
+            );
+        }
+        let message = match id {
+            id::STATUS => Self::Status(match version {
+                EthVersion::Eth68 => Status::Eth68(decode_exact::<Status68>(data)?),
+                EthVersion::Eth69 | EthVersion::Eth70 => {
+                    Status::Eth69(decode_exact::<Status69>(data)?)
+                }
+            }),
+            id::NEW_BLOCK_HASHES => {
+                let hashes: Vec<BlockHashNumber> = decode_exact(data)?;
+                limit(&hashes, MAX_ANNOUNCED)?;
+                Self::NewBlockHashes(hashes)
+            }
+            id::TRANSACTIONS => Self::Transactions(decode_exact(data)?),
+            id::GET_BLOCK_HEADERS => Self::GetBlockHeaders(decode_exact(data)?),
+            id::BLOCK_HEADERS => {
+                let message: BlockHeaders = decode_exact(data)?;
+                limit(&message.headers, MAX_HEADERS)?;
+                Self::BlockHeaders(message)
+            }
+            id::GET_BLOCK_BODIES => {
+                let message: GetBlockBodies = decode_exact(data)?;
+                limit(&message.hashes, MAX_BLOCKS)?;
+                Self::GetBlockBodies(message)
+            }
+            id::BLOCK_BODIES => {
+                let message: BlockBodies = decode_exact(data)?;
+                limit(&message.bodies, MAX_BLOCKS)?;
+                Self::BlockBodies(message)
+            }
+            id::NEW_BLOCK => Self::NewBlock(Box::new(decode_exact(data)?)),
+            id::NEW_POOLED_TRANSACTION_HASHES => {
+                let message: NewPooledTransactionHashes = decode_exact(data)?;
+                limit(&message.hashes, MAX_ANNOUNCED)?;
+                let (types, sizes, hashes) = (
+                    message.types.len(),
+                    message.sizes.len(),
+                    message.hashes.len(),
+                );
+                if types != hashes || sizes != hashes {
+                    return Err(MessageError::AnnouncementMismatch {
+                        types,
+                        sizes,
+                        hashes,
+                    });
+                }
+                Self::NewPooledTransactionHashes(message)
+            }
+            id::GET_POOLED_TRANSACTIONS => {
+                let message: GetPooledTransactions = decode_exact(data)?;
+                limit(&message.hashes, MAX_POOLED_REQUEST)?;
+                Self::GetPooledTransactions(message)
+            }
+            id::POOLED_TRANSACTIONS => Self::PooledTransactions(decode_exact(data)?),
+            id::GET_RECEIPTS => {
+                let message = match version {
+                    EthVersion::Eth70 => {
+                        let wire: GetReceipts70Wire = decode_exact(data)?;
+                        GetReceipts {
+                            request_id: wire.request_id,
+                            first_block_receipt_index: wire.first_block_receipt_index,
+                            hashes: wire.hashes,
+                        }
+                    }
+                    EthVersion::Eth68 | EthVersion::Eth69 => {
+                        let wire: GetReceipts69Wire = decode_exact(data)?;
+                        GetReceipts {
+                            request_id: wire.request_id,
+                            first_block_receipt_index: 0,
+                            hashes: wire.hashes,
+                        }
+                    }
+                };
+                limit(&message.hashes, MAX_BLOCKS)?;
+                Self::GetReceipts(message)
+            }
+            id::RECEIPTS => {
+                let message = match version {
+                    EthVersion::Eth68 => {
+                        let wire: Receipts68Wire = decode_exact(data)?;
+                        Receipts {
+                            request_id: wire.request_id,
+                            last_block_incomplete: false,
+                            receipts: wire
+                                .receipts
+                                .into_iter()
+                                .map(|block| block.into_iter().map(|r| r.0).collect())
+                                .collect(),
+                        }
+                    }
+                    EthVersion::Eth69 => {
+                        let wire: Receipts69Wire = decode_exact(data)?;
+                        Receipts {
+                            request_id: wire.request_id,
+                            last_block_incomplete: false,
+                            receipts: wire.receipts,
+                        }
+                    }
+                    EthVersion::Eth70 => {
+                        let wire: Receipts70Wire = decode_exact(data)?;
+                        Receipts {
+                            request_id: wire.request_id,
+                            last_block_incomplete: wire.last_block_incomplete,
+                            receipts: wire.receipts,
+                        }
+                    }
+                };
+                limit(&message.receipts, MAX_BLOCKS)?;
+                Self::Receipts(message)
+            }
+            id::BLOCK_RANGE_UPDATE => Self::BlockRangeUpdate(decode_exact(data)?),
+            other => return Err(MessageError::UnknownId(other)),
+        };
+        Ok(message)
+    }
+
+    /// Encodes the message's data for a session speaking `version`. Fails for a message the
+    /// version does not have, or a Status in the other version's form.
+    pub fn encode(&self, version: EthVersion) -> Result<Vec<u8>, MessageError> {
+        let id = self.id();
+        if !is_allowed(version, id) {
+            return Err(MessageError::NotInVersion {
+                id,
+                version: version as u8,
+            });
+        }
+        Ok(match self {
+            Self::Status(Status::Eth68(status)) if version == EthVersion::Eth68 => {
+                encode_to_vec(status)
+            }
+            Self::Status(Status::Eth69(status)) if version != EthVersion::Eth68 => {
+                encode_to_vec(status)
+            }
+            Self::Status(_) => {
+                return Err(MessageError::NotInVersion {
+                    id,
+                    version: version as u8,
+                });
+            }
+            Self::NewBlockHashes(m) => encode_to_vec(m),
+            Self::Transactions(m) => encode_to_vec(m),
+            Self::GetBlockHeaders(m) => encode_to_vec(m),
+            Self::BlockHeaders(m) => encode_to_vec(m),
+            Self::GetBlockBodies(m) => encode_to_vec(m),
+            Self::BlockBodies(m) => encode_to_vec(m),
+            Self::NewBlock(m) => encode_to_vec(m.as_ref()),
+            Self::NewPooledTransactionHashes(m) => encode_to_vec(m),
+            Self::GetPooledTransactions(m) => encode_to_vec(m),
+            Self::PooledTransactions(m) => encode_to_vec(m),
+            Self::GetReceipts(m) => match version {
+                EthVersion::Eth70 => encode_to_vec(&GetReceipts70Wire {
+                    request_id: m.request_id,
+                    first_block_receipt_index: m.first_block_receipt_index,
+                    hashes: m.hashes.clone(),
+                }),
+                EthVersion::Eth68 | EthVersion::Eth69 => encode_to_vec(&GetReceipts69Wire {
+                    request_id: m.request_id,
+                    hashes: m.hashes.clone(),
+                }),
+            },
+            Self::Receipts(m) => match version {
+                EthVersion::Eth68 => encode_to_vec(&Receipts68Wire {
+                    request_id: m.request_id,
+                    receipts: m
+                        .receipts
+                        .iter()
+                        .map(|block| block.iter().cloned().map(Receipt68).collect())
+                        .collect(),
+                }),
+                EthVersion::Eth69 => encode_to_vec(&Receipts69Wire {
+                    request_id: m.request_id,
+                    receipts: m.receipts.clone(),
+                }),
+                EthVersion::Eth70 => encode_to_vec(&Receipts70Wire {
+                    request_id: m.request_id,
+                    last_block_incomplete: m.last_block_incomplete,
+                    receipts: m.receipts.clone(),
+                }),
+            },
+            Self::BlockRangeUpdate(m) => encode_to_vec(m),
+        })
+    }
+}

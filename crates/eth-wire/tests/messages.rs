@@ -1,0 +1,389 @@
+//! Every message in every version it belongs to: round trips, version gating, request ids,
+//! limits, the Status check; property tests for the fixed-shape messages.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use devp2p_eth_wire::{
+    Block, BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, ChainSpec,
+    EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts,
+    HeadersQuery, Log, MessageError, NewBlock, NewPooledTransactionHashes, PooledTransactions,
+    Receipt, Receipts, Status, Status68, Status69, StatusError, check_status, id, is_allowed,
+};
+use devp2p_rlp_codec::{Rlp, decode_exact, encode_to_vec};
+use proptest::prelude::*;
+
+fn blocks(n: usize) -> Vec<Block> {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/ethtest/chain.rlp"
+    ))
+    .unwrap();
+    let mut rlp = Rlp::new(&bytes);
+    (0..n)
+        .map(|_| decode_exact(rlp.raw().unwrap()).unwrap())
+        .collect()
+}
+
+fn receipts() -> Vec<Vec<Receipt>> {
+    let log = Log {
+        address: Address::repeat_byte(0x11),
+        topics: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+        data: Bytes::from_static(b"data"),
+    };
+    vec![
+        vec![
+            Receipt {
+                tx_type: 0,
+                status: Bytes::from_static(&[1]),
+                cumulative_gas_used: 21_000,
+                logs: vec![],
+            },
+            Receipt {
+                tx_type: 2,
+                status: Bytes::new(),
+                cumulative_gas_used: 90_000,
+                logs: vec![log.clone()],
+            },
+        ],
+        vec![],
+        vec![Receipt {
+            tx_type: 3,
+            status: Bytes::from_static(&[1]),
+            cumulative_gas_used: 1,
+            logs: vec![log],
+        }],
+    ]
+}
+
+fn status(version: EthVersion) -> Status {
+    let spec = ChainSpec::mainnet();
+    match version {
+        EthVersion::Eth68 => Status::Eth68(Status68 {
+            version: 68,
+            network_id: 1,
+            total_difficulty: U256::from(58_750_003_716_598_352_816_469u128),
+            head: B256::repeat_byte(0xaa),
+            genesis: spec.schedule.genesis_hash,
+            fork_id: spec.fork_id(23_000_000, 1_770_000_000),
+        }),
+        v => Status::Eth69(Status69 {
+            version: v as u8,
+            network_id: 1,
+            genesis: spec.schedule.genesis_hash,
+            fork_id: spec.fork_id(23_000_000, 1_770_000_000),
+            earliest: 0,
+            latest: 23_000_000,
+            latest_hash: B256::repeat_byte(0xbb),
+        }),
+    }
+}
+
+/// One message of each kind the version has.
+fn samples(version: EthVersion) -> Vec<EthMessage> {
+    let chain = blocks(40);
+    let txs: Vec<_> = chain
+        .iter()
+        .flat_map(|b| b.transactions.clone())
+        .take(12)
+        .collect();
+    let mut all = vec![
+        EthMessage::Status(status(version)),
+        EthMessage::NewBlockHashes(vec![BlockHashNumber {
+            hash: chain[0].header.hash,
+            number: 1,
+        }]),
+        EthMessage::Transactions(txs.clone()),
+        EthMessage::GetBlockHeaders(GetBlockHeaders {
+            request_id: 7,
+            query: HeadersQuery {
+                start: BlockId::Hash(chain[3].header.hash),
+                limit: 2,
+                skip: 1,
+                reverse: false,
+            },
+        }),
+        EthMessage::GetBlockHeaders(GetBlockHeaders {
+            request_id: u64::MAX,
+            query: HeadersQuery {
+                start: BlockId::Number(0),
+                limit: 1024,
+                skip: 0,
+                reverse: true,
+            },
+        }),
+        EthMessage::BlockHeaders(BlockHeaders {
+            request_id: 0,
+            headers: chain.iter().map(|b| b.header.clone()).collect(),
+        }),
+        EthMessage::GetBlockBodies(GetBlockBodies {
+            request_id: 3,
+            hashes: vec![chain[5].header.hash],
+        }),
+        EthMessage::BlockBodies(BlockBodies {
+            request_id: 3,
+            bodies: chain.iter().map(Block::body).collect(),
+        }),
+        EthMessage::NewBlock(Box::new(NewBlock {
+            block: chain[9].clone(),
+            total_difficulty: U256::from(131_072),
+        })),
+        EthMessage::NewPooledTransactionHashes(NewPooledTransactionHashes {
+            types: txs.iter().map(|t| t.tx_type()).collect::<Vec<u8>>().into(),
+            sizes: txs.iter().map(|t| t.encoded().len() as u64).collect(),
+            hashes: txs.iter().map(|t| t.hash()).collect(),
+        }),
+        EthMessage::GetPooledTransactions(GetPooledTransactions {
+            request_id: 9,
+            hashes: txs.iter().map(|t| t.hash()).collect(),
+        }),
+        EthMessage::PooledTransactions(PooledTransactions {
+            request_id: 9,
+            transactions: txs,
+        }),
+        EthMessage::GetReceipts(GetReceipts {
+            request_id: 11,
+            first_block_receipt_index: if version == EthVersion::Eth70 { 5 } else { 0 },
+            hashes: vec![chain[1].header.hash, chain[2].header.hash],
+        }),
+        EthMessage::Receipts(Receipts {
+            request_id: 11,
+            last_block_incomplete: version == EthVersion::Eth70,
+            receipts: receipts(),
+        }),
+        EthMessage::BlockRangeUpdate(BlockRangeUpdate {
+            earliest: 1,
+            latest: 600,
+            latest_hash: B256::repeat_byte(3),
+        }),
+    ];
+    all.retain(|m| is_allowed(version, m.id()));
+    all
+}
+
+#[test]
+fn every_message_round_trips_in_every_version() {
+    for version in EthVersion::ALL {
+        let messages = samples(version);
+        let expected = if version == EthVersion::Eth68 { 14 } else { 13 };
+        assert_eq!(messages.len(), expected, "{version:?}");
+        for message in messages {
+            let data = message.encode(version).unwrap();
+            let decoded = EthMessage::decode(version, message.id(), &data).unwrap();
+            assert_eq!(decoded, message, "{version:?} {:#x}", message.id());
+            assert_eq!(decoded.encode(version).unwrap(), data);
+        }
+    }
+}
+
+#[test]
+fn versions_allow_their_own_messages() {
+    assert_eq!(EthVersion::Eth68.message_count(), 17);
+    assert_eq!(EthVersion::Eth69.message_count(), 18);
+    for version in EthVersion::ALL {
+        for id in 0..=u8::MAX {
+            if is_allowed(version, id) {
+                assert!(id < version.message_count(), "{version:?} {id:#x}");
+            }
+        }
+    }
+    for (message, version) in [
+        (id::NEW_BLOCK, EthVersion::Eth69),
+        (id::NEW_BLOCK_HASHES, EthVersion::Eth70),
+        (id::BLOCK_RANGE_UPDATE, EthVersion::Eth68),
+    ] {
+        assert_eq!(
+            EthMessage::decode(version, message, &[0xc0]),
+            Err(MessageError::NotInVersion {
+                id: message,
+                version: version as u8
+            })
+        );
+    }
+    for unknown in [0x0b, 0x0d, 0x0e, 0x12, 0xff] {
+        assert_eq!(
+            EthMessage::decode(EthVersion::Eth70, unknown, &[0xc0]),
+            Err(MessageError::UnknownId(unknown))
+        );
+    }
+    // A Status in the other version's form is refused both ways.
+    let data = EthMessage::Status(status(EthVersion::Eth69))
+        .encode(EthVersion::Eth69)
+        .unwrap();
+    assert!(EthMessage::decode(EthVersion::Eth68, 0, &data).is_err());
+    assert!(
+        EthMessage::Status(status(EthVersion::Eth68))
+            .encode(EthVersion::Eth69)
+            .is_err()
+    );
+}
+
+#[test]
+fn eth68_receipts_carry_the_bloom() {
+    let message = EthMessage::Receipts(Receipts {
+        request_id: 1,
+        last_block_incomplete: false,
+        receipts: receipts(),
+    });
+    let eth68 = message.encode(EthVersion::Eth68).unwrap();
+    let eth69 = message.encode(EthVersion::Eth69).unwrap();
+    // Three receipts, a 256-byte bloom (plus its 3-byte header) each, and the type byte moves
+    // from a list element to a string prefix.
+    assert!(eth68.len() > eth69.len() + 3 * 256);
+    let bloom = receipts()[0][1].bloom();
+    assert!(eth68.windows(256).any(|w| w == bloom.as_slice()));
+    assert_ne!(bloom, alloy_primitives::Bloom::ZERO);
+}
+
+#[test]
+fn limits() {
+    let hashes = vec![B256::ZERO; 1025];
+    let data = encode_to_vec(&GetBlockBodies {
+        request_id: 1,
+        hashes,
+    });
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth69, id::GET_BLOCK_BODIES, &data),
+        Err(MessageError::TooManyItems {
+            limit: 1024,
+            got: 1025
+        })
+    );
+    let big = vec![0u8; 10 * 1024 * 1024 + 1];
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth69, id::TRANSACTIONS, &big),
+        Err(MessageError::TooLarge(big.len()))
+    );
+    let mismatched = NewPooledTransactionHashes {
+        types: Bytes::from_static(&[2, 2]),
+        sizes: vec![100],
+        hashes: vec![B256::ZERO, B256::ZERO],
+    };
+    assert_eq!(
+        EthMessage::decode(
+            EthVersion::Eth68,
+            id::NEW_POOLED_TRANSACTION_HASHES,
+            &encode_to_vec(&mismatched)
+        ),
+        Err(MessageError::AnnouncementMismatch {
+            types: 2,
+            sizes: 1,
+            hashes: 2
+        })
+    );
+    // Trailing bytes after a message are refused.
+    let mut data = encode_to_vec(&BlockRangeUpdate {
+        earliest: 1,
+        latest: 2,
+        latest_hash: B256::ZERO,
+    });
+    data.push(0x80);
+    assert!(matches!(
+        EthMessage::decode(EthVersion::Eth69, id::BLOCK_RANGE_UPDATE, &data),
+        Err(MessageError::Rlp(_))
+    ));
+}
+
+#[test]
+fn status_check() {
+    let spec = ChainSpec::mainnet();
+    let filter = spec.fork_filter();
+    let (head, time) = (23_000_000, 1_770_000_000);
+    for version in EthVersion::ALL {
+        let ours = status(version);
+        assert_eq!(
+            check_status(version, &ours, &ours, &filter, head, time),
+            Ok(())
+        );
+    }
+    let ours = status(EthVersion::Eth69);
+    let with = |f: &dyn Fn(&mut Status69)| {
+        let Status::Eth69(mut s) = ours.clone() else {
+            panic!("not an eth/69 Status")
+        };
+        f(&mut s);
+        check_status(
+            EthVersion::Eth69,
+            &ours,
+            &Status::Eth69(s),
+            &filter,
+            head,
+            time,
+        )
+    };
+    assert_eq!(
+        with(&|s| s.version = 70),
+        Err(StatusError::Version {
+            ours: 69,
+            theirs: 70
+        })
+    );
+    assert_eq!(
+        with(&|s| s.network_id = 11_155_111),
+        Err(StatusError::Network {
+            ours: 1,
+            theirs: 11_155_111
+        })
+    );
+    assert!(matches!(
+        with(&|s| s.genesis = B256::ZERO),
+        Err(StatusError::Genesis { .. })
+    ));
+    assert!(matches!(
+        with(&|s| s.fork_id = ChainSpec::sepolia().fork_id(1, 1)),
+        Err(StatusError::ForkId { .. })
+    ));
+    assert_eq!(
+        with(&|s| {
+            s.earliest = 10;
+            s.latest = 9
+        }),
+        Err(StatusError::InvalidRange {
+            earliest: 10,
+            latest: 9
+        })
+    );
+    assert_eq!(
+        with(&|s| s.latest_hash = B256::ZERO),
+        Err(StatusError::ZeroLatestHash)
+    );
+    // A peer still syncing (fork id of an earlier fork, announcing the right next one) is fine.
+    assert_eq!(
+        with(&|s| s.fork_id = spec.fork_id(15_050_000, 1_681_338_454)),
+        Ok(())
+    );
+}
+
+proptest! {
+    #[test]
+    fn headers_query_round_trips(id in any::<u64>(), by_hash in any::<bool>(), n in any::<u64>(), limit in any::<u64>(), skip in any::<u64>(), reverse in any::<bool>()) {
+        let start = if by_hash { BlockId::Hash(B256::from(U256::from(n))) } else { BlockId::Number(n) };
+        let message = EthMessage::GetBlockHeaders(GetBlockHeaders { request_id: id, query: HeadersQuery { start, limit, skip, reverse } });
+        for version in EthVersion::ALL {
+            let data = message.encode(version).unwrap();
+            prop_assert_eq!(&EthMessage::decode(version, id::GET_BLOCK_HEADERS, &data).unwrap(), &message);
+            prop_assert_eq!(EthMessage::decode(version, id::GET_BLOCK_HEADERS, &data).unwrap().request_id(), Some(id));
+        }
+    }
+
+    #[test]
+    fn block_range_and_status_round_trip(earliest in any::<u64>(), latest in any::<u64>(), hash in any::<[u8; 32]>(), network in any::<u64>(), next in any::<u64>(), fork in any::<[u8; 4]>()) {
+        let update = EthMessage::BlockRangeUpdate(BlockRangeUpdate { earliest, latest, latest_hash: B256::from(hash) });
+        let data = update.encode(EthVersion::Eth70).unwrap();
+        prop_assert_eq!(EthMessage::decode(EthVersion::Eth70, id::BLOCK_RANGE_UPDATE, &data).unwrap(), update);
+        let status = EthMessage::Status(Status::Eth69(Status69 {
+            version: 69, network_id: network, genesis: B256::from(hash),
+            fork_id: devp2p_eth_wire::ForkId { hash: fork, next }, earliest, latest, latest_hash: B256::from(hash),
+        }));
+        let data = status.encode(EthVersion::Eth69).unwrap();
+        prop_assert_eq!(EthMessage::decode(EthVersion::Eth69, id::STATUS, &data).unwrap(), status);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(id in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        for version in EthVersion::ALL {
+            if let Ok(message) = EthMessage::decode(version, id, &data) {
+                prop_assert_eq!(message.id(), id);
+            }
+        }
+    }
+}
