@@ -88,6 +88,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "ecies_auth" => rlpx_seeds(testdata)?,
         "rlpx_frame" => frame_seeds()?,
         "p2p_message" => p2p_seeds(),
+        "eth_message" => eth_seeds(testdata)?,
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -187,6 +188,51 @@ fn p2p_seeds() -> Vec<Vec<u8>> {
         ]
         .concat(),
     ]
+}
+
+/// Inputs for the `eth_message` target (`version selector || id || data`): real headers, bodies
+/// and transactions of the first blocks of `ethtest/chain.rlp`, in each version's form.
+fn eth_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
+    use devp2p_eth_wire::{
+        Block, BlockBodies, BlockHeaders, BlockId, EthMessage, EthVersion, GetBlockHeaders,
+        HeadersQuery,
+    };
+    let path = testdata.join("ethtest/chain.rlp");
+    let chain = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rlp = Rlp::new(&chain);
+    let mut blocks: Vec<Block> = Vec::new();
+    for _ in 0..4 {
+        let raw = rlp.raw().map_err(|e| format!("{}: {e}", path.display()))?;
+        blocks.push(devp2p_rlp_codec::decode_exact(raw).map_err(|e| e.to_string())?);
+    }
+    let messages = [
+        EthMessage::BlockHeaders(BlockHeaders {
+            request_id: 1,
+            headers: blocks.iter().map(|b| b.header.clone()).collect(),
+        }),
+        EthMessage::BlockBodies(BlockBodies {
+            request_id: 2,
+            bodies: blocks.iter().map(Block::body).collect(),
+        }),
+        EthMessage::Transactions(blocks.iter().flat_map(|b| b.transactions.clone()).collect()),
+        EthMessage::GetBlockHeaders(GetBlockHeaders {
+            request_id: 3,
+            query: HeadersQuery {
+                start: BlockId::Number(1),
+                limit: 2,
+                skip: 1,
+                reverse: false,
+            },
+        }),
+    ];
+    let mut seeds = Vec::new();
+    for (selector, version) in EthVersion::ALL.iter().enumerate() {
+        for message in &messages {
+            let data = message.encode(*version).map_err(|e| e.to_string())?;
+            seeds.push([&[selector as u8, message.id()][..], &data].concat());
+        }
+    }
+    Ok(seeds)
 }
 
 /// The fixed session of the `rlpx_frame` target, seen from the side whose MACs start with

@@ -37,6 +37,9 @@ pub struct P2pStream<Io> {
     timer: Pin<Box<Sleep>>,
     /// Whether everything handed to the connection has been flushed.
     flushed: bool,
+    /// Whether the Hello exchange completed (the session may have ended since, e.g. when the
+    /// peer's Disconnect arrived right behind its Hello).
+    established: bool,
     /// The last Pong's round-trip time, not yet collected by [`ping`](Self::ping).
     pong: Option<Duration>,
     /// How the session ended, once it did.
@@ -48,7 +51,8 @@ pub struct P2pStream<Io> {
 impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     /// Runs the Hello exchange over `rlpx` and negotiates `capabilities`. Fails with
     /// [`P2pError::Disconnected`] when either side ends the session instead (no shared
-    /// capability, a bad Hello, a silent peer: the cause says which).
+    /// capability, a bad Hello, a silent peer: the cause says which). A Disconnect that arrives
+    /// right after a successful exchange is reported by the stream, after any messages before it.
     pub async fn handshake(
         rlpx: RlpxStream<Io>,
         config: Config,
@@ -61,15 +65,19 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             session,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             flushed: true,
+            established: false,
             pong: None,
             ended: None,
             reported: false,
         };
         poll_fn(|cx| {
-            stream.drive(cx)?;
-            if stream.session.is_established() {
+            // A peer may send its Hello and hang up at once: the exchange still succeeded, and
+            // the stream reports the rest.
+            let driven = stream.drive(cx);
+            if stream.established {
                 return Poll::Ready(Ok(()));
             }
+            driven?;
             stream.poll_end(cx)
         })
         .await?;
@@ -203,7 +211,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             }
             while let Some(event) = self.session.poll_event() {
                 match event {
-                    Event::Established => {}
+                    Event::Established => self.established = true,
                     Event::Pong(rtt) => self.pong = Some(rtt),
                     Event::Disconnected(ended) => self.ended = Some(ended),
                 }

@@ -248,3 +248,46 @@ async fn random_node_id_over_tcp() {
         .unwrap();
     assert_eq!(data, [0xc1, 0x09]);
 }
+
+#[tokio::test]
+async fn hello_and_disconnect_in_one_read() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        let theirs = devp2p_p2p_capability::Hello {
+            protocol_version: 5,
+            client_id: "hasty".into(),
+            capabilities: vec![devp2p_p2p_capability::CapabilityInfo::new("eth", 68)],
+            listen_port: 0,
+            id: *kb.id(),
+        };
+        // Both before a single flush: they reach us together.
+        raw.feed(Message::new(0x00, theirs.encode())).await.unwrap();
+        raw.feed(Message::new(0x01, vec![0xc1, 0x04]))
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
+            .await
+            .unwrap();
+        assert_eq!(session.remote_hello().unwrap().client_id, "hasty");
+        match session.next().await {
+            Some(Err(P2pError::Disconnected(ended))) => {
+                assert_eq!(ended.reason, DisconnectReason::TooManyPeers);
+                assert!(ended.by_peer);
+            }
+            other => panic!("expected the Disconnect, got {other:?}"),
+        }
+        // And a peer that sends its Hello and closes without a word.
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        raw.send(Message::new(0x00, theirs.encode())).await.unwrap();
+        raw.close().await.unwrap();
+        drop(raw);
+        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
+            .await
+            .unwrap();
+        assert!(matches!(session.next().await, Some(Err(P2pError::Closed))));
+    })
+    .await
+    .unwrap();
+}
