@@ -33,6 +33,7 @@ struct ReadmeDoctests;
 mod block;
 mod chainspec;
 mod forkid;
+mod genesis;
 mod header;
 mod messages;
 mod receipt;
@@ -42,6 +43,7 @@ mod transaction;
 pub use block::{Block, BlockBody, Withdrawal};
 pub use chainspec::{ChainSpec, GenesisError};
 pub use forkid::{ForkFilter, ForkId, ForkIdError, ForkSchedule, TIMESTAMP_THRESHOLD};
+pub use genesis::Genesis;
 pub use header::{Header, SealedHeader};
 pub use messages::{
     BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, EthMessage, EthVersion,

@@ -223,3 +223,22 @@ fn genesis_errors() {
     assert_eq!((spec.chain_id, spec.schedule.genesis_time), (7, 16));
     assert_eq!(spec.schedule.block_forks, [5]);
 }
+
+#[test]
+fn ethtest_genesis_header_from_genesis_json() {
+    let dir = format!("{}/../../testdata/ethtest", env!("CARGO_MANIFEST_DIR"));
+    let json = std::fs::read_to_string(format!("{dir}/genesis.json")).unwrap();
+    let genesis = devp2p_eth_wire::Genesis::from_geth_json(&json).unwrap();
+    // Block 1's parent hash is the genesis hash: the header, state root included, is exact.
+    let chain = std::fs::read(format!("{dir}/chain.rlp")).unwrap();
+    let mut block = devp2p_rlp_codec::Rlp::new(&chain).list().unwrap();
+    let mut header = block.list().unwrap();
+    let parent = B256::from(*header.array::<32>().unwrap());
+    assert_eq!(genesis.header.hash, parent);
+    assert_eq!(genesis.header.header.number, 0);
+    assert_eq!(genesis.spec.schedule.genesis_hash, parent);
+    assert_eq!(
+        genesis.spec.fork_id(600, 6000).hash,
+        [0x37, 0x7a, 0xaa, 0x78]
+    );
+}
