@@ -12,6 +12,9 @@
 //! - [`EthMessage`]: every message of eth/68, eth/69 and eth/70 with the ids each version allows
 //!   ([`is_allowed`]), request ids, the 10 MiB size limit and per-message item limits; the
 //!   [`Status`] forms of eth/68 and eth/69+ and [`check_status`], the handshake check.
+//! - Serving: [`ChainReader`], [`MemoryChain`] (a `genesis.json` and a `chain.rlp`, the genesis
+//!   header built with its state root by [`Genesis`]), and [`respond`] with the spec's header
+//!   request semantics.
 //!
 //! ```
 //! use devp2p_eth_wire::ChainSpec;
@@ -31,6 +34,7 @@
 struct ReadmeDoctests;
 
 mod block;
+mod chain;
 mod chainspec;
 mod forkid;
 mod genesis;
@@ -41,6 +45,10 @@ mod status;
 mod transaction;
 
 pub use block::{Block, BlockBody, Withdrawal};
+pub use chain::{
+    ChainError, ChainReader, MemoryChain, SOFT_RESPONSE_LIMIT, respond, serve_bodies,
+    serve_headers, serve_receipts,
+};
 pub use chainspec::{ChainSpec, GenesisError};
 pub use forkid::{ForkFilter, ForkId, ForkIdError, ForkSchedule, TIMESTAMP_THRESHOLD};
 pub use genesis::Genesis;

@@ -1,0 +1,180 @@
+//! Serving the ethtest chain: the header request cases of go-ethereum's eth conformance suite
+//! and the spec's edge cases, bodies, receipts, request ids, and a chain that does not link.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use alloy_primitives::B256;
+use devp2p_eth_wire::{
+    BlockId, ChainError, ChainReader, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
+    GetPooledTransactions, GetReceipts, HeadersQuery, MemoryChain, respond, serve_headers,
+};
+use std::sync::OnceLock;
+
+fn chain() -> &'static MemoryChain {
+    static CHAIN: OnceLock<MemoryChain> = OnceLock::new();
+    CHAIN.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethtest");
+        let genesis = std::fs::read_to_string(format!("{dir}/genesis.json")).unwrap();
+        let blocks = std::fs::read(format!("{dir}/chain.rlp")).unwrap();
+        MemoryChain::load(&genesis, &blocks).unwrap()
+    })
+}
+
+fn numbers(start: BlockId, limit: u64, skip: u64, reverse: bool) -> Vec<u64> {
+    serve_headers(
+        chain(),
+        &HeadersQuery {
+            start,
+            limit,
+            skip,
+            reverse,
+        },
+    )
+    .iter()
+    .map(|h| h.header.number)
+    .collect()
+}
+
+fn hash(number: u64) -> B256 {
+    chain().header_by_number(number).unwrap().hash
+}
+
+#[test]
+fn loads_genesis_and_600_blocks() {
+    assert_eq!(chain().head().header.number, 600);
+    assert_eq!(
+        chain().head().hash.to_string(),
+        "0x44e3809c9a3cda717f00aea3a9da336d149612c8d5657fbc0028176ef8d94d2a"
+    );
+    assert_eq!(
+        chain().header_by_number(1).unwrap().header.parent_hash,
+        hash(0)
+    );
+    assert_eq!(chain().header_by_hash(&hash(0)).unwrap().header.number, 0);
+    assert!(chain().header_by_number(601).is_none());
+}
+
+#[test]
+fn conformance_header_cases() {
+    // By hash, amount 2, skip 1: blocks 1 and 3.
+    assert_eq!(numbers(BlockId::Hash(hash(1)), 2, 1, false), [1, 3]);
+    // By number, rising and falling.
+    assert_eq!(numbers(BlockId::Number(5), 3, 0, false), [5, 6, 7]);
+    assert_eq!(numbers(BlockId::Number(5), 3, 0, true), [5, 4, 3]);
+    // Reverse with a skip that passes genesis: stops instead of wrapping.
+    assert_eq!(numbers(BlockId::Number(5), 10, 2, true), [5, 2]);
+    assert_eq!(numbers(BlockId::Number(0), 3, 0, true), [0]);
+    // Block 0 is served.
+    assert_eq!(numbers(BlockId::Hash(hash(0)), 2, 0, false), [0, 1]);
+    // Origin 2^64-1, unknown hashes, a zero limit: empty replies.
+    assert!(numbers(BlockId::Number(u64::MAX), 1, 0, false).is_empty());
+    assert!(numbers(BlockId::Hash(B256::repeat_byte(9)), 5, 0, false).is_empty());
+    assert!(numbers(BlockId::Number(1), 0, 0, false).is_empty());
+    // Rising past the head ends the reply; huge skips do not overflow.
+    assert_eq!(numbers(BlockId::Number(598), 5, 0, false), [598, 599, 600]);
+    assert_eq!(numbers(BlockId::Number(10), 5, u64::MAX, false), [10]);
+    assert_eq!(numbers(BlockId::Number(10), 5, u64::MAX - 1, true), [10]);
+    // At most 1024 headers; the chain has 601.
+    assert_eq!(numbers(BlockId::Number(0), u64::MAX, 0, false).len(), 601);
+}
+
+#[test]
+fn request_ids_are_echoed() {
+    let get = |request_id| {
+        EthMessage::GetBlockHeaders(GetBlockHeaders {
+            request_id,
+            query: HeadersQuery {
+                start: BlockId::Number(1),
+                limit: 2,
+                skip: 0,
+                reverse: false,
+            },
+        })
+    };
+    // Request id 0, and two requests with the same id: each answered with its id.
+    for request_id in [0, 33, 33, u64::MAX] {
+        let reply = respond(chain(), EthVersion::Eth69, &get(request_id)).unwrap();
+        assert_eq!(reply.request_id(), Some(request_id));
+        let EthMessage::BlockHeaders(headers) = reply else {
+            panic!("not BlockHeaders")
+        };
+        assert_eq!(headers.headers.len(), 2);
+    }
+    let bodies = respond(
+        chain(),
+        EthVersion::Eth68,
+        &EthMessage::GetBlockBodies(GetBlockBodies {
+            request_id: 5,
+            hashes: vec![hash(10), B256::repeat_byte(7), hash(11)],
+        }),
+    )
+    .unwrap();
+    let EthMessage::BlockBodies(bodies) = bodies else {
+        panic!("not BlockBodies")
+    };
+    // The unknown hash is left out.
+    assert_eq!((bodies.request_id, bodies.bodies.len()), (5, 2));
+    assert_eq!(bodies.bodies[0], chain().body(&hash(10)).unwrap());
+    // No receipts (blocks are not executed) and no pool: empty answers with the ids.
+    let receipts = respond(
+        chain(),
+        EthVersion::Eth70,
+        &EthMessage::GetReceipts(GetReceipts {
+            request_id: 8,
+            first_block_receipt_index: 0,
+            hashes: vec![hash(1)],
+        }),
+    )
+    .unwrap();
+    let EthMessage::Receipts(receipts) = receipts else {
+        panic!("not Receipts")
+    };
+    assert_eq!(
+        (
+            receipts.request_id,
+            receipts.receipts.len(),
+            receipts.last_block_incomplete
+        ),
+        (8, 0, false)
+    );
+    let pooled = respond(
+        chain(),
+        EthVersion::Eth68,
+        &EthMessage::GetPooledTransactions(GetPooledTransactions {
+            request_id: 9,
+            hashes: vec![B256::ZERO],
+        }),
+    )
+    .unwrap();
+    assert_eq!(pooled.request_id(), Some(9));
+    // Announcements get no answer.
+    assert!(
+        respond(
+            chain(),
+            EthVersion::Eth68,
+            &EthMessage::Transactions(vec![])
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn chain_that_does_not_link() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethtest");
+    let genesis = std::fs::read_to_string(format!("{dir}/genesis.json")).unwrap();
+    let blocks = std::fs::read(format!("{dir}/chain.rlp")).unwrap();
+    // Drop block 1: block 2 does not follow genesis.
+    let mut rlp = devp2p_rlp_codec::Rlp::new(&blocks);
+    let first = rlp.raw().unwrap().len();
+    assert_eq!(
+        MemoryChain::load(&genesis, &blocks[first..]).unwrap_err(),
+        ChainError::NotLinked { number: 2 }
+    );
+    assert!(matches!(
+        MemoryChain::load(&genesis, &blocks[..first - 1]).unwrap_err(),
+        ChainError::Block { index: 0, .. }
+    ));
+    assert!(matches!(
+        MemoryChain::load("{}", &blocks).unwrap_err(),
+        ChainError::Genesis(_)
+    ));
+}
