@@ -102,7 +102,7 @@ fn generate(file: &Path) -> CmdResult {
 }
 
 /// Reads a key file: 64 hex characters (an optional `0x` and surrounding whitespace allowed).
-fn load(file: &Path) -> Result<SigningKey, String> {
+pub(crate) fn load(file: &Path) -> Result<SigningKey, String> {
     let bytes = crate::read_small_file(file)?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();

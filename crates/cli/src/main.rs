@@ -3,6 +3,7 @@
 //! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
 
 mod enrdump;
+mod eth;
 mod key;
 mod rlpx;
 
@@ -55,6 +56,9 @@ enum Command {
     /// RLPx: talk to a node over TCP.
     #[command(subcommand)]
     Rlpx(rlpx::RlpxCommand),
+    /// The eth protocol: a node's Status, or serve a chain.
+    #[command(subcommand)]
+    Eth(eth::EthCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Key(cmd) => key::run(cmd),
         Command::Enrdump(args) => enrdump::run(&args),
         Command::Rlpx(cmd) => rlpx::run(cmd),
+        Command::Eth(cmd) => eth::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,7 +70,7 @@ pub(crate) fn run(command: RlpxCommand) -> CmdResult {
 }
 
 /// The node id and TCP address of an enode URL or a node record.
-fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
+pub(crate) fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
     let node = node.trim();
     if node.starts_with("enode://") {
         let record: NodeRecord = node

@@ -89,7 +89,7 @@ impl<'a> Decodable<'a> for SealedHeader {
 }
 
 impl devp2p_rlp_codec::Encodable for SealedHeader {
-    fn encode<B: devp2p_rlp_codec::bytes::BufMut + ?Sized>(&self, out: &mut B) {
+    fn encode<B: bytes::BufMut + ?Sized>(&self, out: &mut B) {
         self.header.encode(out);
     }
 

@@ -15,6 +15,7 @@
 //! - Serving: [`ChainReader`], [`MemoryChain`] (a `genesis.json` and a `chain.rlp`, the genesis
 //!   header built with its state root by [`Genesis`]), and [`respond`] with the spec's header
 //!   request semantics.
+//! - [`EthStream`]: the Status exchange and eth messages over a `P2pStream`, for tokio.
 //!
 //! ```
 //! use devp2p_eth_wire::ChainSpec;
@@ -42,6 +43,7 @@ mod header;
 mod messages;
 mod receipt;
 mod status;
+mod stream;
 mod transaction;
 
 pub use block::{Block, BlockBody, Withdrawal};
@@ -61,6 +63,7 @@ pub use messages::{
 };
 pub use receipt::{Log, Receipt};
 pub use status::{Status, Status68, Status69, StatusError, check_status};
+pub use stream::{EthError, EthStream, LocalStatus};
 pub use transaction::{
     AccessListItem, Authorization, BlobSidecar, EIP1559_TX_TYPE, EIP2930_TX_TYPE, EIP4844_TX_TYPE,
     EIP7702_TX_TYPE, LEGACY_TX_TYPE, Transaction, TransactionEnvelope, TxEip1559, TxEip2930,

@@ -1,0 +1,336 @@
+//! `devp2p eth status` (a node's Status, checked against ours) and `devp2p eth serve` (a chain
+//! served over eth/68, 69 and 70).
+// A command-line driver: it owns the runtime, the clock, the sockets and the OS randomness.
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use alloy_primitives::U256;
+use clap::{Args as ClapArgs, Subcommand};
+use devp2p_enr::{NodeRecord, PeerId};
+use devp2p_eth_wire::{
+    ChainReader, ChainSpec, EthError, EthMessage, EthStream, LocalStatus, MemoryChain, Status,
+    respond,
+};
+use devp2p_p2p_capability::{Config, DisconnectReason, NodeInfo, P2pStream};
+use devp2p_rlpx_framing::{NodeKey, RlpxStream};
+use k256::{SecretKey, elliptic_curve::Generate};
+use rand_core::UnwrapErr;
+use serde_json::{Value, json};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    time::timeout,
+};
+
+use crate::CmdResult;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EthCommand {
+    /// Exchanges Status with a node and prints its Status.
+    Status(StatusArgs),
+    /// Serves a chain (a directory with genesis.json and chain.rlp) over eth/68, 69 and 70.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct StatusArgs {
+    /// The node: `enode://…` URL or `enr:…` record.
+    node: String,
+    /// Our chain: mainnet, sepolia, holesky or hoodi (as an unsynced node at genesis).
+    #[arg(long, default_value = "mainnet", conflicts_with = "chain")]
+    network: String,
+    /// Our chain from a directory with genesis.json and chain.rlp, at its head.
+    #[arg(long, value_name = "DIR")]
+    chain: Option<PathBuf>,
+    /// Seconds allowed for the whole exchange.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct ServeArgs {
+    /// A directory with genesis.json and chain.rlp (e.g. testdata/ethtest).
+    #[arg(long, value_name = "DIR")]
+    chain: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:30303")]
+    addr: SocketAddr,
+    /// Node key file (64 hex characters); a new random key when absent.
+    #[arg(long, value_name = "FILE")]
+    nodekey: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+pub(crate) fn run(command: EthCommand) -> CmdResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    match command {
+        EthCommand::Status(args) => runtime.block_on(status(&args)),
+        EthCommand::Serve(args) => runtime.block_on(serve(&args)),
+    }
+}
+
+fn load_chain(dir: &Path) -> Result<MemoryChain, String> {
+    let genesis = std::fs::read_to_string(dir.join("genesis.json"))
+        .map_err(|e| format!("{}: {e}", dir.join("genesis.json").display()))?;
+    let blocks = std::fs::read(dir.join("chain.rlp"))
+        .map_err(|e| format!("{}: {e}", dir.join("chain.rlp").display()))?;
+    MemoryChain::load(&genesis, &blocks).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn local_status(chain: &MemoryChain) -> LocalStatus {
+    LocalStatus {
+        spec: chain.genesis().spec.clone(),
+        head: chain.head(),
+        total_difficulty: chain.genesis().header.header.difficulty,
+        earliest: chain.earliest(),
+    }
+}
+
+fn random_key() -> NodeKey {
+    NodeKey::new(SecretKey::generate_from_rng(&mut UnwrapErr(
+        getrandom::SysRng,
+    )))
+}
+
+fn node_info(key: &NodeKey, port: u16) -> NodeInfo {
+    NodeInfo {
+        client_id: format!("devp2p-rs/{}", env!("CARGO_PKG_VERSION")),
+        listen_port: port,
+        id: *key.id(),
+    }
+}
+
+async fn status(args: &StatusArgs) -> CmdResult {
+    let (id, address) = crate::rlpx::target(&args.node)?;
+    let local = match &args.chain {
+        Some(dir) => local_status(&load_chain(dir)?),
+        None => {
+            let spec = ChainSpec::by_name(&args.network)
+                .ok_or_else(|| format!("unknown network {:?}", args.network))?;
+            // An unsynced node: its head is the genesis, known by hash only.
+            let mut head = devp2p_eth_wire::SealedHeader::seal(Default::default());
+            head.hash = spec.schedule.genesis_hash;
+            head.header.timestamp = spec.schedule.genesis_time;
+            LocalStatus {
+                spec,
+                head,
+                total_difficulty: U256::ZERO,
+                earliest: 0,
+            }
+        }
+    };
+    let limit = Duration::from_secs(args.timeout);
+    let outcome = timeout(limit, exchange(id, address, &local, limit))
+        .await
+        .map_err(|_| format!("no answer from {address} within {} s", args.timeout))??;
+    let (version, theirs, refused) = outcome;
+    let head = &local.head.header;
+    let accepted = local
+        .spec
+        .fork_filter()
+        .validate(theirs.fork_id(), head.number, head.timestamp);
+    print_status(
+        version,
+        &theirs,
+        accepted.is_ok(),
+        refused.as_deref(),
+        args.json,
+    );
+    match refused {
+        None => Ok(()),
+        Some(reason) => Err(format!("Status refused: {reason}")),
+    }
+}
+
+/// Connects, negotiates and exchanges Status: the version, their Status, and why it was
+/// refused if it was.
+async fn exchange(
+    id: PeerId,
+    address: SocketAddr,
+    local: &LocalStatus,
+    limit: Duration,
+) -> Result<(u8, Status, Option<String>), String> {
+    let key = random_key();
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let rlpx = RlpxStream::connect(tcp, &key, &id, &Default::default())
+        .await
+        .map_err(|e| format!("RLPx handshake with {address} failed: {e}"))?;
+    let p2p = P2pStream::handshake(
+        rlpx,
+        Config::default(),
+        node_info(&key, 0),
+        EthStream::<TcpStream>::capabilities(),
+    )
+    .await
+    .map_err(|e| format!("Hello exchange with {address} failed: {e}"))?;
+    match EthStream::handshake(p2p, local, limit).await {
+        Ok(eth) => {
+            let (version, theirs) = (eth.version() as u8, eth.remote_status().clone());
+            let _ = eth.disconnect(DisconnectReason::DisconnectRequested).await;
+            Ok((version, theirs, None))
+        }
+        Err(EthError::Status { status, error }) => {
+            Ok((status.version(), *status, Some(error.to_string())))
+        }
+        Err(e) => Err(format!("Status exchange with {address} failed: {e}")),
+    }
+}
+
+fn print_status(
+    version: u8,
+    status: &Status,
+    accepted: bool,
+    refused: Option<&str>,
+    as_json: bool,
+) {
+    let fork = status.fork_id();
+    if as_json {
+        let mut out = json!({
+            "version": version,
+            "networkId": status.network_id(),
+            "genesis": status.genesis().to_string(),
+            "forkId": { "hash": format!("0x{}", hex::encode(fork.hash)), "next": fork.next },
+            "forkIdAccepted": accepted,
+        });
+        if let Value::Object(map) = &mut out {
+            match status {
+                Status::Eth68(s) => {
+                    map.insert(
+                        "totalDifficulty".into(),
+                        json!(s.total_difficulty.to_string()),
+                    );
+                    map.insert("head".into(), json!(s.head.to_string()));
+                }
+                Status::Eth69(s) => {
+                    map.insert("earliest".into(), json!(s.earliest));
+                    map.insert("latest".into(), json!(s.latest));
+                    map.insert("latestHash".into(), json!(s.latest_hash.to_string()));
+                }
+            }
+            if let Some(reason) = refused {
+                map.insert("refused".into(), json!(reason));
+            }
+        }
+        println!("{out}");
+        return;
+    }
+    println!("version           eth/{version}");
+    println!("network id        {}", status.network_id());
+    println!("genesis           {}", status.genesis());
+    let verdict = if accepted { "accepted" } else { "rejected" };
+    println!("fork id           {fork} ({verdict} by our filter)");
+    match status {
+        Status::Eth68(s) => {
+            println!("total difficulty  {}", s.total_difficulty);
+            println!("head              {}", s.head);
+        }
+        Status::Eth69(s) => {
+            println!("block range       {}..={}", s.earliest, s.latest);
+            println!("latest hash       {}", s.latest_hash);
+        }
+    }
+    if let Some(reason) = refused {
+        println!("refused           {reason}");
+    }
+}
+
+async fn serve(args: &ServeArgs) -> CmdResult {
+    let chain = Arc::new(load_chain(&args.chain)?);
+    let key = match &args.nodekey {
+        Some(file) => {
+            let signing = crate::key::load(file)?;
+            NodeKey::new(SecretKey::from(signing.as_nonzero_scalar()))
+        }
+        None => random_key(),
+    };
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let enode = NodeRecord {
+        id: *key.id(),
+        ip: local.ip(),
+        tcp_port: local.port(),
+        udp_port: local.port(),
+    };
+    println!("{enode}");
+    let status = Arc::new(local_status(&chain));
+    let serving = async {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                continue;
+            };
+            let (chain, status, key) = (chain.clone(), status.clone(), key.clone());
+            tokio::spawn(async move {
+                if let Err(e) = session(tcp, &key, &chain, &status, local.port()).await {
+                    eprintln!("{peer}: {e}");
+                }
+            });
+        }
+    };
+    match args.timeout {
+        Some(seconds) => {
+            let _ = timeout(Duration::from_secs(seconds), serving).await;
+            Ok(())
+        }
+        None => serving.await,
+    }
+}
+
+/// One peer: handshakes, then answers requests until the peer leaves.
+async fn session(
+    tcp: TcpStream,
+    key: &NodeKey,
+    chain: &MemoryChain,
+    status: &LocalStatus,
+    port: u16,
+) -> Result<(), String> {
+    let _ = tcp.set_nodelay(true);
+    let rlpx = RlpxStream::accept(tcp, key, &Default::default())
+        .await
+        .map_err(|e| format!("RLPx: {e}"))?;
+    let p2p = P2pStream::handshake(
+        rlpx,
+        Config::default(),
+        node_info(key, port),
+        EthStream::<TcpStream>::capabilities(),
+    )
+    .await
+    .map_err(|e| format!("Hello: {e}"))?;
+    let mut eth = EthStream::handshake(p2p, status, Duration::from_secs(5))
+        .await
+        .map_err(|e| format!("Status: {e}"))?;
+    let version = eth.version();
+    loop {
+        let message = match eth.next_message().await {
+            Ok(message) => message,
+            Err(EthError::P2p(_)) => return Ok(()),
+            Err(e) => {
+                let _ = eth.disconnect(DisconnectReason::SubprotocolError).await;
+                return Err(e.to_string());
+            }
+        };
+        if let Some(reply) = respond(chain, version, &message) {
+            eth.send(&reply).await.map_err(|e| e.to_string())?;
+        } else if let EthMessage::Status(_) = message {
+            let _ = eth.disconnect(DisconnectReason::ProtocolBreach).await;
+            return Err("a second Status".to_owned());
+        }
+    }
+}

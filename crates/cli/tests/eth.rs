@@ -1,0 +1,194 @@
+//! Two `devp2p` processes: `eth status` against `eth serve` on 127.0.0.1 reports the ethtest
+//! chain's Status; an eth session of our own against the server gets its headers and bodies.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command as StdCommand, Stdio},
+    time::Duration,
+};
+
+use assert_cmd::{Command, cargo::cargo_bin};
+use devp2p_enr::NodeRecord;
+use devp2p_eth_wire::{
+    BlockId, ChainReader, EthMessage, EthStream, GetBlockBodies, GetBlockHeaders, HeadersQuery,
+    LocalStatus, MemoryChain,
+};
+use devp2p_p2p_capability::{Config, DisconnectReason, NodeInfo, P2pStream};
+use devp2p_rlpx_framing::{NodeKey, RlpxStream};
+use k256::SecretKey;
+use serde_json::Value;
+
+const CHAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethtest");
+
+/// `devp2p eth serve` on a free port; killed when dropped.
+struct Server {
+    child: Child,
+    enode: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut child = StdCommand::new(cargo_bin("devp2p"))
+            .args([
+                "eth",
+                "serve",
+                "--chain",
+                CHAIN,
+                "--addr",
+                "127.0.0.1:0",
+                "--timeout",
+                "60",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("enode://"), "{line}");
+        Self {
+            child,
+            enode: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("devp2p")
+        .unwrap()
+        .args(["eth", "status"])
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn status_against_serve_reports_the_ethtest_chain() {
+    let server = Server::start();
+    let (code, stdout, stderr) = status(&[&server.enode, "--chain", CHAIN, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["version"], 70);
+    assert_eq!(json["networkId"], 3_503_995_874_084_926u64);
+    assert_eq!(json["latest"], 600);
+    assert_eq!(json["forkId"]["hash"], "0x377aaa78");
+    assert_eq!(json["forkId"]["next"], 0);
+    assert_eq!(json["forkIdAccepted"], true);
+    assert_eq!(
+        json["latestHash"],
+        "0x44e3809c9a3cda717f00aea3a9da336d149612c8d5657fbc0028176ef8d94d2a"
+    );
+
+    // From another network the Status is printed, refused, and the exit code says so.
+    let (code, stdout, _) = status(&[&server.enode, "--network", "sepolia"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("fork id           0x377aaa78 next 0 (rejected by our filter)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused           network id"), "{stdout}");
+}
+
+#[test]
+fn status_bad_input() {
+    let (code, _, stderr) = status(&["enode://zz@127.0.0.1:1"]);
+    assert_eq!(
+        (code, stderr.starts_with("devp2p: invalid enode URL")),
+        (1, true),
+        "{stderr}"
+    );
+    let enode = "enode://ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f@127.0.0.1:1";
+    let (code, _, stderr) = status(&[enode, "--network", "nowhere"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown network"), "{stderr}");
+    let (code, _, stderr) = status(&[enode, "--timeout", "5"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_answers_headers_and_bodies() {
+    let server = Server::start();
+    let record: NodeRecord = server.enode.parse().unwrap();
+    let genesis = std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap();
+    let blocks = std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap();
+    let chain = MemoryChain::load(&genesis, &blocks).unwrap();
+    let key = NodeKey::new(SecretKey::from_slice(&[5; 32]).unwrap());
+    let tcp = tokio::net::TcpStream::connect((record.ip, record.tcp_port))
+        .await
+        .unwrap();
+    let rlpx = RlpxStream::connect(tcp, &key, &record.id, &Default::default())
+        .await
+        .unwrap();
+    let info = NodeInfo {
+        client_id: "test".into(),
+        listen_port: 0,
+        id: *key.id(),
+    };
+    let p2p = P2pStream::handshake(
+        rlpx,
+        Config::default(),
+        info,
+        EthStream::<tokio::net::TcpStream>::capabilities(),
+    )
+    .await
+    .unwrap();
+    let local = LocalStatus {
+        spec: chain.genesis().spec.clone(),
+        head: chain.head(),
+        total_difficulty: chain.genesis().header.header.difficulty,
+        earliest: 0,
+    };
+    let mut eth = EthStream::handshake(p2p, &local, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let one = chain.header_by_number(1).unwrap().hash;
+    eth.send(&EthMessage::GetBlockHeaders(GetBlockHeaders {
+        request_id: 42,
+        query: HeadersQuery {
+            start: BlockId::Hash(one),
+            limit: 2,
+            skip: 1,
+            reverse: false,
+        },
+    }))
+    .await
+    .unwrap();
+    let EthMessage::BlockHeaders(reply) = eth.next_message().await.unwrap() else {
+        panic!("not BlockHeaders")
+    };
+    assert_eq!(reply.request_id, 42);
+    let numbers: Vec<u64> = reply.headers.iter().map(|h| h.header.number).collect();
+    assert_eq!(numbers, [1, 3]);
+    let hash = chain.header_by_number(300).unwrap().hash;
+    eth.send(&EthMessage::GetBlockBodies(GetBlockBodies {
+        request_id: 0,
+        hashes: vec![hash],
+    }))
+    .await
+    .unwrap();
+    let EthMessage::BlockBodies(reply) = eth.next_message().await.unwrap() else {
+        panic!("not BlockBodies")
+    };
+    assert_eq!((reply.request_id, reply.bodies.len()), (0, 1));
+    assert_eq!(reply.bodies[0], chain.body(&hash).unwrap());
+    eth.disconnect(DisconnectReason::ClientQuitting)
+        .await
+        .unwrap();
+}
