@@ -7,9 +7,10 @@
 //! it alike.
 //!
 //! ```
-//! let mut x = 0u64;
-//! let result = devp2p_bench_support::paired(5, 100, || x += 1, || x += 2);
+//! let (mut a, mut b) = (0u64, 0u64);
+//! let result = devp2p_bench_support::paired(5, 100, || a += 1, || b += 2);
 //! assert!(result.ratio > 0.0);
+//! assert_eq!((a, b), (600, 1200)); // a warm-up run and 5 rounds of 100, each side
 //! ```
 // A measurement tool: reading the clock is its job.
 #![allow(clippy::disallowed_methods)]
