@@ -13,6 +13,10 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use devp2p_enr::PeerId;
+use devp2p_eth_wire::{
+    BlockId, ChainReader, EthMessage, EthStream, EthVersion, GetBlockHeaders, HeadersQuery,
+    LocalStatus, MemoryChain, respond,
+};
 use devp2p_p2p_capability::{
     Capability, Config as P2pConfig, DisconnectReason, NodeInfo, P2pStream,
 };
@@ -35,6 +39,9 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(30);
 /// Keys of the two sides (fixed: interop runs are reproducible).
 const OUR_KEY: [u8; 32] = [0x11; 32];
 const THEIR_KEY: &str = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291";
+/// The ethereumjs scripts: a plain RLPx/p2p node, and an eth/68 node on the ethtest chain.
+const RLPX_PEER: &str = "rlpx_peer.mjs";
+const ETH_PEER: &str = "eth_peer.mjs";
 
 pub(crate) fn run() -> TaskResult {
     let dir = root().join("target/interop");
@@ -44,7 +51,7 @@ pub(crate) fn run() -> TaskResult {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 7] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
             Scenario::Rlpx(Side::Ours),
@@ -64,6 +71,14 @@ pub(crate) fn run() -> TaskResult {
         (
             "cli: devp2p rlpx ping <ethereumjs server>",
             Scenario::CliPing,
+        ),
+        (
+            "eth/68: our node -> ethereumjs server: Status both ways, GetBlockHeaders both ways",
+            Scenario::Eth(Side::Ours),
+        ),
+        (
+            "eth/68: ethereumjs client -> our node: Status both ways, GetBlockHeaders both ways",
+            Scenario::Eth(Side::Theirs),
         ),
     ];
     let mut failed = 0;
@@ -92,7 +107,7 @@ pub(crate) fn run() -> TaskResult {
 fn install(dir: &Path) -> TaskResult {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let source = root().join("xtask/interop");
-    for file in ["package.json", "package-lock.json", "rlpx_peer.mjs"] {
+    for file in ["package.json", "package-lock.json", RLPX_PEER, ETH_PEER] {
         std::fs::copy(source.join(file), dir.join(file))
             .map_err(|e| format!("copy {file}: {e}"))?;
     }
@@ -122,6 +137,7 @@ enum Scenario {
     Rlpx(Side),
     P2p(Side),
     CliPing,
+    Eth(Side),
 }
 
 /// An ethereumjs peer process and its output, line by line.
@@ -132,9 +148,9 @@ struct Peer {
 
 impl Peer {
     /// Starts the ethereumjs peer script; it is killed when dropped.
-    fn start(dir: &Path, args: &[&str]) -> Result<Self, String> {
+    fn start(dir: &Path, script: &str, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new("node")
-            .arg("rlpx_peer.mjs")
+            .arg(script)
             .args(args)
             .current_dir(dir)
             .stdout(Stdio::piped())
@@ -183,7 +199,7 @@ impl Scenario {
         let keys = Keys::new()?;
         match self {
             Self::Rlpx(side) => {
-                let (mut stream, _peer) = connect(dir, &keys, side).await?;
+                let (mut stream, _peer) = connect(dir, &keys, side, RLPX_PEER, &[]).await?;
                 let first = stream.next().await.ok_or("closed before its first frame")?;
                 let hello = first.map_err(|e| format!("first frame: {e}"))?;
                 let (client, id) = read_hello(&hello)?;
@@ -194,20 +210,25 @@ impl Scenario {
             }
             Self::P2p(side) => p2p_session(dir, &keys, side).await,
             Self::CliPing => cli_ping(dir, &keys).await,
+            Self::Eth(side) => eth_session(dir, &keys, side).await,
         }
     }
 }
 
-/// An RLPx connection with an ethereumjs peer, set up from `side`.
+/// An RLPx connection with an ethereumjs peer running `script`, set up from `side`. The script
+/// gets `server <key> <args…>` or `client <key> <args…> <our port> <our node id>`.
 async fn connect(
     dir: &Path,
     keys: &Keys,
     side: Side,
+    script: &str,
+    args: &[&str],
 ) -> Result<(RlpxStream<TcpStream>, Peer), String> {
     let config = Config::default();
     let (stream, peer) = match side {
         Side::Ours => {
-            let mut peer = Peer::start(dir, &["server", THEIR_KEY])?;
+            let server = [&["server", THEIR_KEY][..], args].concat();
+            let mut peer = Peer::start(dir, script, &server)?;
             let port = peer.expect("LISTENING ").await?;
             let tcp = TcpStream::connect(format!("127.0.0.1:{port}"))
                 .await
@@ -226,7 +247,8 @@ async fn connect(
                 .port()
                 .to_string();
             let our_id = keys.ours.id().to_string();
-            let peer = Peer::start(dir, &["client", THEIR_KEY, &port, &our_id])?;
+            let client = [&["client", THEIR_KEY][..], args, &[&port, &our_id]].concat();
+            let peer = Peer::start(dir, script, &client)?;
             let (tcp, _) = listener
                 .accept()
                 .await
@@ -245,7 +267,7 @@ async fn connect(
 /// Hello both ways, eth/68 negotiated on both sides (we also offer eth/69, eth/70 and a test
 /// protocol), a Ping answered, and our Disconnect reason as ethereumjs reports it.
 async fn p2p_session(dir: &Path, keys: &Keys, side: Side) -> Result<String, String> {
-    let (rlpx, mut peer) = connect(dir, keys, side).await?;
+    let (rlpx, mut peer) = connect(dir, keys, side, RLPX_PEER, &[]).await?;
     let info = NodeInfo {
         client_id: "devp2p-rs/interop".into(),
         listen_port: 0,
@@ -298,9 +320,104 @@ async fn p2p_session(dir: &Path, keys: &Keys, side: Side) -> Result<String, Stri
     ))
 }
 
+/// eth/68 on the ethtest chain with ethereumjs: each side accepts the other's Status (their fork
+/// id through our EIP-2124 filter, ours through theirs), each answers the other's
+/// GetBlockHeaders, and our Disconnect reason is reported.
+async fn eth_session(dir: &Path, keys: &Keys, side: Side) -> Result<String, String> {
+    let chain_dir = root().join("testdata/ethtest");
+    let genesis =
+        std::fs::read_to_string(chain_dir.join("genesis.json")).map_err(|e| e.to_string())?;
+    let blocks = std::fs::read(chain_dir.join("chain.rlp")).map_err(|e| e.to_string())?;
+    let chain = MemoryChain::load(&genesis, &blocks).map_err(|e| e.to_string())?;
+    let genesis_hash = hex::encode(chain.genesis().header.hash);
+    let head_hash = hex::encode(chain.head().hash);
+    let chain_arg = chain_dir.to_string_lossy().into_owned();
+    let args = [chain_arg.as_str(), &genesis_hash, &head_hash];
+    let (rlpx, mut peer) = connect(dir, keys, side, ETH_PEER, &args).await?;
+    let info = NodeInfo {
+        client_id: "devp2p-rs/interop".into(),
+        listen_port: 0,
+        id: *keys.ours.id(),
+    };
+    let p2p = P2pStream::handshake(
+        rlpx,
+        P2pConfig::default(),
+        info,
+        EthStream::<TcpStream>::capabilities(),
+    )
+    .await
+    .map_err(|e| format!("p2p handshake: {e}"))?;
+    let local = LocalStatus {
+        spec: chain.genesis().spec.clone(),
+        head: chain.head(),
+        total_difficulty: chain.genesis().header.header.difficulty,
+        earliest: 0,
+    };
+    let mut eth = EthStream::handshake(p2p, &local, Duration::from_secs(10))
+        .await
+        .map_err(|e| format!("Status: {e}"))?;
+    if eth.version() != EthVersion::Eth68 {
+        return Err(format!("negotiated {:?}, not eth/68", eth.version()));
+    }
+    let theirs = eth.remote_status().fork_id();
+    let accepted = peer.expect("STATUS ").await?;
+    eth.send(&EthMessage::GetBlockHeaders(GetBlockHeaders {
+        request_id: 5,
+        query: HeadersQuery {
+            start: BlockId::Number(1),
+            limit: 3,
+            skip: 0,
+            reverse: false,
+        },
+    }))
+    .await
+    .map_err(|e| format!("send: {e}"))?;
+    let (mut answered, mut received) = (false, false);
+    while !(answered && received) {
+        let message = eth
+            .next_message()
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
+        if let Some(reply) = respond(&chain, EthVersion::Eth68, &message) {
+            eth.send(&reply).await.map_err(|e| format!("send: {e}"))?;
+            answered = true;
+        } else if let EthMessage::BlockHeaders(reply) = message {
+            let hashes: Vec<_> = reply.headers.iter().map(|h| h.hash).collect();
+            let expected: Vec<_> = (1..=3)
+                .filter_map(|n| chain.header_by_number(n).map(|h| h.hash))
+                .collect();
+            if reply.request_id != 5 || hashes != expected {
+                return Err(format!(
+                    "their BlockHeaders (id {}) are not blocks 1-3",
+                    reply.request_id
+                ));
+            }
+            received = true;
+        }
+    }
+    let served = peer.expect("HEADERS ").await?;
+    if served != "77 10,12" {
+        return Err(format!(
+            "ethereumjs got {served:?} for its request 77, not blocks 10,12"
+        ));
+    }
+    eth.disconnect(DisconnectReason::ClientQuitting)
+        .await
+        .map_err(|e| format!("disconnect: {e}"))?;
+    let removed = peer.expect("PEER REMOVED ").await?;
+    if removed != "8 false" {
+        return Err(format!(
+            "ethereumjs reports the end as {removed:?}, not reason 8"
+        ));
+    }
+    Ok(format!(
+        "their fork id {theirs} accepted by us, ours accepted by them ({accepted}); they served blocks 1-3, we served 10,12"
+    ))
+}
+
 /// `devp2p rlpx ping --json` against an ethereumjs server.
 async fn cli_ping(dir: &Path, keys: &Keys) -> Result<String, String> {
-    let mut peer = Peer::start(dir, &["server", THEIR_KEY])?;
+    let mut peer = Peer::start(dir, RLPX_PEER, &["server", THEIR_KEY])?;
     let port = peer.expect("LISTENING ").await?;
     let enode = format!("enode://{}@127.0.0.1:{port}", keys.their_id);
     let output = Command::new(root().join("target/debug/devp2p"))

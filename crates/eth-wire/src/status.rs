@@ -136,6 +136,14 @@ pub enum StatusError {
     ZeroLatestHash,
 }
 
+/// Every refused Status ends the session with reason 0x10 (subprotocol error), as go-ethereum
+/// does for a failed eth handshake.
+impl From<&StatusError> for devp2p_p2p_capability::DisconnectReason {
+    fn from(_: &StatusError) -> Self {
+        Self::SubprotocolError
+    }
+}
+
 /// Checks the peer's Status `theirs` against ours for a session speaking `version`, with our
 /// head at `head_block` / `head_time` for the fork id rules.
 pub fn check_status(

@@ -150,7 +150,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> EthStream<Io> {
             head.number,
             head.timestamp,
         ) {
-            let _ = p2p.disconnect(DisconnectReason::SubprotocolError).await;
+            let _ = p2p.disconnect(DisconnectReason::from(&error)).await;
             return Err(EthError::Status {
                 status: Box::new(theirs),
                 error,
