@@ -33,15 +33,15 @@ fn hex_bytes(value: &Value, name: &'static str) -> Result<Vec<u8>, GenesisError>
 }
 
 fn word(genesis: &Value, name: &'static str) -> Result<B256, GenesisError> {
-    match field(genesis, name) {
-        None => Ok(B256::ZERO),
-        Some(value) => {
-            let bytes = hex_bytes(value, name)?;
-            (bytes.len() <= 32)
-                .then(|| B256::left_padding_from(&bytes))
-                .ok_or(GenesisError::Field(name))
-        }
-    }
+    field(genesis, name).map_or(Ok(B256::ZERO), |value| word_of(value, name))
+}
+
+/// A hex value of at most 32 bytes, left-padded to 32.
+fn word_of(value: &Value, name: &'static str) -> Result<B256, GenesisError> {
+    let bytes = hex_bytes(value, name)?;
+    (bytes.len() <= 32)
+        .then(|| B256::left_padding_from(&bytes))
+        .ok_or(GenesisError::Field(name))
 }
 
 fn big(value: &Value, name: &'static str) -> Result<U256, GenesisError> {
@@ -91,10 +91,7 @@ fn accounts(alloc: &Map<String, Value>) -> Result<Vec<(Address, TrieAccount)>, G
             let mut storage = Vec::new();
             if let Some(slots) = account.get("storage").and_then(Value::as_object) {
                 for (slot, value) in slots {
-                    let slot = B256::left_padding_from(&hex_bytes(
-                        &Value::String(slot.clone()),
-                        "alloc.storage",
-                    )?);
+                    let slot = word_of(&Value::String(slot.clone()), "alloc.storage")?;
                     let value = big(value, "alloc.storage")?;
                     // A zero value is no entry at all.
                     if !value.is_zero() {

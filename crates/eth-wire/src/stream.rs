@@ -134,10 +134,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> EthStream<Io> {
         }
         let theirs = match EthMessage::decode(version, id, &data) {
             Ok(EthMessage::Status(status)) => status,
-            Ok(other) => return Err(EthError::ExpectedStatus(other.id())),
-            Err(error) => {
+            other => {
                 let _ = p2p.disconnect(DisconnectReason::SubprotocolError).await;
-                return Err(error.into());
+                return Err(match other {
+                    Err(error) => error.into(),
+                    Ok(message) => EthError::ExpectedStatus(message.id()),
+                });
             }
         };
         let head = &local.head.header;

@@ -242,3 +242,20 @@ fn ethtest_genesis_header_from_genesis_json() {
         [0x37, 0x7a, 0xaa, 0x78]
     );
 }
+
+#[test]
+fn genesis_with_bad_alloc_is_an_error() {
+    let with_slot = |slot: &str| {
+        format!(
+            r#"{{"config":{{"chainId":1}},"alloc":{{"0x0000000000000000000000000000000000000001":{{"balance":"0x1","storage":{{"{slot}":"0x01"}}}}}}}}"#
+        )
+    };
+    assert!(devp2p_eth_wire::Genesis::from_geth_json(&with_slot("0x01")).is_ok());
+    // A 33-byte storage key, and one that is not hex.
+    let long = format!("0x{}", "11".repeat(33));
+    assert_eq!(
+        devp2p_eth_wire::Genesis::from_geth_json(&with_slot(&long)).unwrap_err(),
+        devp2p_eth_wire::GenesisError::Field("alloc.storage")
+    );
+    assert!(devp2p_eth_wire::Genesis::from_geth_json(&with_slot("0xzz")).is_err());
+}

@@ -22,6 +22,9 @@ use crate::{
     snappy::{Compressor, MAX_DECOMPRESSED_SIZE, decompress},
 };
 
+/// Largest Ping or Pong body accepted (an empty list is one byte; EIP-8 style extras fit).
+const MAX_PING_SIZE: usize = 1024;
+
 /// Session settings. Every field has a default, stated on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -325,10 +328,16 @@ impl Session {
                     .ok_or(ProtocolError::UnknownMessageId(id))?,
             ),
         };
-        let data = if self.snappy {
-            decompress(&message.data, self.config.max_message_size)?
+        // Ping and Pong carry an empty list; a few bytes of extra elements are tolerated.
+        let limit = if route.is_some() {
+            self.config.max_message_size
         } else {
-            if message.data.len() > self.config.max_message_size {
+            MAX_PING_SIZE
+        };
+        let data = if self.snappy {
+            decompress(&message.data, limit)?
+        } else {
+            if message.data.len() > limit {
                 return Err(ProtocolError::DecompressedTooLarge(message.data.len()));
             }
             message.data

@@ -505,3 +505,17 @@ fn garbage_first_messages() {
         assert!(!ended.by_peer);
     }
 }
+
+#[test]
+fn oversized_ping_is_refused() {
+    // A Ping announcing 2 KiB of body: far beyond an empty list, refused before decompressing.
+    let mut pair = Pair::established();
+    let big = snap::raw::Encoder::new()
+        .compress_vec(&[0xc0; 2048])
+        .unwrap();
+    pair.a.handle_message(pair.now, Message::new(0x02, big));
+    assert_eq!(
+        disconnected(&mut pair.a).cause,
+        Some(ProtocolError::DecompressedTooLarge(2048))
+    );
+}

@@ -4,28 +4,13 @@
 //! a C compiler; it takes precedence when both features are on). `cargo bench -p
 //! devp2p-rlpx-framing` measures all three side by side.
 
-#[cfg(feature = "asm-keccak")]
+/// `keccak-asm` and `sha3` implement `Digest` (of different `digest` generations) with the same
+/// methods.
+#[cfg(any(feature = "sha3-keccak", feature = "asm-keccak"))]
 mod imp {
+    #[cfg(feature = "asm-keccak")]
     use keccak_asm::{Digest, Keccak256};
-
-    #[derive(Clone)]
-    pub(super) struct Inner(Keccak256);
-
-    impl Inner {
-        pub(super) fn new() -> Self {
-            Self(Keccak256::new())
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            self.0.update(data);
-        }
-        pub(super) fn finalize(self) -> [u8; 32] {
-            self.0.finalize().into()
-        }
-    }
-}
-
-#[cfg(all(feature = "sha3-keccak", not(feature = "asm-keccak")))]
-mod imp {
+    #[cfg(all(feature = "sha3-keccak", not(feature = "asm-keccak")))]
     use sha3::{Digest, Keccak256};
 
     #[derive(Clone)]
