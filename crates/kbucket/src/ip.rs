@@ -1,0 +1,105 @@
+//! IP range accounting for the limits of [`IpLimits`]: which range an address counts in and how
+//! many table entries each range holds.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::IpLimits;
+
+/// The range an address is counted in: its /24 (IPv4) or /64 (IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IpPrefix {
+    V4([u8; 3]),
+    V6([u8; 8]),
+}
+
+impl IpPrefix {
+    fn of(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                Self::V4([a, b, c])
+            }
+            IpAddr::V6(v6) => {
+                let [a, b, c, d, e, f, g, h, ..] = v6.octets();
+                Self::V6([a, b, c, d, e, f, g, h])
+            }
+        }
+    }
+}
+
+/// Whether `ip` is loopback, private, link-local or unspecified.
+pub(crate) fn is_lan(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => is_lan_v4(v4),
+        IpAddr::V6(v6) => is_lan_v6(v6),
+    }
+}
+
+fn is_lan_v4(ip: Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+}
+
+fn is_lan_v6(ip: Ipv6Addr) -> bool {
+    ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local() || ip.is_unspecified()
+}
+
+/// The limits and the table-wide count per range, kept in step with the buckets.
+#[derive(Debug, Clone)]
+pub(crate) struct IpTracker {
+    limits: Option<IpLimits>,
+    table: HashMap<IpPrefix, usize>,
+}
+
+impl IpTracker {
+    pub(crate) fn new(limits: Option<IpLimits>) -> Self {
+        Self {
+            limits,
+            table: HashMap::new(),
+        }
+    }
+
+    /// The range `ip` counts in, or `None` when it is not counted (no IP, no limits, or an
+    /// exempt LAN address).
+    pub(crate) fn prefix(&self, ip: Option<IpAddr>) -> Option<IpPrefix> {
+        let limits = self.limits.as_ref()?;
+        let ip = ip?;
+        if limits.exempt_lan && is_lan(ip) {
+            return None;
+        }
+        Some(IpPrefix::of(ip))
+    }
+
+    /// Whether one more entry of `prefix` fits, given `in_bucket` entries of it in its bucket.
+    pub(crate) fn allows(&self, prefix: Option<IpPrefix>, in_bucket: usize) -> bool {
+        let (Some(prefix), Some(limits)) = (prefix, self.limits.as_ref()) else {
+            return true;
+        };
+        let in_table = self.table.get(&prefix).copied().unwrap_or(0);
+        in_bucket < limits.per_bucket && in_table < limits.per_table
+    }
+
+    /// Counts an entry of `prefix` into the table.
+    pub(crate) fn add(&mut self, prefix: Option<IpPrefix>) {
+        if let Some(prefix) = prefix {
+            *self.table.entry(prefix).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts an entry of `prefix` out of the table.
+    pub(crate) fn remove(&mut self, prefix: Option<IpPrefix>) {
+        let Some(prefix) = prefix else { return };
+        if let Some(count) = self.table.get_mut(&prefix) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.table.remove(&prefix);
+            }
+        }
+    }
+
+    /// The table-wide counts (tests check they stay in step with the buckets).
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> &HashMap<IpPrefix, usize> {
+        &self.table
+    }
+}
