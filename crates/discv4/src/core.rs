@@ -1,0 +1,1221 @@
+//! The discv4 protocol as a sans-IO state machine.
+//!
+//! Method groups, as in quinn-proto: getters; inputs (`handle_datagram`, `handle_timeout`);
+//! commands (`add_bootnode`, `lookup`, `ping`, `request_enr`); outputs, to poll after each input
+//! or command in this order: `poll_transmit`, `poll_event`, then `poll_timeout`.
+
+use core::{net::SocketAddr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    net::IpAddr,
+    time::Instant,
+};
+
+use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
+use devp2p_kbucket::{InsertResult, Table};
+use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
+
+use crate::{
+    Config,
+    lookup::{Lookup, LookupStep},
+    wire::{
+        self, Endpoint, EnrRequest, EnrResponse, FindNode, MAX_NEIGHBOURS, Message, Neighbours,
+        PING_VERSION, Packet, Ping, Pong,
+    },
+};
+
+/// What the table keeps about a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Identity and endpoint (the UDP address it answered from).
+    pub record: NodeRecord,
+    /// The ENR sequence number from its last Ping or Pong.
+    pub enr_seq: Option<u64>,
+    /// Its record, once fetched with ENRRequest.
+    pub enr: Option<Enr>,
+    /// Answers to our Pings, divided by three on each revalidation it misses; it leaves the
+    /// table at zero.
+    pub liveness: u32,
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub dst: SocketAddr,
+    /// The packet.
+    pub bytes: Vec<u8>,
+}
+
+/// Names a lookup started with [`Discv4::lookup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LookupId(pub u64);
+
+/// Names a request started with [`Discv4::ping`] or [`Discv4::request_enr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// Why a request failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No answer after every attempt.
+    #[error("no answer")]
+    Timeout,
+    /// Too many requests in flight (see [`Config::max_queries`] and [`Config::max_pings`]).
+    #[error("too many requests in flight")]
+    Busy,
+    /// The ENR received is not the node's (its public key differs).
+    #[error("the record is not the node's")]
+    WrongRecord,
+}
+
+/// A Pong that answered [`Discv4::ping`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PongInfo {
+    /// The node's ENR sequence number, if it sent one.
+    pub enr_seq: Option<u64>,
+    /// Our address as the node saw it.
+    pub to: Endpoint,
+    /// Time from the last Ping sent to the Pong.
+    pub rtt: Duration,
+}
+
+/// What the core reports.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A node proved its endpoint and entered the table.
+    NodeAdded(NodeRecord),
+    /// A node in the table changed its endpoint or record.
+    NodeUpdated(NodeRecord),
+    /// A node left the table (it stopped answering).
+    NodeRemoved(NodeRecord),
+    /// A lookup ended: the closest nodes to `target` it asked, closest first. Nodes whose
+    /// answers did not reach us are included (as in go-ethereum): other nodes reported them, and
+    /// packets get lost.
+    LookupFinished {
+        /// The lookup.
+        id: LookupId,
+        /// Its target.
+        target: PeerId,
+        /// At most a bucket's worth of nodes.
+        nodes: Vec<NodeRecord>,
+    },
+    /// The answer to [`Discv4::ping`].
+    PingResult {
+        /// The request.
+        id: RequestId,
+        /// The node pinged.
+        node: NodeRecord,
+        /// Its Pong, or why there was none.
+        result: Result<PongInfo, RequestError>,
+    },
+    /// The answer to [`Discv4::request_enr`].
+    EnrResult {
+        /// The request.
+        id: RequestId,
+        /// The node asked.
+        node: NodeRecord,
+        /// Its record (verified, and the node's own), or why there was none.
+        result: Result<Enr, RequestError>,
+    },
+    /// Other nodes agree on a new external address for us (from the `to` of their Pongs).
+    ExternalAddress(SocketAddr),
+}
+
+/// Who waits for a Pong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiter {
+    User(RequestId),
+    Revalidate,
+    Query(u64),
+    /// A bootnode, or a node that pinged us while unbonded: it enters the table on answering.
+    Bond,
+}
+
+#[derive(Debug)]
+struct PendingPing {
+    hash: [u8; 32],
+    node: NodeRecord,
+    addr: SocketAddr,
+    sent: Instant,
+    deadline: Instant,
+    attempts: u8,
+    waiters: Vec<Waiter>,
+}
+
+#[derive(Debug)]
+enum QueryKind {
+    FindNode {
+        lookup: LookupId,
+        target: PeerId,
+        found: Vec<NodeRecord>,
+    },
+    Enr {
+        id: RequestId,
+        hash: [u8; 32],
+    },
+}
+
+/// What a query waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Our Ping is out; waiting for the node's Pong.
+    Pong,
+    /// The node answered; waiting for its Ping (its side of the bond) until the deadline.
+    Ping,
+    /// FINDNODE or ENRRequest sent; waiting for the answer until the deadline.
+    Reply,
+}
+
+#[derive(Debug)]
+struct Query {
+    node: NodeRecord,
+    addr: SocketAddr,
+    kind: QueryKind,
+    stage: Stage,
+    deadline: Instant,
+    attempts: u8,
+}
+
+#[derive(Debug, Default)]
+struct Bond {
+    /// When the node last answered our Ping from this IP (its endpoint proof).
+    pong_received: Option<Instant>,
+    /// When we last answered its Ping (our endpoint proof on its side).
+    ping_received: Option<Instant>,
+    /// Position in `bond_order`, for eviction.
+    touched: u64,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The discv4 node: table, bonds, lookups and requests, driven by datagrams and time.
+///
+/// ```
+/// use std::time::Instant;
+/// use devp2p_discv4::{Config, Discv4, Endpoint, SigningKey};
+///
+/// let now = Instant::now();
+/// let endpoint = |port| Endpoint { ip: [127, 0, 0, 1].into(), udp_port: port, tcp_port: port };
+/// let key = |b| SigningKey::from_slice(&[b; 32]).unwrap();
+/// let mut a = Discv4::new(key(1), endpoint(30301), Config::default(), now, 1_700_000_000, 1)?;
+/// let mut b = Discv4::new(key(2), endpoint(30302), Config::default(), now, 1_700_000_000, 2)?;
+///
+/// // A pings B; each datagram is handed to the other side as if sent over UDP.
+/// a.ping(now, b.local_record());
+/// for _ in 0..4 {
+///     while let Some(t) = a.poll_transmit() { b.handle_datagram(now, "127.0.0.1:30301".parse()?, &t.bytes); }
+///     while let Some(t) = b.poll_transmit() { a.handle_datagram(now, "127.0.0.1:30302".parse()?, &t.bytes); }
+/// }
+/// // Both proved their endpoints: each has the other in its table.
+/// assert_eq!(a.table().len(), 1);
+/// assert_eq!(b.table().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Discv4 {
+    config: Config,
+    key: SigningKey,
+    id: PeerId,
+    node_id: NodeId,
+    endpoint: Endpoint,
+    enr: Enr,
+    /// `now` at construction and the Unix time then: packet expirations are Unix seconds.
+    epoch: (Instant, u64),
+    rng: SmallRng,
+    table: Table<NodeInfo>,
+    bootnodes: Vec<NodeRecord>,
+    bonds: HashMap<(NodeId, IpAddr), Bond>,
+    bond_clock: u64,
+    // Ordered maps: the order timeouts fire in must not depend on hashing, so that runs
+    // (simulations above all) are reproducible.
+    pings: BTreeMap<NodeId, PendingPing>,
+    queries: BTreeMap<u64, Query>,
+    lookups: BTreeMap<LookupId, Lookup>,
+    next_id: u64,
+    packets_sent: u64,
+    recent: HashSet<[u8; 32]>,
+    recent_order: VecDeque<[u8; 32]>,
+    rate: HashMap<IpAddr, TokenBucket>,
+    votes: VecDeque<(NodeId, SocketAddr)>,
+    external: Option<SocketAddr>,
+    next_refresh: Option<Instant>,
+    /// The lookup of our own id of the latest refresh.
+    refresh_lookup: Option<LookupId>,
+    next_revalidate: Instant,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Discv4 {
+    /// A node with `key` that announces `endpoint` (in its Pings and its ENR; an unspecified IP
+    /// is left out of the ENR; the record cannot exceed its size limit, but the error is passed on
+    /// rather than hidden). `now` and `unix_time` (seconds) name the same moment: expirations
+    /// are computed from them. `seed` seeds the randomness (refresh targets, revalidation order).
+    pub fn new(
+        key: SigningKey,
+        endpoint: Endpoint,
+        config: Config,
+        now: Instant,
+        unix_time: u64,
+        seed: u64,
+    ) -> Result<Self, EnrError> {
+        let id = PeerId::from_public_key(&key.verifying_key().into());
+        let node_id = id.node_id();
+        let enr = build_enr(&key, &endpoint, None)?;
+        Ok(Self {
+            table: Table::new(node_id, config.table.clone()),
+            next_revalidate: now + config.revalidate_interval,
+            config,
+            key,
+            id,
+            node_id,
+            endpoint,
+            enr,
+            epoch: (now, unix_time),
+            rng: SmallRng::seed_from_u64(seed),
+            bootnodes: Vec::new(),
+            bonds: HashMap::new(),
+            bond_clock: 0,
+            pings: BTreeMap::new(),
+            queries: BTreeMap::new(),
+            lookups: BTreeMap::new(),
+            next_id: 0,
+            packets_sent: 0,
+            recent: HashSet::new(),
+            recent_order: VecDeque::new(),
+            rate: HashMap::new(),
+            votes: VecDeque::new(),
+            external: None,
+            next_refresh: None,
+            refresh_lookup: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    // ----- Getters -----
+
+    /// Our public key.
+    pub const fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    /// Our node id (keccak256 of the public key).
+    pub const fn node_id(&self) -> &NodeId {
+        &self.node_id
+    }
+
+    /// Our enode address as announced.
+    pub const fn local_record(&self) -> NodeRecord {
+        NodeRecord {
+            id: self.id,
+            ip: self.endpoint.ip,
+            tcp_port: self.endpoint.tcp_port,
+            udp_port: self.endpoint.udp_port,
+        }
+    }
+
+    /// Our node record, served to ENRRequests.
+    pub const fn local_enr(&self) -> &Enr {
+        &self.enr
+    }
+
+    /// The routing table: nodes that proved their endpoint.
+    pub const fn table(&self) -> &Table<NodeInfo> {
+        &self.table
+    }
+
+    /// Our external address as other nodes see it, once enough of them agree.
+    pub const fn external_address(&self) -> Option<SocketAddr> {
+        self.external
+    }
+
+    // ----- Commands -----
+
+    /// Announces a new endpoint (after a change of address): later Pings carry it, and the ENR
+    /// is re-signed with a higher sequence number if it changed.
+    pub fn set_endpoint(&mut self, endpoint: Endpoint) -> Result<(), EnrError> {
+        self.enr = build_enr(&self.key, &endpoint, Some(&self.enr))?;
+        self.endpoint = endpoint;
+        Ok(())
+    }
+
+    /// Adds a bootnode: it is pinged now (and enters the table when it answers), seeds lookups
+    /// while the table is empty, and a table refresh starts right away.
+    pub fn add_bootnode(&mut self, now: Instant, node: NodeRecord) {
+        if node.id == self.id {
+            return;
+        }
+        if !self.bootnodes.contains(&node) {
+            self.bootnodes.push(node);
+        }
+        self.send_ping(now, node, Waiter::Bond);
+        if self.next_refresh.is_none_or(|at| at > now) {
+            self.next_refresh = Some(now);
+        }
+    }
+
+    /// Starts an iterative lookup of the nodes closest to `target`; it ends with
+    /// [`Event::LookupFinished`]. `None` when [`Config::max_lookups`] are already running.
+    pub fn lookup(&mut self, now: Instant, target: PeerId) -> Option<LookupId> {
+        if self.lookups.len() >= self.config.max_lookups {
+            return None;
+        }
+        let id = LookupId(self.fresh_id());
+        let target_id = target.node_id();
+        let mut lookup = Lookup::new(
+            target,
+            self.config.table.bucket_size,
+            self.config.lookup_candidates,
+        );
+        let seeds: Vec<NodeRecord> = self
+            .table
+            .closest(&target_id, self.config.table.bucket_size)
+            .into_iter()
+            .map(|entry| entry.value.record)
+            .collect();
+        let seeds = if seeds.is_empty() {
+            self.bootnodes.clone()
+        } else {
+            seeds
+        };
+        for seed in seeds {
+            lookup.add(seed);
+        }
+        self.lookups.insert(id, lookup);
+        self.advance_lookup(now, id);
+        Some(id)
+    }
+
+    /// Pings `node`; the answer comes as [`Event::PingResult`]. A node that answers enters the
+    /// table.
+    pub fn ping(&mut self, now: Instant, node: NodeRecord) -> RequestId {
+        let id = RequestId(self.fresh_id());
+        if !self.send_ping(now, node, Waiter::User(id)) {
+            self.push_event(Event::PingResult {
+                id,
+                node,
+                result: Err(RequestError::Busy),
+            });
+        }
+        id
+    }
+
+    /// Asks `node` for its record (EIP-868), bonding first if needed; the answer comes as
+    /// [`Event::EnrResult`].
+    pub fn request_enr(&mut self, now: Instant, node: NodeRecord) -> RequestId {
+        let id = RequestId(self.fresh_id());
+        let kind = QueryKind::Enr { id, hash: [0; 32] };
+        if !self.start_query(now, node, kind) {
+            self.push_event(Event::EnrResult {
+                id,
+                node,
+                result: Err(RequestError::Busy),
+            });
+        }
+        id
+    }
+
+    // ----- Inputs -----
+
+    /// Handles a datagram received from `from`. Invalid, expired, replayed, rate-limited and
+    /// unsolicited packets are dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+        if !self.admit(now, from.ip()) {
+            return;
+        }
+        let Ok(packet) = wire::decode(bytes) else {
+            return;
+        };
+        if packet.sender == self.id || !self.remember_hash(packet.hash) {
+            return;
+        }
+        let expiration = match &packet.message {
+            Message::Ping(p) => Some(p.expiration),
+            Message::Pong(p) => Some(p.expiration),
+            Message::FindNode(p) => Some(p.expiration),
+            Message::Neighbours(p) => Some(p.expiration),
+            Message::EnrRequest(p) => Some(p.expiration),
+            Message::EnrResponse(_) => None,
+        };
+        // A signed 64-bit Unix time: values from 2^63 up are negative, so expired.
+        if expiration
+            .is_some_and(|exp| i64::try_from(exp).map_or(true, |exp| exp < self.unix_time(now)))
+        {
+            return;
+        }
+        let Packet {
+            hash,
+            sender,
+            message,
+        } = packet;
+        match message {
+            Message::Ping(ping) => self.on_ping(now, from, sender, hash, &ping),
+            Message::Pong(pong) => self.on_pong(now, from, sender, &pong),
+            Message::FindNode(find) => self.on_find_node(now, from, sender, &find),
+            Message::Neighbours(neighbours) => self.on_neighbours(now, from, sender, neighbours),
+            Message::EnrRequest(_) => self.on_enr_request(now, from, sender, hash),
+            Message::EnrResponse(response) => self.on_enr_response(now, from, sender, response),
+        }
+    }
+
+    /// Handles the passing of time: retries, timeouts, table refresh and revalidation.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<NodeId> = self
+            .pings
+            .iter()
+            .filter(|(_, ping)| ping.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.on_ping_timeout(now, id);
+        }
+        let expired: Vec<u64> = self
+            .queries
+            .iter()
+            .filter(|(_, query)| query.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.on_query_timeout(now, id);
+        }
+        if self.next_refresh.is_some_and(|at| at <= now) {
+            self.next_refresh = Some(now + self.config.refresh_interval);
+            if self.table.is_empty() {
+                for node in self.bootnodes.clone() {
+                    self.send_ping(now, node, Waiter::Bond);
+                }
+            }
+            self.refresh_lookup = self.lookup(now, self.id);
+            let mut target = [0u8; 64];
+            self.rng.fill_bytes(&mut target);
+            self.lookup(now, PeerId(target));
+        }
+        if self.next_revalidate <= now {
+            let jitter = self
+                .rng
+                .random_range(0..=self.config.revalidate_interval.as_millis() as u64);
+            self.next_revalidate =
+                now + self.config.revalidate_interval / 2 + Duration::from_millis(jitter / 2);
+            let pick = self.rng.random::<u32>() as usize;
+            if let Some(entry) = self.table.revalidation_candidate(pick) {
+                let node = entry.value.record;
+                self.send_ping(now, node, Waiter::Revalidate);
+            }
+        }
+    }
+
+    // ----- Outputs -----
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let pings = self.pings.values().map(|p| p.deadline);
+        let queries = self.queries.values().map(|q| q.deadline);
+        pings
+            .chain(queries)
+            .chain(self.next_refresh)
+            .chain(Some(self.next_revalidate))
+            .min()
+    }
+
+    // ----- Packet handlers -----
+
+    fn on_ping(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: PeerId,
+        hash: [u8; 32],
+        ping: &Ping,
+    ) {
+        // The Pong goes to the packet's source, whatever `from` claims.
+        let pong = Message::Pong(Pong {
+            to: Endpoint {
+                ip: from.ip(),
+                udp_port: from.port(),
+                tcp_port: ping.from.tcp_port,
+            },
+            ping_hash: hash,
+            expiration: self.expiration(now),
+            enr_seq: Some(self.enr.seq()),
+        });
+        self.send(from, &pong);
+        let node_id = sender.node_id();
+        let bond = self.bond_mut(node_id, from.ip());
+        bond.ping_received = Some(now);
+        let proven = bond
+            .pong_received
+            .is_some_and(|at| now.saturating_duration_since(at) < self.config.bond_expiration);
+        let node = NodeRecord {
+            id: sender,
+            ip: from.ip(),
+            udp_port: from.port(),
+            tcp_port: ping.from.tcp_port,
+        };
+        if proven {
+            self.update_seen(now, node, ping.enr_seq);
+        } else {
+            self.send_ping(now, node, Waiter::Bond);
+        }
+        // Queries that waited for this node's side of the bond go ahead.
+        let ready: Vec<u64> = self
+            .queries
+            .iter()
+            .filter(|(_, q)| q.stage == Stage::Ping && q.node.id == sender && q.addr == from)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            self.send_query(now, id);
+        }
+    }
+
+    fn on_pong(&mut self, now: Instant, from: SocketAddr, sender: PeerId, pong: &Pong) {
+        let node_id = sender.node_id();
+        let matches = self
+            .pings
+            .get(&node_id)
+            .is_some_and(|p| p.hash == pong.ping_hash && p.addr == from);
+        if !matches {
+            return;
+        }
+        let Some(ping) = self.pings.remove(&node_id) else {
+            return;
+        };
+        self.bond_mut(node_id, from.ip()).pong_received = Some(now);
+        self.vote_address(node_id, SocketAddr::new(pong.to.ip, pong.to.udp_port));
+        let node = NodeRecord {
+            udp_port: from.port(),
+            ip: from.ip(),
+            ..ping.node
+        };
+        self.update_seen(now, node, pong.enr_seq);
+        let info = PongInfo {
+            enr_seq: pong.enr_seq,
+            to: pong.to,
+            rtt: now.saturating_duration_since(ping.sent),
+        };
+        for waiter in ping.waiters {
+            match waiter {
+                Waiter::User(id) => self.push_event(Event::PingResult {
+                    id,
+                    node,
+                    result: Ok(info.clone()),
+                }),
+                Waiter::Query(id) => self.on_query_bonded(now, id),
+                Waiter::Revalidate | Waiter::Bond => {}
+            }
+        }
+    }
+
+    fn on_find_node(&mut self, now: Instant, from: SocketAddr, sender: PeerId, find: &FindNode) {
+        // Amplification defence: only a node that proved this very IP gets an answer.
+        if !self.is_proven(now, sender.node_id(), from.ip()) {
+            return;
+        }
+        let target = find.target.node_id();
+        let nodes: Vec<NodeRecord> = self
+            .table
+            .closest(&target, self.config.table.bucket_size)
+            .into_iter()
+            .map(|entry| entry.value.record)
+            .filter(|node| node.id != sender)
+            .collect();
+        let expiration = self.expiration(now);
+        // At least one packet, empty if we know nobody (as go-ethereum).
+        let mut chunks: Vec<&[NodeRecord]> = nodes.chunks(MAX_NEIGHBOURS).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for chunk in chunks {
+            let message = Message::Neighbours(Neighbours {
+                nodes: chunk.to_vec(),
+                expiration,
+            });
+            self.send(from, &message);
+        }
+    }
+
+    fn on_neighbours(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: PeerId,
+        neighbours: Neighbours,
+    ) {
+        let Some((&id, _)) = self.queries.iter().find(|(_, q)| {
+            q.stage == Stage::Reply
+                && q.node.id == sender
+                && q.addr == from
+                && matches!(q.kind, QueryKind::FindNode { .. })
+        }) else {
+            // Unsolicited: nothing from it is kept.
+            return;
+        };
+        let bucket_size = self.config.table.bucket_size;
+        let own = self.id;
+        let Some(query) = self.queries.get_mut(&id) else {
+            return;
+        };
+        let QueryKind::FindNode { found, .. } = &mut query.kind else {
+            return;
+        };
+        // A packet with fewer than MAX_NEIGHBOURS nodes is usually the last, but it may have
+        // overtaken a full one: wait a moment longer for that, not the whole timeout.
+        let short_packet = neighbours.nodes.len() < MAX_NEIGHBOURS;
+        for node in neighbours.nodes {
+            let usable = node.id != own
+                && node.udp_port != 0
+                && !node.ip.is_unspecified()
+                && !node.ip.is_multicast();
+            if usable && found.len() < bucket_size && !found.iter().any(|n| n.id == node.id) {
+                found.push(node);
+            }
+        }
+        if found.len() >= bucket_size {
+            self.finish_query(now, id, true);
+        } else if short_packet {
+            query.deadline = query.deadline.min(now + self.config.request_timeout / 10);
+        }
+    }
+
+    fn on_enr_request(&mut self, now: Instant, from: SocketAddr, sender: PeerId, hash: [u8; 32]) {
+        if !self.is_proven(now, sender.node_id(), from.ip()) {
+            return;
+        }
+        let response = Message::EnrResponse(EnrResponse {
+            request_hash: hash,
+            record: self.enr.clone(),
+        });
+        self.send(from, &response);
+    }
+
+    fn on_enr_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: PeerId,
+        response: EnrResponse,
+    ) {
+        let Some((&id, _)) = self.queries.iter().find(|(_, q)| {
+            q.stage == Stage::Reply
+                && q.node.id == sender
+                && q.addr == from
+                && matches!(q.kind, QueryKind::Enr { hash, .. } if hash == response.request_hash)
+        }) else {
+            return;
+        };
+        let Some(query) = self.queries.remove(&id) else {
+            return;
+        };
+        let QueryKind::Enr { id: request, .. } = query.kind else {
+            return;
+        };
+        let record = response.record;
+        let result = if record.peer_id() == sender {
+            let node_id = sender.node_id();
+            if let Some(entry) = self.table.get_mut(&node_id) {
+                entry.value.enr_seq = Some(record.seq());
+                entry.value.enr = Some(record.clone());
+                let node = entry.value.record;
+                self.push_event(Event::NodeUpdated(node));
+            }
+            Ok(record)
+        } else {
+            Err(RequestError::WrongRecord)
+        };
+        let _ = now;
+        self.push_event(Event::EnrResult {
+            id: request,
+            node: query.node,
+            result,
+        });
+    }
+
+    // ----- Pings and bonds -----
+
+    /// Sends a Ping to `node` for `waiter`, or joins the one in flight. False when too many are.
+    fn send_ping(&mut self, now: Instant, node: NodeRecord, waiter: Waiter) -> bool {
+        let node_id = node.node_id();
+        if let Some(pending) = self.pings.get_mut(&node_id) {
+            if !pending.waiters.contains(&waiter) {
+                pending.waiters.push(waiter);
+            }
+            return true;
+        }
+        if self.pings.len() >= self.config.max_pings {
+            return false;
+        }
+        let addr = SocketAddr::new(node.ip, node.udp_port);
+        let hash = self.transmit_ping(now, addr);
+        self.pings.insert(
+            node_id,
+            PendingPing {
+                hash,
+                node,
+                addr,
+                sent: now,
+                deadline: now + self.config.request_timeout,
+                attempts: 1,
+                waiters: vec![waiter],
+            },
+        );
+        true
+    }
+
+    fn transmit_ping(&mut self, now: Instant, addr: SocketAddr) -> [u8; 32] {
+        let ping = Message::Ping(Ping {
+            version: PING_VERSION,
+            from: self.endpoint,
+            to: Endpoint {
+                ip: addr.ip(),
+                udp_port: addr.port(),
+                tcp_port: 0,
+            },
+            expiration: self.expiration(now),
+            enr_seq: Some(self.enr.seq()),
+        });
+        self.send(addr, &ping)
+    }
+
+    fn on_ping_timeout(&mut self, now: Instant, node_id: NodeId) {
+        let Some(ping) = self.pings.get_mut(&node_id) else {
+            return;
+        };
+        if ping.attempts < self.config.request_attempts {
+            ping.attempts += 1;
+            ping.deadline = now + self.config.request_timeout;
+            ping.sent = now;
+            let addr = ping.addr;
+            let hash = self.transmit_ping(now, addr);
+            if let Some(ping) = self.pings.get_mut(&node_id) {
+                ping.hash = hash;
+            }
+            return;
+        }
+        let Some(ping) = self.pings.remove(&node_id) else {
+            return;
+        };
+        for waiter in ping.waiters {
+            match waiter {
+                Waiter::User(id) => self.push_event(Event::PingResult {
+                    id,
+                    node: ping.node,
+                    result: Err(RequestError::Timeout),
+                }),
+                Waiter::Query(id) => self.finish_query(now, id, false),
+                Waiter::Revalidate => {
+                    // A node with a record of answering survives a few misses (as go-ethereum):
+                    // each miss divides its count by three, and it leaves at zero.
+                    let keep = self.table.get_mut(&node_id).is_some_and(|entry| {
+                        entry.value.liveness /= 3;
+                        entry.value.liveness > 0
+                    });
+                    if !keep && let Some(removed) = self.table.remove(&node_id) {
+                        self.push_event(Event::NodeRemoved(removed.entry.value.record));
+                        if let Some(promoted) = removed.promoted.and_then(|id| self.table.get(&id))
+                        {
+                            let record = promoted.value.record;
+                            self.push_event(Event::NodeAdded(record));
+                        }
+                    }
+                }
+                Waiter::Bond => {}
+            }
+        }
+    }
+
+    /// Records that `node` answered from its endpoint: into the table, or refreshed there.
+    fn update_seen(&mut self, now: Instant, node: NodeRecord, enr_seq: Option<u64>) {
+        let node_id = node.node_id();
+        if let Some(entry) = self.table.get_mut(&node_id) {
+            let moved = entry.value.record != node;
+            entry.value.liveness = entry.value.liveness.saturating_add(1);
+            if enr_seq.is_some() {
+                entry.value.enr_seq = enr_seq;
+            }
+            if moved {
+                let info = NodeInfo {
+                    record: node,
+                    enr_seq: entry.value.enr_seq,
+                    enr: None,
+                    liveness: entry.value.liveness,
+                };
+                if self.table.insert(node_id, Some(node.ip), info, now) == InsertResult::Updated {
+                    self.push_event(Event::NodeUpdated(node));
+                }
+            }
+            self.table.mark_seen(&node_id, now);
+            return;
+        }
+        let info = NodeInfo {
+            record: node,
+            enr_seq,
+            enr: None,
+            liveness: 1,
+        };
+        if self.table.insert(node_id, Some(node.ip), info, now) == InsertResult::Inserted {
+            self.push_event(Event::NodeAdded(node));
+        }
+    }
+
+    fn is_proven(&self, now: Instant, node_id: NodeId, ip: IpAddr) -> bool {
+        self.bonds
+            .get(&(node_id, ip))
+            .and_then(|bond| bond.pong_received)
+            .is_some_and(|at| now.saturating_duration_since(at) < self.config.bond_expiration)
+    }
+
+    fn has_pinged_us(&self, now: Instant, node_id: NodeId, ip: IpAddr) -> bool {
+        self.bonds
+            .get(&(node_id, ip))
+            .and_then(|bond| bond.ping_received)
+            .is_some_and(|at| now.saturating_duration_since(at) < self.config.bond_expiration)
+    }
+
+    fn bond_mut(&mut self, node_id: NodeId, ip: IpAddr) -> &mut Bond {
+        self.bond_clock += 1;
+        let clock = self.bond_clock;
+        if !self.bonds.contains_key(&(node_id, ip)) && self.bonds.len() >= self.config.max_bonds {
+            // Evict the least recently touched eighth in one pass, so eviction stays cheap.
+            let mut ages: Vec<u64> = self.bonds.values().map(|b| b.touched).collect();
+            let cut = ages.len() / 8;
+            if cut < ages.len() {
+                let (_, threshold, _) = ages.select_nth_unstable(cut);
+                let threshold = *threshold;
+                self.bonds.retain(|_, b| b.touched > threshold);
+            }
+        }
+        let bond = self.bonds.entry((node_id, ip)).or_default();
+        bond.touched = clock;
+        bond
+    }
+
+    // ----- Queries (FINDNODE, ENRRequest) -----
+
+    fn start_query(&mut self, now: Instant, node: NodeRecord, kind: QueryKind) -> bool {
+        if self.queries.len() >= self.config.max_queries {
+            return false;
+        }
+        let id = self.fresh_id();
+        let addr = SocketAddr::new(node.ip, node.udp_port);
+        let bonded = self.has_pinged_us(now, node.node_id(), node.ip);
+        self.queries.insert(
+            id,
+            Query {
+                node,
+                addr,
+                kind,
+                stage: Stage::Pong,
+                deadline: now
+                    + self.config.request_timeout * u32::from(self.config.request_attempts)
+                    + self.config.request_timeout,
+                attempts: 1,
+            },
+        );
+        if bonded {
+            self.send_query(now, id);
+        } else if !self.send_ping(now, node, Waiter::Query(id)) {
+            self.queries.remove(&id);
+            return false;
+        }
+        true
+    }
+
+    fn on_query_bonded(&mut self, now: Instant, id: u64) {
+        let Some(query) = self.queries.get_mut(&id) else {
+            return;
+        };
+        if query.stage != Stage::Pong {
+            return;
+        }
+        let (node_id, ip) = (query.node.node_id(), query.node.ip);
+        if self.has_pinged_us(now, node_id, ip) {
+            self.send_query(now, id);
+        } else if let Some(query) = self.queries.get_mut(&id) {
+            query.stage = Stage::Ping;
+            query.deadline = now + self.config.bond_wait;
+        }
+    }
+
+    fn send_query(&mut self, now: Instant, id: u64) {
+        let expiration = self.expiration(now);
+        let Some(query) = self.queries.get_mut(&id) else {
+            return;
+        };
+        query.stage = Stage::Reply;
+        query.deadline = now + self.config.request_timeout;
+        let addr = query.addr;
+        match &mut query.kind {
+            QueryKind::FindNode { target, found, .. } => {
+                found.clear();
+                let message = Message::FindNode(FindNode {
+                    target: *target,
+                    expiration,
+                });
+                self.send(addr, &message);
+            }
+            QueryKind::Enr { .. } => {
+                let message = Message::EnrRequest(EnrRequest { expiration });
+                let hash = self.send(addr, &message);
+                if let Some(Query {
+                    kind: QueryKind::Enr { hash: pending, .. },
+                    ..
+                }) = self.queries.get_mut(&id)
+                {
+                    *pending = hash;
+                }
+            }
+        }
+    }
+
+    fn on_query_timeout(&mut self, now: Instant, id: u64) {
+        let Some(query) = self.queries.get_mut(&id) else {
+            return;
+        };
+        match query.stage {
+            // The ping's own retries decide; this deadline only bounds the whole wait.
+            Stage::Pong => self.finish_query(now, id, false),
+            // The node did not ping us: maybe it does not (ethereumjs), try anyway.
+            Stage::Ping => self.send_query(now, id),
+            Stage::Reply => {
+                let got_some =
+                    matches!(&query.kind, QueryKind::FindNode { found, .. } if !found.is_empty());
+                if got_some {
+                    self.finish_query(now, id, true);
+                } else if query.attempts < self.config.request_attempts {
+                    // Perhaps our Pong was lost and the node ignored us: ping again, which makes
+                    // it ping us back and complete the bond.
+                    query.attempts += 1;
+                    query.stage = Stage::Pong;
+                    query.deadline = now
+                        + self.config.request_timeout * u32::from(self.config.request_attempts)
+                        + self.config.request_timeout;
+                    let node = query.node;
+                    if !self.send_ping(now, node, Waiter::Query(id)) {
+                        self.finish_query(now, id, false);
+                    }
+                } else {
+                    self.finish_query(now, id, false);
+                }
+            }
+        }
+    }
+
+    fn finish_query(&mut self, now: Instant, id: u64, success: bool) {
+        let Some(query) = self.queries.remove(&id) else {
+            return;
+        };
+        match query.kind {
+            QueryKind::FindNode { lookup, found, .. } => {
+                if let Some(state) = self.lookups.get_mut(&lookup) {
+                    if success {
+                        state.on_response(&query.node, found);
+                    } else {
+                        state.on_failure(&query.node);
+                    }
+                    self.advance_lookup(now, lookup);
+                }
+            }
+            QueryKind::Enr { id, .. } => self.push_event(Event::EnrResult {
+                id,
+                node: query.node,
+                result: Err(RequestError::Timeout),
+            }),
+        }
+    }
+
+    fn advance_lookup(&mut self, now: Instant, id: LookupId) {
+        let parallelism = self.config.lookup_parallelism;
+        loop {
+            let Some(lookup) = self.lookups.get_mut(&id) else {
+                return;
+            };
+            match lookup.next(parallelism) {
+                LookupStep::Query(node) => {
+                    let target = lookup.target();
+                    let kind = QueryKind::FindNode {
+                        lookup: id,
+                        target,
+                        found: Vec::new(),
+                    };
+                    if !self.start_query(now, node, kind)
+                        && let Some(lookup) = self.lookups.get_mut(&id)
+                    {
+                        lookup.on_failure(&node);
+                    }
+                }
+                LookupStep::Wait => return,
+                LookupStep::Done(nodes, any_answer) => {
+                    let target = lookup.target();
+                    self.lookups.remove(&id);
+                    // Nobody answered our refresh (bootstrapping failed, or we were cut off):
+                    // try again soon rather than in half an hour.
+                    if self.refresh_lookup == Some(id) && !any_answer && !self.bootnodes.is_empty()
+                    {
+                        self.next_refresh = Some(now + self.config.bootstrap_retry);
+                    }
+                    self.push_event(Event::LookupFinished { id, target, nodes });
+                    return;
+                }
+            }
+        }
+    }
+
+    // ----- Helpers -----
+
+    fn send(&mut self, dst: SocketAddr, message: &Message) -> [u8; 32] {
+        // Every packet distinct, retries included (see `Message::encode_salted`).
+        self.packets_sent += 1;
+        let (bytes, hash) = message.encode_salted(&self.key, &self.packets_sent.to_be_bytes());
+        self.transmits.push_back(Transmit { dst, bytes });
+        hash
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.max_events {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn unix_time(&self, now: Instant) -> i64 {
+        let elapsed = now.saturating_duration_since(self.epoch.0).as_secs();
+        i64::try_from(self.epoch.1.saturating_add(elapsed)).unwrap_or(i64::MAX)
+    }
+
+    fn expiration(&self, now: Instant) -> u64 {
+        let unix = u64::try_from(self.unix_time(now)).unwrap_or(0);
+        unix.saturating_add(self.config.packet_expiration.as_secs())
+    }
+
+    /// The per-IP token bucket: whether a packet from `ip` may be processed.
+    fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let (rate, burst) = (
+            f64::from(self.config.rate_limit_per_second),
+            f64::from(self.config.rate_limit_burst),
+        );
+        if !self.rate.contains_key(&ip) && self.rate.len() >= self.config.rate_limit_ips {
+            // Forget the addresses whose bucket has refilled: they are idle.
+            self.rate.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+            });
+            if self.rate.len() >= self.config.rate_limit_ips {
+                return false;
+            }
+        }
+        let bucket = self.rate.entry(ip).or_insert(TokenBucket {
+            tokens: burst,
+            last: now,
+        });
+        let refill = now.saturating_duration_since(bucket.last).as_secs_f64() * rate;
+        bucket.tokens = (bucket.tokens + refill).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Remembers a packet hash; false if it was seen recently (a replay).
+    fn remember_hash(&mut self, hash: [u8; 32]) -> bool {
+        if !self.recent.insert(hash) {
+            return false;
+        }
+        self.recent_order.push_back(hash);
+        while self.recent_order.len() > self.config.dedup_capacity {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Counts `reporter`'s view of our address and updates the prediction.
+    fn vote_address(&mut self, reporter: NodeId, addr: SocketAddr) {
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return;
+        }
+        self.votes.retain(|(node, _)| *node != reporter);
+        self.votes.push_back((reporter, addr));
+        while self.votes.len() > self.config.address_votes {
+            self.votes.pop_front();
+        }
+        let mut counts: HashMap<SocketAddr, usize> = HashMap::new();
+        for (_, addr) in &self.votes {
+            *counts.entry(*addr).or_default() += 1;
+        }
+        let mut ranked: Vec<(usize, SocketAddr)> =
+            counts.into_iter().map(|(a, c)| (c, a)).collect();
+        ranked.sort_unstable_by_key(|(count, _)| core::cmp::Reverse(*count));
+        let leader = match ranked.as_slice() {
+            [(count, addr)] => Some((*count, *addr)),
+            [(count, addr), (second, _), ..] if count > second => Some((*count, *addr)),
+            _ => None,
+        };
+        if let Some((count, addr)) = leader
+            && count >= self.config.min_address_votes
+            && self.external != Some(addr)
+        {
+            self.external = Some(addr);
+            self.push_event(Event::ExternalAddress(addr));
+        }
+    }
+}
+
+/// Our record for `endpoint`: a new one, or `previous` updated (its sequence number goes up when
+/// something changed).
+fn build_enr(
+    key: &SigningKey,
+    endpoint: &Endpoint,
+    previous: Option<&Enr>,
+) -> Result<Enr, EnrError> {
+    let fill = |builder: &mut Builder| {
+        builder
+            .remove("ip")
+            .remove("ip6")
+            .remove("udp")
+            .remove("udp6")
+            .remove("tcp")
+            .remove("tcp6");
+        if !endpoint.ip.is_unspecified() {
+            builder.ip(endpoint.ip);
+        }
+        builder.udp(endpoint.udp_port);
+        if endpoint.tcp_port != 0 {
+            builder.tcp(endpoint.tcp_port);
+        }
+    };
+    match previous {
+        Some(previous) => previous.update(key, fill),
+        None => {
+            let mut builder = Builder::new();
+            fill(&mut builder);
+            builder.build(key)
+        }
+    }
+}

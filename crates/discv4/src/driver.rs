@@ -1,0 +1,283 @@
+//! The tokio driver: one UDP socket, the core and a timer in a task, and a handle to command it.
+#![allow(clippy::disallowed_methods)] // The driver is where time and tasks come from.
+
+use core::net::SocketAddr;
+use std::{
+    collections::HashMap,
+    io,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
+use tokio::{
+    net::UdpSocket,
+    sync::{broadcast, mpsc, oneshot},
+};
+
+use crate::{
+    Config, Discv4, Endpoint, Event, LookupId, NodeInfo, PongInfo, RequestError, RequestId,
+};
+
+/// Commands the handle may have queued for the task at once.
+const COMMAND_CAPACITY: usize = 64;
+
+/// Events buffered for each subscriber; a slower subscriber misses the oldest.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Why a [`Discv4Handle`] call failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The node's task has stopped.
+    #[error("the discovery task has stopped")]
+    Stopped,
+    /// Too many lookups are running (see [`Config::max_lookups`]).
+    #[error("too many lookups running")]
+    Busy,
+    /// The request failed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+}
+
+#[derive(Debug)]
+enum Command {
+    Lookup(
+        PeerId,
+        oneshot::Sender<Result<Vec<NodeRecord>, DriverError>>,
+    ),
+    Ping(NodeRecord, oneshot::Sender<Result<PongInfo, DriverError>>),
+    RequestEnr(NodeRecord, oneshot::Sender<Result<Enr, DriverError>>),
+    AddBootnode(NodeRecord),
+    Table(oneshot::Sender<Vec<NodeInfo>>),
+    External(oneshot::Sender<Option<SocketAddr>>),
+}
+
+/// A running discv4 node. Cloning gives another handle to the same node; the node stops when
+/// the last handle is dropped.
+///
+/// ```no_run
+/// use devp2p_discv4::{Config, Discv4Handle, SigningKey};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let key = SigningKey::from_slice(&[1; 32])?;
+/// let node = Discv4Handle::bind("0.0.0.0:30303".parse()?, key, Config::default()).await?;
+/// node.add_bootnode("enode://…@1.2.3.4:30303".parse()?).await?;
+/// let closest = node.lookup(node.local_record().id).await?;
+/// println!("{} nodes", closest.len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Discv4Handle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    local: NodeRecord,
+    enr: Enr,
+    addr: SocketAddr,
+}
+
+impl Discv4Handle {
+    /// Binds a UDP socket on `addr` and starts a node on it in a new task. The node announces
+    /// the socket's address (with TCP port 0); see [`spawn`](Self::spawn) to announce another.
+    pub async fn bind(addr: SocketAddr, key: SigningKey, config: Config) -> io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        let local = socket.local_addr()?;
+        let endpoint = Endpoint {
+            ip: local.ip(),
+            udp_port: local.port(),
+            tcp_port: 0,
+        };
+        Self::spawn(socket, key, endpoint, config)
+    }
+
+    /// Starts a node on `socket` that announces `endpoint`, in a new task.
+    pub fn spawn(
+        socket: UdpSocket,
+        key: SigningKey,
+        endpoint: Endpoint,
+        config: Config,
+    ) -> io::Result<Self> {
+        let addr = socket.local_addr()?;
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let seed = u64::from_le_bytes(*key.to_bytes().first_chunk::<8>().unwrap_or(&[0; 8]))
+            ^ unix.rotate_left(17)
+            ^ u64::from(addr.port());
+        let core = Discv4::new(key, endpoint, config, Instant::now(), unix, seed)
+            .map_err(io::Error::other)?;
+        let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let handle = Self {
+            commands,
+            events: events.clone(),
+            local: core.local_record(),
+            enr: core.local_enr().clone(),
+            addr,
+        };
+        tokio::spawn(run(core, socket, receiver, events));
+        Ok(handle)
+    }
+
+    /// Our enode address as announced.
+    pub const fn local_record(&self) -> NodeRecord {
+        self.local
+    }
+
+    /// Our node record.
+    pub const fn local_enr(&self) -> &Enr {
+        &self.enr
+    }
+
+    /// The socket's address.
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A stream of the node's events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Adds a bootnode and starts a table refresh.
+    pub async fn add_bootnode(&self, node: NodeRecord) -> Result<(), DriverError> {
+        self.commands
+            .send(Command::AddBootnode(node))
+            .await
+            .map_err(|_| DriverError::Stopped)
+    }
+
+    /// Looks up the nodes closest to `target`.
+    pub async fn lookup(&self, target: PeerId) -> Result<Vec<NodeRecord>, DriverError> {
+        self.call(|tx| Command::Lookup(target, tx)).await?
+    }
+
+    /// Pings `node`.
+    pub async fn ping(&self, node: NodeRecord) -> Result<PongInfo, DriverError> {
+        self.call(|tx| Command::Ping(node, tx)).await?
+    }
+
+    /// Asks `node` for its record (EIP-868).
+    pub async fn request_enr(&self, node: NodeRecord) -> Result<Enr, DriverError> {
+        self.call(|tx| Command::RequestEnr(node, tx)).await?
+    }
+
+    /// The nodes in the table.
+    pub async fn table(&self) -> Result<Vec<NodeInfo>, DriverError> {
+        self.call(Command::Table).await
+    }
+
+    /// Our external address as other nodes see it, once enough of them agree.
+    pub async fn external_address(&self) -> Result<Option<SocketAddr>, DriverError> {
+        self.call(Command::External).await
+    }
+
+    async fn call<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(command(tx))
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)
+    }
+}
+
+/// Answers the handle is waiting for.
+#[derive(Default)]
+struct Waiting {
+    lookups: HashMap<LookupId, oneshot::Sender<Result<Vec<NodeRecord>, DriverError>>>,
+    pings: HashMap<RequestId, oneshot::Sender<Result<PongInfo, DriverError>>>,
+    enrs: HashMap<RequestId, oneshot::Sender<Result<Enr, DriverError>>>,
+}
+
+async fn run(
+    mut core: Discv4,
+    socket: UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    events: broadcast::Sender<Event>,
+) {
+    let mut waiting = Waiting::default();
+    // One byte more than the largest packet, so an oversized one is seen as such.
+    let mut buf = vec![0u8; crate::MAX_PACKET_SIZE + 1];
+    loop {
+        while let Some(transmit) = core.poll_transmit() {
+            // A send error (unreachable network, full buffer) loses one datagram, as UDP may.
+            let _ = socket.send_to(&transmit.bytes, transmit.dst).await;
+        }
+        while let Some(event) = core.poll_event() {
+            deliver(&mut waiting, &event);
+            // No subscriber is not an error.
+            let _ = events.send(event);
+        }
+        let deadline = core.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((len, from)) = received {
+                    core.handle_datagram(Instant::now(), from, buf.get(..len).unwrap_or_default());
+                }
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { return };
+                execute(&mut core, &mut waiting, command);
+            }
+            () = sleep => core.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
+    let now = Instant::now();
+    match command {
+        Command::Lookup(target, reply) => match core.lookup(now, target) {
+            Some(id) => {
+                waiting.lookups.insert(id, reply);
+            }
+            None => {
+                let _ = reply.send(Err(DriverError::Busy));
+            }
+        },
+        Command::Ping(node, reply) => {
+            waiting.pings.insert(core.ping(now, node), reply);
+        }
+        Command::RequestEnr(node, reply) => {
+            waiting.enrs.insert(core.request_enr(now, node), reply);
+        }
+        Command::AddBootnode(node) => core.add_bootnode(now, node),
+        Command::Table(reply) => {
+            let _ = reply.send(core.table().iter().map(|e| e.value.clone()).collect());
+        }
+        Command::External(reply) => {
+            let _ = reply.send(core.external_address());
+        }
+    }
+}
+
+/// Hands an answer to whoever waits for it; a caller that gave up is no error.
+fn deliver(waiting: &mut Waiting, event: &Event) {
+    match event {
+        Event::LookupFinished { id, nodes, .. } => {
+            if let Some(reply) = waiting.lookups.remove(id) {
+                let _ = reply.send(Ok(nodes.clone()));
+            }
+        }
+        Event::PingResult { id, result, .. } => {
+            if let Some(reply) = waiting.pings.remove(id) {
+                let _ = reply.send(result.clone().map_err(DriverError::from));
+            }
+        }
+        Event::EnrResult { id, result, .. } => {
+            if let Some(reply) = waiting.enrs.remove(id) {
+                let _ = reply.send(result.clone().map_err(DriverError::from));
+            }
+        }
+        _ => {}
+    }
+}
