@@ -2,6 +2,7 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
 
+mod discv4;
 mod enrdump;
 mod eth;
 mod key;
@@ -59,6 +60,9 @@ enum Command {
     /// The eth protocol: a node's Status, or serve a chain.
     #[command(subcommand)]
     Eth(eth::EthCommand),
+    /// Node Discovery v4: ping, records, lookups, crawling, a listening node.
+    #[command(subcommand)]
+    Discv4(discv4::Discv4Command),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Enrdump(args) => enrdump::run(&args),
         Command::Rlpx(cmd) => rlpx::run(cmd),
         Command::Eth(cmd) => eth::run(cmd),
+        Command::Discv4(cmd) => discv4::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

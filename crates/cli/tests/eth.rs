@@ -2,13 +2,10 @@
 //! chain's Status; an eth session of our own against the server gets its headers and bodies.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command as StdCommand, Stdio},
-    time::Duration,
-};
+mod common;
 
-use assert_cmd::{Command, cargo::cargo_bin};
+use std::time::Duration;
+
 use devp2p_enr::NodeRecord;
 use devp2p_eth_wire::{
     BlockId, ChainReader, EthMessage, EthStream, GetBlockBodies, GetBlockHeaders, HeadersQuery,
@@ -19,69 +16,38 @@ use devp2p_rlpx_framing::{NodeKey, RlpxStream};
 use k256::SecretKey;
 use serde_json::Value;
 
+use common::{Background, devp2p};
+
 const CHAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethtest");
 
-/// `devp2p eth serve` on a free port; killed when dropped.
-struct Server {
-    child: Child,
-    enode: String,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut child = StdCommand::new(cargo_bin("devp2p"))
-            .args([
-                "eth",
-                "serve",
-                "--chain",
-                CHAIN,
-                "--addr",
-                "127.0.0.1:0",
-                "--timeout",
-                "60",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("enode://"), "{line}");
-        Self {
-            child,
-            enode: line.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `devp2p eth serve` on a free port, its enode URL read; killed when dropped.
+fn serve() -> Background {
+    let server = Background::start(&[
+        "eth",
+        "serve",
+        "--chain",
+        CHAIN,
+        "--addr",
+        "127.0.0.1:0",
+        "--timeout",
+        "60",
+    ]);
+    assert!(
+        server.first_line.starts_with("enode://"),
+        "{}",
+        server.first_line
+    );
+    server
 }
 
 fn status(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("devp2p")
-        .unwrap()
-        .args(["eth", "status"])
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    devp2p(&[&["eth", "status"], args].concat())
 }
 
 #[test]
 fn status_against_serve_reports_the_ethtest_chain() {
-    let server = Server::start();
-    let (code, stdout, stderr) = status(&[&server.enode, "--chain", CHAIN, "--json"]);
+    let server = serve();
+    let (code, stdout, stderr) = status(&[&server.first_line, "--chain", CHAIN, "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["version"], 70);
@@ -96,7 +62,7 @@ fn status_against_serve_reports_the_ethtest_chain() {
     );
 
     // From another network the Status is printed, refused, and the exit code says so.
-    let (code, stdout, _) = status(&[&server.enode, "--network", "sepolia"]);
+    let (code, stdout, _) = status(&[&server.first_line, "--network", "sepolia"]);
     assert_eq!(code, 1);
     assert!(
         stdout.contains("fork id           0x377aaa78 next 0 (rejected by our filter)"),
@@ -124,8 +90,8 @@ fn status_bad_input() {
 
 #[tokio::test]
 async fn serve_answers_headers_and_bodies() {
-    let server = Server::start();
-    let record: NodeRecord = server.enode.parse().unwrap();
+    let server = serve();
+    let record: NodeRecord = server.first_line.parse().unwrap();
     let genesis = std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap();
     let blocks = std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap();
     let chain = MemoryChain::load(&genesis, &blocks).unwrap();

@@ -4,12 +4,14 @@
 
 use std::{io::Read, net::TcpListener as StdListener, thread, time::Duration};
 
-use assert_cmd::Command;
 use devp2p_p2p_capability::{Capability, Config, DisconnectReason, NodeInfo, P2pStream};
 use devp2p_rlpx_framing::{Message, NodeKey, RlpxStream};
 use futures::{SinkExt, StreamExt};
 use k256::SecretKey;
 use serde_json::Value;
+
+mod common;
+use common::devp2p;
 
 fn server_key() -> NodeKey {
     NodeKey::new(SecretKey::from_slice(&[9; 32]).unwrap())
@@ -44,18 +46,7 @@ where
 }
 
 fn ping(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("devp2p")
-        .unwrap()
-        .args(["rlpx", "ping"])
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    devp2p(&[&["rlpx", "ping"], args].concat())
 }
 
 #[test]
