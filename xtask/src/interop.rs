@@ -6,7 +6,8 @@
 //! first frame, its Hello; an ethereumjs client completes the handshake with our listener and we
 //! read its Hello. Then the `p2p` session both ways: Hello exchanged, eth/68 negotiated, our Ping
 //! answered with a Pong, and our Disconnect's reason reported by ethereumjs. And `devp2p rlpx
-//! ping` against an ethereumjs server.
+//! ping` against an ethereumjs server. Then eth/68 both ways on the ethtest chain, and discv4
+//! against ethereumjs's DPT both ways and with `devp2p discv4 ping` (see `interop/discv4.rs`).
 // A tool, not a protocol core: it spawns processes and reads the clock.
 #![allow(clippy::disallowed_methods)]
 
@@ -26,9 +27,9 @@ use futures::StreamExt;
 use k256::SecretKey;
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader, Lines},
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
     net::{TcpListener, TcpStream},
-    process::{Child, ChildStdout, Command},
+    process::{Child, ChildStdin, ChildStdout, Command},
     time::timeout,
 };
 
@@ -42,6 +43,10 @@ const THEIR_KEY: &str = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96d
 /// The ethereumjs scripts: a plain RLPx/p2p node, and an eth/68 node on the ethtest chain.
 const RLPX_PEER: &str = "rlpx_peer.mjs";
 const ETH_PEER: &str = "eth_peer.mjs";
+/// The ethereumjs discv4 (DPT) node.
+const DPT_PEER: &str = "dpt_peer.mjs";
+
+mod discv4;
 
 pub(crate) fn run() -> TaskResult {
     let dir = root().join("target/interop");
@@ -51,7 +56,7 @@ pub(crate) fn run() -> TaskResult {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
-    let scenarios: [(&str, Scenario); 7] = [
+    let scenarios: [(&str, Scenario); 10] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
             Scenario::Rlpx(Side::Ours),
@@ -80,6 +85,18 @@ pub(crate) fn run() -> TaskResult {
             "eth/68: ethereumjs client -> our node: Status both ways, GetBlockHeaders both ways",
             Scenario::Eth(Side::Theirs),
         ),
+        (
+            "discv4: our node -> ethereumjs DPT: bond, ping, lookup finds a second DPT node, each lists the other",
+            Scenario::Discv4(Side::Ours),
+        ),
+        (
+            "discv4: ethereumjs DPT -> our node: bond, its lookup through us finds our second node, each lists the other",
+            Scenario::Discv4(Side::Theirs),
+        ),
+        (
+            "cli: devp2p discv4 ping <ethereumjs DPT>",
+            Scenario::Discv4Cli,
+        ),
     ];
     let mut failed = 0;
     for (name, scenario) in scenarios {
@@ -107,7 +124,13 @@ pub(crate) fn run() -> TaskResult {
 fn install(dir: &Path) -> TaskResult {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let source = root().join("xtask/interop");
-    for file in ["package.json", "package-lock.json", RLPX_PEER, ETH_PEER] {
+    for file in [
+        "package.json",
+        "package-lock.json",
+        RLPX_PEER,
+        ETH_PEER,
+        DPT_PEER,
+    ] {
         std::fs::copy(source.join(file), dir.join(file))
             .map_err(|e| format!("copy {file}: {e}"))?;
     }
@@ -138,11 +161,14 @@ enum Scenario {
     P2p(Side),
     CliPing,
     Eth(Side),
+    Discv4(Side),
+    Discv4Cli,
 }
 
 /// An ethereumjs peer process and its output, line by line.
 struct Peer {
     _child: Child,
+    stdin: ChildStdin,
     lines: Lines<BufReader<ChildStdout>>,
 }
 
@@ -153,16 +179,27 @@ impl Peer {
             .arg(script)
             .args(args)
             .current_dir(dir)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start node: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
         Ok(Self {
             _child: child,
+            stdin,
             lines: BufReader::new(stdout).lines(),
         })
+    }
+
+    /// Sends the script a command line.
+    async fn send(&mut self, line: &str) -> Result<(), String> {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(|e| format!("cannot write to the peer: {e}"))
     }
 
     /// Reads the output until a line starting with `prefix`; returns the rest of it.
@@ -211,6 +248,9 @@ impl Scenario {
             Self::P2p(side) => p2p_session(dir, &keys, side).await,
             Self::CliPing => cli_ping(dir, &keys).await,
             Self::Eth(side) => eth_session(dir, &keys, side).await,
+            Self::Discv4(Side::Ours) => discv4::ours_to_dpt(dir).await,
+            Self::Discv4(Side::Theirs) => discv4::dpt_to_ours(dir).await,
+            Self::Discv4Cli => discv4::cli_ping(dir).await,
         }
     }
 }

@@ -154,6 +154,9 @@ pub enum PacketError {
     /// An IP address that is neither 4 nor 16 bytes.
     #[error("IP address of {0} bytes")]
     InvalidIp(usize),
+    /// A port of more than 2 bytes.
+    #[error("port of {0} bytes")]
+    InvalidPort(usize),
     /// The ENR of an ENRResponse does not decode or verify.
     #[error("invalid ENR in ENRResponse: {0}")]
     InvalidEnr(#[from] devp2p_enr::EnrError),
@@ -366,12 +369,22 @@ fn decode_ip(bytes: &[u8]) -> Result<IpAddr, PacketError> {
     }
 }
 
+/// A port as big-endian bytes. Leading zeros are tolerated here (EIP-8: be liberal in what you
+/// accept): ethereumjs encodes port 0 as the byte `00`.
+fn decode_port(fields: &mut Rlp<'_>) -> Result<u16, PacketError> {
+    let bytes = fields.bytes()?;
+    if bytes.len() > 2 {
+        return Err(PacketError::InvalidPort(bytes.len()));
+    }
+    Ok(bytes.iter().fold(0, |port, b| (port << 8) | u16::from(*b)))
+}
+
 fn decode_endpoint(list: &mut Rlp<'_>) -> Result<Endpoint, PacketError> {
     let mut fields = list.list()?;
     let endpoint = Endpoint {
         ip: decode_ip(fields.bytes()?)?,
-        udp_port: fields.decode()?,
-        tcp_port: fields.decode()?,
+        udp_port: decode_port(&mut fields)?,
+        tcp_port: decode_port(&mut fields)?,
     };
     fields.skip_rest()?;
     Ok(endpoint)
@@ -380,8 +393,8 @@ fn decode_endpoint(list: &mut Rlp<'_>) -> Result<Endpoint, PacketError> {
 fn decode_node(fields: &mut Rlp<'_>) -> Result<NodeRecord, PacketError> {
     let node = NodeRecord {
         ip: decode_ip(fields.bytes()?)?,
-        udp_port: fields.decode()?,
-        tcp_port: fields.decode()?,
+        udp_port: decode_port(fields)?,
+        tcp_port: decode_port(fields)?,
         id: fields.decode()?,
     };
     fields.skip_rest()?;

@@ -156,3 +156,37 @@ fn sha3_hash(data: &[u8]) -> [u8; 32] {
     use sha3::{Digest, Keccak256};
     Keccak256::digest(data).into()
 }
+
+#[test]
+fn ports_with_a_leading_zero_byte_are_accepted() {
+    // ethereumjs sends TCP port 0 as the byte 00: [ip, udp 30303, 00].
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    let ping = |to: &[u8]| {
+        let endpoint = [0xc9, 0x84, 127, 0, 0, 1, 0x82, 0x76, 0x5f, 0x00];
+        let mut body = vec![0x04];
+        body.extend_from_slice(&endpoint);
+        body.extend_from_slice(to);
+        body.extend_from_slice(&[0x84, 0x70, 0, 0, 0]);
+        let mut data = vec![0xc0 + body.len() as u8];
+        data.extend_from_slice(&body);
+        wire::encode_packet(&key, 0x01, &data).0
+    };
+    let zero_port = [0xc9, 0x84, 127, 0, 0, 1, 0x82, 0x76, 0x5f, 0x00];
+    let Message::Ping(decoded) = wire::decode(&ping(&zero_port)).unwrap().message else {
+        panic!("not a Ping")
+    };
+    assert_eq!(
+        decoded.to,
+        Endpoint {
+            ip: [127, 0, 0, 1].into(),
+            udp_port: 30303,
+            tcp_port: 0
+        }
+    );
+    // Three bytes are no port.
+    let long_port = [0xcc, 0x84, 127, 0, 0, 1, 0x82, 0x76, 0x5f, 0x83, 0, 0, 1];
+    assert_eq!(
+        wire::decode(&ping(&long_port)).unwrap_err(),
+        PacketError::InvalidPort(3)
+    );
+}
