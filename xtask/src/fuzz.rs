@@ -89,6 +89,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "rlpx_frame" => frame_seeds()?,
         "p2p_message" => p2p_seeds(),
         "eth_message" => eth_seeds(testdata)?,
+        "discv4_packet" => discv4_seeds(testdata)?,
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -96,6 +97,30 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         fs::write(&path, seed).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(seeds.len())
+}
+
+/// EIP-8's discv4 packets, each whole (mode 0) and as type and data under the target's own hash
+/// and signature (mode 1).
+fn discv4_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let path = testdata.join("discv4/eip8_packets.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let packets = json
+        .get("packets")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{}: no packets", path.display()))?;
+    let mut seeds = Vec::new();
+    for packet in packets {
+        let bytes = packet
+            .get("packet")
+            .and_then(Value::as_str)
+            .and_then(|p| hex::decode(p).ok())
+            .ok_or_else(|| format!("{}: bad packet", path.display()))?;
+        seeds.push([&[0u8][..], &bytes].concat());
+        seeds.push([&[1u8][..], bytes.get(97..).unwrap_or_default()].concat());
+    }
+    Ok(seeds)
 }
 
 /// Every auth and ack packet of EIP-8's handshake vectors.

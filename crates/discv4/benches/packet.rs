@@ -3,12 +3,24 @@
 //! signatures, which every discv4 packet needs and nothing can avoid.
 //!
 //! `cargo xtask bench discv4` prints packets per second of each and their ratio; the `paired`
-//! line measures both in alternating rounds, which shared machines disturb less.
-#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
+//! line measures both in alternating rounds, which shared machines disturb less. Then the wall
+//! time of the 500-node simulation of `tests/simulation.rs` (bootstrap and 50 lookups, no loss).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods
+)]
 
-use std::{hint::black_box, time::Duration};
+#[path = "../tests/sim/mod.rs"]
+mod sim;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use criterion::{Criterion, Throughput, criterion_group};
 use devp2p_discv4::{
     Endpoint, FindNode, Message, Neighbours, NodeRecord, PeerId, Ping, SigningKey, wire,
 };
@@ -84,15 +96,13 @@ fn recover_all(signatures: &[([u8; 32], Signature, RecoveryId)]) {
 fn bench(c: &mut Criterion) {
     let packets = packets();
     let signatures = signatures(&packets);
-    let mut group = c.benchmark_group("inbound");
+    let mut group = c.benchmark_group("inbound-packets");
     group.throughput(Throughput::Elements(packets.len() as u64));
-    group.bench_function("decode+verify", |b| b.iter(|| decode_all(&packets)));
-    group.bench_function("floor: k256 recover", |b| {
-        b.iter(|| recover_all(&signatures))
-    });
+    group.bench_function("ours", |b| b.iter(|| decode_all(&packets)));
+    group.bench_function("k256-recover", |b| b.iter(|| recover_all(&signatures)));
     group.finish();
 
-    if devp2p_bench_support::should_run("inbound/decode+verify") {
+    if devp2p_bench_support::should_run("inbound-packets") {
         let result = devp2p_bench_support::paired(
             31,
             10,
@@ -101,7 +111,7 @@ fn bench(c: &mut Criterion) {
         );
         let per_second = |d: Duration| packets.len() as f64 / d.as_secs_f64();
         println!(
-            "paired inbound/decode+verify: {result}; ours {:.0} packets/s, floor {:.0} recoveries/s, ours at {:.3}x the floor's rate",
+            "paired inbound-packets: {result}; ours {:.0} packets/s, floor {:.0} recoveries/s, ours at {:.3}x the floor's rate",
             per_second(result.ours),
             per_second(result.floor),
             1.0 / result.ratio
@@ -109,9 +119,37 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The simulation runs once: a run takes tens of seconds, too long for criterion's samples.
+fn simulation() {
+    if !devp2p_bench_support::should_run("simulation") {
+        return;
+    }
+    let started = Instant::now();
+    let mut sim = sim::Sim::new(500, 0, 7);
+    sim.bootstrap(Duration::from_secs(30));
+    let bootstrapped = started.elapsed();
+    for n in 0..50 {
+        let target = sim.random_target();
+        black_box(sim.lookup(1 + n * 7, target));
+    }
+    let total = started.elapsed();
+    println!(
+        "simulation: 500 nodes, bootstrap {:.1} s + 50 lookups {:.1} s = {:.1} s wall, {} datagrams ({:.0} per second, each signed and verified)",
+        bootstrapped.as_secs_f64(),
+        (total - bootstrapped).as_secs_f64(),
+        total.as_secs_f64(),
+        sim.delivered,
+        sim.delivered as f64 / total.as_secs_f64()
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = bench
 }
-criterion_main!(benches);
+fn main() {
+    benches();
+    simulation();
+    Criterion::default().configure_from_args().final_summary();
+}
