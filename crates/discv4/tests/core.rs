@@ -1,0 +1,349 @@
+//! The sans-IO core driven in memory with a virtual clock: what needs time or many addresses
+//! (bond expiry, revalidation, address prediction, rate limits, a record that is not the
+//! node's) is checked here, deterministically.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use devp2p_discv4::{
+    Config, Discv4, Endpoint, EnrResponse, Event, FindNode, Message, Ping, RequestError,
+    SigningKey, wire,
+};
+
+const UNIX: u64 = 1_700_000_000;
+
+fn key(b: u8) -> SigningKey {
+    SigningKey::from_slice(&[b; 32]).unwrap()
+}
+
+fn node(b: u8, addr: SocketAddr) -> Discv4 {
+    let endpoint = Endpoint {
+        ip: addr.ip(),
+        udp_port: addr.port(),
+        tcp_port: 0,
+    };
+    Discv4::new(
+        key(b),
+        endpoint,
+        Config::default(),
+        start(),
+        UNIX,
+        u64::from(b),
+    )
+    .unwrap()
+}
+
+fn start() -> Instant {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+/// Nodes by address; `deliver` moves datagrams between them until none are left. A datagram
+/// from a node arrives from `seen_as[node]` when set (a NAT), else from the node's address.
+struct Net {
+    nodes: HashMap<SocketAddr, Discv4>,
+    seen_as: HashMap<SocketAddr, SocketAddr>,
+    offline: Vec<SocketAddr>,
+    events: Vec<(SocketAddr, Event)>,
+}
+
+impl Net {
+    fn new(nodes: Vec<(SocketAddr, Discv4)>) -> Self {
+        Self {
+            nodes: nodes.into_iter().collect(),
+            seen_as: HashMap::new(),
+            offline: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn deliver(&mut self, now: Instant) {
+        for _ in 0..100 {
+            let mut moved = false;
+            let addrs: Vec<SocketAddr> = self.nodes.keys().copied().collect();
+            for from in addrs {
+                let node = self.nodes.get_mut(&from).unwrap();
+                let mut out = Vec::new();
+                while let Some(t) = node.poll_transmit() {
+                    out.push(t);
+                }
+                while let Some(e) = node.poll_event() {
+                    self.events.push((from, e));
+                }
+                let source = self.seen_as.get(&from).copied().unwrap_or(from);
+                for t in out {
+                    moved = true;
+                    if self.offline.contains(&t.dst) || self.offline.contains(&from) {
+                        continue;
+                    }
+                    let dst = if let Some((real, _)) =
+                        self.seen_as.iter().find(|(_, seen)| **seen == t.dst)
+                    {
+                        *real
+                    } else {
+                        t.dst
+                    };
+                    if let Some(to) = self.nodes.get_mut(&dst) {
+                        to.handle_datagram(now, source, &t.bytes);
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network did not settle");
+    }
+
+    /// Advances every node's timers to `until`, delivering as it goes.
+    fn run_until(&mut self, mut now: Instant, until: Instant) -> Instant {
+        loop {
+            self.deliver(now);
+            let next = self.nodes.values().filter_map(Discv4::poll_timeout).min();
+            match next {
+                Some(at) if at <= until => {
+                    now = now.max(at);
+                    for node in self.nodes.values_mut() {
+                        if node.poll_timeout().is_some_and(|t| t <= now) {
+                            node.handle_timeout(now);
+                        }
+                    }
+                }
+                _ => return until,
+            }
+        }
+    }
+
+    fn node(&mut self, at: SocketAddr) -> &mut Discv4 {
+        self.nodes.get_mut(&at).unwrap()
+    }
+}
+
+#[test]
+fn external_address_is_predicted_once_three_nodes_agree() {
+    let ours = addr("10.0.0.1:30303");
+    let peers = [
+        addr("10.0.1.1:30303"),
+        addr("10.0.2.1:30303"),
+        addr("10.0.3.1:30303"),
+    ];
+    let mut nodes = vec![(ours, node(1, ours))];
+    nodes.extend(
+        peers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (*a, node(2 + i as u8, *a))),
+    );
+    let mut net = Net::new(nodes);
+    let public = addr("203.0.113.9:4242");
+    net.seen_as.insert(ours, public);
+    let now = start();
+    for (i, peer) in peers.iter().enumerate() {
+        let record = net.node(*peer).local_record();
+        net.node(ours).ping(now, record);
+        net.deliver(now);
+        let predicted = net.node(ours).external_address();
+        assert_eq!(
+            predicted,
+            (i == 2).then_some(public),
+            "after {} Pongs",
+            i + 1
+        );
+    }
+    assert!(net.events.contains(&(ours, Event::ExternalAddress(public))));
+}
+
+#[test]
+fn bonds_expire_after_24_hours() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    // B proved its endpoint to A: A answers B's FINDNODE.
+    let find = |expiration| {
+        Message::FindNode(FindNode {
+            target: record.id,
+            expiration,
+        })
+        .encode(&key(2))
+        .0
+    };
+    net.node(a).handle_datagram(now, b, &find(UNIX + 20));
+    assert!(net.node(a).poll_transmit().is_some());
+    // A day later, without a new Pong, it does not.
+    let later = now + Duration::from_secs(24 * 3600 + 1);
+    let unix_later = UNIX + 24 * 3600 + 1;
+    net.node(a)
+        .handle_datagram(later, b, &find(unix_later + 20));
+    assert!(net.node(a).poll_transmit().is_none());
+}
+
+#[test]
+fn a_silent_node_leaves_the_table_by_revalidation() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    assert_eq!(net.node(a).table().len(), 1);
+    // While B answers, revalidation keeps it.
+    let now = net.run_until(now, now + Duration::from_secs(60));
+    assert_eq!(net.node(a).table().len(), 1);
+    net.offline.push(b);
+    net.run_until(now, now + Duration::from_secs(600));
+    assert!(net.node(a).table().is_empty());
+    assert!(net.events.contains(&(a, Event::NodeRemoved(record))));
+}
+
+#[test]
+fn a_record_that_is_not_the_nodes_is_refused() {
+    let a = addr("10.0.0.1:30303");
+    let b = addr("10.0.0.2:30303");
+    let now = start();
+    let mut ours = node(1, a);
+    // B bonds with us by hand: our Ping back is answered with a Pong.
+    let b_key = key(2);
+    let b_ping = Message::Ping(Ping {
+        version: 4,
+        from: Endpoint {
+            ip: b.ip(),
+            udp_port: b.port(),
+            tcp_port: 0,
+        },
+        to: Endpoint {
+            ip: a.ip(),
+            udp_port: a.port(),
+            tcp_port: 0,
+        },
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, b, &b_ping.encode(&b_key).0);
+    let _pong = ours.poll_transmit().unwrap();
+    let ping_back = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+    let pong = Message::Pong(devp2p_discv4::Pong {
+        to: Endpoint {
+            ip: a.ip(),
+            udp_port: a.port(),
+            tcp_port: 0,
+        },
+        ping_hash: ping_back.hash,
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, b, &pong.encode(&b_key).0);
+    let b_record = ours.table().iter().next().unwrap().value.record;
+    let request = ours.request_enr(now, b_record);
+    let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+    assert!(matches!(enr_request.message, Message::EnrRequest(_)));
+    // B answers with someone else's (validly signed) record.
+    let other = devp2p_discv4::Enr::builder().udp(1).build(&key(9)).unwrap();
+    let response = Message::EnrResponse(EnrResponse {
+        request_hash: enr_request.hash,
+        record: other,
+    });
+    ours.handle_datagram(now, b, &response.encode(&b_key).0);
+    let result = std::iter::from_fn(|| ours.poll_event()).find_map(|e| match e {
+        Event::EnrResult { id, result, .. } if id == request => Some(result),
+        _ => None,
+    });
+    assert_eq!(result, Some(Err(RequestError::WrongRecord)));
+}
+
+#[test]
+fn pings_beyond_the_per_ip_burst_are_dropped() {
+    let a = addr("10.0.0.1:30303");
+    let now = start();
+    let mut ours = node(1, a);
+    let burst = Config::default().rate_limit_burst as usize;
+    let mut answered = 0;
+    for i in 0..burst + 50 {
+        // Distinct senders on one IP, so neither replay filter nor bonds interfere.
+        let sender = key(10 + (i % 200) as u8);
+        let ping = Message::Ping(Ping {
+            version: 4,
+            from: Endpoint {
+                ip: [10, 9, 9, 9].into(),
+                udp_port: 1000 + i as u16,
+                tcp_port: 0,
+            },
+            to: Endpoint {
+                ip: a.ip(),
+                udp_port: a.port(),
+                tcp_port: 0,
+            },
+            expiration: UNIX + 20 + i as u64,
+            enr_seq: None,
+        });
+        ours.handle_datagram(
+            now,
+            addr(&format!("10.9.9.9:{}", 1000 + i)),
+            &ping.encode(&sender).0,
+        );
+        while let Some(t) = ours.poll_transmit() {
+            if matches!(wire::decode(&t.bytes).unwrap().message, Message::Pong(_)) {
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!(answered, burst);
+    // Another IP is not affected.
+    let ping = Message::Ping(Ping {
+        version: 4,
+        from: Endpoint {
+            ip: [10, 8, 8, 8].into(),
+            udp_port: 1,
+            tcp_port: 0,
+        },
+        to: Endpoint {
+            ip: a.ip(),
+            udp_port: a.port(),
+            tcp_port: 0,
+        },
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, addr("10.8.8.8:1"), &ping.encode(&key(7)).0);
+    assert!(ours.poll_transmit().is_some());
+}
+
+#[test]
+fn a_full_neighbours_packet_of_ipv6_nodes_fits_in_1280_bytes() {
+    let node = |i: u8| devp2p_discv4::NodeRecord {
+        id: devp2p_discv4::PeerId([i; 64]),
+        ip: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+        tcp_port: u16::MAX,
+        udp_port: u16::MAX,
+    };
+    let packet = |n: u8| {
+        Message::Neighbours(devp2p_discv4::Neighbours {
+            nodes: (0..n).map(node).collect(),
+            expiration: u64::MAX,
+        })
+        .encode(&key(1))
+        .0
+    };
+    assert!(
+        packet(12).len() <= wire::MAX_PACKET_SIZE,
+        "{}",
+        packet(12).len()
+    );
+    assert!(packet(13).len() > wire::MAX_PACKET_SIZE);
+}
