@@ -90,6 +90,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "p2p_message" => p2p_seeds(),
         "eth_message" => eth_seeds(testdata)?,
         "discv4_packet" => discv4_seeds(testdata)?,
+        "discv5_packet" => discv5_seeds(testdata)?,
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -119,6 +120,35 @@ fn discv4_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
             .ok_or_else(|| format!("{}: bad packet", path.display()))?;
         seeds.push([&[0u8][..], &bytes].concat());
         seeds.push([&[1u8][..], bytes.get(97..).unwrap_or_default()].concat());
+    }
+    Ok(seeds)
+}
+
+/// The four packets of the discv5 wire test vectors, whole (mode 0), and their decrypted
+/// messages as plaintexts (mode 1).
+fn discv5_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let path = testdata.join("discv5/packets.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let packets = json
+        .get("packets")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{}: no packets", path.display()))?;
+    let hex_field = |packet: &Value, pointer: &str| {
+        packet
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .and_then(|p| hex::decode(p).ok())
+    };
+    let mut seeds = Vec::new();
+    for packet in packets {
+        let bytes = hex_field(packet, "/packet")
+            .ok_or_else(|| format!("{}: bad packet", path.display()))?;
+        seeds.push([&[0u8][..], &bytes].concat());
+        if let Some(plaintext) = hex_field(packet, "/derived/message_plaintext") {
+            seeds.push([&[1u8][..], &plaintext].concat());
+        }
     }
     Ok(seeds)
 }

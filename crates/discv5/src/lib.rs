@@ -1,0 +1,44 @@
+//! Node Discovery Protocol v5.1 (ethereum/devp2p `discv5-wire.md`, `discv5-theory.md`): the
+//! wire format and the handshake's cryptography, the layer a sans-IO session core builds on.
+//!
+//! - [`wire`]: packets (`masking-iv || masked-header || message`) of the three kinds — ordinary
+//!   message, WHOAREYOU, handshake — unmasked and checked by [`wire::decode_packet`], made by
+//!   [`wire::encode_packet`]; the messages PING, PONG, FINDNODE, NODES, TALKREQ and TALKRESP
+//!   ([`Message`]). Every limit is checked: 63 to 1280 bytes a packet, the authdata size each
+//!   flag prescribes, records of at most 300 bytes, request ids of at most 8 bytes, at most 256
+//!   FINDNODE distances of at most 256.
+//! - [`crypto`]: ECDH with the compressed shared point, HKDF-SHA256 session keys, the
+//!   id-signature (sign and verify) and AES-128-GCM for messages.
+//!
+//! Not implemented: the topic messages (REGTOPIC, REGCONFIRMATION, TOPICQUERY, TOPICNODES),
+//! as in go-ethereum. Sessions, the handshake state machine and the routing table are a later
+//! layer.
+//!
+//! ```
+//! use devp2p_discv5::{Message, NodeId, RequestId, crypto, wire::{self, PacketHeader, PacketKind}};
+//!
+//! let (a, b) = (NodeId([0xaa; 32]), NodeId([0xbb; 32]));
+//! let key = [7; 16];
+//! let header = PacketHeader { masking_iv: [1; 16], nonce: [2; 12], kind: PacketKind::Message { src_id: a } };
+//! let ping = Message::Ping { req_id: RequestId::new(&[1, 2]).unwrap(), enr_seq: 5 };
+//! let sealed = crypto::encrypt_message(&key, &header.nonce, &ping.encode(), &header.message_ad());
+//! let datagram = wire::encode_packet(&b, &header, &sealed)?;
+//!
+//! // Node b unmasks the header, then decrypts with the session key it holds for a.
+//! let packet = wire::decode_packet(&b, &datagram)?;
+//! assert_eq!(packet.header, header);
+//! let plaintext = crypto::decrypt_message(&key, &packet.header.nonce, packet.message, &packet.message_ad)?;
+//! assert_eq!(Message::decode(&plaintext)?, ping);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+pub mod crypto;
+pub mod wire;
+
+pub use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
+pub use wire::{Message, RequestId};

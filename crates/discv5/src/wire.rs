@@ -1,0 +1,18 @@
+//! The Discovery v5.1 wire format (ethereum/devp2p `discv5-wire.md`): masked packet headers
+//! of the three packet kinds, and the messages their encrypted part carries.
+//!
+//! A packet is `masking-iv || masked-header || message`; the header is
+//! `static-header || authdata`, masked with AES-128-CTR under the first 16 bytes of the
+//! destination's node id. [`decode_packet`] unmasks and checks it; the message stays
+//! encrypted until the session layer picks a key and calls
+//! [`decrypt_message`](crate::crypto::decrypt_message) with the packet's
+//! [`message_ad`](Packet::message_ad), then [`Message::decode`].
+
+mod message;
+mod packet;
+
+pub use message::{MAX_DISTANCE, MAX_DISTANCES, Message, MessageError, RequestId};
+pub use packet::{
+    IdNonce, MAX_PACKET_SIZE, MIN_PACKET_SIZE, MaskingIv, Nonce, PROTOCOL_ID, PROTOCOL_VERSION,
+    Packet, PacketError, PacketHeader, PacketKind, decode_packet, encode_packet,
+};
