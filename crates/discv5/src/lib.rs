@@ -11,8 +11,11 @@
 //!   id-signature (sign and verify) and AES-128-GCM for messages.
 //!
 //! Not implemented: the topic messages (REGTOPIC, REGCONFIRMATION, TOPICQUERY, TOPICNODES),
-//! as in go-ethereum. Sessions, the handshake state machine and the routing table are a later
-//! layer.
+//! as in go-ethereum.
+//! - [`session`]: sessions and handshakes, sans-IO: messages in and out under per-node session
+//!   keys, WHOAREYOU challenges (repeated unchanged while pending), the handshake both ways,
+//!   sessions keyed by node id and address. The routing table, lookups and a driver are the
+//!   next layer.
 //!
 //! ```
 //! use devp2p_discv5::{Message, NodeId, RequestId, crypto, wire::{self, PacketHeader, PacketKind}};
@@ -38,6 +41,7 @@
 struct ReadmeDoctests;
 
 pub mod crypto;
+pub mod session;
 pub mod wire;
 
 pub use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};

@@ -1,0 +1,647 @@
+//! Sessions and handshakes (discv5-theory.md, "Sessions" and "Handshake Steps") as a sans-IO
+//! state machine: messages in and out, encrypted under per-peer session keys, with the
+//! WHOAREYOU challenge and the handshake run whenever a side has no session.
+//!
+//! Sessions are keyed by node id *and* socket address: a session set up from one address is not
+//! valid from another (the message there gets a WHOAREYOU). A pending challenge is answered
+//! with the very same WHOAREYOU (same nonce, same id-nonce, same bytes) until the handshake
+//! arrives or the challenge expires.
+//!
+//! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
+//! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
+
+use core::{net::SocketAddr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::IpAddr,
+    time::Instant,
+};
+
+use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::{
+    Message,
+    crypto::{self, SessionKey},
+    wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind},
+};
+
+/// Bytes of random content in the packet that opens a handshake (go-ethereum sends 20; at
+/// least the 16 of a GCM tag are needed).
+const RANDOM_MESSAGE_SIZE: usize = 20;
+
+/// Settings of [`Sessions`]. Every field has a default, stated on it.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Sessions kept; the least recently used goes first. Default 1000.
+    pub max_sessions: usize,
+    /// How long a WHOAREYOU we sent waits for the handshake, and how long a message we sent
+    /// without a session waits for the WHOAREYOU. Default 1 s.
+    pub handshake_timeout: Duration,
+    /// Handshakes pending at once, either side; more are refused. Default 256.
+    pub max_pending: usize,
+    /// Messages waiting for a handshake to complete, per node. Default 16.
+    pub max_queued: usize,
+    /// WHOAREYOU packets sent and handshakes verified per IP address and second. Default 10,
+    /// with bursts of 20.
+    pub handshakes_per_ip_second: u32,
+    /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
+    pub handshake_burst: u32,
+    /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
+    pub max_events: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 1000,
+            handshake_timeout: Duration::from_secs(1),
+            max_pending: 256,
+            max_queued: 16,
+            handshakes_per_ip_second: 10,
+            handshake_burst: 20,
+            max_events: 1024,
+        }
+    }
+}
+
+/// A node as a session sees it: its id, its address, and (to start a handshake) its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAddress {
+    /// The node id.
+    pub id: NodeId,
+    /// Where its packets come from and ours go.
+    pub addr: SocketAddr,
+}
+
+/// What [`Sessions`] reports.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A handshake completed: messages to and from `node` are now encrypted under fresh keys.
+    /// `record` is the node's record when the handshake carried one.
+    Established {
+        /// The node.
+        node: NodeAddress,
+        /// Its record, if it sent one.
+        record: Option<Enr>,
+    },
+    /// A message arrived in a session.
+    Message {
+        /// From whom.
+        node: NodeAddress,
+        /// The message.
+        message: Message,
+    },
+    /// A handshake we started got no WHOAREYOU in time: the messages waiting for it are lost.
+    HandshakeTimeout {
+        /// The node.
+        node: NodeAddress,
+        /// The messages that were not sent.
+        dropped: Vec<Message>,
+    },
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub dst: SocketAddr,
+    /// The packet.
+    pub bytes: Vec<u8>,
+}
+
+struct Session {
+    write: SessionKey,
+    read: SessionKey,
+    last_used: u64,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("last_used", &self.last_used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handshake we started: waiting for the node's WHOAREYOU.
+#[derive(Debug)]
+struct Outgoing {
+    /// The nonce of the packet that asked for it: the WHOAREYOU must repeat it.
+    nonce: Nonce,
+    record: Enr,
+    addr: SocketAddr,
+    queued: Vec<Message>,
+    deadline: Instant,
+}
+
+/// A WHOAREYOU we sent: waiting for the handshake.
+#[derive(Debug)]
+struct Challenge {
+    challenge_data: Vec<u8>,
+    packet: Vec<u8>,
+    known: Option<Enr>,
+    deadline: Instant,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Sessions with many nodes, sans-IO.
+///
+/// ```
+/// use std::time::Instant;
+/// use devp2p_discv5::{Enr, Message, RequestId, SigningKey};
+/// use devp2p_discv5::session::{NodeAddress, SessionConfig, SessionEvent, Sessions};
+///
+/// let now = Instant::now();
+/// let (key_a, key_b) = (SigningKey::from_slice(&[1; 32])?, SigningKey::from_slice(&[2; 32])?);
+/// let enr_a = Enr::builder().ip4([127, 0, 0, 1].into()).udp(9001).build(&key_a)?;
+/// let enr_b = Enr::builder().ip4([127, 0, 0, 1].into()).udp(9002).build(&key_b)?;
+/// let (addr_a, addr_b) = ("127.0.0.1:9001".parse()?, "127.0.0.1:9002".parse()?);
+/// let mut a = Sessions::new(key_a, enr_a, SessionConfig::default(), [1; 32]);
+/// let mut b = Sessions::new(key_b, enr_b.clone(), SessionConfig::default(), [2; 32]);
+///
+/// let ping = Message::Ping { req_id: RequestId::new(&[1]).ok_or("id too long")?, enr_seq: 1 };
+/// a.send(now, &enr_b, addr_b, ping.clone());
+/// // Random packet, WHOAREYOU, handshake carrying the Ping.
+/// for _ in 0..2 {
+///     while let Some(t) = a.poll_transmit() { b.handle_datagram(now, addr_a, &t.bytes, |_| None); }
+///     while let Some(t) = b.poll_transmit() { a.handle_datagram(now, addr_b, &t.bytes, |_| None); }
+/// }
+/// let events: Vec<SessionEvent> = std::iter::from_fn(|| b.poll_event()).collect();
+/// assert!(matches!(&events[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Sessions {
+    config: SessionConfig,
+    key: SigningKey,
+    id: NodeId,
+    record: Enr,
+    rng: StdRng,
+    clock: u64,
+    sessions: HashMap<(NodeId, SocketAddr), Session>,
+    // Ordered maps: timeouts fire in a reproducible order.
+    outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
+    challenges: BTreeMap<(NodeId, SocketAddr), Challenge>,
+    limits: HashMap<IpAddr, TokenBucket>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl Sessions {
+    /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
+    /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
+    pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
+        Self {
+            config,
+            id: record.node_id(),
+            key,
+            record,
+            rng: StdRng::from_seed(seed),
+            clock: 0,
+            sessions: HashMap::new(),
+            outgoing: BTreeMap::new(),
+            challenges: BTreeMap::new(),
+            limits: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Our node id.
+    pub const fn local_id(&self) -> &NodeId {
+        &self.id
+    }
+
+    /// Our record, as sent in handshakes.
+    pub const fn local_record(&self) -> &Enr {
+        &self.record
+    }
+
+    /// Replaces our record (after an address change); handshakes from now on carry it.
+    pub fn set_local_record(&mut self, record: Enr) {
+        self.record = record;
+    }
+
+    /// Whether a session with `node` at `addr` exists.
+    pub fn has_session(&self, node: &NodeId, addr: SocketAddr) -> bool {
+        self.sessions.contains_key(&(*node, addr))
+    }
+
+    /// Sends `message` to the node of `record` at `addr`: in its session if there is one,
+    /// otherwise after a handshake (the message waits for it; the handshake packet carries the
+    /// first one). Returns false when the message cannot even wait (too many pending).
+    pub fn send(&mut self, now: Instant, record: &Enr, addr: SocketAddr, message: Message) -> bool {
+        let id = record.node_id();
+        let key = (id, addr);
+        if let Some(session) = self.sessions.get_mut(&key) {
+            self.clock += 1;
+            session.last_used = self.clock;
+            let write = session.write;
+            self.send_in_session(&id, addr, &write, &message);
+            return true;
+        }
+        if let Some(pending) = self.outgoing.get_mut(&key) {
+            if pending.queued.len() >= self.config.max_queued {
+                return false;
+            }
+            pending.queued.push(message);
+            return true;
+        }
+        if self.outgoing.len() >= self.config.max_pending {
+            return false;
+        }
+        // A packet of random content that the node cannot decrypt: it answers with WHOAREYOU.
+        let nonce: Nonce = self.random();
+        let header = PacketHeader {
+            masking_iv: self.random(),
+            nonce,
+            kind: PacketKind::Message { src_id: self.id },
+        };
+        let mut content = [0u8; RANDOM_MESSAGE_SIZE];
+        self.rng.fill_bytes(&mut content);
+        if let Ok(bytes) = wire::encode_packet(&id, &header, &content) {
+            self.transmits.push_back(Transmit { dst: addr, bytes });
+        }
+        self.outgoing.insert(
+            key,
+            Outgoing {
+                nonce,
+                record: record.clone(),
+                addr,
+                queued: vec![message],
+                deadline: now + self.config.handshake_timeout,
+            },
+        );
+        true
+    }
+
+    /// Handles a datagram from `from`. `known` gives the record we hold for a node id, if any:
+    /// a WHOAREYOU asks for the node's record when we hold none (or an older one), and a
+    /// handshake without a record is verified against it.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        known: impl Fn(&NodeId) -> Option<Enr>,
+    ) {
+        let Ok(packet) = wire::decode_packet(&self.id, bytes) else {
+            return;
+        };
+        match &packet.header.kind {
+            PacketKind::Message { src_id } => self.on_message(now, from, *src_id, &packet, &known),
+            PacketKind::WhoAreYou { enr_seq, .. } => self.on_whoareyou(from, *enr_seq, &packet),
+            PacketKind::Handshake {
+                src_id,
+                id_signature,
+                ephemeral_pubkey,
+                record,
+            } => {
+                let handshake = Handshake {
+                    src_id: *src_id,
+                    id_signature,
+                    ephemeral_pubkey,
+                    record: record.as_ref(),
+                };
+                self.on_handshake(now, from, &handshake, &packet);
+            }
+        }
+    }
+
+    /// Expires pending handshakes and challenges.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.challenges.retain(|_, c| c.deadline > now);
+        let expired: Vec<(NodeId, SocketAddr)> = self
+            .outgoing
+            .iter()
+            .filter(|(_, o)| o.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(outgoing) = self.outgoing.remove(&key) {
+                self.push_event(SessionEvent::HandshakeTimeout {
+                    node: NodeAddress {
+                        id: key.0,
+                        addr: key.1,
+                    },
+                    dropped: outgoing.queued,
+                });
+            }
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let outgoing = self.outgoing.values().map(|o| o.deadline);
+        let challenges = self.challenges.values().map(|c| c.deadline);
+        outgoing.chain(challenges).min()
+    }
+
+    fn on_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        src_id: NodeId,
+        packet: &Packet<'_>,
+        known: &impl Fn(&NodeId) -> Option<Enr>,
+    ) {
+        let (header, message_ad, ciphertext) = (&packet.header, &packet.message_ad, packet.message);
+        let key = (src_id, from);
+        if let Some(session) = self.sessions.get(&key)
+            && let Ok(plain) =
+                crypto::decrypt_message(&session.read, &header.nonce, ciphertext, message_ad)
+        {
+            self.clock += 1;
+            let clock = self.clock;
+            if let Some(session) = self.sessions.get_mut(&key) {
+                session.last_used = clock;
+            }
+            if let Ok(message) = Message::decode(&plain) {
+                self.push_event(SessionEvent::Message {
+                    node: NodeAddress {
+                        id: src_id,
+                        addr: from,
+                    },
+                    message,
+                });
+            }
+            return;
+        }
+        // No session (or not this one): challenge. A pending challenge is repeated unchanged.
+        if let Some(challenge) = self.challenges.get(&key) {
+            let bytes = challenge.packet.clone();
+            if self.admit(now, from.ip()) {
+                self.transmits.push_back(Transmit { dst: from, bytes });
+            }
+            return;
+        }
+        if self.challenges.len() >= self.config.max_pending || !self.admit(now, from.ip()) {
+            return;
+        }
+        let known = known(&src_id);
+        let id_nonce: IdNonce = self.random();
+        let whoareyou = PacketHeader {
+            masking_iv: self.random(),
+            nonce: header.nonce,
+            kind: PacketKind::WhoAreYou {
+                id_nonce,
+                enr_seq: known.as_ref().map_or(0, Enr::seq),
+            },
+        };
+        let Ok(packet) = wire::encode_packet(&src_id, &whoareyou, &[]) else {
+            return;
+        };
+        self.transmits.push_back(Transmit {
+            dst: from,
+            bytes: packet.clone(),
+        });
+        self.challenges.insert(
+            key,
+            Challenge {
+                challenge_data: whoareyou.challenge_data(),
+                packet,
+                known,
+                deadline: now + self.config.handshake_timeout,
+            },
+        );
+    }
+
+    fn on_whoareyou(&mut self, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
+        let (nonce, challenge_data) = (&packet.header.nonce, packet.message_ad.as_slice());
+        let Some((&key, _)) = self
+            .outgoing
+            .iter()
+            .find(|(_, o)| o.nonce == *nonce && o.addr == from)
+        else {
+            // Not an answer to anything we sent: ignored.
+            return;
+        };
+        let Some(outgoing) = self.outgoing.remove(&key) else {
+            return;
+        };
+        let (remote_id, addr) = key;
+        let mut queued = outgoing.queued.into_iter();
+        let Some(first) = queued.next() else {
+            return;
+        };
+        let remote_key = outgoing.record.public_key();
+        let ephemeral = self.ephemeral_key();
+        let ephemeral_pubkey =
+            crypto::public_key_to_bytes(&PublicKey::from(ephemeral.verifying_key()));
+        let keys =
+            crypto::derive_keys(&ephemeral, remote_key, &self.id, &remote_id, challenge_data);
+        let id_signature =
+            crypto::id_sign(&self.key, challenge_data, &ephemeral_pubkey, &remote_id);
+        let record = (enr_seq < self.record.seq()).then(|| self.record.clone());
+        let header = PacketHeader {
+            masking_iv: self.random(),
+            nonce: self.random(),
+            kind: PacketKind::Handshake {
+                src_id: self.id,
+                id_signature,
+                ephemeral_pubkey,
+                record,
+            },
+        };
+        let sealed = crypto::encrypt_message(
+            &keys.initiator_key,
+            &header.nonce,
+            &first.encode(),
+            &header.message_ad(),
+        );
+        if let Ok(bytes) = wire::encode_packet(&remote_id, &header, &sealed) {
+            self.transmits.push_back(Transmit { dst: addr, bytes });
+        }
+        self.insert_session(key, keys.initiator_key, keys.recipient_key);
+        for message in queued {
+            self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
+        }
+        self.push_event(SessionEvent::Established {
+            node: NodeAddress {
+                id: remote_id,
+                addr,
+            },
+            record: Some(outgoing.record),
+        });
+    }
+
+    fn on_handshake(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        handshake: &Handshake<'_>,
+        packet: &Packet<'_>,
+    ) {
+        let (nonce, message_ad, ciphertext) =
+            (&packet.header.nonce, &packet.message_ad, packet.message);
+        let key = (handshake.src_id, from);
+        // Only an answer to our challenge counts, and each challenge is answered once.
+        let Some(challenge) = self.challenges.remove(&key) else {
+            return;
+        };
+        if !self.admit(now, from.ip()) {
+            return;
+        }
+        let record = match (handshake.record, &challenge.known) {
+            (Some(record), _) if record.node_id() == handshake.src_id => record.clone(),
+            (None, Some(known)) => known.clone(),
+            _ => return,
+        };
+        let remote_key = record.public_key();
+        let Ok(ephemeral) = crypto::public_key_from_bytes(handshake.ephemeral_pubkey) else {
+            return;
+        };
+        if crypto::id_verify(
+            remote_key,
+            &challenge.challenge_data,
+            handshake.ephemeral_pubkey,
+            &self.id,
+            handshake.id_signature,
+        )
+        .is_err()
+        {
+            return;
+        }
+        let keys = crypto::derive_keys(
+            &self.key,
+            &ephemeral,
+            &handshake.src_id,
+            &self.id,
+            &challenge.challenge_data,
+        );
+        let Ok(plain) = crypto::decrypt_message(&keys.initiator_key, nonce, ciphertext, message_ad)
+        else {
+            return;
+        };
+        self.insert_session(key, keys.recipient_key, keys.initiator_key);
+        let node = NodeAddress {
+            id: handshake.src_id,
+            addr: from,
+        };
+        self.push_event(SessionEvent::Established {
+            node: node.clone(),
+            record: handshake.record.cloned(),
+        });
+        if let Ok(message) = Message::decode(&plain) {
+            self.push_event(SessionEvent::Message { node, message });
+        }
+    }
+
+    fn send_in_session(
+        &mut self,
+        id: &NodeId,
+        addr: SocketAddr,
+        write: &SessionKey,
+        message: &Message,
+    ) {
+        let header = PacketHeader {
+            masking_iv: self.random(),
+            nonce: self.random(),
+            kind: PacketKind::Message { src_id: self.id },
+        };
+        let sealed = crypto::encrypt_message(
+            write,
+            &header.nonce,
+            &message.encode(),
+            &header.message_ad(),
+        );
+        if let Ok(bytes) = wire::encode_packet(id, &header, &sealed) {
+            self.transmits.push_back(Transmit { dst: addr, bytes });
+        }
+    }
+
+    fn insert_session(&mut self, key: (NodeId, SocketAddr), write: SessionKey, read: SessionKey) {
+        if !self.sessions.contains_key(&key) && self.sessions.len() >= self.config.max_sessions {
+            let oldest = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.sessions.remove(&oldest);
+            }
+        }
+        self.clock += 1;
+        self.sessions.insert(
+            key,
+            Session {
+                write,
+                read,
+                last_used: self.clock,
+            },
+        );
+    }
+
+    fn ephemeral_key(&mut self) -> SigningKey {
+        loop {
+            let bytes: [u8; 32] = self.random();
+            // All but a 2^-128 fraction of 32-byte strings are valid scalars.
+            if let Ok(key) = SigningKey::from_slice(&bytes) {
+                return key;
+            }
+        }
+    }
+
+    fn random<const N: usize>(&mut self) -> [u8; N] {
+        let mut bytes = [0u8; N];
+        self.rng.fill_bytes(&mut bytes);
+        bytes
+    }
+
+    /// The per-IP token bucket for WHOAREYOU and handshake work.
+    fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let rate = f64::from(self.config.handshakes_per_ip_second);
+        let burst = f64::from(self.config.handshake_burst);
+        if !self.limits.contains_key(&ip) && self.limits.len() >= self.config.max_sessions {
+            self.limits.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+            });
+        }
+        let bucket = self.limits.entry(ip).or_insert(TokenBucket {
+            tokens: burst,
+            last: now,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.saturating_duration_since(bucket.last).as_secs_f64() * rate)
+            .min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn push_event(&mut self, event: SessionEvent) {
+        if self.events.len() >= self.config.max_events {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+}
+
+/// A handshake packet's authdata, borrowed.
+struct Handshake<'a> {
+    src_id: NodeId,
+    id_signature: &'a [u8; 64],
+    ephemeral_pubkey: &'a [u8; 33],
+    record: Option<&'a Enr>,
+}

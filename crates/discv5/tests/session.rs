@@ -1,0 +1,334 @@
+//! The session layer in memory: handshakes both ways, messages in sessions, and the cases the
+//! spec is strict about (a session is bound to its address; a pending challenge is repeated
+//! unchanged; a handshake must answer our challenge and prove the node's key).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use devp2p_discv5::{
+    Enr, Message, NodeId, RequestId, SigningKey, crypto,
+    session::{NodeAddress, SessionConfig, SessionEvent, Sessions, Transmit},
+    wire::{self, PacketKind},
+};
+
+struct Node {
+    enr: Enr,
+    addr: SocketAddr,
+    sessions: Sessions,
+}
+
+fn node(b: u8, port: u16) -> Node {
+    let key = SigningKey::from_slice(&[b; 32]).unwrap();
+    let enr = Enr::builder()
+        .ip4([127, 0, 0, 1].into())
+        .udp(port)
+        .build(&key)
+        .unwrap();
+    let sessions = Sessions::new(key.clone(), enr.clone(), SessionConfig::default(), [b; 32]);
+    Node {
+        enr,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        sessions,
+    }
+}
+
+fn ping(id: u8) -> Message {
+    Message::Ping {
+        req_id: RequestId::new(&[id]).unwrap(),
+        enr_seq: 1,
+    }
+}
+
+fn transmits(node: &mut Node) -> Vec<Transmit> {
+    std::iter::from_fn(|| node.sessions.poll_transmit()).collect()
+}
+
+fn events(node: &mut Node) -> Vec<SessionEvent> {
+    std::iter::from_fn(|| node.sessions.poll_event()).collect()
+}
+
+/// Delivers everything `from` has to send to `to`, as if from `from.addr`.
+fn deliver(now: Instant, from: &mut Node, to: &mut Node, known: Option<Enr>) -> usize {
+    let out = transmits(from);
+    for t in &out {
+        assert_eq!(t.dst, to.addr);
+        to.sessions
+            .handle_datagram(now, from.addr, &t.bytes, |_| known.clone());
+    }
+    out.len()
+}
+
+fn flag(bytes: &[u8], to: &NodeId) -> u8 {
+    wire::decode_packet(to, bytes).unwrap().header.kind.flag()
+}
+
+#[test]
+fn handshake_then_messages_both_ways() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    assert!(a.sessions.send(now, &b.enr.clone(), b.addr, ping(1)));
+    assert!(a.sessions.send(now, &b.enr.clone(), b.addr, ping(2))); // waits for the handshake
+    let random = transmits(&mut a);
+    assert_eq!(random.len(), 1);
+    assert_eq!(flag(&random[0].bytes, &b.enr.node_id()), 0);
+    b.sessions
+        .handle_datagram(now, a.addr, &random[0].bytes, |_| None);
+    let whoareyou = transmits(&mut b);
+    assert_eq!(flag(&whoareyou[0].bytes, &a.enr.node_id()), 1);
+    a.sessions
+        .handle_datagram(now, b.addr, &whoareyou[0].bytes, |_| None);
+    let handshake = transmits(&mut a);
+    assert_eq!(
+        handshake.len(),
+        2,
+        "the handshake with the first Ping, then the second in session"
+    );
+    assert_eq!(flag(&handshake[0].bytes, &b.enr.node_id()), 2);
+    assert_eq!(flag(&handshake[1].bytes, &b.enr.node_id()), 0);
+    for t in &handshake {
+        b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+    }
+    let at_b = events(&mut b);
+    let from_a = NodeAddress {
+        id: a.enr.node_id(),
+        addr: a.addr,
+    };
+    assert_eq!(
+        at_b,
+        vec![
+            SessionEvent::Established {
+                node: from_a.clone(),
+                record: Some(a.enr.clone())
+            },
+            SessionEvent::Message {
+                node: from_a.clone(),
+                message: ping(1)
+            },
+            SessionEvent::Message {
+                node: from_a,
+                message: ping(2)
+            },
+        ]
+    );
+    // B answers in the session, without a handshake of its own.
+    let pong = Message::Pong {
+        req_id: RequestId::new(&[1]).unwrap(),
+        enr_seq: 1,
+        ip: a.addr.ip(),
+        port: a.addr.port(),
+    };
+    assert!(b.sessions.has_session(&a.enr.node_id(), a.addr));
+    b.sessions.send(now, &a.enr.clone(), a.addr, pong.clone());
+    assert_eq!(deliver(now, &mut b, &mut a, None), 1);
+    let at_a = events(&mut a);
+    assert!(
+        matches!(&at_a[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == pong),
+        "{at_a:?}"
+    );
+}
+
+/// A and B with a session; returns them.
+fn established(now: Instant) -> (Node, Node) {
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    for _ in 0..2 {
+        deliver(now, &mut a, &mut b, None);
+        deliver(now, &mut b, &mut a, None);
+    }
+    events(&mut a);
+    events(&mut b);
+    assert!(b.sessions.has_session(&a.enr.node_id(), a.addr));
+    (a, b)
+}
+
+#[test]
+fn a_session_is_not_valid_from_another_address() {
+    let now = Instant::now();
+    let (mut a, mut b) = established(now);
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(7));
+    let packet = transmits(&mut a).remove(0);
+    // The same packet from another address: B answers with WHOAREYOU, not the message.
+    let elsewhere = SocketAddr::from(([127, 0, 0, 2], 9001));
+    b.sessions
+        .handle_datagram(now, elsewhere, &packet.bytes, |_| None);
+    let out = transmits(&mut b);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].dst, elsewhere);
+    assert_eq!(flag(&out[0].bytes, &a.enr.node_id()), 1);
+    assert!(events(&mut b).is_empty());
+    // From the session's address it is read.
+    b.sessions
+        .handle_datagram(now, a.addr, &packet.bytes, |_| None);
+    assert!(
+        matches!(&events(&mut b)[..], [SessionEvent::Message { message, .. }] if *message == ping(7))
+    );
+}
+
+#[test]
+fn a_pending_challenge_is_repeated_unchanged() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    let random = transmits(&mut a).remove(0);
+    b.sessions
+        .handle_datagram(now, a.addr, &random.bytes, |_| None);
+    let first = transmits(&mut b).remove(0);
+    // Another message packet before the handshake (here: the same one again, and a new one).
+    b.sessions.handle_datagram(
+        now + Duration::from_millis(100),
+        a.addr,
+        &random.bytes,
+        |_| None,
+    );
+    let mut other = node(1, 9001);
+    other.sessions.send(now, &b.enr.clone(), b.addr, ping(2));
+    let second_random = transmits(&mut other).remove(0);
+    b.sessions.handle_datagram(
+        now + Duration::from_millis(200),
+        a.addr,
+        &second_random.bytes,
+        |_| None,
+    );
+    let repeats = transmits(&mut b);
+    assert_eq!(repeats.len(), 2);
+    for repeat in repeats {
+        assert_eq!(
+            repeat.bytes, first.bytes,
+            "same nonce, same id-nonce, same bytes"
+        );
+    }
+    // Once it expires, a new challenge is made.
+    b.sessions.handle_timeout(now + Duration::from_secs(2));
+    b.sessions
+        .handle_datagram(now + Duration::from_secs(2), a.addr, &random.bytes, |_| {
+            None
+        });
+    assert_ne!(transmits(&mut b).remove(0).bytes, first.bytes);
+}
+
+#[test]
+fn handshakes_that_do_not_prove_the_key_are_refused() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    // A WHOAREYOU nobody asked for is ignored.
+    let stray = wire::PacketHeader {
+        masking_iv: [9; 16],
+        nonce: [9; 12],
+        kind: PacketKind::WhoAreYou {
+            id_nonce: [1; 16],
+            enr_seq: 0,
+        },
+    };
+    let stray = wire::encode_packet(&a.enr.node_id(), &stray, &[]).unwrap();
+    a.sessions.handle_datagram(now, b.addr, &stray, |_| None);
+    assert!(transmits(&mut a).is_empty());
+
+    // A handshake for A's id and record, signed by another key: refused.
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    let whoareyou = transmits(&mut b).remove(0);
+    let challenge = wire::decode_packet(&a.enr.node_id(), &whoareyou.bytes)
+        .unwrap()
+        .message_ad;
+    let forger = SigningKey::from_slice(&[3; 32]).unwrap();
+    let ephemeral = SigningKey::from_slice(&[4; 32]).unwrap();
+    let ephemeral_pubkey = crypto::public_key_to_bytes(&ephemeral.verifying_key().into());
+    let keys = crypto::derive_keys(
+        &ephemeral,
+        b.enr.public_key(),
+        &a.enr.node_id(),
+        &b.enr.node_id(),
+        &challenge,
+    );
+    let header = wire::PacketHeader {
+        masking_iv: [7; 16],
+        nonce: [8; 12],
+        kind: PacketKind::Handshake {
+            src_id: a.enr.node_id(),
+            id_signature: crypto::id_sign(&forger, &challenge, &ephemeral_pubkey, &b.enr.node_id()),
+            ephemeral_pubkey,
+            record: Some(a.enr.clone()),
+        },
+    };
+    let sealed = crypto::encrypt_message(
+        &keys.initiator_key,
+        &header.nonce,
+        &ping(1).encode(),
+        &header.message_ad(),
+    );
+    let forged = wire::encode_packet(&b.enr.node_id(), &header, &sealed).unwrap();
+    b.sessions.handle_datagram(now, a.addr, &forged, |_| None);
+    assert!(events(&mut b).is_empty());
+    assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
+
+    // A's real handshake with a tampered message: refused too.
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    deliver(now, &mut b, &mut a, None);
+    let mut handshake = transmits(&mut a).remove(0);
+    let last = handshake.bytes.len() - 1;
+    handshake.bytes[last] ^= 1; // the message's GCM tag
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
+    assert!(events(&mut b).is_empty());
+    assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
+    // The challenge was used up: even the intact handshake is now refused.
+    handshake.bytes[last] ^= 1;
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
+    assert!(events(&mut b).is_empty());
+}
+
+#[test]
+fn a_handshake_without_record_needs_the_known_one() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    // B knows A's record at its current sequence number: the WHOAREYOU says so, A's handshake
+    // carries no record, and B verifies against the one it knows.
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    let known = a.enr.clone();
+    deliver(now, &mut a, &mut b, Some(known));
+    deliver(now, &mut b, &mut a, None);
+    let handshake = transmits(&mut a).remove(0);
+    let decoded = wire::decode_packet(&b.enr.node_id(), &handshake.bytes).unwrap();
+    assert!(matches!(
+        decoded.header.kind,
+        PacketKind::Handshake { record: None, .. }
+    ));
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| Some(a.enr.clone()));
+    assert!(matches!(
+        &events(&mut b)[..],
+        [
+            SessionEvent::Established { record: None, .. },
+            SessionEvent::Message { .. }
+        ]
+    ));
+}
+
+#[test]
+fn an_unanswered_handshake_times_out_with_its_messages() {
+    let now = Instant::now();
+    let (mut a, b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr, b.addr, ping(1));
+    a.sessions.send(now, &b.enr, b.addr, ping(2));
+    let deadline = a.sessions.poll_timeout().unwrap();
+    a.sessions.handle_timeout(deadline);
+    let expected = SessionEvent::HandshakeTimeout {
+        node: NodeAddress {
+            id: b.enr.node_id(),
+            addr: b.addr,
+        },
+        dropped: vec![ping(1), ping(2)],
+    };
+    assert_eq!(events(&mut a), vec![expected]);
+}
