@@ -12,12 +12,11 @@ use std::{
 };
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
-use devp2p_kbucket::{InsertResult, Table};
+use devp2p_kbucket::{InsertResult, Lookup, LookupStep, Table};
 use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
 
 use crate::{
     Config,
-    lookup::{Lookup, LookupStep},
     wire::{
         self, Endpoint, EnrRequest, EnrResponse, FindNode, MAX_NEIGHBOURS, Message, Neighbours,
         PING_VERSION, Packet, Ping, Pong,
@@ -237,7 +236,8 @@ pub struct Discv4 {
     // (simulations above all) are reproducible.
     pings: BTreeMap<NodeId, PendingPing>,
     queries: BTreeMap<u64, Query>,
-    lookups: BTreeMap<LookupId, Lookup>,
+    /// Each lookup with its target (FINDNODE names a public key, the table works on its hash).
+    lookups: BTreeMap<LookupId, (PeerId, Lookup<NodeRecord>)>,
     next_id: u64,
     packets_sent: u64,
     recent: HashSet<[u8; 32]>,
@@ -371,7 +371,7 @@ impl Discv4 {
         let id = LookupId(self.fresh_id());
         let target_id = target.node_id();
         let mut lookup = Lookup::new(
-            target,
+            target_id,
             self.config.table.bucket_size,
             self.config.lookup_candidates,
         );
@@ -387,9 +387,9 @@ impl Discv4 {
             seeds
         };
         for seed in seeds {
-            lookup.add(seed);
+            lookup.add(seed.node_id(), seed);
         }
-        self.lookups.insert(id, lookup);
+        self.lookups.insert(id, (target, lookup));
         self.advance_lookup(now, id);
         Some(id)
     }
@@ -1022,11 +1022,12 @@ impl Discv4 {
         };
         match query.kind {
             QueryKind::FindNode { lookup, found, .. } => {
-                if let Some(state) = self.lookups.get_mut(&lookup) {
+                if let Some((_, state)) = self.lookups.get_mut(&lookup) {
+                    let node_id = query.node.node_id();
                     if success {
-                        state.on_response(&query.node, found);
+                        state.on_response(&node_id, found.into_iter().map(|n| (n.node_id(), n)));
                     } else {
-                        state.on_failure(&query.node);
+                        state.on_failure(&node_id);
                     }
                     self.advance_lookup(now, lookup);
                 }
@@ -1042,26 +1043,25 @@ impl Discv4 {
     fn advance_lookup(&mut self, now: Instant, id: LookupId) {
         let parallelism = self.config.lookup_parallelism;
         loop {
-            let Some(lookup) = self.lookups.get_mut(&id) else {
+            let Some((target, lookup)) = self.lookups.get_mut(&id) else {
                 return;
             };
+            let target = *target;
             match lookup.next(parallelism) {
                 LookupStep::Query(node) => {
-                    let target = lookup.target();
                     let kind = QueryKind::FindNode {
                         lookup: id,
                         target,
                         found: Vec::new(),
                     };
                     if !self.start_query(now, node, kind)
-                        && let Some(lookup) = self.lookups.get_mut(&id)
+                        && let Some((_, lookup)) = self.lookups.get_mut(&id)
                     {
-                        lookup.on_failure(&node);
+                        lookup.on_failure(&node.node_id());
                     }
                 }
                 LookupStep::Wait => return,
                 LookupStep::Done(nodes, any_answer) => {
-                    let target = lookup.target();
                     self.lookups.remove(&id);
                     // Nobody answered our refresh (bootstrapping failed, or we were cut off):
                     // try again soon rather than in half an hour.

@@ -33,7 +33,6 @@ struct ReadmeDoctests;
 mod config;
 mod core;
 mod driver;
-mod lookup;
 pub mod wire;
 
 pub use crate::core::{

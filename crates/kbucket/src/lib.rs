@@ -7,6 +7,8 @@
 //! - Lookups: the entries [`closest`](Table::closest) to a target by XOR distance, exact and
 //!   without sorting the whole table; the entries [`at_distance`](Table::at_distance) for
 //!   discv5 FINDNODE.
+//! - [`Lookup`]: one iterative lookup (α queries in flight, ends when the k closest have
+//!   answered), fed by whichever protocol asks the nodes.
 //! - Liveness: [`revalidation_candidate`](Table::revalidation_candidate) names the least
 //!   recently seen node of a bucket the caller picks at random;
 //!   [`mark_seen`](Table::mark_seen) or [`remove`](Table::remove) records the outcome.
@@ -65,6 +67,7 @@ struct ReadmeDoctests;
 mod bucket;
 mod config;
 mod ip;
+mod lookup;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -72,4 +75,5 @@ mod tests;
 pub use bucket::Entry;
 pub use config::{Config, IpLimits};
 pub use devp2p_enr::NodeId;
+pub use lookup::{Lookup, LookupStep};
 pub use table::{InsertResult, Removed, Table};
