@@ -14,8 +14,14 @@
 //! as in go-ethereum.
 //! - [`session`]: sessions and handshakes, sans-IO: messages in and out under per-node session
 //!   keys, WHOAREYOU challenges (repeated unchanged while pending), the handshake both ways,
-//!   sessions keyed by node id and address. The routing table, lookups and a driver are the
-//!   next layer.
+//!   sessions keyed by node id and address.
+//! - [`Discv5`]: the node, sans-IO, over the sessions and the shared Kademlia table
+//!   ([`devp2p_kbucket`]): PING/PONG, FINDNODE served by log distance (distance 0: our record;
+//!   at most 16 records, 3 per NODES message), TALKREQ routed to registered protocols (others
+//!   get an empty TALKRESP), answers matched to requests by node, address and request id,
+//!   lookups by log distance, bootstrapping from records, revalidation, a newer record fetched
+//!   when a PONG announces one. A tokio driver, the CLI, external address prediction and
+//!   interop are still to come.
 //!
 //! ```
 //! use devp2p_discv5::{Message, NodeId, RequestId, crypto, wire::{self, PacketHeader, PacketKind}};
@@ -40,9 +46,14 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod core;
 pub mod crypto;
 pub mod session;
 pub mod wire;
+
+pub use crate::core::{
+    Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, udp_addr,
+};
 
 pub use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
 pub use wire::{Message, RequestId};

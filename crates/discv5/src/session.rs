@@ -79,7 +79,8 @@ pub struct NodeAddress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
     /// A handshake completed: messages to and from `node` are now encrypted under fresh keys.
-    /// `record` is the node's record when the handshake carried one.
+    /// `record` is the node's record when its handshake carried one (then its signature, its id
+    /// and the id-signature are verified); `None` for handshakes we made.
     Established {
         /// The node.
         node: NodeAddress,
@@ -282,6 +283,20 @@ impl Sessions {
         true
     }
 
+    /// Sends `message` in the existing session with `node` (an answer to what came in it);
+    /// false when there is none.
+    pub fn reply(&mut self, node: &NodeAddress, message: &Message) -> bool {
+        let key = (node.id, node.addr);
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return false;
+        };
+        self.clock += 1;
+        session.last_used = self.clock;
+        let write = session.write;
+        self.send_in_session(&node.id, node.addr, &write, message);
+        true
+    }
+
     /// Handles a datagram from `from`. `known` gives the record we hold for a node id, if any:
     /// a WHOAREYOU asks for the node's record when we hold none (or an older one), and a
     /// handshake without a record is verified against it.
@@ -478,7 +493,8 @@ impl Sessions {
                 id: remote_id,
                 addr,
             },
-            record: Some(outgoing.record),
+            // The node has not proved anything yet (a WHOAREYOU is not signed): no record.
+            record: None,
         });
     }
 

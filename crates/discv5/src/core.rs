@@ -1,0 +1,827 @@
+//! The discv5 node as a sans-IO state machine: sessions ([`Sessions`]), the shared Kademlia
+//! table, requests and their answers, lookups by log distance, TALKREQ routing, revalidation.
+//!
+//! Method groups as in the other cores: getters; inputs (`handle_datagram`, `handle_timeout`);
+//! commands (`add_enr`, `ping`, `find_node`, `talk_req`, `talk_response`, `lookup`,
+//! `register_talk_protocol`); outputs, to poll after each input or command in this order:
+//! `poll_transmit`, `poll_event`, then `poll_timeout`.
+
+use core::{net::SocketAddr, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet, VecDeque},
+    net::IpAddr,
+    time::Instant,
+};
+
+use devp2p_enr::{Enr, NodeId, SigningKey};
+use devp2p_kbucket::{InsertResult, Lookup, LookupStep, Table};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::{
+    Message, RequestId,
+    session::{NodeAddress, SessionConfig, SessionEvent, Sessions, Transmit},
+};
+
+/// Settings of [`Discv5`]. Every field has a default, stated on it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sessions and handshakes: see [`SessionConfig`].
+    pub session: SessionConfig,
+    /// The Kademlia table (16 per bucket, IP limits on, LAN exempt).
+    pub table: devp2p_kbucket::Config,
+    /// Time allowed for an answer (after the handshake, if one is needed). Default 1 s.
+    pub request_timeout: Duration,
+    /// Requests in flight at once; more are refused. Default 256.
+    pub max_requests: usize,
+    /// Queries a lookup keeps in flight (α). Default 3.
+    pub lookup_parallelism: usize,
+    /// Candidates a lookup remembers. Default 64.
+    pub lookup_candidates: usize,
+    /// Lookups running at once. Default 16.
+    pub max_lookups: usize,
+    /// Records we return to one FINDNODE at most. Default 16 (go-ethereum).
+    pub max_nodes_returned: usize,
+    /// Records per NODES message: 3 records of up to 300 bytes keep a packet under 1280 bytes
+    /// (go-ethereum sends 3 too). Default 3.
+    pub nodes_per_message: usize,
+    /// NODES messages accepted in answer to one FINDNODE; a larger `total` is cut to this.
+    /// Default 6: 16 records 3 at a time.
+    pub max_nodes_messages: u64,
+    /// Interval at which the least recently seen node of a random bucket is pinged. Default 5 s.
+    pub revalidate_interval: Duration,
+    /// Interval of the table refresh (a lookup of our own id and one of a random target); the
+    /// first runs when a bootnode is added. Default 30 min.
+    pub refresh_interval: Duration,
+    /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
+    pub max_talk_protocols: usize,
+    /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
+    pub max_events: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            session: SessionConfig::default(),
+            table: devp2p_kbucket::Config::default(),
+            request_timeout: Duration::from_secs(1),
+            max_requests: 256,
+            lookup_parallelism: 3,
+            lookup_candidates: 64,
+            max_lookups: 16,
+            max_nodes_returned: 16,
+            nodes_per_message: 3,
+            max_nodes_messages: 6,
+            revalidate_interval: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(30 * 60),
+            max_talk_protocols: 16,
+            max_events: 1024,
+        }
+    }
+}
+
+/// Names a request started by a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub u64);
+
+/// Names a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LookupId(pub u64);
+
+/// Why a request failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No answer in time (or no handshake).
+    #[error("no answer")]
+    Timeout,
+    /// Too many requests in flight.
+    #[error("too many requests in flight")]
+    Busy,
+    /// The record has no UDP address.
+    #[error("the record has no UDP address")]
+    NoAddress,
+}
+
+/// A PONG that answered [`Discv5::ping`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PongInfo {
+    /// The node's record sequence number.
+    pub enr_seq: u64,
+    /// Our address as the node saw it.
+    pub seen_as: SocketAddr,
+}
+
+/// What the node reports.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A node proved its identity (handshake) at its record's address and entered the table.
+    NodeAdded(Enr),
+    /// A node in the table has a newer record.
+    NodeUpdated(Enr),
+    /// A node left the table (it stopped answering).
+    NodeRemoved(Enr),
+    /// The answer to [`Discv5::ping`].
+    Pong {
+        /// The request.
+        id: QueryId,
+        /// Its PONG, or why there was none.
+        result: Result<PongInfo, RequestError>,
+    },
+    /// The answer to [`Discv5::find_node`]: every record of every NODES message.
+    Nodes {
+        /// The request.
+        id: QueryId,
+        /// The records (checked to be at the distances asked), or why there were none.
+        result: Result<Vec<Enr>, RequestError>,
+    },
+    /// The answer to [`Discv5::talk_req`].
+    TalkResponse {
+        /// The request.
+        id: QueryId,
+        /// The response bytes (empty when the node does not speak the protocol).
+        result: Result<Vec<u8>, RequestError>,
+    },
+    /// A TALKREQ for a registered protocol: answer with [`Discv5::talk_response`].
+    TalkRequest {
+        /// From whom.
+        node: NodeAddress,
+        /// Its request id, to answer with.
+        req_id: RequestId,
+        /// The protocol.
+        protocol: Vec<u8>,
+        /// The request.
+        request: Vec<u8>,
+    },
+    /// A lookup ended: the closest nodes to `target` it asked, closest first.
+    LookupFinished {
+        /// The lookup.
+        id: LookupId,
+        /// Its target.
+        target: NodeId,
+        /// At most a bucket's worth.
+        nodes: Vec<Enr>,
+    },
+}
+
+/// What the table keeps about a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEntry {
+    /// Its latest record.
+    pub record: Enr,
+    /// Answers to our pings, divided by three on each revalidation it misses.
+    pub liveness: u32,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    Ping(QueryId),
+    FindNode(QueryId),
+    Talk(QueryId),
+    Lookup(LookupId),
+    Revalidate,
+    /// A PONG told of a newer record: FINDNODE [0] fetches it.
+    RefreshRecord,
+    /// A record added with `add_enr`: a PING proves it, and the node enters the table.
+    Bootstrap,
+}
+
+#[derive(Debug)]
+struct Request {
+    record: Enr,
+    addr: SocketAddr,
+    purpose: Purpose,
+    distances: Vec<u16>,
+    deadline: Instant,
+    found: Vec<Enr>,
+    nodes_messages: u64,
+}
+
+/// The discv5 node, sans-IO.
+#[derive(Debug)]
+pub struct Discv5 {
+    config: Config,
+    id: NodeId,
+    record: Enr,
+    sessions: Sessions,
+    table: Table<NodeEntry>,
+    rng: StdRng,
+    requests: BTreeMap<(NodeId, RequestId), Request>,
+    lookups: BTreeMap<LookupId, Lookup<Enr>>,
+    talk_protocols: BTreeSet<Vec<u8>>,
+    bootnodes: Vec<Enr>,
+    next_id: u64,
+    next_refresh: Option<Instant>,
+    next_revalidate: Instant,
+    events: VecDeque<Event>,
+}
+
+/// The UDP address of a record (IPv4 first).
+pub fn udp_addr(record: &Enr) -> Option<SocketAddr> {
+    match (record.ip(), record.udp(), record.ip6(), record.udp6()) {
+        (Some(ip), Some(port), _, _) => Some(SocketAddr::new(IpAddr::V4(ip), port)),
+        (_, _, Some(ip), Some(port)) => Some(SocketAddr::new(IpAddr::V6(ip), port)),
+        _ => None,
+    }
+}
+
+impl Discv5 {
+    /// A node with `key` and its `record`. `seed` seeds all randomness (nonces, ephemeral keys,
+    /// request ids): it must come from a cryptographic source.
+    pub fn new(key: SigningKey, record: Enr, config: Config, now: Instant, seed: [u8; 32]) -> Self {
+        let mut rng = StdRng::from_seed(seed);
+        let mut session_seed = [0u8; 32];
+        rng.fill_bytes(&mut session_seed);
+        let id = record.node_id();
+        Self {
+            sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
+            table: Table::new(id, config.table.clone()),
+            next_revalidate: now + config.revalidate_interval,
+            config,
+            id,
+            record,
+            rng,
+            requests: BTreeMap::new(),
+            lookups: BTreeMap::new(),
+            talk_protocols: BTreeSet::new(),
+            bootnodes: Vec::new(),
+            next_id: 0,
+            next_refresh: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- Getters -----
+
+    /// Our node id.
+    pub const fn local_id(&self) -> &NodeId {
+        &self.id
+    }
+
+    /// Our record.
+    pub const fn local_record(&self) -> &Enr {
+        &self.record
+    }
+
+    /// The routing table.
+    pub const fn table(&self) -> &Table<NodeEntry> {
+        &self.table
+    }
+
+    // ----- Commands -----
+
+    /// Registers a TALKREQ protocol: its requests come out as [`Event::TalkRequest`]. False
+    /// when [`Config::max_talk_protocols`] are registered.
+    pub fn register_talk_protocol(&mut self, protocol: &[u8]) -> bool {
+        if self.talk_protocols.len() >= self.config.max_talk_protocols {
+            return self.talk_protocols.contains(protocol);
+        }
+        self.talk_protocols.insert(protocol.to_vec());
+        true
+    }
+
+    /// Adds a known node (a bootnode): it is pinged, enters the table once it answers, and a
+    /// table refresh starts. Fails for a record without UDP address, or when too many requests
+    /// are in flight.
+    pub fn add_enr(&mut self, now: Instant, record: Enr) -> Result<(), RequestError> {
+        if record.node_id() == self.id {
+            return Ok(());
+        }
+        self.request(now, &record, Purpose::Bootstrap, Vec::new())?;
+        if !self
+            .bootnodes
+            .iter()
+            .any(|b| b.node_id() == record.node_id())
+            && self.bootnodes.len() < self.config.max_requests
+        {
+            self.bootnodes.push(record);
+        }
+        if self.next_refresh.is_none_or(|at| at > now) {
+            self.next_refresh = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Pings the node of `record`; the answer comes as [`Event::Pong`].
+    pub fn ping(&mut self, now: Instant, record: &Enr) -> QueryId {
+        let id = QueryId(self.fresh_id());
+        if let Err(e) = self.request(now, record, Purpose::Ping(id), Vec::new()) {
+            self.push_event(Event::Pong { id, result: Err(e) });
+        }
+        id
+    }
+
+    /// Asks the node of `record` for the records at `distances` (0: its own); the answer comes
+    /// as [`Event::Nodes`].
+    pub fn find_node(&mut self, now: Instant, record: &Enr, distances: Vec<u16>) -> QueryId {
+        let id = QueryId(self.fresh_id());
+        if let Err(e) = self.request(now, record, Purpose::FindNode(id), distances) {
+            self.push_event(Event::Nodes { id, result: Err(e) });
+        }
+        id
+    }
+
+    /// Sends a TALKREQ; the answer comes as [`Event::TalkResponse`].
+    pub fn talk_req(
+        &mut self,
+        now: Instant,
+        record: &Enr,
+        protocol: &[u8],
+        request: &[u8],
+    ) -> QueryId {
+        let id = QueryId(self.fresh_id());
+        let purpose = Purpose::Talk(id);
+        let message = |req_id| Message::TalkReq {
+            req_id,
+            protocol: protocol.to_vec(),
+            request: request.to_vec(),
+        };
+        if let Err(e) = self.request_with(now, record, purpose, Vec::new(), message) {
+            self.push_event(Event::TalkResponse { id, result: Err(e) });
+        }
+        id
+    }
+
+    /// Answers an [`Event::TalkRequest`].
+    pub fn talk_response(
+        &mut self,
+        node: &NodeAddress,
+        req_id: RequestId,
+        response: Vec<u8>,
+    ) -> bool {
+        self.sessions
+            .reply(node, &Message::TalkResp { req_id, response })
+    }
+
+    /// Starts a lookup of the nodes closest to `target`; it ends with
+    /// [`Event::LookupFinished`]. `None` when [`Config::max_lookups`] are running.
+    pub fn lookup(&mut self, now: Instant, target: NodeId) -> Option<LookupId> {
+        if self.lookups.len() >= self.config.max_lookups {
+            return None;
+        }
+        let id = LookupId(self.fresh_id());
+        let mut lookup = Lookup::new(
+            target,
+            self.config.table.bucket_size,
+            self.config.lookup_candidates,
+        );
+        for entry in self.table.closest(&target, self.config.table.bucket_size) {
+            lookup.add(entry.id, entry.value.record.clone());
+        }
+        // Until the table has nodes, the bootnodes seed lookups.
+        if self.table.is_empty() {
+            for record in &self.bootnodes {
+                lookup.add(record.node_id(), record.clone());
+            }
+        }
+        self.lookups.insert(id, lookup);
+        self.advance_lookup(now, id);
+        Some(id)
+    }
+
+    // ----- Inputs -----
+
+    /// Handles a datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+        let table = &self.table;
+        self.sessions.handle_datagram(now, from, bytes, |id| {
+            table.get(id).map(|e| e.value.record.clone())
+        });
+        self.drain_sessions(now);
+    }
+
+    /// Handles the passing of time: request timeouts, handshake timeouts, revalidation and
+    /// refresh.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.sessions.handle_timeout(now);
+        self.drain_sessions(now);
+        let expired: Vec<(NodeId, RequestId)> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            self.finish(now, &key, false);
+        }
+        if self.next_refresh.is_some_and(|at| at <= now) {
+            // Our own id (our neighbourhood learns of us) and a random target (far buckets).
+            self.next_refresh = Some(now + self.config.refresh_interval);
+            self.lookup(now, self.id);
+            let mut target = [0u8; 32];
+            self.rng.fill_bytes(&mut target);
+            self.lookup(now, NodeId(target));
+        }
+        if self.next_revalidate <= now {
+            self.next_revalidate = now + self.config.revalidate_interval;
+            let pick = self.rng.next_u32() as usize;
+            if let Some(entry) = self.table.revalidation_candidate(pick) {
+                let record = entry.value.record.clone();
+                let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
+            }
+        }
+    }
+
+    // ----- Outputs -----
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.sessions.poll_transmit()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let requests = self.requests.values().map(|r| r.deadline);
+        requests
+            .chain(self.sessions.poll_timeout())
+            .chain(self.next_refresh)
+            .chain(Some(self.next_revalidate))
+            .min()
+    }
+
+    // ----- Requests -----
+
+    fn request(
+        &mut self,
+        now: Instant,
+        record: &Enr,
+        purpose: Purpose,
+        distances: Vec<u16>,
+    ) -> Result<(), RequestError> {
+        let enr_seq = self.record.seq();
+        let find = !distances.is_empty()
+            || matches!(
+                purpose,
+                Purpose::FindNode(_) | Purpose::Lookup(_) | Purpose::RefreshRecord
+            );
+        let asked = distances.clone();
+        self.request_with(now, record, purpose, distances, |req_id| {
+            if find {
+                Message::FindNode {
+                    req_id,
+                    distances: asked,
+                }
+            } else {
+                Message::Ping { req_id, enr_seq }
+            }
+        })
+    }
+
+    fn request_with(
+        &mut self,
+        now: Instant,
+        record: &Enr,
+        purpose: Purpose,
+        distances: Vec<u16>,
+        message: impl FnOnce(RequestId) -> Message,
+    ) -> Result<(), RequestError> {
+        if self.requests.len() >= self.config.max_requests {
+            return Err(RequestError::Busy);
+        }
+        let addr = udp_addr(record).ok_or(RequestError::NoAddress)?;
+        let req_id = RequestId::from(self.rng.next_u64().to_be_bytes());
+        if !self.sessions.send(now, record, addr, message(req_id)) {
+            return Err(RequestError::Busy);
+        }
+        // The handshake, if one is needed, comes out of the request's time.
+        let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
+        self.requests.insert(
+            (record.node_id(), req_id),
+            Request {
+                record: record.clone(),
+                addr,
+                purpose,
+                distances,
+                deadline,
+                found: Vec::new(),
+                nodes_messages: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Ends a request: answered (`success`) or not.
+    fn finish(&mut self, now: Instant, key: &(NodeId, RequestId), success: bool) {
+        let Some(request) = self.requests.remove(key) else {
+            return;
+        };
+        let node_id = key.0;
+        match request.purpose {
+            Purpose::Ping(id) if !success => self.push_event(Event::Pong {
+                id,
+                result: Err(RequestError::Timeout),
+            }),
+            Purpose::FindNode(id) => {
+                let result = if success {
+                    Ok(request.found)
+                } else {
+                    Err(RequestError::Timeout)
+                };
+                self.push_event(Event::Nodes { id, result });
+            }
+            Purpose::Talk(id) if !success => self.push_event(Event::TalkResponse {
+                id,
+                result: Err(RequestError::Timeout),
+            }),
+            Purpose::Lookup(lookup) => {
+                if let Some(state) = self.lookups.get_mut(&lookup) {
+                    if success {
+                        state.on_response(
+                            &node_id,
+                            request.found.into_iter().map(|r| (r.node_id(), r)),
+                        );
+                    } else {
+                        state.on_failure(&node_id);
+                    }
+                    self.advance_lookup(now, lookup);
+                }
+            }
+            Purpose::Revalidate if !success => {
+                let keep = self.table.get_mut(&node_id).is_some_and(|entry| {
+                    entry.value.liveness /= 3;
+                    entry.value.liveness > 0
+                });
+                if !keep && let Some(removed) = self.table.remove(&node_id) {
+                    self.push_event(Event::NodeRemoved(removed.entry.value.record));
+                }
+            }
+            Purpose::RefreshRecord if success => {
+                if let Some(record) = request.found.into_iter().find(|r| r.node_id() == node_id) {
+                    self.update_record(now, record);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn advance_lookup(&mut self, now: Instant, id: LookupId) {
+        loop {
+            let Some(lookup) = self.lookups.get_mut(&id) else {
+                return;
+            };
+            let target = *lookup.target();
+            match lookup.next(self.config.lookup_parallelism) {
+                LookupStep::Query(record) => {
+                    let distance = target.log2_distance(&record.node_id());
+                    // The node's bucket of the target and its neighbours (go-ethereum asks 3).
+                    let distances: Vec<u16> = [
+                        distance,
+                        distance.saturating_add(1),
+                        distance.saturating_sub(1),
+                    ]
+                    .into_iter()
+                    .filter(|d| (1..=256).contains(d))
+                    .fold(Vec::new(), |mut v, d| {
+                        if !v.contains(&d) {
+                            v.push(d);
+                        }
+                        v
+                    });
+                    if self
+                        .request(now, &record, Purpose::Lookup(id), distances)
+                        .is_err()
+                        && let Some(lookup) = self.lookups.get_mut(&id)
+                    {
+                        lookup.on_failure(&record.node_id());
+                    }
+                }
+                LookupStep::Wait => return,
+                LookupStep::Done(nodes, _) => {
+                    self.lookups.remove(&id);
+                    self.push_event(Event::LookupFinished { id, target, nodes });
+                    return;
+                }
+            }
+        }
+    }
+
+    // ----- Incoming -----
+
+    fn drain_sessions(&mut self, now: Instant) {
+        while let Some(event) = self.sessions.poll_event() {
+            match event {
+                SessionEvent::Established { node, record } => {
+                    if let Some(record) = record
+                        && udp_addr(&record) == Some(node.addr)
+                    {
+                        self.update_record(now, record);
+                    }
+                }
+                SessionEvent::Message { node, message } => self.on_message(now, &node, message),
+                SessionEvent::HandshakeTimeout { node, dropped } => {
+                    for message in dropped {
+                        self.finish(now, &(node.id, *message.request_id()), false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, node: &NodeAddress, message: Message) {
+        match message {
+            Message::Ping { req_id, .. } => {
+                let pong = Message::Pong {
+                    req_id,
+                    enr_seq: self.record.seq(),
+                    ip: node.addr.ip(),
+                    port: node.addr.port(),
+                };
+                self.sessions.reply(node, &pong);
+            }
+            Message::FindNode { req_id, distances } => self.on_find_node(node, req_id, &distances),
+            Message::TalkReq {
+                req_id,
+                protocol,
+                request,
+            } => {
+                if self.talk_protocols.contains(&protocol) {
+                    self.push_event(Event::TalkRequest {
+                        node: node.clone(),
+                        req_id,
+                        protocol,
+                        request,
+                    });
+                } else {
+                    self.sessions.reply(
+                        node,
+                        &Message::TalkResp {
+                            req_id,
+                            response: Vec::new(),
+                        },
+                    );
+                }
+            }
+            Message::Pong {
+                req_id,
+                enr_seq,
+                ip,
+                port,
+            } => {
+                let key = (node.id, req_id);
+                let Some(request) = self.requests.get(&key).filter(|r| r.addr == node.addr) else {
+                    return;
+                };
+                let record = request.record.clone();
+                if let Purpose::Ping(id) = request.purpose {
+                    let seen_as = SocketAddr::new(ip, port);
+                    self.push_event(Event::Pong {
+                        id,
+                        result: Ok(PongInfo { enr_seq, seen_as }),
+                    });
+                }
+                self.finish(now, &key, true);
+                self.seen(now, &record);
+                if enr_seq > record.seq() {
+                    let _ = self.request(now, &record, Purpose::RefreshRecord, vec![0]);
+                }
+            }
+            Message::Nodes {
+                req_id,
+                total,
+                enrs,
+            } => {
+                let key = (node.id, req_id);
+                let max_messages = self.config.max_nodes_messages;
+                let Some(request) = self.requests.get_mut(&key).filter(|r| r.addr == node.addr)
+                else {
+                    return;
+                };
+                // Only records at the distances asked count (distance 0: the node's own).
+                for record in enrs {
+                    let distance = node.id.log2_distance(&record.node_id());
+                    if request.distances.contains(&distance)
+                        && !request
+                            .found
+                            .iter()
+                            .any(|r| r.node_id() == record.node_id())
+                    {
+                        request.found.push(record);
+                    }
+                }
+                request.nodes_messages += 1;
+                if request.nodes_messages >= total.clamp(1, max_messages) {
+                    self.finish(now, &key, true);
+                }
+            }
+            Message::TalkResp { req_id, response } => {
+                let key = (node.id, req_id);
+                let Some(request) = self.requests.get(&key).filter(|r| r.addr == node.addr) else {
+                    return;
+                };
+                if let Purpose::Talk(id) = request.purpose {
+                    self.push_event(Event::TalkResponse {
+                        id,
+                        result: Ok(response),
+                    });
+                }
+                self.finish(now, &key, true);
+            }
+        }
+    }
+
+    fn on_find_node(&mut self, node: &NodeAddress, req_id: RequestId, distances: &[u16]) {
+        let mut records: Vec<Enr> = Vec::new();
+        let mut seen: Vec<u16> = Vec::new();
+        for &distance in distances {
+            if seen.contains(&distance) {
+                continue;
+            }
+            seen.push(distance);
+            if distance == 0 {
+                records.push(self.record.clone());
+            } else {
+                records.extend(
+                    self.table
+                        .at_distance(distance)
+                        .map(|e| e.value.record.clone()),
+                );
+            }
+            if records.len() >= self.config.max_nodes_returned {
+                break;
+            }
+        }
+        records.truncate(self.config.max_nodes_returned);
+        let chunks: Vec<&[Enr]> = if records.is_empty() {
+            vec![&[]]
+        } else {
+            records
+                .chunks(self.config.nodes_per_message.max(1))
+                .collect()
+        };
+        let total = chunks.len() as u64;
+        for chunk in chunks {
+            let message = Message::Nodes {
+                req_id,
+                total,
+                enrs: chunk.to_vec(),
+            };
+            self.sessions.reply(node, &message);
+        }
+    }
+
+    /// A node answered: liveness up, moved to the back of its bucket.
+    fn seen(&mut self, now: Instant, record: &Enr) {
+        let id = record.node_id();
+        if let Some(entry) = self.table.get_mut(&id) {
+            entry.value.liveness = entry.value.liveness.saturating_add(1);
+            self.table.mark_seen(&id, now);
+        } else {
+            self.update_record(now, record.clone());
+        }
+    }
+
+    /// A verified record of a node that proved itself: into the table, or newer than ours.
+    fn update_record(&mut self, now: Instant, record: Enr) {
+        let id = record.node_id();
+        let ip = udp_addr(&record).map(|a| a.ip());
+        if let Some(entry) = self.table.get_mut(&id) {
+            if record.seq() > entry.value.record.seq() {
+                entry.value.record = record.clone();
+                let liveness = entry.value.liveness;
+                if self.table.insert(
+                    id,
+                    ip,
+                    NodeEntry {
+                        record: record.clone(),
+                        liveness,
+                    },
+                    now,
+                ) == InsertResult::Updated
+                {
+                    self.push_event(Event::NodeUpdated(record));
+                }
+            }
+            return;
+        }
+        if self.table.insert(
+            id,
+            ip,
+            NodeEntry {
+                record: record.clone(),
+                liveness: 1,
+            },
+            now,
+        ) == InsertResult::Inserted
+        {
+            self.push_event(Event::NodeAdded(record));
+        }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.max_events {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+}
