@@ -20,8 +20,10 @@
 //!   at most 16 records, 3 per NODES message), TALKREQ routed to registered protocols (others
 //!   get an empty TALKRESP), answers matched to requests by node, address and request id,
 //!   lookups by log distance, bootstrapping from records, revalidation, a newer record fetched
-//!   when a PONG announces one. A tokio driver, the CLI, external address prediction and
-//!   interop are still to come.
+//!   when a PONG announces one.
+//! - [`Discv5Handle`]: the tokio driver (one UDP socket, a task): `ping`, `find_node`,
+//!   `talk_req`, `lookup`, `add_enr`, `register_talk_handler`, events. The CLI, external
+//!   address prediction and interop are still to come.
 //!
 //! ```
 //! use devp2p_discv5::{Message, NodeId, RequestId, crypto, wire::{self, PacketHeader, PacketKind}};
@@ -48,12 +50,14 @@ struct ReadmeDoctests;
 
 mod core;
 pub mod crypto;
+mod driver;
 pub mod session;
 pub mod wire;
 
 pub use crate::core::{
     Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, udp_addr,
 };
+pub use driver::{Discv5Handle, DriverError, TalkRequest};
 
 pub use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
 pub use wire::{Message, RequestId};
