@@ -1,4 +1,5 @@
-//! Paired measurements for the workspace's benchmarks (internal, not published).
+//! Paired measurements for the workspace's benchmarks, and a simulated network for the
+//! discovery simulations ([`sim`]) (internal, not published).
 //!
 //! Criterion times each function in its own stretch of seconds, so on a shared machine a burst
 //! of load that hits one function and not the other moves a ratio by tens of percent. For the
@@ -14,6 +15,8 @@
 //! ```
 // A measurement tool: reading the clock is its job.
 #![allow(clippy::disallowed_methods)]
+
+pub mod sim;
 
 use std::time::{Duration, Instant};
 

@@ -138,8 +138,8 @@ fn simulation() {
         bootstrapped.as_secs_f64(),
         (total - bootstrapped).as_secs_f64(),
         total.as_secs_f64(),
-        sim.delivered,
-        sim.delivered as f64 / total.as_secs_f64()
+        sim.delivered(),
+        sim.delivered() as f64 / total.as_secs_f64()
     );
 }
 

@@ -38,8 +38,8 @@ fn scenario(loss_percent: u64, seed: u64) -> (usize, usize) {
     eprintln!(
         "{NODES} nodes, {loss_percent}% loss: {exact}/{LOOKUPS} lookups exact, {found_total}/{} of the true closest found; {} datagrams delivered, {} lost; {:.1} s wall",
         LOOKUPS * K,
-        sim.delivered,
-        sim.lost,
+        sim.delivered(),
+        sim.lost(),
         started.elapsed().as_secs_f64()
     );
     (exact, found_total)
