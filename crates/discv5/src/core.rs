@@ -31,6 +31,12 @@ pub struct Config {
     pub table: devp2p_kbucket::Config,
     /// Time allowed for an answer (after the handshake, if one is needed). Default 1 s.
     pub request_timeout: Duration,
+    /// How often a request is sent before it fails (the same request id each time; a lost
+    /// handshake is started again). Default 3.
+    pub request_attempts: u8,
+    /// When nobody answered a refresh's lookup (bootstrapping failed), the next refresh starts
+    /// after this. Default 10 s.
+    pub bootstrap_retry: Duration,
     /// Requests in flight at once; more are refused. Default 256.
     pub max_requests: usize,
     /// Queries a lookup keeps in flight (α). Default 3.
@@ -64,6 +70,8 @@ impl Default for Config {
             session: SessionConfig::default(),
             table: devp2p_kbucket::Config::default(),
             request_timeout: Duration::from_secs(1),
+            request_attempts: 3,
+            bootstrap_retry: Duration::from_secs(10),
             max_requests: 256,
             lookup_parallelism: 3,
             lookup_candidates: 64,
@@ -190,6 +198,9 @@ enum Purpose {
 struct Request {
     record: Enr,
     addr: SocketAddr,
+    /// What was sent, to send again (same request id) after a timeout.
+    message: Message,
+    attempts: u8,
     purpose: Purpose,
     distances: Vec<u16>,
     deadline: Instant,
@@ -210,6 +221,8 @@ pub struct Discv5 {
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
     bootnodes: Vec<Enr>,
+    /// The lookup of our own id of the latest refresh.
+    refresh_lookup: Option<LookupId>,
     next_id: u64,
     next_refresh: Option<Instant>,
     next_revalidate: Instant,
@@ -245,6 +258,7 @@ impl Discv5 {
             lookups: BTreeMap::new(),
             talk_protocols: BTreeSet::new(),
             bootnodes: Vec::new(),
+            refresh_lookup: None,
             next_id: 0,
             next_refresh: None,
             events: VecDeque::new(),
@@ -403,12 +417,17 @@ impl Discv5 {
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
-            self.finish(now, &key, false);
+            self.timed_out(now, &key);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             // Our own id (our neighbourhood learns of us) and a random target (far buckets).
             self.next_refresh = Some(now + self.config.refresh_interval);
-            self.lookup(now, self.id);
+            if self.table.is_empty() {
+                for record in self.bootnodes.clone() {
+                    let _ = self.request(now, &record, Purpose::Bootstrap, Vec::new());
+                }
+            }
+            self.refresh_lookup = self.lookup(now, self.id);
             let mut target = [0u8; 32];
             self.rng.fill_bytes(&mut target);
             self.lookup(now, NodeId(target));
@@ -486,7 +505,8 @@ impl Discv5 {
         }
         let addr = udp_addr(record).ok_or(RequestError::NoAddress)?;
         let req_id = RequestId::from(self.rng.next_u64().to_be_bytes());
-        if !self.sessions.send(now, record, addr, message(req_id)) {
+        let message = message(req_id);
+        if !self.sessions.send(now, record, addr, message.clone()) {
             return Err(RequestError::Busy);
         }
         // The handshake, if one is needed, comes out of the request's time.
@@ -496,6 +516,8 @@ impl Discv5 {
             Request {
                 record: record.clone(),
                 addr,
+                message,
+                attempts: 1,
                 purpose,
                 distances,
                 deadline,
@@ -504,6 +526,29 @@ impl Discv5 {
             },
         );
         Ok(())
+    }
+
+    /// A request got no answer in time: sent again (same request id, new packet) while
+    /// attempts remain, failed otherwise.
+    fn timed_out(&mut self, now: Instant, key: &(NodeId, RequestId)) {
+        let Some(request) = self.requests.get_mut(key) else {
+            return;
+        };
+        if request.attempts >= self.config.request_attempts {
+            self.finish(now, key, false);
+            return;
+        }
+        request.attempts += 1;
+        request.deadline =
+            now + self.config.session.handshake_timeout + self.config.request_timeout;
+        let (record, addr, message) = (
+            request.record.clone(),
+            request.addr,
+            request.message.clone(),
+        );
+        if !self.sessions.send(now, &record, addr, message) {
+            self.finish(now, key, false);
+        }
     }
 
     /// Ends a request: answered (`success`) or not.
@@ -569,11 +614,14 @@ impl Discv5 {
             match lookup.next(self.config.lookup_parallelism) {
                 LookupStep::Query(record) => {
                     let distance = target.log2_distance(&record.node_id());
-                    // The node's bucket of the target and its neighbours (go-ethereum asks 3).
+                    // The node's bucket of the target and its neighbours: go-ethereum asks for 3,
+                    // d+2 as well made 40 of 50 lookups of the 500-node simulation exact instead
+                    // of 34 (records come back in this order, at most 16).
                     let distances: Vec<u16> = [
                         distance,
                         distance.saturating_add(1),
                         distance.saturating_sub(1),
+                        distance.saturating_add(2),
                     ]
                     .into_iter()
                     .filter(|d| (1..=256).contains(d))
@@ -592,8 +640,13 @@ impl Discv5 {
                     }
                 }
                 LookupStep::Wait => return,
-                LookupStep::Done(nodes, _) => {
+                LookupStep::Done(nodes, any_answer) => {
                     self.lookups.remove(&id);
+                    // Nobody answered our refresh: try again soon rather than in half an hour.
+                    if self.refresh_lookup == Some(id) && !any_answer && !self.bootnodes.is_empty()
+                    {
+                        self.next_refresh = Some(now + self.config.bootstrap_retry);
+                    }
                     self.push_event(Event::LookupFinished { id, target, nodes });
                     return;
                 }
@@ -616,7 +669,7 @@ impl Discv5 {
                 SessionEvent::Message { node, message } => self.on_message(now, &node, message),
                 SessionEvent::HandshakeTimeout { node, dropped } => {
                     for message in dropped {
-                        self.finish(now, &(node.id, *message.request_id()), false);
+                        self.timed_out(now, &(node.id, *message.request_id()));
                     }
                 }
             }
@@ -706,7 +759,9 @@ impl Discv5 {
                 }
                 request.nodes_messages += 1;
                 if request.nodes_messages >= total.clamp(1, max_messages) {
+                    let record = request.record.clone();
                     self.finish(now, &key, true);
+                    self.seen(now, &record);
                 }
             }
             Message::TalkResp { req_id, response } => {

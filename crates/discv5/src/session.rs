@@ -137,6 +137,17 @@ struct Outgoing {
     deadline: Instant,
 }
 
+/// A message we sent in a session, kept a little while in case the node answers with a
+/// WHOAREYOU (it lost the session).
+#[derive(Debug)]
+struct Sent {
+    nonce: Nonce,
+    record: Enr,
+    addr: SocketAddr,
+    message: Message,
+    deadline: Instant,
+}
+
 /// A WHOAREYOU we sent: waiting for the handshake.
 #[derive(Debug)]
 struct Challenge {
@@ -190,6 +201,7 @@ pub struct Sessions {
     // Ordered maps: timeouts fire in a reproducible order.
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
     challenges: BTreeMap<(NodeId, SocketAddr), Challenge>,
+    sent: VecDeque<Sent>,
     limits: HashMap<IpAddr, TokenBucket>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
@@ -209,6 +221,7 @@ impl Sessions {
             sessions: HashMap::new(),
             outgoing: BTreeMap::new(),
             challenges: BTreeMap::new(),
+            sent: VecDeque::new(),
             limits: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -245,7 +258,20 @@ impl Sessions {
             self.clock += 1;
             session.last_used = self.clock;
             let write = session.write;
-            self.send_in_session(&id, addr, &write, &message);
+            let nonce = self.send_in_session(&id, addr, &write, &message);
+            // Should the node have lost the session, it answers with a WHOAREYOU naming this
+            // nonce; then the message goes again, in a new handshake.
+            self.sent.retain(|s| s.deadline > now);
+            if self.sent.len() >= self.config.max_pending {
+                self.sent.pop_front();
+            }
+            self.sent.push_back(Sent {
+                nonce,
+                record: record.clone(),
+                addr,
+                message,
+                deadline: now + self.config.handshake_timeout,
+            });
             return true;
         }
         if let Some(pending) = self.outgoing.get_mut(&key) {
@@ -293,7 +319,7 @@ impl Sessions {
         self.clock += 1;
         session.last_used = self.clock;
         let write = session.write;
-        self.send_in_session(&node.id, node.addr, &write, message);
+        let _nonce = self.send_in_session(&node.id, node.addr, &write, message);
         true
     }
 
@@ -333,6 +359,7 @@ impl Sessions {
     /// Expires pending handshakes and challenges.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.challenges.retain(|_, c| c.deadline > now);
+        self.sent.retain(|s| s.deadline > now);
         let expired: Vec<(NodeId, SocketAddr)> = self
             .outgoing
             .iter()
@@ -440,15 +467,37 @@ impl Sessions {
 
     fn on_whoareyou(&mut self, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
         let (nonce, challenge_data) = (&packet.header.nonce, packet.message_ad.as_slice());
-        let Some((&key, _)) = self
+        let pending = self
             .outgoing
             .iter()
             .find(|(_, o)| o.nonce == *nonce && o.addr == from)
-        else {
+            .map(|(key, _)| *key);
+        let (key, outgoing) = if let Some(key) = pending {
+            let Some(outgoing) = self.outgoing.remove(&key) else {
+                return;
+            };
+            (key, outgoing)
+        } else if let Some(at) = self
+            .sent
+            .iter()
+            .position(|s| s.nonce == *nonce && s.addr == from)
+        {
+            // A message sent in a session the node no longer has: a new handshake, with it.
+            let Some(sent) = self.sent.remove(at) else {
+                return;
+            };
+            let key = (sent.record.node_id(), sent.addr);
+            self.sessions.remove(&key);
+            let outgoing = Outgoing {
+                nonce: sent.nonce,
+                record: sent.record,
+                addr: sent.addr,
+                queued: vec![sent.message],
+                deadline: sent.deadline,
+            };
+            (key, outgoing)
+        } else {
             // Not an answer to anything we sent: ignored.
-            return;
-        };
-        let Some(outgoing) = self.outgoing.remove(&key) else {
             return;
         };
         let (remote_id, addr) = key;
@@ -486,7 +535,7 @@ impl Sessions {
         }
         self.insert_session(key, keys.initiator_key, keys.recipient_key);
         for message in queued {
-            self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
+            let _nonce = self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
         }
         self.push_event(SessionEvent::Established {
             node: NodeAddress {
@@ -566,7 +615,7 @@ impl Sessions {
         addr: SocketAddr,
         write: &SessionKey,
         message: &Message,
-    ) {
+    ) -> Nonce {
         let header = PacketHeader {
             masking_iv: self.random(),
             nonce: self.random(),
@@ -581,6 +630,7 @@ impl Sessions {
         if let Ok(bytes) = wire::encode_packet(id, &header, &sealed) {
             self.transmits.push_back(Transmit { dst: addr, bytes });
         }
+        header.nonce
     }
 
     fn insert_session(&mut self, key: (NodeId, SocketAddr), write: SessionKey, read: SessionKey) {

@@ -332,3 +332,27 @@ fn an_unanswered_handshake_times_out_with_its_messages() {
     };
     assert_eq!(events(&mut a), vec![expected]);
 }
+
+#[test]
+fn a_node_that_lost_the_session_gets_a_new_handshake_with_the_message() {
+    let now = Instant::now();
+    let (mut a, mut b) = established(now);
+    // B restarts: it forgets every session.
+    let key = SigningKey::from_slice(&[2; 32]).unwrap();
+    b.sessions = Sessions::new(key, b.enr.clone(), SessionConfig::default(), [9; 32]);
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(5));
+    deliver(now, &mut a, &mut b, None); // in the old session: B cannot read it
+    let whoareyou = transmits(&mut b);
+    assert_eq!(flag(&whoareyou[0].bytes, &a.enr.node_id()), 1);
+    a.sessions
+        .handle_datagram(now, b.addr, &whoareyou[0].bytes, |_| None);
+    let handshake = transmits(&mut a);
+    assert_eq!(flag(&handshake[0].bytes, &b.enr.node_id()), 2);
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake[0].bytes, |_| None);
+    let events = events(&mut b);
+    assert!(
+        matches!(&events[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(5)),
+        "{events:?}"
+    );
+}
