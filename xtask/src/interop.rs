@@ -45,8 +45,11 @@ const RLPX_PEER: &str = "rlpx_peer.mjs";
 const ETH_PEER: &str = "eth_peer.mjs";
 /// The ethereumjs discv4 (DPT) node.
 const DPT_PEER: &str = "dpt_peer.mjs";
+/// The @chainsafe/discv5 node.
+const DISCV5_PEER: &str = "discv5_peer.mjs";
 
 mod discv4;
+mod discv5;
 
 pub(crate) fn run() -> TaskResult {
     let dir = root().join("target/interop");
@@ -56,7 +59,7 @@ pub(crate) fn run() -> TaskResult {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
-    let scenarios: [(&str, Scenario); 10] = [
+    let scenarios: [(&str, Scenario); 12] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
             Scenario::Rlpx(Side::Ours),
@@ -97,6 +100,14 @@ pub(crate) fn run() -> TaskResult {
             "cli: devp2p discv4 ping <ethereumjs DPT>",
             Scenario::Discv4Cli,
         ),
+        (
+            "discv5: our node -> @chainsafe/discv5: handshake, PING, FINDNODE [0], TALKREQ, its table",
+            Scenario::Discv5(Side::Ours),
+        ),
+        (
+            "discv5: @chainsafe/discv5 -> our node: handshake, PING, FINDNODE returns our table, TALKREQ, its lookup",
+            Scenario::Discv5(Side::Theirs),
+        ),
     ];
     let mut failed = 0;
     for (name, scenario) in scenarios {
@@ -130,14 +141,20 @@ fn install(dir: &Path) -> TaskResult {
         RLPX_PEER,
         ETH_PEER,
         DPT_PEER,
+        DISCV5_PEER,
     ] {
         std::fs::copy(source.join(file), dir.join(file))
             .map_err(|e| format!("copy {file}: {e}"))?;
     }
-    if dir
-        .join("node_modules/@ethereumjs/devp2p/package.json")
-        .exists()
-    {
+    let installed = ["@ethereumjs/devp2p", "@chainsafe/discv5"]
+        .iter()
+        .all(|package| {
+            dir.join("node_modules")
+                .join(package)
+                .join("package.json")
+                .exists()
+        });
+    if installed {
         return Ok(());
     }
     run_command(
@@ -163,6 +180,7 @@ enum Scenario {
     Eth(Side),
     Discv4(Side),
     Discv4Cli,
+    Discv5(Side),
 }
 
 /// An ethereumjs peer process and its output, line by line.
@@ -251,6 +269,8 @@ impl Scenario {
             Self::Discv4(Side::Ours) => discv4::ours_to_dpt(dir).await,
             Self::Discv4(Side::Theirs) => discv4::dpt_to_ours(dir).await,
             Self::Discv4Cli => discv4::cli_ping(dir).await,
+            Self::Discv5(Side::Ours) => discv5::ours_to_chainsafe(dir).await,
+            Self::Discv5(Side::Theirs) => discv5::chainsafe_to_ours(dir).await,
         }
     }
 }
