@@ -116,7 +116,8 @@ impl<N: SimNode> Network<N> {
             };
             let latency = Duration::from_millis(5 + self.random() % 31);
             self.seq += 1;
-            self.packets.push(Reverse((self.now + latency, self.seq, to, from, bytes)));
+            self.packets
+                .push(Reverse((self.now + latency, self.seq, to, from, bytes)));
         }
         if let Some(at) = deadline {
             self.timers.push(Reverse((at, index)));

@@ -71,7 +71,7 @@ fn hex_id(record: &Enr) -> String {
     record.node_id().to_string()
 }
 
-/// Ours asks chainsafe: PING, FINDNODE [0], TALKREQ (its echo protocol and an unknown one),
+/// Ours asks chainsafe: PING, FINDNODE `[0]`, TALKREQ (its echo protocol and an unknown one),
 /// then a lookup; chainsafe lists us in its table.
 pub(super) async fn ours_to_chainsafe(dir: &Path) -> Result<String, String> {
     let mut theirs = Chainsafe::start(dir, None).await?;
