@@ -38,22 +38,22 @@ pub(crate) enum Discv4Command {
 /// Flags every subcommand takes.
 #[derive(Debug, ClapArgs)]
 pub(crate) struct Common {
-    /// Bootnodes: comma-separated enode URLs or records.
+    /// Bootnodes: comma-separated enode URLs or records (discv5: records).
     #[arg(long, value_delimiter = ',')]
-    bootnodes: Vec<String>,
+    pub(crate) bootnodes: Vec<String>,
     /// Node key file (64 hex characters); a new random key when absent.
     #[arg(long, value_name = "FILE")]
-    nodekey: Option<PathBuf>,
+    pub(crate) nodekey: Option<PathBuf>,
     /// UDP address to listen on (port 0: any free port).
     #[arg(long, default_value = "0.0.0.0:0")]
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// The address to announce (default: the listen address, or when that is unspecified the
     /// local address that routes to the first node we talk to).
     #[arg(long, value_name = "IP:PORT")]
-    extaddr: Option<SocketAddr>,
+    pub(crate) extaddr: Option<SocketAddr>,
     /// Print JSON instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -130,21 +130,17 @@ fn parse_node(text: &str) -> Result<NodeRecord, String> {
     })
 }
 
-/// Starts our node: key, socket, announced endpoint; adds the bootnodes.
-async fn start(
+/// Our key, a bound socket, and the address to announce: `--extaddr`, else the listen address,
+/// else (listening on an unspecified address) the local address that routes toward `toward`.
+/// Shared by the discv4 and discv5 commands.
+pub(crate) async fn bind(
     common: &Common,
-    first_contact: Option<&NodeRecord>,
-) -> Result<Discv4Handle, String> {
+    toward: Option<IpAddr>,
+) -> Result<(SigningKey, UdpSocket, SocketAddr), String> {
     let key = match &common.nodekey {
         Some(file) => crate::key::load(file)?,
         None => SigningKey::try_generate().map_err(|e| format!("no randomness for a key: {e}"))?,
     };
-    let bootnodes = common
-        .bootnodes
-        .iter()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| parse_node(b))
-        .collect::<Result<Vec<_>, _>>()?;
     let socket = UdpSocket::bind(common.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", common.addr))?;
@@ -152,14 +148,29 @@ async fn start(
     let announced = match common.extaddr {
         Some(ext) => ext,
         None if local.ip().is_unspecified() => {
-            let toward = first_contact.or(bootnodes.first());
             let ip = toward
-                .and_then(|n| route_ip(n.ip))
+                .and_then(route_ip)
                 .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             SocketAddr::new(ip, local.port())
         }
         None => local,
     };
+    Ok((key, socket, announced))
+}
+
+/// Starts our node: key, socket, announced endpoint; adds the bootnodes.
+async fn start(
+    common: &Common,
+    first_contact: Option<&NodeRecord>,
+) -> Result<Discv4Handle, String> {
+    let bootnodes = common
+        .bootnodes
+        .iter()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| parse_node(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let toward = first_contact.or(bootnodes.first()).map(|n| n.ip);
+    let (key, socket, announced) = bind(common, toward).await?;
     let endpoint = Endpoint {
         ip: announced.ip(),
         udp_port: announced.port(),
@@ -344,8 +355,8 @@ fn record_node(found: &mut BTreeMap<String, Value>, node: &NodeRecord, started: 
     );
 }
 
-fn random_bytes() -> [u8; 64] {
-    let mut bytes = [0u8; 64];
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     // Without OS randomness the walk is still a walk, over a fixed target.
     let _ = getrandom::fill(&mut bytes);
     bytes

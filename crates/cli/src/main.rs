@@ -3,6 +3,7 @@
 //! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
 
 mod discv4;
+mod discv5;
 mod enrdump;
 mod eth;
 mod key;
@@ -63,6 +64,9 @@ enum Command {
     /// Node Discovery v4: ping, records, lookups, crawling, a listening node.
     #[command(subcommand)]
     Discv4(discv4::Discv4Command),
+    /// Node Discovery v5: ping, records, crawling, a listening node.
+    #[command(subcommand)]
+    Discv5(discv5::Discv5Command),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         Command::Rlpx(cmd) => rlpx::run(cmd),
         Command::Eth(cmd) => eth::run(cmd),
         Command::Discv4(cmd) => discv4::run(cmd),
+        Command::Discv5(cmd) => discv5::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

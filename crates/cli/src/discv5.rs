@@ -1,0 +1,296 @@
+//! `devp2p discv5 …`: Node Discovery v5 from the command line: ping a node, resolve its newest
+//! record, crawl the network, or run a node. Flags as the discv4 commands.
+// A command-line driver: it owns the runtime, the clock and the OS randomness.
+#![allow(clippy::disallowed_methods)]
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use clap::{Args as ClapArgs, Subcommand};
+use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, Event, NodeId, udp_addr};
+use serde_json::{Value, json};
+use tokio::time::timeout;
+
+use crate::{
+    CmdResult,
+    discv4::{Common, bind, random_bytes},
+};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Discv5Command {
+    /// Pings a node (after the handshake) and prints its PONG.
+    Ping(NodeArgs),
+    /// Prints a node's newest record: from the node itself (FINDNODE [0]), or found through
+    /// the bootnodes.
+    Resolve(NodeArgs),
+    /// Walks the network with random lookups and lists every record found.
+    Crawl(CrawlArgs),
+    /// Runs a discovery node; prints its record first, then the nodes it adds and drops.
+    Listen(ListenArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct NodeArgs {
+    /// The node's record (`enr:…`, with an IP and a UDP port).
+    node: String,
+    /// Seconds allowed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct CrawlArgs {
+    /// Seconds to crawl for.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// Write the records found to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct ListenArgs {
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub(crate) fn run(command: Discv5Command) -> CmdResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        match command {
+            Discv5Command::Ping(args) => ping(&args).await,
+            Discv5Command::Resolve(args) => resolve(&args).await,
+            Discv5Command::Crawl(args) => crawl(&args).await,
+            Discv5Command::Listen(args) => listen(&args).await,
+        }
+    })
+}
+
+/// A record with a UDP address.
+fn parse_record(text: &str) -> Result<Enr, String> {
+    let record = Enr::parse_any(text.trim())
+        .map_err(|e| format!("invalid record {:?}: {e}", text.trim()))?;
+    if udp_addr(&record).is_none() {
+        return Err(format!(
+            "the record {:?} has no IP address with a UDP port",
+            text.trim()
+        ));
+    }
+    Ok(record)
+}
+
+/// Starts our node and adds the bootnodes.
+async fn start(common: &Common, first_contact: Option<&Enr>) -> Result<Discv5Handle, String> {
+    let bootnodes = common
+        .bootnodes
+        .iter()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| parse_record(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let toward = first_contact
+        .or(bootnodes.first())
+        .and_then(udp_addr)
+        .map(|a| a.ip());
+    let (key, socket, announced) = bind(common, toward).await?;
+    let mut builder = Enr::builder();
+    builder.ip(announced.ip());
+    if announced.is_ipv4() {
+        builder.udp(announced.port());
+    } else {
+        builder.udp6(announced.port());
+    }
+    let record = builder
+        .build(&key)
+        .map_err(|e| format!("cannot make our record: {e}"))?;
+    let node = Discv5Handle::spawn(socket, key, record, Config::default())
+        .map_err(|e| format!("cannot start the node: {e}"))?;
+    for bootnode in bootnodes {
+        node.add_enr(bootnode).await.map_err(|e| e.to_string())?;
+    }
+    Ok(node)
+}
+
+fn failed(record: &Enr, e: DriverError) -> String {
+    let address = udp_addr(record).map_or_else(|| "the node".to_owned(), |a| a.to_string());
+    match e {
+        DriverError::Request(_) => format!("no answer from {address}"),
+        other => format!("{address}: {other}"),
+    }
+}
+
+async fn ping(args: &NodeArgs) -> CmdResult {
+    let target = parse_record(&args.node)?;
+    let node = start(&args.common, Some(&target)).await?;
+    let started = Instant::now();
+    let pong = timeout(Duration::from_secs(args.timeout), node.ping(target.clone()))
+        .await
+        .map_err(|_| format!("no answer within {} s", args.timeout))?
+        .map_err(|e| failed(&target, e))?;
+    let rtt = started.elapsed().as_secs_f64() * 1e3;
+    if args.common.json {
+        let out = json!({ "node_id": target.node_id().to_string(), "rtt_ms": rtt, "enr_seq": pong.enr_seq, "seen_as": pong.seen_as.to_string() });
+        println!("{out}");
+    } else {
+        let from = udp_addr(&target).map(|a| a.to_string()).unwrap_or_default();
+        println!(
+            "pong from {from} in {rtt:.1} ms (handshake included): enr seq {}, sees us at {}",
+            pong.enr_seq, pong.seen_as
+        );
+    }
+    Ok(())
+}
+
+async fn resolve(args: &NodeArgs) -> CmdResult {
+    let target = parse_record(&args.node)?;
+    let node = start(&args.common, Some(&target)).await?;
+    let limit = Duration::from_secs(args.timeout);
+    let id = target.node_id();
+    let found = timeout(limit, async {
+        // The node itself first; failing that, the network.
+        if let Ok(records) = node.find_node(target.clone(), vec![0]).await
+            && let Some(record) = records.into_iter().find(|r| r.node_id() == id)
+        {
+            return Some(record);
+        }
+        for _ in 0..3 {
+            let nodes = node.lookup(id).await.ok()?;
+            if let Some(record) = nodes.into_iter().find(|r| r.node_id() == id) {
+                return Some(record);
+            }
+        }
+        None
+    })
+    .await
+    .map_err(|_| format!("not resolved within {} s", args.timeout))?
+    .ok_or_else(|| format!("{id} not found"))?;
+    let newest = if found.seq() >= target.seq() {
+        found
+    } else {
+        target
+    };
+    if args.common.json {
+        println!(
+            "{}",
+            json!({ "enr": newest.to_string(), "seq": newest.seq() })
+        );
+    } else {
+        println!("{newest}");
+    }
+    Ok(())
+}
+
+async fn crawl(args: &CrawlArgs) -> CmdResult {
+    if args.common.bootnodes.iter().all(|b| b.trim().is_empty()) {
+        return Err("crawl needs --bootnodes".to_owned());
+    }
+    let node = start(&args.common, None).await?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout);
+    let mut found: BTreeMap<String, Value> = BTreeMap::new();
+    let mut lookups = 0u64;
+    let mut last_report = Instant::now();
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(Ok(records)) = timeout(left, node.lookup(NodeId(random_bytes()))).await {
+            lookups += 1;
+            for record in records {
+                remember(&mut found, &record, started);
+            }
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            last_report = Instant::now();
+            eprintln!(
+                "crawl: {:.0} s, {lookups} lookups, {} nodes",
+                started.elapsed().as_secs_f64(),
+                found.len()
+            );
+        }
+    }
+    for entry in node.table().await.map_err(|e| e.to_string())? {
+        remember(&mut found, &entry.record, started);
+    }
+    eprintln!("crawl: done, {lookups} lookups, {} nodes", found.len());
+    let listing = Value::Object(found.into_iter().collect());
+    match &args.out {
+        Some(file) => std::fs::write(file, format!("{listing:#}\n"))
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
+        None if args.common.json => println!("{listing}"),
+        None => {
+            if let Value::Object(map) = &listing {
+                for value in map.values() {
+                    println!(
+                        "{}",
+                        value.get("enr").and_then(Value::as_str).unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remember(found: &mut BTreeMap<String, Value>, record: &Enr, started: Instant) {
+    let entry = found
+        .entry(record.node_id().to_string())
+        .or_insert_with(|| json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": started.elapsed().as_secs() }));
+    // Keep the newest record of each node.
+    if entry
+        .get("seq")
+        .and_then(Value::as_u64)
+        .is_some_and(|seq| seq < record.seq())
+    {
+        *entry = json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": started.elapsed().as_secs() });
+    }
+}
+
+async fn listen(args: &ListenArgs) -> CmdResult {
+    let node = start(&args.common, None).await?;
+    let me = node.local_enr();
+    if args.common.json {
+        println!(
+            "{}",
+            json!({ "enr": me.to_string(), "node_id": me.node_id().to_string() })
+        );
+    } else {
+        println!("{me}");
+    }
+    let mut events = node.events();
+    let watching = async {
+        loop {
+            match events.recv().await {
+                Ok(Event::NodeAdded(record)) => print_event("added", &record, args.common.json),
+                Ok(Event::NodeRemoved(record)) => print_event("removed", &record, args.common.json),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    match args.timeout {
+        Some(seconds) => {
+            let _ = timeout(Duration::from_secs(seconds), watching).await;
+        }
+        None => watching.await,
+    }
+    Ok(())
+}
+
+fn print_event(what: &str, record: &Enr, as_json: bool) {
+    if as_json {
+        println!("{}", json!({ "event": what, "enr": record.to_string() }));
+    } else {
+        println!("{what} {record}");
+    }
+}

@@ -1,0 +1,103 @@
+//! `devp2p discv5 …` processes against each other on 127.0.0.1 and 127.0.0.2: `listen` prints
+//! its record first; `ping`, `resolve` and `crawl` reach it; bad input and silent nodes fail
+//! with one line.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::net::UdpSocket;
+
+use common::{Background, devp2p};
+use devp2p_enr::{Enr, SigningKey};
+use serde_json::Value;
+
+/// `devp2p discv5 listen` on `ip`, with optional bootnodes.
+fn listen(ip: &str, bootnodes: &str) -> Background {
+    let addr = format!("{ip}:0");
+    let mut args = vec!["discv5", "listen", "--addr", &addr, "--timeout", "60"];
+    if !bootnodes.is_empty() {
+        args.extend(["--bootnodes", bootnodes]);
+    }
+    let node = Background::start(&args);
+    let record: Enr = node.first_line.parse().unwrap();
+    assert_eq!(record.ip().unwrap().to_string(), ip);
+    node
+}
+
+fn discv5(args: &[&str]) -> (i32, String, String) {
+    devp2p(&[&["discv5"], args].concat())
+}
+
+#[test]
+fn listen_prints_its_record_and_answers_ping() {
+    let node = listen("127.0.0.1", "");
+    let (code, stdout, stderr) = discv5(&["ping", &node.first_line, "--addr", "127.0.0.2:0"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("pong from 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("sees us at 127.0.0.2:"), "{stdout}");
+    let (code, stdout, stderr) = discv5(&["ping", &node.first_line, "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let pong: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(pong["enr_seq"], 1);
+}
+
+#[test]
+fn resolve_and_crawl_find_nodes_through_a_bootnode() {
+    let boot = listen("127.0.0.1", "");
+    let mut member = listen("127.0.0.2", &boot.first_line);
+    let added = member.line_where(|l| l.starts_with("added ")).unwrap();
+    assert_eq!(added.trim_start_matches("added "), boot.first_line);
+
+    let (code, stdout, stderr) = discv5(&["resolve", &member.first_line]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), member.first_line);
+
+    let out = std::env::temp_dir().join(format!("devp2p-crawl5-{}.json", std::process::id()));
+    let (code, _, stderr) = discv5(&[
+        "crawl",
+        "--bootnodes",
+        &boot.first_line,
+        "--timeout",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let nodes: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let records: Vec<&str> = nodes
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["enr"].as_str().unwrap())
+        .collect();
+    assert!(records.contains(&boot.first_line.as_str()), "{records:?}");
+    assert!(records.contains(&member.first_line.as_str()), "{records:?}");
+}
+
+#[test]
+fn a_silent_node_and_bad_input_fail_with_one_line() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let key = SigningKey::from_slice(&[5; 32]).unwrap();
+    let record = Enr::builder()
+        .ip4([127, 0, 0, 1].into())
+        .udp(port)
+        .build(&key)
+        .unwrap();
+    let (code, _, stderr) = discv5(&["ping", &record.to_string(), "--timeout", "8"]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("devp2p: no answer"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+
+    let (code, _, stderr) = discv5(&["ping", "enr:-xyz"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("invalid record"), "{stderr}");
+    let no_udp = Enr::builder().build(&key).unwrap();
+    let (code, _, stderr) = discv5(&["ping", &no_udp.to_string()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no IP address with a UDP port"), "{stderr}");
+    let (code, _, stderr) = discv5(&["crawl", "--timeout", "1"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("needs --bootnodes"), "{stderr}");
+}
