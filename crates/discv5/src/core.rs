@@ -284,6 +284,13 @@ impl Discv5 {
 
     // ----- Commands -----
 
+    /// Replaces our record (a new address, new keys-values; a higher sequence number): PONGs
+    /// announce its sequence number, and FINDNODE [0] and handshakes hand it out.
+    pub fn set_local_record(&mut self, record: Enr) {
+        self.sessions.set_local_record(record.clone());
+        self.record = record;
+    }
+
     /// Registers a TALKREQ protocol: its requests come out as [`Event::TalkRequest`]. False
     /// when [`Config::max_talk_protocols`] are registered.
     pub fn register_talk_protocol(&mut self, protocol: &[u8]) -> bool {

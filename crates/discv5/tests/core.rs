@@ -271,3 +271,44 @@ fn lookups_find_the_closest_nodes_of_a_small_network() {
         "{found_total}/160 found ({exact}/10 lookups exact)"
     );
 }
+
+#[test]
+fn a_pong_announcing_a_newer_record_fetches_it() {
+    let mut net = Net::new(2);
+    let b = net.record(1);
+    let now = net.now;
+    net.node(0).ping(now, &b);
+    net.run(Duration::from_millis(100));
+    assert_eq!(
+        net.node(0)
+            .table()
+            .get(&b.node_id())
+            .unwrap()
+            .value
+            .record
+            .seq(),
+        1
+    );
+    // B's record changes (sequence number 2); A learns of it from the next PONG.
+    let key = SigningKey::from_slice(&{
+        let mut secret = [7u8; 32];
+        secret[..8].copy_from_slice(&2u64.to_be_bytes());
+        secret
+    })
+    .unwrap();
+    let newer = b
+        .update(&key, |builder| {
+            builder.udp(9000).set("test", &1u8);
+        })
+        .unwrap();
+    assert_eq!(newer.seq(), 2);
+    net.node(1).set_local_record(newer.clone());
+    let now = net.now;
+    net.node(0).ping(now, &b);
+    net.run(Duration::from_millis(100));
+    assert_eq!(
+        net.node(0).table().get(&b.node_id()).unwrap().value.record,
+        newer
+    );
+    assert!(net.take_events(0).contains(&Event::NodeUpdated(newer)));
+}
