@@ -12,7 +12,7 @@ use std::{
 };
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
-use devp2p_kbucket::{InsertResult, Lookup, LookupStep, Table};
+use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table};
 use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
 
 use crate::{
@@ -243,8 +243,7 @@ pub struct Discv4 {
     recent: HashSet<[u8; 32]>,
     recent_order: VecDeque<[u8; 32]>,
     rate: HashMap<IpAddr, TokenBucket>,
-    votes: VecDeque<(NodeId, SocketAddr)>,
-    external: Option<SocketAddr>,
+    votes: AddressVotes,
     next_refresh: Option<Instant>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
@@ -271,6 +270,7 @@ impl Discv4 {
         let enr = build_enr(&key, &endpoint, None)?;
         Ok(Self {
             table: Table::new(node_id, config.table.clone()),
+            votes: AddressVotes::new(config.address_votes, config.min_address_votes),
             next_revalidate: now + config.revalidate_interval,
             config,
             key,
@@ -291,8 +291,6 @@ impl Discv4 {
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
             rate: HashMap::new(),
-            votes: VecDeque::new(),
-            external: None,
             next_refresh: None,
             refresh_lookup: None,
             transmits: VecDeque::new(),
@@ -334,7 +332,7 @@ impl Discv4 {
 
     /// Our external address as other nodes see it, once enough of them agree.
     pub const fn external_address(&self) -> Option<SocketAddr> {
-        self.external
+        self.votes.predicted()
     }
 
     // ----- Commands -----
@@ -600,7 +598,12 @@ impl Discv4 {
             return;
         };
         self.bond_mut(node_id, from.ip()).pong_received = Some(now);
-        self.vote_address(node_id, SocketAddr::new(pong.to.ip, pong.to.udp_port));
+        if let Some(addr) = self
+            .votes
+            .vote(node_id, SocketAddr::new(pong.to.ip, pong.to.udp_port))
+        {
+            self.push_event(Event::ExternalAddress(addr));
+        }
         let node = NodeRecord {
             udp_port: from.port(),
             ip: from.ip(),
@@ -1150,37 +1153,6 @@ impl Discv4 {
             }
         }
         true
-    }
-
-    /// Counts `reporter`'s view of our address and updates the prediction.
-    fn vote_address(&mut self, reporter: NodeId, addr: SocketAddr) {
-        if addr.ip().is_unspecified() || addr.port() == 0 {
-            return;
-        }
-        self.votes.retain(|(node, _)| *node != reporter);
-        self.votes.push_back((reporter, addr));
-        while self.votes.len() > self.config.address_votes {
-            self.votes.pop_front();
-        }
-        let mut counts: HashMap<SocketAddr, usize> = HashMap::new();
-        for (_, addr) in &self.votes {
-            *counts.entry(*addr).or_default() += 1;
-        }
-        let mut ranked: Vec<(usize, SocketAddr)> =
-            counts.into_iter().map(|(a, c)| (c, a)).collect();
-        ranked.sort_unstable_by_key(|(count, _)| core::cmp::Reverse(*count));
-        let leader = match ranked.as_slice() {
-            [(count, addr)] => Some((*count, *addr)),
-            [(count, addr), (second, _), ..] if count > second => Some((*count, *addr)),
-            _ => None,
-        };
-        if let Some((count, addr)) = leader
-            && count >= self.config.min_address_votes
-            && self.external != Some(addr)
-        {
-            self.external = Some(addr);
-            self.push_event(Event::ExternalAddress(addr));
-        }
     }
 }
 

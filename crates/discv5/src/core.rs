@@ -14,7 +14,7 @@ use std::{
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
-use devp2p_kbucket::{InsertResult, Lookup, LookupStep, Table};
+use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
@@ -60,6 +60,11 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
     pub max_talk_protocols: usize,
+    /// Distinct nodes whose PONG `ip`/`port` are remembered for predicting our external
+    /// address. Default 32.
+    pub address_votes: usize,
+    /// Votes an address needs (and it must lead all others) to be predicted. Default 3.
+    pub min_address_votes: usize,
     /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
     pub max_events: usize,
 }
@@ -82,6 +87,8 @@ impl Default for Config {
             revalidate_interval: Duration::from_secs(5),
             refresh_interval: Duration::from_secs(30 * 60),
             max_talk_protocols: 16,
+            address_votes: 32,
+            min_address_votes: 3,
             max_events: 1024,
         }
     }
@@ -161,6 +168,8 @@ pub enum Event {
         /// The request.
         request: Vec<u8>,
     },
+    /// Nodes agree on a new external address for us (from their PONGs).
+    ExternalAddress(SocketAddr),
     /// A lookup ended: the closest nodes to `target` it asked, closest first.
     LookupFinished {
         /// The lookup.
@@ -220,6 +229,7 @@ pub struct Discv5 {
     requests: BTreeMap<(NodeId, RequestId), Request>,
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
+    votes: AddressVotes,
     bootnodes: Vec<Enr>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
@@ -249,6 +259,7 @@ impl Discv5 {
         Self {
             sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
             table: Table::new(id, config.table.clone()),
+            votes: AddressVotes::new(config.address_votes, config.min_address_votes),
             next_revalidate: now + config.revalidate_interval,
             config,
             id,
@@ -282,10 +293,15 @@ impl Discv5 {
         &self.table
     }
 
+    /// Our external address as other nodes see it, once enough of them agree.
+    pub const fn external_address(&self) -> Option<SocketAddr> {
+        self.votes.predicted()
+    }
+
     // ----- Commands -----
 
     /// Replaces our record (a new address, new keys-values; a higher sequence number): PONGs
-    /// announce its sequence number, and FINDNODE [0] and handshakes hand it out.
+    /// announce its sequence number, and FINDNODE `[0]` and handshakes hand it out.
     pub fn set_local_record(&mut self, record: Enr) {
         self.sessions.set_local_record(record.clone());
         self.record = record;
@@ -728,6 +744,12 @@ impl Discv5 {
                     return;
                 };
                 let record = request.record.clone();
+                if let Some(addr) = self.votes.vote(node.id, SocketAddr::new(ip, port)) {
+                    self.push_event(Event::ExternalAddress(addr));
+                }
+                let Some(request) = self.requests.get(&key) else {
+                    return;
+                };
                 if let Purpose::Ping(id) = request.purpose {
                     let seen_as = SocketAddr::new(ip, port);
                     self.push_event(Event::Pong {

@@ -312,3 +312,20 @@ fn a_pong_announcing_a_newer_record_fetches_it() {
     );
     assert!(net.take_events(0).contains(&Event::NodeUpdated(newer)));
 }
+
+#[test]
+fn three_agreeing_pongs_predict_our_external_address() {
+    let mut net = Net::new(4);
+    for i in 1..4 {
+        let record = net.record(i);
+        let now = net.now;
+        net.node(0).ping(now, &record);
+        net.run(Duration::from_millis(100));
+        let expected = (i == 3).then_some(addr(0));
+        assert_eq!(net.node(0).external_address(), expected, "after {i} PONGs");
+    }
+    assert!(
+        net.take_events(0)
+            .contains(&Event::ExternalAddress(addr(0)))
+    );
+}

@@ -9,6 +9,7 @@
 //!   discv5 FINDNODE.
 //! - [`Lookup`]: one iterative lookup (α queries in flight, ends when the k closest have
 //!   answered), fed by whichever protocol asks the nodes.
+//! - [`AddressVotes`]: our external address as the nodes we talk to report it.
 //! - Liveness: [`revalidation_candidate`](Table::revalidation_candidate) names the least
 //!   recently seen node of a bucket the caller picks at random;
 //!   [`mark_seen`](Table::mark_seen) or [`remove`](Table::remove) records the outcome.
@@ -71,9 +72,11 @@ mod lookup;
 mod table;
 #[cfg(test)]
 mod tests;
+mod votes;
 
 pub use bucket::Entry;
 pub use config::{Config, IpLimits};
 pub use devp2p_enr::NodeId;
 pub use lookup::{Lookup, LookupStep};
 pub use table::{InsertResult, Removed, Table};
+pub use votes::AddressVotes;
