@@ -7,7 +7,8 @@
 //! read its Hello. Then the `p2p` session both ways: Hello exchanged, eth/68 negotiated, our Ping
 //! answered with a Pong, and our Disconnect's reason reported by ethereumjs. And `devp2p rlpx
 //! ping` against an ethereumjs server. Then eth/68 both ways on the ethtest chain, and discv4
-//! against ethereumjs's DPT both ways and with `devp2p discv4 ping` (see `interop/discv4.rs`).
+//! against ethereumjs's DPT both ways and with `devp2p discv4 ping` (see `interop/discv4.rs`),
+//! and discv5 against `@chainsafe/discv5` and sigp's `discv5` crate, both ways.
 // A tool, not a protocol core: it spawns processes and reads the clock.
 #![allow(clippy::disallowed_methods)]
 
@@ -50,6 +51,7 @@ const DISCV5_PEER: &str = "discv5_peer.mjs";
 
 mod discv4;
 mod discv5;
+mod sigp;
 
 pub(crate) fn run() -> TaskResult {
     let dir = root().join("target/interop");
@@ -59,7 +61,7 @@ pub(crate) fn run() -> TaskResult {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
-    let scenarios: [(&str, Scenario); 12] = [
+    let scenarios: [(&str, Scenario); 14] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
             Scenario::Rlpx(Side::Ours),
@@ -107,6 +109,14 @@ pub(crate) fn run() -> TaskResult {
         (
             "discv5: @chainsafe/discv5 -> our node: handshake, PING, FINDNODE returns our table, TALKREQ, its lookup",
             Scenario::Discv5(Side::Theirs),
+        ),
+        (
+            "discv5: our node -> sigp discv5 0.12: handshake, PING, FINDNODE [0], TALKREQ, lookup, its table",
+            Scenario::Sigp(Side::Ours),
+        ),
+        (
+            "discv5: sigp discv5 0.12 -> our node: handshake, PING, FINDNODE returns our table, TALKREQ, its lookup",
+            Scenario::Sigp(Side::Theirs),
         ),
     ];
     let mut failed = 0;
@@ -181,6 +191,7 @@ enum Scenario {
     Discv4(Side),
     Discv4Cli,
     Discv5(Side),
+    Sigp(Side),
 }
 
 /// An ethereumjs peer process and its output, line by line.
@@ -271,6 +282,8 @@ impl Scenario {
             Self::Discv4Cli => discv4::cli_ping(dir).await,
             Self::Discv5(Side::Ours) => discv5::ours_to_chainsafe(dir).await,
             Self::Discv5(Side::Theirs) => discv5::chainsafe_to_ours(dir).await,
+            Self::Sigp(Side::Ours) => sigp::ours_to_sigp().await,
+            Self::Sigp(Side::Theirs) => sigp::sigp_to_ours().await,
         }
     }
 }
