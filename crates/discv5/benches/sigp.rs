@@ -1,0 +1,144 @@
+//! Ours against sigp's `discv5` 0.12 in the same run, over loopback UDP, each node in the same
+//! tokio runtime: handshakes per second (a fresh client pings a server: random packet,
+//! WHOAREYOU, handshake with the PING, PONG) and PING/PONG round trips per second on an
+//! established session. Measured with `paired` (alternating rounds, median ratio).
+//!
+//! Our per-IP handshake limit is lifted here (all clients share 127.0.0.1; sigp's limits are
+//! off by default). `cargo xtask bench discv5` runs it; `-- --test` (CI) only checks that it
+//! builds.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods
+)]
+
+use std::{
+    cell::Cell,
+    net::{Ipv4Addr, SocketAddr},
+};
+
+use devp2p_bench_support::{paired, should_run};
+use devp2p_discv5::{Config, Discv5Handle, SigningKey};
+use discv5::{ConfigBuilder, Discv5 as Sigp, ListenConfig};
+use enr::{CombinedKey, Enr as SigpEnr};
+use tokio::runtime::Runtime;
+
+const ROUNDS: usize = 11;
+const HANDSHAKES_PER_ROUND: u32 = 5;
+const PINGS_PER_ROUND: u32 = 50;
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn ours(seed: u32) -> Discv5Handle {
+    let mut secret = [0x11u8; 32];
+    secret[..4].copy_from_slice(&seed.to_be_bytes());
+    let key = SigningKey::from_slice(&secret).unwrap();
+    // Every client is on 127.0.0.1: lift the per-IP handshake limit (sigp has none by default).
+    let mut config = Config::default();
+    config.session.handshakes_per_ip_second = 1_000_000;
+    config.session.handshake_burst = 1_000_000;
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    Discv5Handle::bind(addr, key, config).await.unwrap()
+}
+
+async fn sigp(seed: u32) -> Sigp {
+    let port = free_port();
+    let mut secret = [0x22u8; 32];
+    secret[..4].copy_from_slice(&seed.to_be_bytes());
+    let key = CombinedKey::secp256k1_from_bytes(&mut secret).unwrap();
+    let enr = SigpEnr::builder()
+        .ip4(Ipv4Addr::LOCALHOST)
+        .udp4(port)
+        .build(&key)
+        .unwrap();
+    let listen = ListenConfig::Ipv4 {
+        ip: Ipv4Addr::LOCALHOST,
+        port,
+    };
+    let mut node = Sigp::new(enr, key, ConfigBuilder::new(listen).build()).unwrap();
+    node.start().await.unwrap();
+    node
+}
+
+fn main() {
+    let rt = Runtime::new().unwrap();
+    let clients = (ROUNDS + 1) * HANDSHAKES_PER_ROUND as usize;
+
+    if should_run("discv5/handshake") {
+        let (server, our_clients, sigp_server, sigp_clients) = rt.block_on(async {
+            let server = ours(0).await;
+            let mut our_clients = Vec::new();
+            for i in 1..=clients as u32 {
+                our_clients.push(ours(i).await);
+            }
+            let sigp_server = sigp(0).await;
+            let mut sigp_clients = Vec::new();
+            for i in 1..=clients as u32 {
+                sigp_clients.push(sigp(i).await);
+            }
+            (server, our_clients, sigp_server, sigp_clients)
+        });
+        let (next_ours, next_sigp) = (Cell::new(0), Cell::new(0));
+        let target = server.local_enr().clone();
+        let sigp_target = sigp_server.local_enr();
+        let result = paired(
+            ROUNDS,
+            HANDSHAKES_PER_ROUND,
+            || {
+                let client = &our_clients[next_ours.replace(next_ours.get() + 1)];
+                rt.block_on(client.ping(target.clone())).unwrap();
+            },
+            || {
+                let client = &sigp_clients[next_sigp.replace(next_sigp.get() + 1)];
+                rt.block_on(client.send_ping(sigp_target.clone())).unwrap();
+            },
+        );
+        let per_second = |d: std::time::Duration| 1.0 / d.as_secs_f64();
+        println!(
+            "paired discv5/handshake: {result}; ours {:.0} handshakes/s, sigp {:.0}/s, ours at {:.2}x sigp's rate",
+            per_second(result.ours),
+            per_second(result.floor),
+            1.0 / result.ratio
+        );
+    }
+
+    if should_run("discv5/ping") {
+        let (a, b, c, d) = rt.block_on(async {
+            (
+                ours(1000).await,
+                ours(1001).await,
+                sigp(1000).await,
+                sigp(1001).await,
+            )
+        });
+        let (b_enr, d_enr) = (b.local_enr().clone(), d.local_enr());
+        // Sessions first, then only round trips are timed.
+        rt.block_on(a.ping(b_enr.clone())).unwrap();
+        rt.block_on(c.send_ping(d_enr.clone())).unwrap();
+        let result = paired(
+            ROUNDS,
+            PINGS_PER_ROUND,
+            || {
+                rt.block_on(a.ping(b_enr.clone())).unwrap();
+            },
+            || {
+                rt.block_on(c.send_ping(d_enr.clone())).unwrap();
+            },
+        );
+        let per_second = |d: std::time::Duration| 1.0 / d.as_secs_f64();
+        println!(
+            "paired discv5/ping: {result}; ours {:.0} round trips/s, sigp {:.0}/s, ours at {:.2}x sigp's rate",
+            per_second(result.ours),
+            per_second(result.floor),
+            1.0 / result.ratio
+        );
+    }
+}
