@@ -78,7 +78,7 @@ async fn step<T, E: std::fmt::Display>(
         .map_err(|e| format!("{what}: {e}"))
 }
 
-/// Ours asks sigp: PING, FINDNODE [0], TALKREQ echo, a lookup; sigp has us in its table.
+/// Ours asks sigp: PING, FINDNODE `[0]`, TALKREQ echo, a lookup; sigp has us in its table.
 pub(super) async fn ours_to_sigp() -> Result<String, String> {
     let sigp = start_sigp().await?;
     let theirs = to_ours(&sigp.local_enr())?;
