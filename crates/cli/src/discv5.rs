@@ -23,7 +23,7 @@ use crate::{
 pub(crate) enum Discv5Command {
     /// Pings a node (after the handshake) and prints its PONG.
     Ping(NodeArgs),
-    /// Prints a node's newest record: from the node itself (FINDNODE [0]), or found through
+    /// Prints a node's newest record: from the node itself (FINDNODE at distance 0), or found through
     /// the bootnodes.
     Resolve(NodeArgs),
     /// Walks the network with random lookups and lists every record found.
