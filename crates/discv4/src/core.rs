@@ -135,7 +135,8 @@ enum Waiter {
 
 #[derive(Debug)]
 struct PendingPing {
-    hash: [u8; 32],
+    /// The hash of every attempt: a Pong to an earlier one that arrives late still counts.
+    hashes: Vec<[u8; 32]>,
     node: NodeRecord,
     addr: SocketAddr,
     sent: Instant,
@@ -590,7 +591,7 @@ impl Discv4 {
         let matches = self
             .pings
             .get(&node_id)
-            .is_some_and(|p| p.hash == pong.ping_hash && p.addr == from);
+            .is_some_and(|p| p.hashes.contains(&pong.ping_hash) && p.addr == from);
         if !matches {
             return;
         }
@@ -768,7 +769,7 @@ impl Discv4 {
         self.pings.insert(
             node_id,
             PendingPing {
-                hash,
+                hashes: vec![hash],
                 node,
                 addr,
                 sent: now,
@@ -806,7 +807,7 @@ impl Discv4 {
             let addr = ping.addr;
             let hash = self.transmit_ping(now, addr);
             if let Some(ping) = self.pings.get_mut(&node_id) {
-                ping.hash = hash;
+                ping.hashes.push(hash);
             }
             return;
         }
