@@ -679,6 +679,10 @@ impl Sessions {
             self.limits.retain(|_, b| {
                 b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
             });
+            // Every tracked address is busy: refuse the newcomer rather than grow the map.
+            if self.limits.len() >= self.config.max_sessions {
+                return false;
+            }
         }
         let bucket = self.limits.entry(ip).or_insert(TokenBucket {
             tokens: burst,
