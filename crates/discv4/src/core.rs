@@ -12,7 +12,9 @@ use std::{
 };
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
-use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table, relay_allowed};
+use devp2p_kbucket::{
+    AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, relay_allowed,
+};
 use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
 
 use crate::{
@@ -189,12 +191,6 @@ struct Bond {
     touched: u64,
 }
 
-#[derive(Debug)]
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
 /// The discv4 node: table, bonds, lookups and requests, driven by datagrams and time.
 ///
 /// ```
@@ -243,7 +239,7 @@ pub struct Discv4 {
     packets_sent: u64,
     recent: HashSet<[u8; 32]>,
     recent_order: VecDeque<[u8; 32]>,
-    rate: HashMap<IpAddr, TokenBucket>,
+    rate: IpRateLimit,
     votes: AddressVotes,
     next_refresh: Option<Instant>,
     /// The lookup of our own id of the latest refresh.
@@ -269,6 +265,11 @@ impl Discv4 {
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let node_id = id.node_id();
         let enr = build_enr(&key, &endpoint, None)?;
+        let rate = IpRateLimit::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            config.rate_limit_ips,
+        );
         Ok(Self {
             table: Table::new(node_id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
@@ -291,7 +292,7 @@ impl Discv4 {
             packets_sent: 0,
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
-            rate: HashMap::new(),
+            rate,
             next_refresh: None,
             refresh_lookup: None,
             transmits: VecDeque::new(),
@@ -428,7 +429,7 @@ impl Discv4 {
     /// unsolicited packets are dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        if !self.admit(now, from.ip()) {
+        if !self.rate.admit(now, from.ip()) {
             return;
         }
         let Ok(packet) = wire::decode(bytes) else {
@@ -1110,36 +1111,6 @@ impl Discv4 {
     fn expiration(&self, now: Instant) -> u64 {
         let unix = u64::try_from(self.unix_time(now)).unwrap_or(0);
         unix.saturating_add(self.config.packet_expiration.as_secs())
-    }
-
-    /// The per-IP token bucket: whether a packet from `ip` may be processed.
-    fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let (rate, burst) = (
-            f64::from(self.config.rate_limit_per_second),
-            f64::from(self.config.rate_limit_burst),
-        );
-        if !self.rate.contains_key(&ip) && self.rate.len() >= self.config.rate_limit_ips {
-            // Forget the addresses whose bucket has refilled: they are idle.
-            self.rate.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
-            });
-            if self.rate.len() >= self.config.rate_limit_ips {
-                return false;
-            }
-        }
-        let bucket = self.rate.entry(ip).or_insert(TokenBucket {
-            tokens: burst,
-            last: now,
-        });
-        let refill = now.saturating_duration_since(bucket.last).as_secs_f64() * rate;
-        bucket.tokens = (bucket.tokens + refill).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 
     /// Remembers a packet hash; false if it was seen recently (a replay).

@@ -13,11 +13,11 @@
 use core::{net::SocketAddr, time::Duration};
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
-    net::IpAddr,
     time::Instant,
 };
 
 use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
+use devp2p_kbucket::IpRateLimit;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
@@ -157,12 +157,6 @@ struct Challenge {
     deadline: Instant,
 }
 
-#[derive(Debug)]
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
 /// Sessions with many nodes, sans-IO.
 ///
 /// ```
@@ -202,7 +196,7 @@ pub struct Sessions {
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
     challenges: BTreeMap<(NodeId, SocketAddr), Challenge>,
     sent: VecDeque<Sent>,
-    limits: HashMap<IpAddr, TokenBucket>,
+    limits: IpRateLimit,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
 }
@@ -211,6 +205,11 @@ impl Sessions {
     /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
     /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
     pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
+        let limits = IpRateLimit::new(
+            config.handshakes_per_ip_second,
+            config.handshake_burst,
+            config.max_sessions,
+        );
         Self {
             config,
             id: record.node_id(),
@@ -222,7 +221,7 @@ impl Sessions {
             outgoing: BTreeMap::new(),
             challenges: BTreeMap::new(),
             sent: VecDeque::new(),
-            limits: HashMap::new(),
+            limits,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -429,12 +428,12 @@ impl Sessions {
         // No session (or not this one): challenge. A pending challenge is repeated unchanged.
         if let Some(challenge) = self.challenges.get(&key) {
             let bytes = challenge.packet.clone();
-            if self.admit(now, from.ip()) {
+            if self.limits.admit(now, from.ip()) {
                 self.transmits.push_back(Transmit { dst: from, bytes });
             }
             return;
         }
-        if self.challenges.len() >= self.config.max_pending || !self.admit(now, from.ip()) {
+        if self.challenges.len() >= self.config.max_pending || !self.limits.admit(now, from.ip()) {
             return;
         }
         let known = known(&src_id);
@@ -561,7 +560,7 @@ impl Sessions {
         let Some(challenge) = self.challenges.remove(&key) else {
             return;
         };
-        if !self.admit(now, from.ip()) {
+        if !self.limits.admit(now, from.ip()) {
             return;
         }
         let record = match (handshake.record, &challenge.known) {
@@ -669,35 +668,6 @@ impl Sessions {
         let mut bytes = [0u8; N];
         self.rng.fill_bytes(&mut bytes);
         bytes
-    }
-
-    /// The per-IP token bucket for WHOAREYOU and handshake work.
-    fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let rate = f64::from(self.config.handshakes_per_ip_second);
-        let burst = f64::from(self.config.handshake_burst);
-        if !self.limits.contains_key(&ip) && self.limits.len() >= self.config.max_sessions {
-            self.limits.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
-            });
-            // Every tracked address is busy: refuse the newcomer rather than grow the map.
-            if self.limits.len() >= self.config.max_sessions {
-                return false;
-            }
-        }
-        let bucket = self.limits.entry(ip).or_insert(TokenBucket {
-            tokens: burst,
-            last: now,
-        });
-        bucket.tokens = (bucket.tokens
-            + now.saturating_duration_since(bucket.last).as_secs_f64() * rate)
-            .min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 
     fn push_event(&mut self, event: SessionEvent) {

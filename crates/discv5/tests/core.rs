@@ -344,8 +344,10 @@ fn nodes_answers_cannot_point_into_our_own_host() {
         .build(&key)
         .unwrap();
     let loopback_id = record.node_id();
-    net.nodes
-        .insert(local, Discv5::new(key, record, Config::default(), net.now, [9; 32]));
+    net.nodes.insert(
+        local,
+        Discv5::new(key, record, Config::default(), net.now, [9; 32]),
+    );
     let boot = net.record(0);
     let now = net.now;
     net.nodes.get_mut(&local).unwrap().ping(now, &boot);

@@ -69,6 +69,7 @@ mod bucket;
 mod config;
 mod ip;
 mod lookup;
+mod rate;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -79,5 +80,6 @@ pub use config::{Config, IpLimits};
 pub use devp2p_enr::NodeId;
 pub use ip::relay_allowed;
 pub use lookup::{Lookup, LookupStep};
+pub use rate::IpRateLimit;
 pub use table::{InsertResult, Removed, Table};
 pub use votes::AddressVotes;
