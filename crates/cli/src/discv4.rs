@@ -4,22 +4,23 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::{
-    collections::BTreeMap,
-    net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket},
-    path::PathBuf,
-    time::{Duration, Instant},
+    net::{IpAddr, SocketAddr},
+    time::Duration,
 };
 
-use clap::{Args as ClapArgs, Subcommand};
-use devp2p_discv4::{
-    Config, Discv4Handle, DriverError, Endpoint, Event, NodeRecord, PeerId, SigningKey,
-};
+use clap::Subcommand;
+use devp2p_discv4::{Config, Discv4Handle, DriverError, Endpoint, Event, NodeRecord, PeerId};
 use devp2p_enr::Enr;
-use k256::elliptic_curve::Generate;
-use serde_json::{Value, json};
-use tokio::{net::UdpSocket, time::timeout};
+use serde_json::json;
+use tokio::time::timeout;
 
-use crate::CmdResult;
+use crate::{
+    CmdResult,
+    discovery::{
+        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, bind, block_on, print_event, random_bytes,
+        watch,
+    },
+};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Discv4Command {
@@ -35,65 +36,8 @@ pub(crate) enum Discv4Command {
     Listen(ListenArgs),
 }
 
-/// Flags every subcommand takes.
-#[derive(Debug, ClapArgs)]
-pub(crate) struct Common {
-    /// Bootnodes: comma-separated enode URLs or records (discv5: records).
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) bootnodes: Vec<String>,
-    /// Node key file (64 hex characters); a new random key when absent.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) nodekey: Option<PathBuf>,
-    /// UDP address to listen on (port 0: any free port).
-    #[arg(long, default_value = "0.0.0.0:0")]
-    pub(crate) addr: SocketAddr,
-    /// The address to announce (default: the listen address, or when that is unspecified the
-    /// local address that routes to the first node we talk to).
-    #[arg(long, value_name = "IP:PORT")]
-    pub(crate) extaddr: Option<SocketAddr>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, ClapArgs)]
-pub(crate) struct NodeArgs {
-    /// The node: `enode://…` URL or `enr:…` record (with an IP and a UDP port).
-    node: String,
-    /// Seconds allowed.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout: u64,
-    #[command(flatten)]
-    common: Common,
-}
-
-#[derive(Debug, ClapArgs)]
-pub(crate) struct CrawlArgs {
-    /// Seconds to crawl for.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    timeout: u64,
-    /// Write the nodes found to this file as JSON.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    common: Common,
-}
-
-#[derive(Debug, ClapArgs)]
-pub(crate) struct ListenArgs {
-    /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout: Option<u64>,
-    #[command(flatten)]
-    common: Common,
-}
-
 pub(crate) fn run(command: Discv4Command) -> CmdResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    block_on(async {
         match command {
             Discv4Command::Ping(args) => ping(&args).await,
             Discv4Command::Requestenr(args) => request_enr(&args).await,
@@ -130,44 +74,14 @@ fn parse_node(text: &str) -> Result<NodeRecord, String> {
     })
 }
 
-/// Our key, a bound socket, and the address to announce: `--extaddr`, else the listen address,
-/// else (listening on an unspecified address) the local address that routes toward `toward`.
-/// Shared by the discv4 and discv5 commands.
-pub(crate) async fn bind(
-    common: &Common,
-    toward: Option<IpAddr>,
-) -> Result<(SigningKey, UdpSocket, SocketAddr), String> {
-    let key = match &common.nodekey {
-        Some(file) => crate::key::load(file)?,
-        None => SigningKey::try_generate().map_err(|e| format!("no randomness for a key: {e}"))?,
-    };
-    let socket = UdpSocket::bind(common.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", common.addr))?;
-    let local = socket.local_addr().map_err(|e| e.to_string())?;
-    let announced = match common.extaddr {
-        Some(ext) => ext,
-        None if local.ip().is_unspecified() => {
-            let ip = toward
-                .and_then(route_ip)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            SocketAddr::new(ip, local.port())
-        }
-        None => local,
-    };
-    Ok((key, socket, announced))
-}
-
 /// Starts our node: key, socket, announced endpoint; adds the bootnodes.
 async fn start(
     common: &Common,
     first_contact: Option<&NodeRecord>,
 ) -> Result<Discv4Handle, String> {
     let bootnodes = common
-        .bootnodes
-        .iter()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| parse_node(b))
+        .bootnodes()
+        .map(parse_node)
         .collect::<Result<Vec<_>, _>>()?;
     let toward = first_contact.or(bootnodes.first()).map(|n| n.ip);
     let (key, socket, announced) = bind(common, toward).await?;
@@ -184,18 +98,6 @@ async fn start(
             .map_err(|e| e.to_string())?;
     }
     Ok(node)
-}
-
-/// The local IP the OS would send from to reach `ip` (no packet is sent).
-fn route_ip(ip: IpAddr) -> Option<IpAddr> {
-    let any: SocketAddr = if ip.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        "[::]:0".parse().ok()?
-    };
-    let probe = StdUdpSocket::bind(any).ok()?;
-    probe.connect(SocketAddr::new(ip, 9)).ok()?;
-    probe.local_addr().ok().map(|a| a.ip())
 }
 
 fn failed(node: &NodeRecord, e: DriverError) -> String {
@@ -257,10 +159,8 @@ async fn request_enr(args: &NodeArgs) -> CmdResult {
 
 async fn resolve(args: &NodeArgs) -> CmdResult {
     let target = parse_node(&args.node)?;
-    let mut common_bootnodes = args.common.bootnodes.clone();
-    common_bootnodes.retain(|b| !b.trim().is_empty());
     let node = start(&args.common, Some(&target)).await?;
-    if common_bootnodes.is_empty() {
+    if args.common.bootnodes().next().is_none() {
         node.add_bootnode(target).await.map_err(|e| e.to_string())?;
     }
     let limit = Duration::from_secs(args.timeout);
@@ -296,70 +196,35 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
 }
 
 async fn crawl(args: &CrawlArgs) -> CmdResult {
-    if args.common.bootnodes.iter().all(|b| b.trim().is_empty()) {
-        return Err("crawl needs --bootnodes".to_owned());
-    }
+    let mut crawl = Crawl::new(args)?;
     let node = start(&args.common, None).await?;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
-    let mut found: BTreeMap<String, Value> = BTreeMap::new();
     let mut events = node.events();
-    let mut lookups = 0u64;
-    let mut last_report = Instant::now();
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let target = PeerId(random_bytes());
-        if let Ok(Ok(nodes)) = timeout(left, node.lookup(target)).await {
-            lookups += 1;
+    while let Some(left) = crawl.time_left() {
+        if let Ok(Ok(nodes)) = timeout(left, node.lookup(PeerId(random_bytes()))).await {
+            crawl.lookup_done();
             for n in nodes {
-                record_node(&mut found, &n, started);
+                record_node(&mut crawl, &n);
             }
         }
         while let Ok(event) = events.try_recv() {
             if let Event::NodeAdded(n) = event {
-                record_node(&mut found, &n, started);
+                record_node(&mut crawl, &n);
             }
         }
-        if last_report.elapsed() >= Duration::from_secs(5) {
-            last_report = Instant::now();
-            eprintln!(
-                "crawl: {:.0} s, {lookups} lookups, {} nodes",
-                started.elapsed().as_secs_f64(),
-                found.len()
-            );
-        }
+        crawl.report();
     }
     for entry in node.table().await.map_err(|e| e.to_string())? {
-        record_node(&mut found, &entry.record, started);
+        record_node(&mut crawl, &entry.record);
     }
-    eprintln!("crawl: done, {lookups} lookups, {} nodes", found.len());
-    let listing = Value::Object(found.into_iter().collect());
-    match &args.out {
-        Some(file) => std::fs::write(file, format!("{listing:#}\n"))
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
-        None if args.common.json => println!("{listing}"),
-        None => {
-            if let Value::Object(map) = &listing {
-                for value in map.values() {
-                    println!("{}", value["enode"].as_str().unwrap_or_default());
-                }
-            }
-        }
-    }
-    Ok(())
+    crawl.finish(args, "enode")
 }
 
-fn record_node(found: &mut BTreeMap<String, Value>, node: &NodeRecord, started: Instant) {
-    found.entry(node.node_id().to_string()).or_insert_with(
-        || json!({ "enode": node.to_string(), "first_seen_s": started.elapsed().as_secs() }),
-    );
-}
-
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    // Without OS randomness the walk is still a walk, over a fixed target.
-    let _ = getrandom::fill(&mut bytes);
-    bytes
+fn record_node(crawl: &mut Crawl, node: &NodeRecord) {
+    let seconds = crawl.seconds();
+    crawl
+        .found
+        .entry(node.node_id().to_string())
+        .or_insert_with(|| json!({ "enode": node.to_string(), "first_seen_s": seconds }));
 }
 
 async fn listen(args: &ListenArgs) -> CmdResult {
@@ -373,34 +238,13 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     } else {
         println!("{me}");
     }
-    let mut events = node.events();
-    let watching = async {
-        loop {
-            match events.recv().await {
-                Ok(Event::NodeAdded(n)) => print_event("added", &n, args.common.json),
-                Ok(Event::NodeRemoved(n)) => print_event("removed", &n, args.common.json),
-                Ok(Event::ExternalAddress(addr)) if !args.common.json => {
-                    println!("external address {addr}")
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    };
-    match args.timeout {
-        Some(seconds) => {
-            let _ = timeout(Duration::from_secs(seconds), watching).await;
-        }
-        None => watching.await,
-    }
+    let as_json = args.common.json;
+    watch(node.events(), args.timeout, |event| match event {
+        Event::NodeAdded(n) => print_event("added", "enode", &n.to_string(), as_json),
+        Event::NodeRemoved(n) => print_event("removed", "enode", &n.to_string(), as_json),
+        Event::ExternalAddress(addr) if !as_json => println!("external address {addr}"),
+        _ => {}
+    })
+    .await;
     Ok(())
-}
-
-fn print_event(what: &str, node: &NodeRecord, as_json: bool) {
-    if as_json {
-        println!("{}", json!({ "event": what, "enode": node.to_string() }));
-    } else {
-        println!("{what} {node}");
-    }
 }

@@ -3,20 +3,19 @@
 // A command-line driver: it owns the runtime, the clock and the OS randomness.
 #![allow(clippy::disallowed_methods)]
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Subcommand;
 use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, Event, NodeId, udp_addr};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
 use crate::{
     CmdResult,
-    discv4::{Common, bind, random_bytes},
+    discovery::{
+        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, bind, block_on, print_event, random_bytes,
+        watch,
+    },
 };
 
 #[derive(Debug, Subcommand)]
@@ -32,44 +31,8 @@ pub(crate) enum Discv5Command {
     Listen(ListenArgs),
 }
 
-#[derive(Debug, ClapArgs)]
-pub(crate) struct NodeArgs {
-    /// The node's record (`enr:…`, with an IP and a UDP port).
-    node: String,
-    /// Seconds allowed.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout: u64,
-    #[command(flatten)]
-    common: Common,
-}
-
-#[derive(Debug, ClapArgs)]
-pub(crate) struct CrawlArgs {
-    /// Seconds to crawl for.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    timeout: u64,
-    /// Write the records found to this file as JSON.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    common: Common,
-}
-
-#[derive(Debug, ClapArgs)]
-pub(crate) struct ListenArgs {
-    /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout: Option<u64>,
-    #[command(flatten)]
-    common: Common,
-}
-
 pub(crate) fn run(command: Discv5Command) -> CmdResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    block_on(async {
         match command {
             Discv5Command::Ping(args) => ping(&args).await,
             Discv5Command::Resolve(args) => resolve(&args).await,
@@ -95,10 +58,8 @@ fn parse_record(text: &str) -> Result<Enr, String> {
 /// Starts our node and adds the bootnodes.
 async fn start(common: &Common, first_contact: Option<&Enr>) -> Result<Discv5Handle, String> {
     let bootnodes = common
-        .bootnodes
-        .iter()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| parse_record(b))
+        .bootnodes()
+        .map(parse_record)
         .collect::<Result<Vec<_>, _>>()?;
     let toward = first_contact
         .or(bootnodes.first())
@@ -193,66 +154,37 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
 }
 
 async fn crawl(args: &CrawlArgs) -> CmdResult {
-    if args.common.bootnodes.iter().all(|b| b.trim().is_empty()) {
-        return Err("crawl needs --bootnodes".to_owned());
-    }
+    let mut crawl = Crawl::new(args)?;
     let node = start(&args.common, None).await?;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
-    let mut found: BTreeMap<String, Value> = BTreeMap::new();
-    let mut lookups = 0u64;
-    let mut last_report = Instant::now();
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
+    while let Some(left) = crawl.time_left() {
         if let Ok(Ok(records)) = timeout(left, node.lookup(NodeId(random_bytes()))).await {
-            lookups += 1;
+            crawl.lookup_done();
             for record in records {
-                remember(&mut found, &record, started);
+                remember(&mut crawl, &record);
             }
         }
-        if last_report.elapsed() >= Duration::from_secs(5) {
-            last_report = Instant::now();
-            eprintln!(
-                "crawl: {:.0} s, {lookups} lookups, {} nodes",
-                started.elapsed().as_secs_f64(),
-                found.len()
-            );
-        }
+        crawl.report();
     }
     for entry in node.table().await.map_err(|e| e.to_string())? {
-        remember(&mut found, &entry.record, started);
+        remember(&mut crawl, &entry.record);
     }
-    eprintln!("crawl: done, {lookups} lookups, {} nodes", found.len());
-    let listing = Value::Object(found.into_iter().collect());
-    match &args.out {
-        Some(file) => std::fs::write(file, format!("{listing:#}\n"))
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?,
-        None if args.common.json => println!("{listing}"),
-        None => {
-            if let Value::Object(map) = &listing {
-                for value in map.values() {
-                    println!(
-                        "{}",
-                        value.get("enr").and_then(Value::as_str).unwrap_or_default()
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
+    crawl.finish(args, "enr")
 }
 
-fn remember(found: &mut BTreeMap<String, Value>, record: &Enr, started: Instant) {
-    let entry = found
+/// Keeps the newest record of each node.
+fn remember(crawl: &mut Crawl, record: &Enr) {
+    let listed =
+        json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": crawl.seconds() });
+    let entry = crawl
+        .found
         .entry(record.node_id().to_string())
-        .or_insert_with(|| json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": started.elapsed().as_secs() }));
-    // Keep the newest record of each node.
+        .or_insert_with(|| listed.clone());
     if entry
         .get("seq")
         .and_then(Value::as_u64)
         .is_some_and(|seq| seq < record.seq())
     {
-        *entry = json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": started.elapsed().as_secs() });
+        *entry = listed;
     }
 }
 
@@ -267,30 +199,12 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     } else {
         println!("{me}");
     }
-    let mut events = node.events();
-    let watching = async {
-        loop {
-            match events.recv().await {
-                Ok(Event::NodeAdded(record)) => print_event("added", &record, args.common.json),
-                Ok(Event::NodeRemoved(record)) => print_event("removed", &record, args.common.json),
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    };
-    match args.timeout {
-        Some(seconds) => {
-            let _ = timeout(Duration::from_secs(seconds), watching).await;
-        }
-        None => watching.await,
-    }
+    let as_json = args.common.json;
+    watch(node.events(), args.timeout, |event| match event {
+        Event::NodeAdded(record) => print_event("added", "enr", &record.to_string(), as_json),
+        Event::NodeRemoved(record) => print_event("removed", "enr", &record.to_string(), as_json),
+        _ => {}
+    })
+    .await;
     Ok(())
-}
-
-fn print_event(what: &str, record: &Enr, as_json: bool) {
-    if as_json {
-        println!("{}", json!({ "event": what, "enr": record.to_string() }));
-    } else {
-        println!("{what} {record}");
-    }
 }

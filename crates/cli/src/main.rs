@@ -2,6 +2,7 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
 
+mod discovery;
 mod discv4;
 mod discv5;
 mod enrdump;
