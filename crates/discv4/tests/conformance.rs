@@ -112,6 +112,15 @@ impl Peer {
     }
 
     /// Waits for a packet that `pick` accepts, skipping others (bounded by count and time).
+    /// The next Pong (other packets skipped).
+    async fn recv_pong(&self) -> Pong {
+        self.recv_where(|p| match &p.message {
+            Message::Pong(pong) => Some(pong.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     async fn recv_where<T>(&self, mut pick: impl FnMut(&Packet) -> Option<T>) -> T {
         for _ in 0..20 {
             let (packet, _) = self.recv().await;
@@ -229,12 +238,7 @@ async fn ping_with_a_wrong_to_is_still_answered() {
         };
     }
     let hash = peer.send(node.local_addr(), &message).await;
-    let pong = peer
-        .recv_where(|p| match &p.message {
-            Message::Pong(pong) => Some(pong.clone()),
-            _ => None,
-        })
-        .await;
+    let pong = peer.recv_pong().await;
     assert_eq!(pong.ping_hash, hash);
 }
 
@@ -251,12 +255,7 @@ async fn pong_goes_to_the_real_source_not_the_claimed_from() {
         };
     }
     peer.send(node.local_addr(), &message).await;
-    let pong = peer
-        .recv_where(|p| match &p.message {
-            Message::Pong(pong) => Some(pong.clone()),
-            _ => None,
-        })
-        .await;
+    let pong = peer.recv_pong().await;
     assert_eq!(pong.to.ip, peer.addr().ip());
     assert_eq!(pong.to.udp_port, peer.addr().port());
     // The Ping back goes to the real source too (we received it on our socket).
@@ -298,12 +297,7 @@ async fn ping_with_extra_eip8_fields_is_answered() {
     data.extend_from_slice(&body);
     data.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
     let hash = peer.send_raw(node.local_addr(), 0x01, &data).await;
-    let pong = peer
-        .recv_where(|p| match &p.message {
-            Message::Pong(pong) => Some(pong.clone()),
-            _ => None,
-        })
-        .await;
+    let pong = peer.recv_pong().await;
     assert_eq!(pong.ping_hash, hash);
 }
 

@@ -182,6 +182,15 @@ fn req(bytes: &[u8]) -> RequestId {
     RequestId::new(bytes).unwrap()
 }
 
+/// An encoded PING with request id `id`.
+fn ping(id: &[u8]) -> Vec<u8> {
+    Message::Ping {
+        req_id: req(id),
+        enr_seq: 1,
+    }
+    .encode()
+}
+
 #[tokio::test]
 async fn ping_gets_a_pong_with_the_same_request_id_and_our_source_address() {
     let node = node().await;
@@ -214,21 +223,13 @@ async fn ping_gets_a_pong_with_the_same_request_id_and_our_source_address() {
 async fn a_nine_byte_request_id_gets_no_pong() {
     let node = node().await;
     let mut peer = Peer::new(2, "127.0.0.2").await;
-    peer.handshake(
-        &node,
-        &Message::Ping {
-            req_id: req(&[1]),
-            enr_seq: 1,
-        }
-        .encode(),
-    )
-    .await;
+    peer.handshake(&node, &ping(&[1])).await;
     assert!(matches!(peer.message().await, Message::Pong { .. }));
     // PING [9-byte id, 1]: 0x01 || c b 89 <9 bytes> 01.
-    let mut ping = vec![0x01, 0xcb, 0x89];
-    ping.extend_from_slice(&[9; 9]);
-    ping.push(0x01);
-    peer.send_in_session(&node, &ping).await;
+    let mut long_id = vec![0x01, 0xcb, 0x89];
+    long_id.extend_from_slice(&[9; 9]);
+    long_id.push(0x01);
+    peer.send_in_session(&node, &long_id).await;
     assert!(peer.recv_within(SILENCE).await.is_none());
 }
 
@@ -236,41 +237,16 @@ async fn a_nine_byte_request_id_gets_no_pong() {
 async fn a_session_from_one_address_is_not_valid_from_another() {
     let node = node().await;
     let mut peer = Peer::new(3, "127.0.0.2").await;
-    peer.handshake(
-        &node,
-        &Message::Ping {
-            req_id: req(&[1]),
-            enr_seq: 1,
-        }
-        .encode(),
-    )
-    .await;
+    peer.handshake(&node, &ping(&[1])).await;
     assert!(matches!(peer.message().await, Message::Pong { .. }));
     // Same key, same session keys, another address.
     let mut moved = Peer::new(3, "127.0.0.1").await;
     moved.keys = peer.keys.clone();
     moved.counter = 100;
-    moved
-        .send_in_session(
-            &node,
-            &Message::Ping {
-                req_id: req(&[2]),
-                enr_seq: 1,
-            }
-            .encode(),
-        )
-        .await;
+    moved.send_in_session(&node, &ping(&[2])).await;
     let (_, _, _) = moved.whoareyou().await;
     // From the session's address the same kind of packet is answered.
-    peer.send_in_session(
-        &node,
-        &Message::Ping {
-            req_id: req(&[3]),
-            enr_seq: 1,
-        }
-        .encode(),
-    )
-    .await;
+    peer.send_in_session(&node, &ping(&[3])).await;
     assert!(matches!(peer.message().await, Message::Pong { .. }));
 }
 
