@@ -812,9 +812,12 @@ impl Discv5 {
             if distance == 0 {
                 records.push(self.record.clone());
             } else {
+                // Only nodes that answered us at least once: a record a lookup found is not
+                // passed on before it proved itself (as go-ethereum does).
                 records.extend(
                     self.table
                         .at_distance(distance)
+                        .filter(|e| e.value.liveness > 0)
                         .map(|e| e.value.record.clone()),
                 );
             }
@@ -924,6 +927,11 @@ impl Discv5 {
     }
 }
 
+/// How many buckets below the node's own distance a lookup asks for (those holding nodes
+/// closer to the target). In the 500-node simulation, three made 48 (lossless) and 49 (20%
+/// loss) of 50 lookups exact; four 48 and 48; five 49 and 46.
+const CLOSER_BUCKETS: usize = 3;
+
 /// The log distances to ask `node` for in a lookup of `target`: first the buckets of `node`
 /// whose records are closer to the target than `node` itself, then the next farther one.
 ///
@@ -934,7 +942,6 @@ impl Discv5 {
 /// `d + 1`, `d - 1`; in the 500-node simulation that left a quarter of the lookups short of
 /// the true 16, this found all of them in over 95%.)
 fn lookup_distances(target: &NodeId, node: &NodeId) -> Vec<u16> {
-    const CLOSER_BUCKETS: usize = 3;
     let distance = target.distance(node);
     let bit_set = |bit: u16| {
         let bit = usize::from(bit);
@@ -968,7 +975,7 @@ mod tests {
     fn lookup_asks_the_buckets_closer_to_the_target_first() {
         let target = id(&[]);
         // target ^ node = 0b1011_0110 in the last byte: log distance 8, and bits 5, 4, 2, 1
-        // set, so buckets 6, 5, 3 (then 2) hold nodes closer to the target than the node.
+        // set, so buckets 6, 5, 3 (and 2) hold nodes closer to the target than the node.
         let node = id(&[(31, 0b1011_0110)]);
         assert_eq!(lookup_distances(&target, &node), [8, 6, 5, 3, 9]);
         // Closer buckets below: none.
@@ -976,28 +983,37 @@ mod tests {
         // The farthest bucket has no farther neighbour; the target itself asks bucket 1.
         assert_eq!(lookup_distances(&target, &id(&[(0, 0x80)])), [256]);
         assert_eq!(lookup_distances(&target, &target), [1]);
-        // Nothing outside 1..=256, whatever the ids.
+        // Nothing outside 1..=256, and at most three closer buckets.
         let node = id(&[(0, 0xff), (31, 0xff)]);
         assert_eq!(lookup_distances(&target, &node), [256, 255, 254, 253]);
     }
 
     #[test]
-    fn buckets_asked_hold_exactly_the_closer_nodes() {
-        // Brute force over small ids: a node `x` in `node`'s bucket b (b < d) is closer to the
-        // target than `node` exactly for the buckets lookup_distances picks.
-        let target = id(&[(31, 0b0101_1010)]);
-        let node = id(&[(31, 0b1100_0011)]);
-        let d = target.log2_distance(&node);
-        let picked = lookup_distances(&target, &node);
-        for b in 1..d {
-            let closer = (0u8..=255)
-                .map(|v| id(&[(31, v)]))
-                .filter(|x| node.log2_distance(x) == b)
-                .all(|x| target.distance(&x) < target.distance(&node));
-            let listed = picked.contains(&b);
-            // Only the first three closer buckets are listed.
-            assert!(!listed || closer, "bucket {b} listed but not closer");
+    fn buckets_asked_are_those_holding_only_closer_nodes() {
+        // Brute force over one-byte ids: which buckets b < d of `node` hold nothing but nodes
+        // closer to the target than `node`; those (nearest first, at most three) are asked
+        // between d and d + 1.
+        for (t, n) in [(0b0101_1010u8, 0b1100_0011u8), (0x00, 0xff), (0x81, 0x80)] {
+            let (target, node) = (id(&[(31, t)]), id(&[(31, n)]));
+            let d = target.log2_distance(&node);
+            let closer: Vec<u16> = (1..d)
+                .rev()
+                .filter(|&b| {
+                    (0u8..=255)
+                        .map(|v| id(&[(31, v)]))
+                        .filter(|x| node.log2_distance(x) == b)
+                        .all(|x| target.distance(&x) < target.distance(&node))
+                })
+                .take(CLOSER_BUCKETS)
+                .collect();
+            let mut expected = vec![d];
+            expected.extend(closer);
+            expected.push(d + 1);
+            assert_eq!(
+                lookup_distances(&target, &node),
+                expected,
+                "{t:08b} {n:08b}"
+            );
         }
-        assert!(picked.iter().skip(1).take(3).all(|b| *b < d));
     }
 }

@@ -369,3 +369,40 @@ fn nodes_answers_cannot_point_into_our_own_host() {
     let ids: Vec<NodeId> = records.unwrap().unwrap().iter().map(Enr::node_id).collect();
     assert_eq!(ids, [lan_id]);
 }
+
+#[test]
+fn records_a_lookup_found_are_kept_but_not_passed_on_unproven() {
+    // Node 3 introduces itself to node 2, then goes silent. Node 0 looks up node 3's id
+    // through node 2: node 3 enters node 0's table from node 2's answer, unproven, and node 0
+    // does not hand it to node 1, while node 2 (which node 3 answered) does.
+    let mut net = Net::new(4);
+    let (two, three) = (net.record(2), net.record(3));
+    let now = net.now;
+    net.node(3).ping(now, &two);
+    net.node(0).ping(now, &two);
+    net.run(Duration::from_millis(100));
+    net.nodes.remove(&addr(3));
+    let now = net.now;
+    net.node(0).lookup(now, three.node_id()).unwrap();
+    net.run(Duration::from_secs(5));
+    assert!(net.node(0).table().contains(&three.node_id()));
+
+    let ask = |net: &mut Net, of: usize| {
+        let record = net.record(of);
+        let distance = record.node_id().log2_distance(&three.node_id());
+        let now = net.now;
+        let id = net.node(1).find_node(now, &record, vec![distance]);
+        net.run(Duration::from_millis(100));
+        let records = net.take_events(1).into_iter().find_map(|e| match e {
+            Event::Nodes { id: got, result } if got == id => Some(result),
+            _ => None,
+        });
+        records
+            .unwrap()
+            .unwrap()
+            .iter()
+            .any(|r| r.node_id() == three.node_id())
+    };
+    assert!(!ask(&mut net, 0), "node 0 passed on an unproven record");
+    assert!(ask(&mut net, 2), "node 2 did not pass on a proven one");
+}
