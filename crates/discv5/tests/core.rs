@@ -406,3 +406,53 @@ fn records_a_lookup_found_are_kept_but_not_passed_on_unproven() {
     assert!(!ask(&mut net, 0), "node 0 passed on an unproven record");
     assert!(ask(&mut net, 2), "node 2 did not pass on a proven one");
 }
+
+#[test]
+fn a_proven_node_takes_the_place_of_an_unproven_one_in_a_full_bucket() {
+    // All nodes but 0, 1 and one live node of node 0's farthest bucket introduce themselves
+    // to node 1 and go silent. Node 0's lookups through node 1 fill that bucket with their
+    // records, unproven. Then the live node contacts node 0: it gets a place, and an unproven
+    // entry gives way.
+    let mut net = Net::new(62);
+    let (one, zero) = (net.record(1), net.record(0).node_id());
+    let live = (2..62)
+        .find(|&i| zero.log2_distance(&net.record(i).node_id()) == 256)
+        .unwrap();
+    let silent: Vec<usize> = (2..62).filter(|&i| i != live).collect();
+    let now = net.now;
+    for &i in &silent {
+        net.node(i).ping(now, &one);
+    }
+    net.run(Duration::from_millis(100));
+    for &i in &silent {
+        net.nodes.remove(&addr(i));
+    }
+    let now = net.now;
+    net.node(0).ping(now, &one);
+    net.run(Duration::from_millis(100));
+    let now = net.now;
+    for n in 0..8u8 {
+        net.node(0).lookup(now, NodeId([n * 31; 32])).unwrap();
+    }
+    net.run(Duration::from_secs(2));
+    let table = net.node(0).table();
+    assert_eq!(table.bucket_len(256), 16, "bucket 256 not full");
+    let unproven = table
+        .at_distance(256)
+        .filter(|e| e.value.liveness == 0)
+        .count();
+    assert!(unproven > 0);
+
+    let (now, zero_record) = (net.now, net.record(0));
+    net.node(live).ping(now, &zero_record);
+    net.run(Duration::from_millis(100));
+    let live_id = net.record(live).node_id();
+    let table = net.node(0).table();
+    assert!(table.contains(&live_id));
+    assert_eq!(table.bucket_len(256), 16);
+    let left = table
+        .at_distance(256)
+        .filter(|e| e.value.liveness == 0)
+        .count();
+    assert_eq!(left, unproven - 1);
+}
