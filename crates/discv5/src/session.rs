@@ -318,7 +318,7 @@ impl Sessions {
         self.clock += 1;
         session.last_used = self.clock;
         let write = session.write;
-        let _nonce = self.send_in_session(&node.id, node.addr, &write, message);
+        self.send_in_session(&node.id, node.addr, &write, message);
         true
     }
 
@@ -534,7 +534,7 @@ impl Sessions {
         }
         self.insert_session(key, keys.initiator_key, keys.recipient_key);
         for message in queued {
-            let _nonce = self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
+            self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
         }
         self.push_event(SessionEvent::Established {
             node: NodeAddress {

@@ -105,14 +105,12 @@ impl IpTracker {
 }
 
 /// Whether a node at `ip` may be taken from a list of nodes (discv4 Neighbours, discv5 NODES)
-/// sent from `sender`: not an unspecified, multicast or broadcast address, no loopback address
-/// from a non-loopback sender, and no LAN address from a sender outside LANs (as go-ethereum's `CheckRelayIP`), so that a
-/// remote node cannot make us send packets into our own host or network.
+/// sent from `sender`: never an unspecified, multicast or broadcast address; a loopback address
+/// only from a loopback sender; a LAN address only from a LAN or loopback sender (as
+/// go-ethereum's `CheckRelayIP`). A remote node cannot make us send packets into our own host
+/// or network.
 pub fn relay_allowed(sender: IpAddr, ip: IpAddr) -> bool {
-    let lan = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => v6.is_unique_local() || v6.is_unicast_link_local(),
-    };
+    let (sender, ip) = (sender.to_canonical(), ip.to_canonical());
     let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
     if ip.is_unspecified() || ip.is_multicast() || broadcast {
         return false;
@@ -120,30 +118,31 @@ pub fn relay_allowed(sender: IpAddr, ip: IpAddr) -> bool {
     if ip.is_loopback() && !sender.is_loopback() {
         return false;
     }
-    !lan(ip) || lan(sender) || sender.is_loopback()
+    !is_lan(ip) || is_lan(sender)
 }
 
 #[cfg(test)]
 mod relay_tests {
-    use super::relay_allowed as relay_ok;
+    use super::relay_allowed;
 
     #[test]
     fn relayed_addresses_stay_within_the_senders_reach() {
         let ip = |s: &str| s.parse().unwrap();
         // Public sender: public nodes only.
-        assert!(relay_ok(ip("198.51.100.1"), ip("203.0.113.5")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("127.0.0.1")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("192.168.1.10")));
-        assert!(!relay_ok(ip("198.51.100.1"), ip("fd00::1")));
+        assert!(relay_allowed(ip("198.51.100.1"), ip("203.0.113.5")));
+        assert!(!relay_allowed(ip("198.51.100.1"), ip("127.0.0.1")));
+        assert!(!relay_allowed(ip("198.51.100.1"), ip("192.168.1.10")));
+        assert!(!relay_allowed(ip("198.51.100.1"), ip("fd00::1")));
+        assert!(!relay_allowed(ip("198.51.100.1"), ip("::ffff:127.0.0.1")));
         // LAN sender: LAN and public, no loopback.
-        assert!(relay_ok(ip("10.0.0.1"), ip("192.168.1.10")));
-        assert!(!relay_ok(ip("10.0.0.1"), ip("127.0.0.1")));
+        assert!(relay_allowed(ip("10.0.0.1"), ip("192.168.1.10")));
+        assert!(!relay_allowed(ip("10.0.0.1"), ip("127.0.0.1")));
         // Loopback sender: anything routable.
-        assert!(relay_ok(ip("127.0.0.1"), ip("127.0.0.2")));
-        assert!(relay_ok(ip("127.0.0.1"), ip("10.0.0.1")));
+        assert!(relay_allowed(ip("127.0.0.1"), ip("127.0.0.2")));
+        assert!(relay_allowed(ip("127.0.0.1"), ip("10.0.0.1")));
         // Never these.
         for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1"] {
-            assert!(!relay_ok(ip("127.0.0.1"), ip(bad)), "{bad}");
+            assert!(!relay_allowed(ip("127.0.0.1"), ip(bad)), "{bad}");
         }
     }
 }

@@ -60,11 +60,35 @@ impl Chainsafe {
     }
 }
 
-async fn our_node(ip: [u8; 4], key: [u8; 32]) -> Result<Discv5Handle, String> {
+/// One of our nodes on `ip`, any port, with the secret key `key`.
+pub(super) async fn our_node(ip: [u8; 4], key: [u8; 32]) -> Result<Discv5Handle, String> {
     let key = SigningKey::from_slice(&key).map_err(|e| e.to_string())?;
     Discv5Handle::bind((ip, 0).into(), key, Config::default())
         .await
         .map_err(|e| format!("bind: {e}"))
+}
+
+/// Two of our nodes, on 127.0.0.1 and 127.0.0.2: the second bootstraps from the first, and
+/// the first has it in its table (waited for, up to 5 s).
+pub(super) async fn our_pair(keys: [[u8; 32]; 2]) -> Result<(Discv5Handle, Discv5Handle), String> {
+    let ours = our_node([127, 0, 0, 1], keys[0]).await?;
+    let second = our_node([127, 0, 0, 2], keys[1]).await?;
+    second
+        .add_enr(ours.local_enr().clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let second_id = second.local_enr().node_id();
+    for _ in 0..50 {
+        if ours
+            .table()
+            .await
+            .is_ok_and(|t| t.iter().any(|n| n.record.node_id() == second_id))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((ours, second))
 }
 
 fn hex_id(record: &Enr) -> String {
@@ -121,23 +145,8 @@ pub(super) async fn ours_to_chainsafe(dir: &Path) -> Result<String, String> {
 /// TALKREQ are answered; FINDNODE at the second node's distance returns it; its lookup finds
 /// both, and ours has it in the table.
 pub(super) async fn chainsafe_to_ours(dir: &Path) -> Result<String, String> {
-    let ours = our_node([127, 0, 0, 1], OUR_KEYS[0]).await?;
-    let second = our_node([127, 0, 0, 2], OUR_KEYS[1]).await?;
-    second
-        .add_enr(ours.local_enr().clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (ours, second) = our_pair(OUR_KEYS).await?;
     let second_id = second.local_enr().node_id();
-    for _ in 0..50 {
-        if ours
-            .table()
-            .await
-            .is_ok_and(|t| t.iter().any(|n| n.record.node_id() == second_id))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let mut theirs = Chainsafe::start(dir, Some(ours.local_enr())).await?;
     let our_text = ours.local_enr().to_string();
     let pong = theirs.ask(&format!("PING {our_text}"), "PONG").await?;

@@ -3,10 +3,11 @@
 
 use std::{net::Ipv4Addr, time::Duration};
 
-use devp2p_discv5::{Config, Discv5Handle, SigningKey};
 use discv5::{ConfigBuilder, Discv5 as Sigp, Event as SigpEvent, ListenConfig};
 use enr::{CombinedKey, Enr as SigpEnr};
 use tokio::time::timeout;
+
+use super::discv5::{our_node, our_pair};
 
 const OUR_KEYS: [[u8; 32]; 2] = [[0x51; 32], [0x52; 32]];
 const STEP: Duration = Duration::from_secs(8);
@@ -45,13 +46,6 @@ async fn start_sigp() -> Result<Sigp, String> {
         }
     });
     Ok(sigp)
-}
-
-async fn our_node(ip: [u8; 4], key: [u8; 32]) -> Result<Discv5Handle, String> {
-    let key = SigningKey::from_slice(&key).map_err(|e| e.to_string())?;
-    Discv5Handle::bind((ip, 0).into(), key, Config::default())
-        .await
-        .map_err(|e| format!("bind: {e}"))
 }
 
 fn to_ours(record: &TheirEnr) -> Result<devp2p_discv5::Enr, String> {
@@ -131,23 +125,8 @@ pub(super) async fn ours_to_sigp() -> Result<String, String> {
 /// distance, TALKREQ for an unknown protocol, a lookup of the second node; ours has sigp in
 /// its table.
 pub(super) async fn sigp_to_ours() -> Result<String, String> {
-    let ours = our_node([127, 0, 0, 1], OUR_KEYS[0]).await?;
-    let second = our_node([127, 0, 0, 2], OUR_KEYS[1]).await?;
-    second
-        .add_enr(ours.local_enr().clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (ours, second) = our_pair(OUR_KEYS).await?;
     let second_id = second.local_enr().node_id();
-    for _ in 0..50 {
-        if ours
-            .table()
-            .await
-            .is_ok_and(|t| t.iter().any(|n| n.record.node_id() == second_id))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let sigp = start_sigp().await?;
     let our_record = to_theirs(ours.local_enr())?;
     sigp.add_enr(our_record.clone())
