@@ -24,6 +24,11 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
         None => args.push("--workspace"),
     }
     cargo(&args)?;
+    if package.as_deref().is_none_or(|p| p == "devp2p-discv5") {
+        // All features put discv5's handshakes on libsecp256k1; its default is k256.
+        println!("devp2p-discv5 again on its default features (k256):");
+        cargo(&["bench", "-p", "devp2p-discv5", "--bench", "sigp"])?;
+    }
     let groups = collect(&root().join("target/criterion"), started)?;
     if groups.is_empty() {
         // Benchmarks with only `paired` lines (discv5 against sigp) print their own results.

@@ -27,6 +27,13 @@ use enr::{CombinedKey, Enr as SigpEnr};
 use tokio::runtime::Runtime;
 
 const ROUNDS: usize = 11;
+
+/// Which secp256k1 code our handshakes ran on (the `libsecp256k1` feature).
+const BACKEND: &str = if cfg!(feature = "libsecp256k1") {
+    "libsecp256k1"
+} else {
+    "k256"
+};
 const HANDSHAKES_PER_ROUND: u32 = 5;
 const PINGS_PER_ROUND: u32 = 50;
 
@@ -158,14 +165,14 @@ fn main() {
         );
         let per_second = |d: Duration| 1.0 / d.as_secs_f64();
         println!(
-            "paired discv5/handshake: {result}; ours {:.0} handshakes/s, sigp {:.0}/s, ours at {:.2}x sigp's rate",
+            "paired discv5/handshake ({BACKEND}): {result}; ours {:.0} handshakes/s, sigp {:.0}/s, ours at {:.2}x sigp's rate",
             per_second(result.ours),
             per_second(result.floor),
             1.0 / result.ratio
         );
         let (handshake, round_trip) = in_memory();
         println!(
-            "discv5 in memory (no sockets, no tasks): handshake with PING {handshake:.2?}, round trip {round_trip:.2?}; sigp's handshake over loopback took {:.2?}, so no driver over this handshake code exceeds {:.2}x sigp",
+            "discv5 in memory ({BACKEND}; no sockets, no tasks): handshake with PING {handshake:.2?}, round trip {round_trip:.2?}; sigp's handshake over loopback took {:.2?}, so no driver over this handshake code exceeds {:.2}x sigp",
             result.floor,
             result.floor.as_secs_f64() / handshake.as_secs_f64()
         );

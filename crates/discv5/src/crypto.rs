@@ -10,13 +10,8 @@ use aes_gcm::{
     aead::{Aead, Payload},
 };
 use devp2p_enr::{NodeId, PublicKey, SigningKey};
-use ecdsa::hazmat::sign_prehashed_rfc6979;
 use hkdf::Hkdf;
-use k256::{
-    Secp256k1,
-    ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier},
-    elliptic_curve::sec1::ToSec1Point,
-};
+use k256::elliptic_curve::sec1::ToSec1Point;
 use sha2::{Digest, Sha256};
 
 use crate::wire::Nonce;
@@ -75,10 +70,7 @@ pub fn public_key_to_bytes(key: &PublicKey) -> [u8; 33] {
 /// `ecdh(pubkey, privkey)` of the "v4" scheme: the point `secret * public`, compressed to 33
 /// bytes (`02` or `03` by the parity of y, then x) — not only x, as in RLPx.
 pub fn ecdh(secret: &SigningKey, public: &PublicKey) -> [u8; 33] {
-    let shared = public.to_projective() * secret.as_nonzero_scalar().as_ref();
-    // A nonzero scalar times a point of the prime-order group is never the identity, so the
-    // compressed form always has 33 bytes.
-    <[u8; 33]>::try_from(shared.to_sec1_point(true).as_bytes()).unwrap_or([0; 33])
+    backend::ecdh(secret, public)
 }
 
 /// The session keys: `HKDF-Expand(HKDF-Extract(challenge_data, ecdh(public, secret)),
@@ -94,8 +86,50 @@ pub fn derive_keys(
     node_id_b: &NodeId,
     challenge_data: &[u8],
 ) -> SessionKeys {
-    let shared = ecdh(secret, public);
-    let hkdf = Hkdf::<Sha256>::new(Some(challenge_data), &shared);
+    keys_from_shared(&ecdh(secret, public), node_id_a, node_id_b, challenge_data)
+}
+
+/// A's side of the handshake in one step: its ephemeral public key (33 bytes, compressed) and
+/// the session keys, from 32 random bytes (`None` in the 2^-128 case that they are not a
+/// valid secret key) and B's static key.
+pub(crate) fn initiator_keys(
+    ephemeral_secret: &[u8; 32],
+    remote: &PublicKey,
+    node_id_a: &NodeId,
+    node_id_b: &NodeId,
+    challenge_data: &[u8],
+) -> Option<([u8; 33], SessionKeys)> {
+    let (ephemeral_pubkey, shared) = backend::ephemeral_ecdh(ephemeral_secret, remote)?;
+    let keys = keys_from_shared(&shared, node_id_a, node_id_b, challenge_data);
+    Some((ephemeral_pubkey, keys))
+}
+
+/// B's side of the handshake: the session keys from its static `key` and the handshake's
+/// `ephemeral_pubkey`, which must be a point on the curve.
+pub(crate) fn recipient_keys(
+    key: &SigningKey,
+    ephemeral_pubkey: &[u8; 33],
+    node_id_a: &NodeId,
+    node_id_b: &NodeId,
+    challenge_data: &[u8],
+) -> Result<SessionKeys, CryptoError> {
+    let shared =
+        backend::static_ecdh(key, ephemeral_pubkey).ok_or(CryptoError::InvalidPublicKey)?;
+    Ok(keys_from_shared(
+        &shared,
+        node_id_a,
+        node_id_b,
+        challenge_data,
+    ))
+}
+
+fn keys_from_shared(
+    shared: &[u8; 33],
+    node_id_a: &NodeId,
+    node_id_b: &NodeId,
+    challenge_data: &[u8],
+) -> SessionKeys {
+    let hkdf = Hkdf::<Sha256>::new(Some(challenge_data), shared);
     let mut key_data = [0u8; 32];
     // HKDF-SHA256 refuses only outputs over 255 * 32 bytes; 32 is always fine.
     let _ = hkdf.expand_multi_info(
@@ -132,10 +166,10 @@ pub fn id_sign(
     ephemeral_pubkey: &[u8; 33],
     node_id_b: &NodeId,
 ) -> [u8; 64] {
-    let digest = id_proof_digest(challenge_data, ephemeral_pubkey, node_id_b);
-    let (signature, _) =
-        sign_prehashed_rfc6979::<Secp256k1, Sha256>(key.as_nonzero_scalar(), &digest, &[]);
-    signature.to_bytes().into()
+    backend::sign(
+        key,
+        &id_proof_digest(challenge_data, ephemeral_pubkey, node_id_b),
+    )
 }
 
 /// B's check of A's id-signature: `key` is the static key of A's record, `node_id_b` B's own
@@ -148,10 +182,123 @@ pub fn id_verify(
     signature: &[u8; 64],
 ) -> Result<(), CryptoError> {
     let digest = id_proof_digest(challenge_data, ephemeral_pubkey, node_id_b);
-    let signature = Signature::from_slice(signature).map_err(|_| CryptoError::InvalidSignature)?;
-    VerifyingKey::from(key)
-        .verify_prehash(&digest, &signature)
-        .map_err(|_| CryptoError::InvalidSignature)
+    if backend::verify(key, &digest, signature) {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidSignature)
+    }
+}
+
+/// The pure-Rust backend (k256).
+#[cfg(not(feature = "libsecp256k1"))]
+mod backend {
+    use devp2p_enr::{PublicKey, SigningKey};
+    use ecdsa::hazmat::sign_prehashed_rfc6979;
+    use k256::{
+        Secp256k1,
+        ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier},
+        elliptic_curve::sec1::ToSec1Point,
+    };
+    use sha2::Sha256;
+
+    pub(super) fn ecdh(secret: &SigningKey, public: &PublicKey) -> [u8; 33] {
+        let shared = public.to_projective() * secret.as_nonzero_scalar().as_ref();
+        // A nonzero scalar times a point of the prime-order group is never the identity, so
+        // the compressed form always has 33 bytes.
+        <[u8; 33]>::try_from(shared.to_sec1_point(true).as_bytes()).unwrap_or([0; 33])
+    }
+
+    pub(super) fn ephemeral_ecdh(
+        secret: &[u8; 32],
+        remote: &PublicKey,
+    ) -> Option<([u8; 33], [u8; 33])> {
+        let secret = SigningKey::from_slice(secret).ok()?;
+        let public = PublicKey::from(secret.verifying_key());
+        Some((super::public_key_to_bytes(&public), ecdh(&secret, remote)))
+    }
+
+    pub(super) fn static_ecdh(key: &SigningKey, ephemeral_pubkey: &[u8; 33]) -> Option<[u8; 33]> {
+        let ephemeral = super::public_key_from_bytes(ephemeral_pubkey).ok()?;
+        Some(ecdh(key, &ephemeral))
+    }
+
+    pub(super) fn sign(key: &SigningKey, digest: &[u8; 32]) -> [u8; 64] {
+        let (signature, _) =
+            sign_prehashed_rfc6979::<Secp256k1, Sha256>(key.as_nonzero_scalar(), digest, &[]);
+        signature.to_bytes().into()
+    }
+
+    pub(super) fn verify(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+        Signature::from_slice(signature)
+            .is_ok_and(|s| VerifyingKey::from(key).verify_prehash(digest, &s).is_ok())
+    }
+}
+
+/// The libsecp256k1 backend: the same results (RFC 6979 nonces, low s), faster.
+#[cfg(feature = "libsecp256k1")]
+mod backend {
+    use devp2p_enr::{PublicKey, SigningKey};
+    use k256::elliptic_curve::sec1::ToSec1Point;
+    use secp256k1::{Message, SECP256K1, SecretKey, ecdh::shared_secret_point, ecdsa::Signature};
+
+    fn secret(key: &SigningKey) -> Option<SecretKey> {
+        SecretKey::from_byte_array(key.to_bytes().into()).ok()
+    }
+
+    fn public(key: &PublicKey) -> Option<secp256k1::PublicKey> {
+        secp256k1::PublicKey::from_slice(key.to_sec1_point(true).as_bytes()).ok()
+    }
+
+    /// `secret * point`, compressed.
+    fn multiply(point: &secp256k1::PublicKey, secret: &SecretKey) -> [u8; 33] {
+        let xy = shared_secret_point(point, secret);
+        let (x, y) = xy.split_at(32);
+        let mut out = [0u8; 33];
+        if let Some((tag, rest)) = out.split_first_mut() {
+            *tag = 0x02 | (y.last().copied().unwrap_or(0) & 1);
+            rest.copy_from_slice(x);
+        }
+        out
+    }
+
+    pub(super) fn ecdh(secret_key: &SigningKey, public_key: &PublicKey) -> [u8; 33] {
+        // Both keys are valid already (k256 checked them), so the conversions succeed.
+        match (secret(secret_key), public(public_key)) {
+            (Some(scalar), Some(point)) => multiply(&point, &scalar),
+            _ => [0; 33],
+        }
+    }
+
+    pub(super) fn ephemeral_ecdh(
+        secret: &[u8; 32],
+        remote: &PublicKey,
+    ) -> Option<([u8; 33], [u8; 33])> {
+        let secret = SecretKey::from_byte_array(*secret).ok()?;
+        let ephemeral = secp256k1::PublicKey::from_secret_key(SECP256K1, &secret).serialize();
+        Some((ephemeral, multiply(&public(remote)?, &secret)))
+    }
+
+    pub(super) fn static_ecdh(key: &SigningKey, ephemeral_pubkey: &[u8; 33]) -> Option<[u8; 33]> {
+        let point = secp256k1::PublicKey::from_byte_array_compressed(*ephemeral_pubkey).ok()?;
+        Some(multiply(&point, &secret(key)?))
+    }
+
+    pub(super) fn sign(key: &SigningKey, digest: &[u8; 32]) -> [u8; 64] {
+        secret(key).map_or([0; 64], |key| {
+            SECP256K1
+                .sign_ecdsa(Message::from_digest(*digest), &key)
+                .serialize_compact()
+        })
+    }
+
+    pub(super) fn verify(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+        match (public(key), Signature::from_compact(signature)) {
+            (Some(key), Ok(signature)) => SECP256K1
+                .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
+                .is_ok(),
+            _ => false,
+        }
+    }
 }
 
 /// `aesgcm_encrypt(key, nonce, plaintext, aad)`: the ciphertext with its 16-byte tag appended.

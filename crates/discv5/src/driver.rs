@@ -1,22 +1,30 @@
-//! The tokio driver: one UDP socket, the core and a timer in a task, and a handle to command it.
+//! The tokio driver: the core behind a lock, one UDP socket, and a task that receives datagrams
+//! and keeps time. A handle's call runs the core on the caller's thread and sends what it
+//! produced at once, so a request takes no hop through the task; only the answers (and any
+//! datagram the socket could not take at once) go through it.
 #![allow(clippy::disallowed_methods)] // The driver is where time, tasks and OS randomness come from.
 
 use core::net::SocketAddr;
-use std::{collections::HashMap, io, time::Instant};
+use std::{
+    collections::{HashMap, VecDeque},
+    io,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
 use tokio::{
     net::UdpSocket,
-    sync::{broadcast, mpsc, oneshot},
+    sync::{Notify, broadcast, mpsc, oneshot},
 };
 
 use crate::{
     Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, RequestId,
-    session::NodeAddress,
+    session::{NodeAddress, Transmit},
 };
-
-/// Commands the handles may have queued for the task at once.
-const COMMAND_CAPACITY: usize = 64;
 
 /// Events buffered for each subscriber; a slower subscriber misses the oldest.
 const EVENT_CAPACITY: usize = 1024;
@@ -44,39 +52,151 @@ pub struct TalkRequest {
     /// The request bytes.
     pub request: Vec<u8>,
     req_id: RequestId,
-    commands: mpsc::Sender<Command>,
+    owner: Arc<Owner>,
 }
 
 impl TalkRequest {
     /// Sends the TALKRESP.
+    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
-        self.commands
-            .send(Command::TalkResponse(self.node, self.req_id, response))
-            .await
-            .map_err(|_| DriverError::Stopped)
+        let (node, req_id) = (self.node, self.req_id);
+        self.owner.call(|state, _| {
+            state.core.talk_response(&node, req_id, response);
+        })
     }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, DriverError>>;
 
+/// Answers the handles wait for, and the talk handlers.
+#[derive(Default)]
+struct Waiting {
+    pings: HashMap<QueryId, Reply<PongInfo>>,
+    finds: HashMap<QueryId, Reply<Vec<Enr>>>,
+    talks: HashMap<QueryId, Reply<Vec<u8>>>,
+    lookups: HashMap<LookupId, Reply<Vec<Enr>>>,
+    handlers: HashMap<Vec<u8>, mpsc::Sender<TalkRequest>>,
+}
+
+/// What the lock guards: the core and whoever waits for its answers.
+struct State {
+    core: Discv5,
+    waiting: Waiting,
+    /// Datagrams the socket could not take at once; the task sends them.
+    backlog: VecDeque<Transmit>,
+    /// The deadline the task sleeps until; a call that brings an earlier one wakes it.
+    armed: Option<Instant>,
+    /// The task has ended: calls fail with [`DriverError::Stopped`].
+    stopped: bool,
+}
+
+/// What the handles and the task share.
+struct Shared {
+    state: Mutex<State>,
+    socket: UdpSocket,
+    events: broadcast::Sender<Event>,
+    /// Wakes the task: an earlier deadline, a backlog, or the last handle gone.
+    wake: Notify,
+    closed: AtomicBool,
+}
+
+impl core::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends the core's datagrams (those the socket would block on wait in the backlog) and
+    /// hands out its events, until it has neither.
+    fn settle(&self, state: &mut State, owner: &Weak<Owner>) {
+        loop {
+            let mut moved = false;
+            while let Some(transmit) = state.core.poll_transmit() {
+                moved = true;
+                if !state.backlog.is_empty() {
+                    state.backlog.push_back(transmit);
+                    continue;
+                }
+                // Any other send error loses one datagram, as UDP may.
+                if let Err(e) = self.socket.try_send_to(&transmit.bytes, transmit.dst)
+                    && e.kind() == io::ErrorKind::WouldBlock
+                {
+                    state.backlog.push_back(transmit);
+                }
+            }
+            while let Some(event) = state.core.poll_event() {
+                moved = true;
+                deliver(state, owner, &event);
+                let _ = self.events.send(event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+/// Held by the handles (and by talk requests not yet answered): when the last one goes, the
+/// task stops.
 #[derive(Debug)]
-enum Command {
-    Ping(Enr, Reply<PongInfo>),
-    FindNode(Enr, Vec<u16>, Reply<Vec<Enr>>),
-    Talk(Enr, Vec<u8>, Vec<u8>, Reply<Vec<u8>>),
-    TalkResponse(NodeAddress, RequestId, Vec<u8>),
-    Lookup(NodeId, Reply<Vec<Enr>>),
-    AddEnr(Enr, Reply<()>),
-    RegisterTalk(Vec<u8>, mpsc::Sender<TalkRequest>, Reply<()>),
-    Table(oneshot::Sender<Vec<NodeEntry>>),
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Owner {
+    /// Runs `f` on the core, sends what it produced and hands out its events; wakes the task
+    /// when it has a backlog to send or an earlier deadline to keep.
+    fn call<T>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut State, Instant) -> T,
+    ) -> Result<T, DriverError> {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        if state.stopped {
+            return Err(DriverError::Stopped);
+        }
+        let out = f(&mut state, Instant::now());
+        shared.settle(&mut state, &Arc::downgrade(self));
+        let earlier = match (state.core.poll_timeout(), state.armed) {
+            (Some(due), Some(armed)) => due < armed,
+            (due, armed) => due.is_some() && armed.is_none(),
+        };
+        let wake = earlier || !state.backlog.is_empty();
+        drop(state);
+        if wake {
+            shared.wake.notify_one();
+        }
+        Ok(out)
+    }
+
+    /// Like [`call`](Self::call), for a request whose answer comes later.
+    async fn request<T>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut State, Instant, Reply<T>),
+    ) -> Result<T, DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.call(|state, now| f(state, now, tx))?;
+        rx.await.map_err(|_| DriverError::Stopped)?
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
 }
 
 /// A running discv5 node. Clones are handles to the same node; it stops when the last one is
 /// dropped.
 #[derive(Debug, Clone)]
 pub struct Discv5Handle {
-    commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    owner: Arc<Owner>,
     record: Enr,
     addr: SocketAddr,
 }
@@ -110,17 +230,31 @@ impl Discv5Handle {
         let addr = socket.local_addr()?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
+        // A request is due one timeout after it is made (a handshake first, then an answer).
+        let heartbeat = config.request_timeout.min(config.session.handshake_timeout);
         let core = Discv5::new(key, record.clone(), config, Instant::now(), seed);
-        let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        let handle = Self {
-            commands: commands.clone(),
-            events: events.clone(),
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                waiting: Waiting::default(),
+                backlog: VecDeque::new(),
+                armed: None,
+                stopped: false,
+            }),
+            socket,
+            events: broadcast::channel(EVENT_CAPACITY).0,
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        let owner = Arc::new(Owner {
+            shared: Arc::clone(&shared),
+        });
+        tokio::spawn(run(shared, Arc::downgrade(&owner), heartbeat));
+        Ok(Self {
+            owner,
             record,
             addr,
-        };
-        tokio::spawn(run(core, socket, receiver, commands.downgrade(), events));
-        Ok(handle)
+        })
     }
 
     /// Our record.
@@ -135,17 +269,25 @@ impl Discv5Handle {
 
     /// The node's events from now on.
     pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+        self.owner.shared.events.subscribe()
     }
 
     /// Adds a known node (a bootnode) and starts a table refresh.
+    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn add_enr(&self, record: Enr) -> Result<(), DriverError> {
-        self.call(|tx| Command::AddEnr(record, tx)).await?
+        self.owner
+            .call(|state, now| state.core.add_enr(now, record))?
+            .map_err(DriverError::from)
     }
 
     /// Pings a node.
     pub async fn ping(&self, record: Enr) -> Result<PongInfo, DriverError> {
-        self.call(|tx| Command::Ping(record, tx)).await?
+        self.owner
+            .request(|state, now, reply| {
+                let id = state.core.ping(now, &record);
+                state.waiting.pings.insert(id, reply);
+            })
+            .await
     }
 
     /// Asks a node for the records at `distances`.
@@ -154,8 +296,12 @@ impl Discv5Handle {
         record: Enr,
         distances: Vec<u16>,
     ) -> Result<Vec<Enr>, DriverError> {
-        self.call(|tx| Command::FindNode(record, distances, tx))
-            .await?
+        self.owner
+            .request(|state, now, reply| {
+                let id = state.core.find_node(now, &record, distances);
+                state.waiting.finds.insert(id, reply);
+            })
+            .await
     }
 
     /// Sends a TALKREQ and returns the TALKRESP's bytes.
@@ -165,76 +311,97 @@ impl Discv5Handle {
         protocol: Vec<u8>,
         request: Vec<u8>,
     ) -> Result<Vec<u8>, DriverError> {
-        self.call(|tx| Command::Talk(record, protocol, request, tx))
-            .await?
+        self.owner
+            .request(|state, now, reply| {
+                let id = state.core.talk_req(now, &record, &protocol, &request);
+                state.waiting.talks.insert(id, reply);
+            })
+            .await
     }
 
     /// Looks up the nodes closest to `target`.
     pub async fn lookup(&self, target: NodeId) -> Result<Vec<Enr>, DriverError> {
-        self.call(|tx| Command::Lookup(target, tx)).await?
+        self.owner
+            .request(|state, now, reply| match state.core.lookup(now, target) {
+                Some(id) => {
+                    state.waiting.lookups.insert(id, reply);
+                }
+                None => {
+                    let _ = reply.send(Err(DriverError::Busy));
+                }
+            })
+            .await
     }
 
     /// Registers a TALKREQ protocol; its requests arrive on the returned channel, which holds
     /// up to `capacity`. A request that finds it full (or closed) gets an empty TALKRESP.
+    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn register_talk_handler(
         &self,
         protocol: Vec<u8>,
         capacity: usize,
     ) -> Result<mpsc::Receiver<TalkRequest>, DriverError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        self.call(|reply| Command::RegisterTalk(protocol, tx, reply))
-            .await??;
-        Ok(rx)
+        self.owner.call(|state, _| {
+            if state.core.register_talk_protocol(&protocol) {
+                state.waiting.handlers.insert(protocol, tx);
+                Ok(rx)
+            } else {
+                Err(DriverError::Busy)
+            }
+        })?
     }
 
     /// The nodes in the table.
+    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn table(&self) -> Result<Vec<NodeEntry>, DriverError> {
-        self.call(Command::Table).await
-    }
-
-    async fn call<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, DriverError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(command(tx))
-            .await
-            .map_err(|_| DriverError::Stopped)?;
-        rx.await.map_err(|_| DriverError::Stopped)
+        self.owner
+            .call(|state, _| state.core.table().iter().map(|e| e.value.clone()).collect())
     }
 }
 
-/// Answers the handles wait for, and the talk handlers.
-#[derive(Default)]
-struct Waiting {
-    pings: HashMap<QueryId, Reply<PongInfo>>,
-    finds: HashMap<QueryId, Reply<Vec<Enr>>>,
-    talks: HashMap<QueryId, Reply<Vec<u8>>>,
-    lookups: HashMap<LookupId, Reply<Vec<Enr>>>,
-    handlers: HashMap<Vec<u8>, mpsc::Sender<TalkRequest>>,
+/// Marks the node stopped when the task ends, however it ends, so that nobody waits for an
+/// answer that cannot come.
+struct Stopping<'a>(&'a Shared);
+
+impl Drop for Stopping<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.stopped = true;
+        state.waiting = Waiting::default();
+    }
 }
 
-async fn run(
-    mut core: Discv5,
-    socket: UdpSocket,
-    mut commands: mpsc::Receiver<Command>,
-    own: mpsc::WeakSender<Command>,
-    events: broadcast::Sender<Event>,
-) {
-    let mut waiting = Waiting::default();
+async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
+    let _stopping = Stopping(&shared);
     // One byte more than the largest packet, so an oversized one is seen as such.
     let mut buf = vec![0u8; crate::wire::MAX_PACKET_SIZE + 1];
     loop {
-        while let Some(transmit) = core.poll_transmit() {
-            // A send error loses one datagram, as UDP may.
-            let _ = socket.send_to(&transmit.bytes, transmit.dst).await;
+        let (deadline, backlog) = {
+            let mut state = shared.lock();
+            shared.settle(&mut state, &owner);
+            // The task turns at least once per `heartbeat`, and an armed deadline still ahead
+            // stays armed even when the core's next one is later (a request answered early).
+            // So a request, due one timeout after it is made, never comes before the armed
+            // deadline: making it needs no wake-up of this task. The cost is one turn of
+            // handle_timeout a second when nothing is due.
+            let now = Instant::now();
+            let next = state
+                .core
+                .poll_timeout()
+                .map_or(now + heartbeat, |due| due.min(now + heartbeat));
+            state.armed = Some(match state.armed {
+                Some(armed) if armed > now => armed.min(next),
+                _ => next,
+            });
+            (state.armed, core::mem::take(&mut state.backlog))
+        };
+        for transmit in backlog {
+            let _ = shared.socket.send_to(&transmit.bytes, transmit.dst).await;
         }
-        while let Some(event) = core.poll_event() {
-            deliver(&mut core, &mut waiting, &own, &event);
-            let _ = events.send(event);
+        if shared.closed.load(Ordering::Acquire) {
+            return;
         }
-        let deadline = core.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -242,72 +409,21 @@ async fn run(
             }
         };
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
+            received = shared.socket.recv_from(&mut buf) => {
                 if let Ok((len, from)) = received {
-                    core.handle_datagram(Instant::now(), from, buf.get(..len).unwrap_or_default());
+                    let bytes = buf.get(..len).unwrap_or_default();
+                    shared.lock().core.handle_datagram(Instant::now(), from, bytes);
                 }
             }
-            command = commands.recv() => {
-                let Some(command) = command else { return };
-                execute(&mut core, &mut waiting, command);
-            }
-            () = sleep => core.handle_timeout(Instant::now()),
-        }
-    }
-}
-
-fn execute(core: &mut Discv5, waiting: &mut Waiting, command: Command) {
-    let now = Instant::now();
-    match command {
-        Command::Ping(record, reply) => {
-            waiting.pings.insert(core.ping(now, &record), reply);
-        }
-        Command::FindNode(record, distances, reply) => {
-            waiting
-                .finds
-                .insert(core.find_node(now, &record, distances), reply);
-        }
-        Command::Talk(record, protocol, request, reply) => {
-            waiting
-                .talks
-                .insert(core.talk_req(now, &record, &protocol, &request), reply);
-        }
-        Command::TalkResponse(node, req_id, response) => {
-            core.talk_response(&node, req_id, response);
-        }
-        Command::Lookup(target, reply) => match core.lookup(now, target) {
-            Some(id) => {
-                waiting.lookups.insert(id, reply);
-            }
-            None => {
-                let _ = reply.send(Err(DriverError::Busy));
-            }
-        },
-        Command::AddEnr(record, reply) => {
-            let _ = reply.send(core.add_enr(now, record).map_err(DriverError::from));
-        }
-        Command::RegisterTalk(protocol, handler, reply) => {
-            let result = if core.register_talk_protocol(&protocol) {
-                waiting.handlers.insert(protocol, handler);
-                Ok(())
-            } else {
-                Err(DriverError::Busy)
-            };
-            let _ = reply.send(result);
-        }
-        Command::Table(reply) => {
-            let _ = reply.send(core.table().iter().map(|e| e.value.clone()).collect());
+            () = shared.wake.notified() => {}
+            () = sleep => shared.lock().core.handle_timeout(Instant::now()),
         }
     }
 }
 
 /// Hands an answer to whoever waits for it; a caller that gave up is no error.
-fn deliver(
-    core: &mut Discv5,
-    waiting: &mut Waiting,
-    own: &mpsc::WeakSender<Command>,
-    event: &Event,
-) {
+fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event) {
+    let waiting = &mut state.waiting;
     match event {
         Event::Pong { id, result } => {
             if let Some(reply) = waiting.pings.remove(id) {
@@ -336,21 +452,20 @@ fn deliver(
             request,
         } => {
             let handler = waiting.handlers.get(protocol);
-            let commands = own.upgrade();
-            let delivered = match (handler, commands) {
-                (Some(handler), Some(commands)) => handler
+            let delivered = match (handler, owner.upgrade()) {
+                (Some(handler), Some(owner)) => handler
                     .try_send(TalkRequest {
                         node: node.clone(),
                         request: request.clone(),
                         req_id: *req_id,
-                        commands,
+                        owner,
                     })
                     .is_ok(),
                 _ => false,
             };
             // Nobody to answer (handler gone or full): say we have nothing.
             if !delivered {
-                core.talk_response(node, *req_id, Vec::new());
+                state.core.talk_response(node, *req_id, Vec::new());
             }
         }
         _ => {}

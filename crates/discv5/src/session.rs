@@ -16,7 +16,7 @@ use std::{
     time::Instant,
 };
 
-use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
+use devp2p_enr::{Enr, NodeId, SigningKey};
 use devp2p_kbucket::IpRateLimit;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -505,11 +505,15 @@ impl Sessions {
             return;
         };
         let remote_key = outgoing.record.public_key();
-        let ephemeral = self.ephemeral_key();
-        let ephemeral_pubkey =
-            crypto::public_key_to_bytes(&PublicKey::from(ephemeral.verifying_key()));
-        let keys =
-            crypto::derive_keys(&ephemeral, remote_key, &self.id, &remote_id, challenge_data);
+        let (ephemeral_pubkey, keys) = loop {
+            // All but a 2^-128 fraction of 32-byte strings are valid secret keys.
+            let secret: [u8; 32] = self.random();
+            if let Some(pair) =
+                crypto::initiator_keys(&secret, remote_key, &self.id, &remote_id, challenge_data)
+            {
+                break pair;
+            }
+        };
         let id_signature =
             crypto::id_sign(&self.key, challenge_data, &ephemeral_pubkey, &remote_id);
         let record = (enr_seq < self.record.seq()).then(|| self.record.clone());
@@ -569,9 +573,6 @@ impl Sessions {
             _ => return,
         };
         let remote_key = record.public_key();
-        let Ok(ephemeral) = crypto::public_key_from_bytes(handshake.ephemeral_pubkey) else {
-            return;
-        };
         if crypto::id_verify(
             remote_key,
             &challenge.challenge_data,
@@ -583,13 +584,15 @@ impl Sessions {
         {
             return;
         }
-        let keys = crypto::derive_keys(
+        let Ok(keys) = crypto::recipient_keys(
             &self.key,
-            &ephemeral,
+            handshake.ephemeral_pubkey,
             &handshake.src_id,
             &self.id,
             &challenge.challenge_data,
-        );
+        ) else {
+            return;
+        };
         let Ok(plain) = crypto::decrypt_message(&keys.initiator_key, nonce, ciphertext, message_ad)
         else {
             return;
@@ -652,16 +655,6 @@ impl Sessions {
                 last_used: self.clock,
             },
         );
-    }
-
-    fn ephemeral_key(&mut self) -> SigningKey {
-        loop {
-            let bytes: [u8; 32] = self.random();
-            // All but a 2^-128 fraction of 32-byte strings are valid scalars.
-            if let Ok(key) = SigningKey::from_slice(&bytes) {
-                return key;
-            }
-        }
     }
 
     fn random<const N: usize>(&mut self) -> [u8; N] {

@@ -1,0 +1,96 @@
+//! The tokio driver over real UDP on 127.0.0.0/8: requests made from a handle keep their
+//! deadlines (the task's timer is armed without a wake-up per request), and the node lets go
+//! of its socket when the last handle is dropped. Every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, RequestError, SigningKey};
+use tokio::net::UdpSocket;
+
+fn config() -> Config {
+    let mut config = Config {
+        request_timeout: Duration::from_millis(200),
+        // Nothing else is due for a minute: a request whose deadline the task missed would
+        // wait that long, well past the bound below.
+        revalidate_interval: Duration::from_secs(60),
+        ..Config::default()
+    };
+    config.session.handshake_timeout = Duration::from_millis(200);
+    config
+}
+
+async fn node(seed: u8, config: Config) -> Discv5Handle {
+    let key = SigningKey::from_slice(&[seed; 32]).unwrap();
+    Discv5Handle::bind("127.0.0.1:0".parse().unwrap(), key, config)
+        .await
+        .unwrap()
+}
+
+/// A record for a socket that never answers.
+async fn silent_peer() -> (UdpSocket, Enr) {
+    let socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let key = SigningKey::from_slice(&[0x77; 32]).unwrap();
+    let record = Enr::builder()
+        .ip(addr.ip())
+        .udp(addr.port())
+        .build(&key)
+        .unwrap();
+    (socket, record)
+}
+
+#[tokio::test]
+async fn requests_to_a_silent_node_time_out_after_every_attempt() {
+    let config = config();
+    let attempts = u32::from(config.request_attempts);
+    let node = node(1, config).await;
+    let (socket, record) = silent_peer().await;
+    // The task is idle, its timer armed far ahead; then requests come in one after another,
+    // each while the timer is armed for an earlier one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let ping_after = |wait: u64| {
+        let (node, record) = (node.clone(), record.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            node.ping(record).await
+        }
+    };
+    let pings = async { tokio::join!(ping_after(0), ping_after(50), ping_after(100)) };
+    let (a, b, c) = tokio::time::timeout(Duration::from_secs(10), pings)
+        .await
+        .unwrap();
+    for result in [a, b, c] {
+        assert_eq!(result, Err(DriverError::Request(RequestError::Timeout)));
+    }
+    // Three attempts of 200 ms each, not fewer.
+    assert!(started.elapsed() >= Duration::from_millis(200) * attempts);
+    // Each attempt started a handshake: the peer saw its random packets.
+    let mut buf = [0u8; 1500];
+    let mut seen = 0;
+    while socket.try_recv_from(&mut buf).is_ok() {
+        seen += 1;
+    }
+    assert!(seen >= attempts, "{seen} packets for {attempts} attempts");
+}
+
+#[tokio::test]
+async fn the_socket_is_released_when_the_last_handle_is_dropped() {
+    let node = node(2, config()).await;
+    let addr = node.local_addr();
+    let clone = node.clone();
+    drop(node);
+    // A clone still holds the node.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(UdpSocket::bind(addr).await.is_err());
+    drop(clone);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if UdpSocket::bind(addr).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the socket stayed bound");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
