@@ -68,6 +68,31 @@ impl TalkRequest {
 
 type Reply<T> = oneshot::Sender<Result<T, DriverError>>;
 
+/// An answer for a waiting caller, handed over once the lock is released (so the caller,
+/// woken by it, does not find the lock still held).
+enum Answer {
+    Pong(Reply<PongInfo>, Result<PongInfo, DriverError>),
+    Nodes(Reply<Vec<Enr>>, Result<Vec<Enr>, DriverError>),
+    Talk(Reply<Vec<u8>>, Result<Vec<u8>, DriverError>),
+}
+
+impl Answer {
+    /// A caller that gave up is no error.
+    fn send(self) {
+        match self {
+            Self::Pong(reply, result) => {
+                let _ = reply.send(result);
+            }
+            Self::Nodes(reply, result) => {
+                let _ = reply.send(result);
+            }
+            Self::Talk(reply, result) => {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
 /// Answers the handles wait for, and the talk handlers.
 #[derive(Default)]
 struct Waiting {
@@ -112,8 +137,8 @@ impl Shared {
     }
 
     /// Sends the core's datagrams (those the socket would block on wait in the backlog) and
-    /// hands out its events, until it has neither.
-    fn settle(&self, state: &mut State, owner: &Weak<Owner>) {
+    /// hands out its events, until it has neither; the callers' answers go to `answers`.
+    fn settle(&self, state: &mut State, owner: &Weak<Owner>, answers: &mut Vec<Answer>) {
         loop {
             let mut moved = false;
             while let Some(transmit) = state.core.poll_transmit() {
@@ -131,7 +156,7 @@ impl Shared {
             }
             while let Some(event) = state.core.poll_event() {
                 moved = true;
-                deliver(state, owner, &event);
+                deliver(state, owner, &event, answers);
                 let _ = self.events.send(event);
             }
             if !moved {
@@ -161,13 +186,15 @@ impl Owner {
             return Err(DriverError::Stopped);
         }
         let out = f(&mut state, Instant::now());
-        shared.settle(&mut state, &Arc::downgrade(self));
+        let mut answers = Vec::new();
+        shared.settle(&mut state, &Arc::downgrade(self), &mut answers);
         let earlier = match (state.core.poll_timeout(), state.armed) {
             (Some(due), Some(armed)) => due < armed,
             (due, armed) => due.is_some() && armed.is_none(),
         };
         let wake = earlier || !state.backlog.is_empty();
         drop(state);
+        answers.into_iter().for_each(Answer::send);
         if wake {
             shared.wake.notify_one();
         }
@@ -376,10 +403,11 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
     let _stopping = Stopping(&shared);
     // One byte more than the largest packet, so an oversized one is seen as such.
     let mut buf = vec![0u8; crate::wire::MAX_PACKET_SIZE + 1];
+    let mut answers = Vec::new();
     loop {
         let (deadline, backlog) = {
             let mut state = shared.lock();
-            shared.settle(&mut state, &owner);
+            shared.settle(&mut state, &owner, &mut answers);
             // The task turns at least once per `heartbeat`, and an armed deadline still ahead
             // stays armed even when the core's next one is later (a request answered early).
             // So a request, due one timeout after it is made, never comes before the armed
@@ -396,6 +424,7 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
             });
             (state.armed, core::mem::take(&mut state.backlog))
         };
+        answers.drain(..).for_each(Answer::send);
         for transmit in backlog {
             let _ = shared.socket.send_to(&transmit.bytes, transmit.dst).await;
         }
@@ -421,28 +450,37 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
     }
 }
 
-/// Hands an answer to whoever waits for it; a caller that gave up is no error.
-fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event) {
+/// Finds whoever waits for an event's answer; talk requests go to their handlers.
+fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut Vec<Answer>) {
     let waiting = &mut state.waiting;
     match event {
         Event::Pong { id, result } => {
             if let Some(reply) = waiting.pings.remove(id) {
-                let _ = reply.send(result.clone().map_err(DriverError::from));
+                answers.push(Answer::Pong(
+                    reply,
+                    result.clone().map_err(DriverError::from),
+                ));
             }
         }
         Event::Nodes { id, result } => {
             if let Some(reply) = waiting.finds.remove(id) {
-                let _ = reply.send(result.clone().map_err(DriverError::from));
+                answers.push(Answer::Nodes(
+                    reply,
+                    result.clone().map_err(DriverError::from),
+                ));
             }
         }
         Event::TalkResponse { id, result } => {
             if let Some(reply) = waiting.talks.remove(id) {
-                let _ = reply.send(result.clone().map_err(DriverError::from));
+                answers.push(Answer::Talk(
+                    reply,
+                    result.clone().map_err(DriverError::from),
+                ));
             }
         }
         Event::LookupFinished { id, nodes, .. } => {
             if let Some(reply) = waiting.lookups.remove(id) {
-                let _ = reply.send(Ok(nodes.clone()));
+                answers.push(Answer::Nodes(reply, Ok(nodes.clone())));
             }
         }
         Event::TalkRequest {
