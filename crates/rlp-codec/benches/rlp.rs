@@ -42,6 +42,28 @@ fn group<'a>(c: &'a mut Criterion, name: &str, bytes: usize) -> Group<'a> {
     g
 }
 
+/// Ours against alloy-rlp (the faster peer at decoding) in alternating short rounds, printed
+/// beside criterion's results: a burst of load on the shared machine, which can move a
+/// criterion ratio by tens of percent, hits both sides of a round alike.
+fn paired_vs_alloy<A, B>(name: &str, iterations: u32, ours: impl Fn() -> A, alloy: impl Fn() -> B) {
+    if devp2p_bench_support::should_run(name) {
+        let result = devp2p_bench_support::paired(
+            21,
+            iterations,
+            || {
+                black_box(ours());
+            },
+            || {
+                black_box(alloy());
+            },
+        );
+        println!(
+            "paired {name} vs alloy-rlp: {result}; ours at {:.2}x alloy-rlp's speed",
+            1.0 / result.ratio
+        );
+    }
+}
+
 /// Benchmarks one library encoding each of `items` into one reused buffer.
 fn encode_each<T>(
     g: &mut Group<'_>,
@@ -75,17 +97,24 @@ fn integers(c: &mut Criterion) {
     });
     g.finish();
 
+    let decode_ours = || {
+        let mut rlp = Rlp::new(black_box(&encoded));
+        let mut sum = 0u64;
+        while !rlp.is_empty() {
+            sum = sum.wrapping_add(rlp.decode::<u64>().unwrap());
+        }
+        sum
+    };
+    let decode_alloy = || {
+        let mut buf = black_box(encoded.as_slice());
+        let mut sum = 0u64;
+        while !buf.is_empty() {
+            sum = sum.wrapping_add(<u64 as alloy_rlp::Decodable>::decode(&mut buf).unwrap());
+        }
+        sum
+    };
     let mut g = group(c, "integers/decode", encoded.len());
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            let mut rlp = Rlp::new(black_box(&encoded));
-            let mut sum = 0u64;
-            while !rlp.is_empty() {
-                sum = sum.wrapping_add(rlp.decode::<u64>().unwrap());
-            }
-            sum
-        })
-    });
+    g.bench_function(OURS, |b| b.iter(decode_ours));
     g.bench_function(FASTRLP, |b| {
         b.iter(|| {
             let mut buf = black_box(encoded.as_slice());
@@ -96,17 +125,9 @@ fn integers(c: &mut Criterion) {
             sum
         })
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            let mut buf = black_box(encoded.as_slice());
-            let mut sum = 0u64;
-            while !buf.is_empty() {
-                sum = sum.wrapping_add(<u64 as alloy_rlp::Decodable>::decode(&mut buf).unwrap());
-            }
-            sum
-        })
-    });
+    g.bench_function(ALLOY, |b| b.iter(decode_alloy));
     g.finish();
+    paired_vs_alloy("integers/decode", 1000, decode_ours, decode_alloy);
 }
 
 fn hashes(c: &mut Criterion) {
@@ -135,20 +156,19 @@ fn hashes(c: &mut Criterion) {
     });
     g.finish();
 
+    let decode_ours = || ours::decode_exact::<Vec<[u8; 32]>>(black_box(&encoded)).unwrap();
+    let decode_alloy = || alloy_rlp::decode_exact::<Vec<B256>>(black_box(&encoded)).unwrap();
     let mut g = group(c, "hashes/decode", encoded.len());
-    g.bench_function(OURS, |b| {
-        b.iter(|| ours::decode_exact::<Vec<[u8; 32]>>(black_box(&encoded)).unwrap())
-    });
+    g.bench_function(OURS, |b| b.iter(decode_ours));
     g.bench_function(FASTRLP, |b| {
         b.iter(|| {
             <Vec<[u8; 32]> as fastrlp::Decodable>::decode(&mut black_box(encoded.as_slice()))
                 .unwrap()
         })
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| alloy_rlp::decode_exact::<Vec<B256>>(black_box(&encoded)).unwrap())
-    });
+    g.bench_function(ALLOY, |b| b.iter(decode_alloy));
     g.finish();
+    paired_vs_alloy("hashes/decode", 500, decode_ours, decode_alloy);
 }
 
 /// A Prague header (21 fields), one struct per library with that library's derive.
@@ -255,14 +275,18 @@ fn headers(c: &mut Criterion, chain: &[u8]) {
     });
     g.finish();
 
+    let decode_ours = || {
+        for h in black_box(&raw) {
+            black_box(ours::decode_exact::<OurHeader>(h).unwrap());
+        }
+    };
+    let decode_alloy = || {
+        for h in black_box(&raw) {
+            black_box(alloy_rlp::decode_exact::<AlloyHeader>(h).unwrap());
+        }
+    };
     let mut g = group(c, "headers/decode", total);
-    g.bench_function(OURS, |b| {
-        b.iter(|| {
-            for h in black_box(&raw) {
-                black_box(ours::decode_exact::<OurHeader>(h).unwrap());
-            }
-        })
-    });
+    g.bench_function(OURS, |b| b.iter(decode_ours));
     g.bench_function(FASTRLP, |b| {
         b.iter(|| {
             for h in black_box(&raw) {
@@ -270,14 +294,9 @@ fn headers(c: &mut Criterion, chain: &[u8]) {
             }
         })
     });
-    g.bench_function(ALLOY, |b| {
-        b.iter(|| {
-            for h in black_box(&raw) {
-                black_box(alloy_rlp::decode_exact::<AlloyHeader>(h).unwrap());
-            }
-        })
-    });
+    g.bench_function(ALLOY, |b| b.iter(decode_alloy));
     g.finish();
+    paired_vs_alloy("headers/decode", 20, decode_ours, decode_alloy);
 }
 
 /// The generic tree for each peer (ours is `common::Tree`).
@@ -416,6 +435,12 @@ fn chain_walk(c: &mut Criterion, chain: &[u8]) {
     g.bench_function(FASTRLP, |b| b.iter(|| walk_fastrlp(black_box(chain))));
     g.bench_function(ALLOY, |b| b.iter(|| walk_alloy(black_box(chain))));
     g.finish();
+    paired_vs_alloy(
+        "chain/walk",
+        20,
+        || walk_ours(Rlp::new(black_box(chain))),
+        || walk_alloy(black_box(chain)),
+    );
 
     let decode_ours = |input: &[u8]| {
         let mut rlp = Rlp::new(input);
@@ -444,6 +469,12 @@ fn chain_walk(c: &mut Criterion, chain: &[u8]) {
     g.bench_function(FASTRLP, |b| b.iter(|| decode_fast(black_box(chain))));
     g.bench_function(ALLOY, |b| b.iter(|| decode_alloy(black_box(chain))));
     g.finish();
+    paired_vs_alloy(
+        "chain/decode",
+        2,
+        || decode_ours(black_box(chain)),
+        || decode_alloy(black_box(chain)),
+    );
 
     let (our_tree, fast_tree, alloy_tree) =
         (decode_ours(chain), decode_fast(chain), decode_alloy(chain));

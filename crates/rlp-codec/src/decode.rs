@@ -66,9 +66,17 @@ macro_rules! uint_impl {
         impl Decodable<'_> for $t {
             #[inline]
             fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
-                let be = rlp.uint_bytes(core::mem::size_of::<$t>())?;
-                // Folding avoids a variable-length copy (a `memcpy` call) into a buffer.
-                Ok(be.iter().fold(0, |acc: $t, b| (acc << 4 << 4) | <$t>::from(*b)))
+                const N: usize = core::mem::size_of::<$t>();
+                let (be, window) = rlp.uint_window::<N>()?;
+                Ok(match window {
+                    // The first `be.len()` of the N bytes, shifted down (zero for none).
+                    Some(window) => <$t>::from_be_bytes(window)
+                        .checked_shr((8 * (N - be.len())) as u32)
+                        .unwrap_or(0),
+                    // Near the end of the input. Folding avoids a variable-length copy (a
+                    // `memcpy` call) into a buffer.
+                    None => be.iter().fold(0, |acc: $t, b| (acc << 4 << 4) | <$t>::from(*b)),
+                })
             }
         }
     )+};
