@@ -28,14 +28,15 @@ use tokio::runtime::Runtime;
 
 const ROUNDS: usize = 11;
 
+const HANDSHAKES_PER_ROUND: u32 = 5;
+const PINGS_PER_ROUND: u32 = 50;
+
 /// Which secp256k1 code our handshakes ran on (the `libsecp256k1` feature).
 const BACKEND: &str = if cfg!(feature = "libsecp256k1") {
     "libsecp256k1"
 } else {
     "k256"
 };
-const HANDSHAKES_PER_ROUND: u32 = 5;
-const PINGS_PER_ROUND: u32 = 50;
 
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")

@@ -182,7 +182,7 @@ pub fn id_verify(
     signature: &[u8; 64],
 ) -> Result<(), CryptoError> {
     let digest = id_proof_digest(challenge_data, ephemeral_pubkey, node_id_b);
-    if backend::verify(key, &digest, signature) {
+    if devp2p_enr::verify_signature(key, &digest, signature) {
         Ok(())
     } else {
         Err(CryptoError::InvalidSignature)
@@ -194,11 +194,7 @@ pub fn id_verify(
 mod backend {
     use devp2p_enr::{PublicKey, SigningKey};
     use ecdsa::hazmat::sign_prehashed_rfc6979;
-    use k256::{
-        Secp256k1,
-        ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier},
-        elliptic_curve::sec1::ToSec1Point,
-    };
+    use k256::{Secp256k1, elliptic_curve::sec1::ToSec1Point};
     use sha2::Sha256;
 
     pub(super) fn ecdh(secret: &SigningKey, public: &PublicKey) -> [u8; 33] {
@@ -227,11 +223,6 @@ mod backend {
             sign_prehashed_rfc6979::<Secp256k1, Sha256>(key.as_nonzero_scalar(), digest, &[]);
         signature.to_bytes().into()
     }
-
-    pub(super) fn verify(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-        Signature::from_slice(signature)
-            .is_ok_and(|s| VerifyingKey::from(key).verify_prehash(digest, &s).is_ok())
-    }
 }
 
 /// The libsecp256k1 backend: the same results (RFC 6979 nonces, low s), faster.
@@ -239,7 +230,7 @@ mod backend {
 mod backend {
     use devp2p_enr::{PublicKey, SigningKey};
     use k256::elliptic_curve::sec1::ToSec1Point;
-    use secp256k1::{Message, SECP256K1, SecretKey, ecdh::shared_secret_point, ecdsa::Signature};
+    use secp256k1::{Message, SECP256K1, SecretKey, ecdh::shared_secret_point};
 
     fn secret(key: &SigningKey) -> Option<SecretKey> {
         SecretKey::from_byte_array(key.to_bytes().into()).ok()
@@ -289,15 +280,6 @@ mod backend {
                 .sign_ecdsa(Message::from_digest(*digest), &key)
                 .serialize_compact()
         })
-    }
-
-    pub(super) fn verify(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-        match (public(key), Signature::from_compact(signature)) {
-            (Some(key), Ok(signature)) => SECP256K1
-                .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
-                .is_ok(),
-            _ => false,
-        }
     }
 }
 

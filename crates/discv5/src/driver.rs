@@ -57,7 +57,6 @@ pub struct TalkRequest {
 
 impl TalkRequest {
     /// Sends the TALKRESP.
-    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
         let (node, req_id) = (self.node, self.req_id);
         self.owner.call(|state, _| {
@@ -109,8 +108,9 @@ struct State {
     waiting: Waiting,
     /// Datagrams the socket could not take at once; the task sends them.
     backlog: VecDeque<Transmit>,
-    /// The deadline the task sleeps until; a call that brings an earlier one wakes it.
-    armed: Option<Instant>,
+    /// The deadline the task sleeps until (at most one heartbeat away); a call that brings an
+    /// earlier one wakes it.
+    armed: Instant,
     /// The task has ended: calls fail with [`DriverError::Stopped`].
     stopped: bool,
 }
@@ -188,10 +188,10 @@ impl Owner {
         let out = f(&mut state, Instant::now());
         let mut answers = Vec::new();
         shared.settle(&mut state, &Arc::downgrade(self), &mut answers);
-        let earlier = match (state.core.poll_timeout(), state.armed) {
-            (Some(due), Some(armed)) => due < armed,
-            (due, armed) => due.is_some() && armed.is_none(),
-        };
+        let earlier = state
+            .core
+            .poll_timeout()
+            .is_some_and(|due| due < state.armed);
         let wake = earlier || !state.backlog.is_empty();
         drop(state);
         answers.into_iter().for_each(Answer::send);
@@ -259,13 +259,15 @@ impl Discv5Handle {
         getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
         // A request is due one timeout after it is made (a handshake first, then an answer).
         let heartbeat = config.request_timeout.min(config.session.handshake_timeout);
-        let core = Discv5::new(key, record.clone(), config, Instant::now(), seed);
+        let now = Instant::now();
+        let core = Discv5::new(key, record.clone(), config, now, seed);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 core,
                 waiting: Waiting::default(),
                 backlog: VecDeque::new(),
-                armed: None,
+                // The task's first turn arms the real deadline.
+                armed: now,
                 stopped: false,
             }),
             socket,
@@ -300,7 +302,6 @@ impl Discv5Handle {
     }
 
     /// Adds a known node (a bootnode) and starts a table refresh.
-    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn add_enr(&self, record: Enr) -> Result<(), DriverError> {
         self.owner
             .call(|state, now| state.core.add_enr(now, record))?
@@ -362,7 +363,6 @@ impl Discv5Handle {
 
     /// Registers a TALKREQ protocol; its requests arrive on the returned channel, which holds
     /// up to `capacity`. A request that finds it full (or closed) gets an empty TALKRESP.
-    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn register_talk_handler(
         &self,
         protocol: Vec<u8>,
@@ -380,7 +380,6 @@ impl Discv5Handle {
     }
 
     /// The nodes in the table.
-    #[allow(clippy::unused_async)] // Async like every other call, whatever it does today.
     pub async fn table(&self) -> Result<Vec<NodeEntry>, DriverError> {
         self.owner
             .call(|state, _| state.core.table().iter().map(|e| e.value.clone()).collect())
@@ -418,10 +417,11 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
                 .core
                 .poll_timeout()
                 .map_or(now + heartbeat, |due| due.min(now + heartbeat));
-            state.armed = Some(match state.armed {
-                Some(armed) if armed > now => armed.min(next),
-                _ => next,
-            });
+            state.armed = if state.armed > now {
+                state.armed.min(next)
+            } else {
+                next
+            };
             (state.armed, core::mem::take(&mut state.backlog))
         };
         answers.drain(..).for_each(Answer::send);
@@ -431,12 +431,6 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
         if shared.closed.load(Ordering::Acquire) {
             return;
         }
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             received = shared.socket.recv_from(&mut buf) => {
                 if let Ok((len, from)) = received {
@@ -445,7 +439,7 @@ async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
                 }
             }
             () = shared.wake.notified() => {}
-            () = sleep => shared.lock().core.handle_timeout(Instant::now()),
+            () = tokio::time::sleep_until(deadline.into()) => shared.lock().core.handle_timeout(Instant::now()),
         }
     }
 }

@@ -28,7 +28,7 @@
 //!
 //! Feature `libsecp256k1`: the handshake's secp256k1 work (ECDH, the id-signature, record
 //! signatures) runs on libsecp256k1 (C code) instead of the pure-Rust `k256`, with the same
-//! results; handshakes take about two thirds of the CPU time.
+//! results (the README has the benchmark of both against sigp's `discv5`).
 //!
 //! ```
 //! use devp2p_discv5::{Message, NodeId, RequestId, crypto, wire::{self, PacketHeader, PacketKind}};

@@ -137,6 +137,40 @@ impl devp2p_rlp_codec::Decodable<'_> for PeerId {
     }
 }
 
+/// Whether `signature` (`r || s`, with s in the lower half) is `key`'s ECDSA signature of the
+/// 32-byte `digest`, as the "v4" identity scheme signs records and discv5 its id-proof. Checked
+/// by `k256`, or by libsecp256k1 with the `libsecp256k1` feature; both give the same answer.
+///
+/// ```
+/// use devp2p_enr::{PublicKey, SigningKey, verify_signature};
+/// use k256::ecdsa::{Signature, signature::hazmat::PrehashSigner};
+///
+/// let key = SigningKey::from_slice(&[7; 32]).unwrap();
+/// let signature: Signature = key.sign_prehash(&[9; 32]).unwrap();
+/// let public = PublicKey::from(key.verifying_key());
+/// assert!(verify_signature(&public, &[9; 32], &signature.to_bytes().into()));
+/// assert!(!verify_signature(&public, &[8; 32], &signature.to_bytes().into()));
+/// ```
+pub fn verify_signature(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+    #[cfg(not(feature = "libsecp256k1"))]
+    {
+        use k256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
+        Signature::from_slice(signature)
+            .is_ok_and(|s| VerifyingKey::from(key).verify_prehash(digest, &s).is_ok())
+    }
+    #[cfg(feature = "libsecp256k1")]
+    {
+        use secp256k1::{Message, SECP256K1, ecdsa::Signature};
+        let key = secp256k1::PublicKey::from_slice(key.to_sec1_point(true).as_bytes());
+        match (key, Signature::from_compact(signature)) {
+            (Ok(key), Ok(signature)) => SECP256K1
+                .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
+                .is_ok(),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
 use k256::PublicKey;
 
-use crate::{Builder, EnrError, NodeId, NodeRecord, PeerId, keys::keccak256};
+use crate::{Builder, EnrError, NodeId, NodeRecord, PeerId, keys::keccak256, verify_signature};
 
 /// Largest encoded record, in bytes (EIP-778: "The maximum encoded size of a node record is 300
 /// bytes").
@@ -70,7 +70,7 @@ impl Enr {
         let signature: [u8; 64] = signature
             .try_into()
             .map_err(|_| EnrError::InvalidSignatureLength)?;
-        if !verify_v4(&public_key, &keccak256(&content(seq, &pairs)), &signature) {
+        if !verify_signature(&public_key, &keccak256(&content(seq, &pairs)), &signature) {
             return Err(EnrError::BadSignature);
         }
         Ok(Self::assemble(seq, pairs, public_key, input.to_vec()))
@@ -260,29 +260,6 @@ pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrErr
         return Err(EnrError::InvalidPublicKey);
     }
     PublicKey::from_sec1_bytes(key).map_err(|_| EnrError::InvalidPublicKey)
-}
-
-/// Checks a "v4" signature (`r || s`, low s) over the keccak-256 `digest` of a record's content.
-#[cfg(not(feature = "libsecp256k1"))]
-fn verify_v4(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-    use k256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
-    Signature::from_slice(signature)
-        .is_ok_and(|s| VerifyingKey::from(key).verify_prehash(digest, &s).is_ok())
-}
-
-/// Checks a "v4" signature (`r || s`, low s) over the keccak-256 `digest` of a record's content,
-/// with libsecp256k1.
-#[cfg(feature = "libsecp256k1")]
-fn verify_v4(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-    use k256::elliptic_curve::sec1::ToSec1Point;
-    use secp256k1::{Message, SECP256K1, ecdsa::Signature};
-    let key = secp256k1::PublicKey::from_slice(key.to_sec1_point(true).as_bytes());
-    match (key, Signature::from_compact(signature)) {
-        (Ok(key), Ok(signature)) => SECP256K1
-            .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
-            .is_ok(),
-        _ => false,
-    }
 }
 
 /// The signed content `[seq, k1, v1, ...]` as RLP.
