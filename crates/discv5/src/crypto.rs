@@ -237,7 +237,8 @@ mod backend {
     }
 
     fn public(key: &PublicKey) -> Option<secp256k1::PublicKey> {
-        secp256k1::PublicKey::from_slice(key.to_sec1_point(true).as_bytes()).ok()
+        // The uncompressed form: parsing it needs no square root, only a check on the curve.
+        secp256k1::PublicKey::from_slice(key.to_sec1_point(false).as_bytes()).ok()
     }
 
     /// `secret * point`, compressed.

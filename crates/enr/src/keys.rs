@@ -161,13 +161,28 @@ pub fn verify_signature(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]
     #[cfg(feature = "libsecp256k1")]
     {
         use secp256k1::{Message, SECP256K1, ecdsa::Signature};
-        let key = secp256k1::PublicKey::from_slice(key.to_sec1_point(true).as_bytes());
+        // The uncompressed form: parsing it needs no square root, only a check on the curve.
+        let key = secp256k1::PublicKey::from_slice(key.to_sec1_point(false).as_bytes());
         match (key, Signature::from_compact(signature)) {
             (Ok(key), Ok(signature)) => SECP256K1
                 .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
                 .is_ok(),
             _ => false,
         }
+    }
+}
+
+/// The public key of a compressed SEC1 point (33 bytes, tag `02` or `03`), which must be on
+/// the curve. Finding y takes a square root, which libsecp256k1 (with the feature) does faster.
+pub(crate) fn decompress(point: &[u8]) -> Option<PublicKey> {
+    #[cfg(not(feature = "libsecp256k1"))]
+    {
+        PublicKey::from_sec1_bytes(point).ok()
+    }
+    #[cfg(feature = "libsecp256k1")]
+    {
+        let point = secp256k1::PublicKey::from_slice(point).ok()?;
+        PublicKey::from_sec1_bytes(&point.serialize_uncompressed()).ok()
     }
 }
 

@@ -259,7 +259,7 @@ pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrErr
     if key.len() != 33 || !matches!(key.first(), Some(0x02 | 0x03)) {
         return Err(EnrError::InvalidPublicKey);
     }
-    PublicKey::from_sec1_bytes(key).map_err(|_| EnrError::InvalidPublicKey)
+    crate::keys::decompress(key).ok_or(EnrError::InvalidPublicKey)
 }
 
 /// The signed content `[seq, k1, v1, ...]` as RLP.
