@@ -91,6 +91,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "eth_message" => eth_seeds(testdata)?,
         "discv4_packet" => discv4_seeds(testdata)?,
         "discv5_packet" => discv5_seeds(testdata)?,
+        "discv5_session" => discv5_session_seeds(),
         _ => Vec::new(),
     };
     for (i, seed) in seeds.iter().enumerate() {
@@ -151,6 +152,65 @@ fn discv5_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
         }
     }
     Ok(seeds)
+}
+
+/// Runs of `op, len, bytes` for the `discv5_session` target: answers to each of the node's
+/// three requests, NODES with records, time passing, and a raw datagram.
+fn discv5_session_seeds() -> Vec<Vec<u8>> {
+    use devp2p_discv5::{Message, RequestId};
+    let id = RequestId::new(&[7]).unwrap_or_default();
+    let messages = [
+        Message::Pong {
+            req_id: id,
+            enr_seq: 2,
+            ip: [127, 0, 0, 1].into(),
+            port: 9000,
+        },
+        Message::Nodes {
+            req_id: id,
+            total: 1,
+            enrs: Vec::new(),
+        },
+        Message::TalkResp {
+            req_id: id,
+            response: b"response".to_vec(),
+        },
+        Message::TalkReq {
+            req_id: id,
+            protocol: b"fz".to_vec(),
+            request: b"request".to_vec(),
+        },
+        Message::FindNode {
+            req_id: id,
+            distances: vec![0, 256],
+        },
+    ];
+    let op = |op: u8, bytes: &[u8]| {
+        let len = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
+        [
+            &[op, len][..],
+            bytes.get(..usize::from(len)).unwrap_or(bytes),
+        ]
+        .concat()
+    };
+    let mut seeds: Vec<Vec<u8>> = (0u8..3)
+        .flat_map(|request| {
+            messages
+                .iter()
+                .map(move |message| op(1, &[&[request][..], &message.encode()].concat()))
+        })
+        .collect();
+    // NODES with two records for each request, then time passing and a bare datagram.
+    for request in 0u8..3 {
+        seeds.push(op(
+            2,
+            &[
+                request, 2, 10, 0, 0, 1, 0x76, 0x5f, 1, 0, 10, 0, 0, 2, 0x76, 0x5f, 2, 3,
+            ],
+        ));
+    }
+    seeds.push([op(3, &[50]), op(3, &[200, 200]), op(4, &[0; 63])].concat());
+    seeds
 }
 
 /// Every auth and ack packet of EIP-8's handshake vectors.
