@@ -90,6 +90,7 @@ fn write_seeds(target: &str, testdata: &Path, corpus: &Path) -> Result<usize, St
         "p2p_message" => p2p_seeds(),
         "eth_message" => eth_seeds(testdata)?,
         "discv4_packet" => discv4_seeds(testdata)?,
+        "discv4_session" => discv4_session_seeds(),
         "discv5_packet" => discv5_seeds(testdata)?,
         "discv5_session" => discv5_session_seeds(),
         _ => Vec::new(),
@@ -152,6 +153,27 @@ fn discv5_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
         }
     }
     Ok(seeds)
+}
+
+/// Runs of `op, len, bytes` for the `discv4_session` target: the bond both ways, then
+/// Neighbours (two nodes) and the ENR response, in a few orders and with time between.
+fn discv4_session_seeds() -> Vec<Vec<u8>> {
+    let pong = [1, 1, 1];
+    let ping = [2, 1, 1];
+    let wait = [5, 1, 5];
+    let neighbours = [
+        &[3, 18][..],
+        &[10, 0, 0, 1, 0x76, 0x5f, 0x76, 0x5f, 0],
+        &[10, 0, 0, 2, 0x76, 0x5f, 0x76, 0x5f, 1],
+    ]
+    .concat();
+    let enr = [4, 1, 0];
+    vec![
+        [&pong[..], &ping, &neighbours, &enr].concat(),
+        [&ping[..], &pong, &wait, &enr, &neighbours].concat(),
+        [&pong[..], &wait, &ping, &wait, &neighbours, &neighbours].concat(),
+        [&pong[..], &enr, &[4, 1, 1]].concat(),
+    ]
 }
 
 /// Runs of `op, len, bytes` for the `discv5_session` target: answers to each of the node's
