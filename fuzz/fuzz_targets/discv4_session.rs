@@ -1,9 +1,10 @@
 //! discv4 with a peer that signs what the fuzzer says: a node that has a peer as its bootnode
-//! (so it pings it, then looks up through it) and wants its record receives packets genuinely signed by that peer,
-//! including answers that name the node's own pings and ENR requests by hash. So fuzzing
-//! reaches bonding, Neighbours matched to a FINDNODE, ENR responses matched to a request and
-//! address votes, which `discv4_packet` (signed by keys nobody asked) does not. Never panics,
-//! and everything the node sends stays within 1280 bytes.
+//! (so it pings it, then looks up through it) and wants its record receives packets
+//! genuinely signed by that peer, including answers that name the node's own pings and ENR
+//! requests by hash. So fuzzing reaches bonding, Neighbours matched to a FINDNODE, ENR
+//! responses matched to a request and address votes, which `discv4_packet` (signed by keys
+//! nobody asked) does not. Never panics, everything the node sends stays within 1280 bytes,
+//! and what it sends the peer decodes.
 //!
 //! Input: a run of `op, len, len bytes`. By op (mod 7), the peer sends:
 //! 0. `packet-type || packet-data` from the bytes, signed;

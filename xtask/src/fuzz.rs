@@ -155,8 +155,9 @@ fn discv5_seeds(testdata: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(seeds)
 }
 
-/// Runs of `op, len, bytes` for the `discv4_session` target: the bond both ways, then
-/// Neighbours (two nodes) and the ENR response, in a few orders and with time between.
+/// Runs of `op, len, bytes` for the `discv4_session` target: the bond both ways, time for
+/// the node to send its FINDNODE, then Neighbours (two nodes) and the ENR response, in a few
+/// orders.
 fn discv4_session_seeds() -> Vec<Vec<u8>> {
     let pong = [1, 1, 1];
     let ping = [2, 1, 1];
@@ -169,15 +170,16 @@ fn discv4_session_seeds() -> Vec<Vec<u8>> {
     .concat();
     let enr = [4, 1, 0];
     vec![
-        [&pong[..], &ping, &neighbours, &enr].concat(),
+        [&pong[..], &ping, &wait, &neighbours, &enr].concat(),
         [&ping[..], &pong, &wait, &enr, &neighbours].concat(),
         [&pong[..], &wait, &ping, &wait, &neighbours, &neighbours].concat(),
         [&pong[..], &enr, &[4, 1, 1]].concat(),
     ]
 }
 
-/// Runs of `op, len, bytes` for the `discv5_session` target: answers to each of the node's
-/// three requests, NODES with records, time passing, and a raw datagram.
+/// Runs of `op, len, bytes` for the `discv5_session` target: each kind of message (answers and
+/// requests alike) under each of the node's three request ids, NODES with two records for
+/// each request, and a run of time passing and a bare datagram.
 fn discv5_session_seeds() -> Vec<Vec<u8>> {
     use devp2p_discv5::{Message, RequestId};
     let id = RequestId::new(&[7]).unwrap_or_default();
@@ -222,7 +224,7 @@ fn discv5_session_seeds() -> Vec<Vec<u8>> {
                 .map(move |message| op(1, &[&[request][..], &message.encode()].concat()))
         })
         .collect();
-    // NODES with two records for each request, then time passing and a bare datagram.
+    // NODES with two records for each request; then time passing and a bare datagram.
     for request in 0u8..3 {
         seeds.push(op(
             2,

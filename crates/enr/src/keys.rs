@@ -172,9 +172,13 @@ pub fn verify_signature(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]
     }
 }
 
-/// The public key of a compressed SEC1 point (33 bytes, tag `02` or `03`), which must be on
-/// the curve. Finding y takes a square root, which libsecp256k1 (with the feature) does faster.
+/// The public key of a compressed SEC1 point (33 bytes, tag `02` or `03`; SEC1 parsers take
+/// other forms too), which must be on the curve. Finding y takes a square root, which
+/// libsecp256k1 (with the feature) does faster.
 pub(crate) fn decompress(point: &[u8]) -> Option<PublicKey> {
+    if point.len() != 33 || !matches!(point.first(), Some(0x02 | 0x03)) {
+        return None;
+    }
     #[cfg(not(feature = "libsecp256k1"))]
     {
         PublicKey::from_sec1_bytes(point).ok()

@@ -255,10 +255,6 @@ pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrErr
     }
     let key = find(b"secp256k1").ok_or(EnrError::MissingPublicKey)?;
     let key = devp2p_rlp_codec::decode_exact::<&[u8]>(key)?;
-    // Only the compressed form (tag 02 or 03); SEC1 parsers also take other 33-byte forms.
-    if key.len() != 33 || !matches!(key.first(), Some(0x02 | 0x03)) {
-        return Err(EnrError::InvalidPublicKey);
-    }
     crate::keys::decompress(key).ok_or(EnrError::InvalidPublicKey)
 }
 

@@ -39,8 +39,8 @@ pub struct IpRateLimit {
     max_addresses: usize,
     buckets: HashMap<IpAddr, Bucket>,
     /// No bucket in the map is refilled before this (`None`: no bound known); before then a
-    /// sweep would free nothing. Spending only delays a bucket's refill, so the bound holds
-    /// until a new bucket is added, which lowers it.
+    /// sweep would free nothing. Every admission takes the minimum with its bucket's new
+    /// refill time, so the bound holds for new buckets and changed ones alike.
     next_sweep: Option<Instant>,
 }
 
@@ -107,8 +107,6 @@ fn refilled_at(now: Instant, missing: f64, rate: f64) -> Instant {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     /// The origin of the virtual clock.
@@ -205,7 +203,8 @@ mod tests {
 
     proptest::proptest! {
         /// Same answers as sweeping at every newcomer. Rates of 1, 2 or 4 a second and steps
-        /// of quarter seconds keep every token count a whole number, so no rounding differs.
+        /// of quarter seconds keep every token count a multiple of a quarter, exact in
+        /// floating point, so no rounding differs.
         #[test]
         fn the_sweep_bound_changes_no_answer(
             rate in proptest::sample::select(vec![1u32, 2, 4]),
