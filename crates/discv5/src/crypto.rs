@@ -56,9 +56,10 @@ pub enum CryptoError {
     DecryptionFailed,
 }
 
-/// The public key of 33 compressed bytes, as the handshake packet's `eph-pubkey` carries it.
+/// The public key of 33 compressed bytes (tag `02` or `03`), as the handshake packet's
+/// `eph-pubkey` carries it.
 pub fn public_key_from_bytes(bytes: &[u8; 33]) -> Result<PublicKey, CryptoError> {
-    PublicKey::from_sec1_bytes(bytes).map_err(|_| CryptoError::InvalidPublicKey)
+    devp2p_enr::public_key_from_compressed(bytes).ok_or(CryptoError::InvalidPublicKey)
 }
 
 /// The 33-byte compressed form of `key` (`02`/`03` by the parity of y, then x).

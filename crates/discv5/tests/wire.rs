@@ -415,4 +415,13 @@ fn the_handshake_agrees_on_keys_both_ways() {
         crypto::public_key_from_bytes(&[0; 33]),
         Err(crypto::CryptoError::InvalidPublicKey)
     );
+    // Only the compressed form: a SEC1 "compact" point (tag 05) of the same x is refused
+    // (k256's SEC1 parser alone would take it), on either backend.
+    let mut compact = crypto::public_key_to_bytes(&pk(&key_b));
+    assert!(crypto::public_key_from_bytes(&compact).is_ok());
+    compact[0] = 0x05;
+    assert_eq!(
+        crypto::public_key_from_bytes(&compact),
+        Err(crypto::CryptoError::InvalidPublicKey)
+    );
 }

@@ -172,10 +172,22 @@ pub fn verify_signature(key: &PublicKey, digest: &[u8; 32], signature: &[u8; 64]
     }
 }
 
-/// The public key of a compressed SEC1 point (33 bytes, tag `02` or `03`; SEC1 parsers take
-/// other forms too), which must be on the curve. Finding y takes a square root, which
-/// libsecp256k1 (with the feature) does faster.
-pub(crate) fn decompress(point: &[u8]) -> Option<PublicKey> {
+/// The public key of a compressed SEC1 point (33 bytes, tag `02` or `03`), as records and
+/// discv5's handshake carry keys; it must be on the curve. Other SEC1 forms, which a SEC1
+/// parser would take (such as the 33-byte "compact" tag `05`), are refused. Finding y takes a
+/// square root, which libsecp256k1 (with the feature) does faster.
+///
+/// ```
+/// use devp2p_enr::{PublicKey, SigningKey, public_key_from_compressed};
+/// use k256::elliptic_curve::sec1::ToSec1Point;
+///
+/// let key = PublicKey::from(SigningKey::from_slice(&[7; 32]).unwrap().verifying_key());
+/// let mut point = key.to_sec1_point(true).as_bytes().to_vec();
+/// assert_eq!(public_key_from_compressed(&point), Some(key));
+/// point[0] = 0x05;
+/// assert_eq!(public_key_from_compressed(&point), None);
+/// ```
+pub fn public_key_from_compressed(point: &[u8]) -> Option<PublicKey> {
     if point.len() != 33 || !matches!(point.first(), Some(0x02 | 0x03)) {
         return None;
     }

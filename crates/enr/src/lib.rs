@@ -46,5 +46,5 @@ pub use builder::Builder;
 pub use enode::NodeRecord;
 pub use error::{EnodeError, EnrError};
 pub use k256::{PublicKey, ecdsa::SigningKey};
-pub use keys::{NodeId, PeerId, verify_signature};
+pub use keys::{NodeId, PeerId, public_key_from_compressed, verify_signature};
 pub use record::{Enr, MAX_RECORD_SIZE};

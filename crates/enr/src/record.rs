@@ -255,7 +255,7 @@ pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrErr
     }
     let key = find(b"secp256k1").ok_or(EnrError::MissingPublicKey)?;
     let key = devp2p_rlp_codec::decode_exact::<&[u8]>(key)?;
-    crate::keys::decompress(key).ok_or(EnrError::InvalidPublicKey)
+    crate::public_key_from_compressed(key).ok_or(EnrError::InvalidPublicKey)
 }
 
 /// The signed content `[seq, k1, v1, ...]` as RLP.
