@@ -63,11 +63,19 @@ impl Header {
         } else {
             EMPTY_STRING_CODE
         };
-        if self.payload_length < LONG_FORM_THRESHOLD {
+        // The long prefixes follow the short ones: one length byte is `short + 56`.
+        let long = short + LONG_FORM_THRESHOLD as u8;
+        match self.payload_length {
             // Below 56, so the sum stays within the prefix byte's range.
-            out.put_u8(short + self.payload_length as u8);
-        } else {
-            self.encode_long(out);
+            len @ 0..LONG_FORM_THRESHOLD => out.put_u8(short + len as u8),
+            // One or two length bytes (payloads up to 64 KiB), written inline: through
+            // `encode_long` they took a tenth of the time of encoding block headers.
+            len @ LONG_FORM_THRESHOLD..=0xff => out.put_slice(&[long, len as u8]),
+            len @ 0x100..=0xffff => {
+                let [hi, lo] = (len as u16).to_be_bytes();
+                out.put_slice(&[long + 1, hi, lo]);
+            }
+            _ => self.encode_long(out),
         }
     }
 
@@ -153,7 +161,12 @@ mod tests {
         assert_eq!(encoded(Header::string(56)), [0xb8, 56]);
         assert_eq!(encoded(Header::list(0)), [0xc0]);
         assert_eq!(encoded(Header::list(55)), [0xf7]);
+        assert_eq!(encoded(Header::string(255)), [0xb8, 0xff]);
+        assert_eq!(encoded(Header::string(256)), [0xb9, 0x01, 0x00]);
+        assert_eq!(encoded(Header::list(255)), [0xf8, 0xff]);
         assert_eq!(encoded(Header::list(1024)), [0xf9, 0x04, 0x00]);
+        assert_eq!(encoded(Header::list(0xffff)), [0xf9, 0xff, 0xff]);
+        assert_eq!(encoded(Header::list(0x1_0000)), [0xfa, 0x01, 0x00, 0x00]);
         assert_eq!(encoded(Header::list(0x0100_0000)), [0xfb, 1, 0, 0, 0]);
         assert_eq!(Header::list(1024).length_with_payload(), 1027);
     }

@@ -501,6 +501,41 @@ mod tests {
     }
 
     #[test]
+    fn long_forms_read_inline_and_in_general_agree_at_every_boundary() {
+        // One length byte, two (both inline) and three (the general path), strings and lists.
+        for len in [56, 255, 256, 0xffff, 0x1_0000] {
+            for list in [false, true] {
+                let mut input = Vec::new();
+                Header {
+                    list,
+                    payload_length: len,
+                }
+                .encode(&mut input);
+                let header_len = input.len();
+                input.resize(header_len + len, 0x01);
+                input.push(0x80); // one more item after it
+                let mut rlp = Rlp::new(&input);
+                let (is_list, payload) = rlp.next_payload().unwrap();
+                assert_eq!((is_list, payload.len()), (list, len), "len {len}");
+                assert_eq!(rlp.offset(), header_len + len, "len {len}");
+                // One byte short: the payload overruns the input, reported at the header.
+                let short = &input[..header_len + len - 1];
+                let err = Rlp::new(short).next_payload().unwrap_err();
+                assert_eq!(err, DecodeError::new(DecodeErrorKind::InputTooShort, 0));
+            }
+        }
+        let kind = |input: &[u8]| Rlp::new(input).next_payload().unwrap_err().kind();
+        let mut long = alloc::vec![0xb8, 55];
+        long.extend([1u8; 55]);
+        assert_eq!(kind(&long), DecodeErrorKind::NonCanonicalLength);
+        let mut zero_led = alloc::vec![0xf9, 0x00, 0xff];
+        zero_led.extend([0x80; 0xff]);
+        assert_eq!(kind(&zero_led), DecodeErrorKind::LengthLeadingZero);
+        assert_eq!(kind(&[0xb9, 0x01]), DecodeErrorKind::InputTooShort);
+        assert_eq!(kind(&[0xf8]), DecodeErrorKind::InputTooShort);
+    }
+
+    #[test]
     fn integers_report_why_the_fast_path_refused() {
         let kind = |input: &[u8]| decode_exact::<u64>(input).unwrap_err().kind();
         assert_eq!(kind(&[0x00]), DecodeErrorKind::LeadingZero);
