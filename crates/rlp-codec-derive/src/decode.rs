@@ -61,9 +61,21 @@ pub(crate) fn expand(model: &Model<'_>) -> syn::Result<TokenStream> {
         }
     };
 
+    // The fewest bytes an encoding takes: the wrapped field's, or a list header and the
+    // required fields' (trailing optional ones may be absent). `Vec<Self>` sizes its
+    // allocation from it.
+    let types = &model.required_types;
+    let min_length = if model.transparent {
+        quote! { 0 #(+ <#types as #krate::Decodable<#de>>::MIN_LENGTH)* }
+    } else {
+        quote! { 1 #(+ <#types as #krate::Decodable<#de>>::MIN_LENGTH)* }
+    };
+
     Ok(quote! {
         #[automatically_derived]
         impl #impl_generics #krate::Decodable<#de> for #ident #ty_generics #where_clause {
+            const MIN_LENGTH: usize = #min_length;
+
             #[inline]
             fn decode(rlp: &mut #krate::Rlp<#de>) -> ::core::result::Result<Self, #krate::DecodeError> {
                 #body

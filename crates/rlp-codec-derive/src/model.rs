@@ -16,6 +16,8 @@ pub(crate) struct Model<'a> {
     pub(crate) ignore_extra: bool,
     /// Fields that are always present, in order.
     pub(crate) required: Vec<Member>,
+    /// Their types, in the same order.
+    pub(crate) required_types: Vec<&'a Type>,
     /// Trailing `Option` fields, in order.
     pub(crate) optional: Vec<Member>,
 }
@@ -35,6 +37,7 @@ impl<'a> Model<'a> {
             transparent: false,
             ignore_extra: false,
             required: Vec::new(),
+            required_types: Vec::new(),
             optional: Vec::new(),
         };
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("rlp")) {
@@ -77,6 +80,7 @@ impl<'a> Model<'a> {
                 model.optional.push(member);
             } else if model.optional.is_empty() {
                 model.required.push(member);
+                model.required_types.push(&field.ty);
             } else {
                 return Err(syn::Error::new_spanned(
                     field,

@@ -11,7 +11,10 @@ use crate::{DecodeError, DecodeErrorKind, Rlp, rlp::Item};
 /// cursor and leave it after that item.
 pub trait Decodable<'a>: Sized {
     /// The fewest bytes any encoding of a value of this type takes (at least 1). Collections use
-    /// it to size their allocation from the input length before decoding.
+    /// it to size their allocation from the input length before decoding. The derives compute
+    /// it from the fields; a hand-written impl whose values are larger than a few bytes should
+    /// set it (too low costs memory up front, bounded by the input's size; too high is a bug
+    /// that only costs reallocations).
     const MIN_LENGTH: usize = 1;
 
     /// Reads one item from `rlp`.
@@ -151,10 +154,15 @@ impl<'a, T: Decodable<'a>> Decodable<'a> for Vec<T> {
     #[inline]
     fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
         let mut list = rlp.list()?;
-        // At most one element per `MIN_LENGTH` input bytes, so this is bounded by the input (and
-        // exact for fixed-size elements such as hashes). Counting items first to size it exactly
-        // measured slower than this.
-        let mut out = Self::with_capacity(list.remaining().len() / T::MIN_LENGTH.max(1));
+        // At most one element per `MIN_LENGTH` input bytes (exact for fixed-size elements such
+        // as hashes; counting items first to size it exactly measured slower than this). The
+        // reservation never takes more bytes than the list's payload has, whatever `MIN_LENGTH`
+        // claims: a type left at the default of 1 whose values are large (a block header) would
+        // otherwise reserve hundreds of times the input before its first element fails. Past
+        // that, the vector grows as elements actually decode.
+        let len = list.remaining().len();
+        let capacity = (len / T::MIN_LENGTH.max(1)).min(len / size_of::<T>().max(1));
+        let mut out = Self::with_capacity(capacity);
         while !list.is_empty() {
             T::decode_push(&mut list, &mut out)?;
         }
@@ -228,6 +236,33 @@ mod tests {
         assert_eq!(outer.decode::<u64>(), Ok(1));
         let err = outer.decode::<Vec<u64>>().unwrap_err();
         assert_eq!(err, DecodeError::new(DecodeErrorKind::LeadingZero, 4));
+    }
+
+    /// A large value decoded from a short string, with the default `MIN_LENGTH` of 1.
+    #[derive(Debug)]
+    struct Large([u8; 2048]);
+
+    impl Decodable<'_> for Large {
+        fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+            rlp.bytes().map(|b| Self([b.len() as u8; 2048]))
+        }
+    }
+
+    #[test]
+    fn vec_reserves_no_more_than_its_input_holds() {
+        // Two 3-byte strings in 8 bytes: sized from `MIN_LENGTH` alone, the vector would
+        // reserve 8 elements (16 KiB) for them.
+        let input = [0xc8, 0x83, 1, 2, 3, 0x83, 4, 5, 6];
+        let list = decode_exact::<Vec<Large>>(&input).unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list.iter().all(|large| large.0 == [3; 2048]));
+        assert!(list.capacity() <= 2 * list.len(), "{}", list.capacity());
+        // Fixed-size elements are still sized exactly.
+        let hashes = encode_to_vec(&[[7u8; 32]; 5].to_vec());
+        assert_eq!(
+            decode_exact::<Vec<[u8; 32]>>(&hashes).unwrap().capacity(),
+            5
+        );
     }
 
     #[test]

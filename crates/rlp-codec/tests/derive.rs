@@ -173,3 +173,34 @@ fn generic_and_unit_structs() {
         DecodeErrorKind::UnexpectedString
     );
 }
+
+/// `MIN_LENGTH`, which sizes `Vec` allocations, is a list header plus the required fields' (the
+/// trailing optional ones may be absent), or the wrapped field's, and is reached by a real value.
+#[test]
+fn min_length_counts_the_required_fields() {
+    use devp2p_rlp_codec::Decodable;
+    // Endpoint: header, 4-byte ip, two integers. Pong: header, Endpoint, hash, integer.
+    assert_eq!(<Endpoint as Decodable<'_>>::MIN_LENGTH, 1 + 5 + 1 + 1);
+    assert_eq!(<Pong as Decodable<'_>>::MIN_LENGTH, 1 + 8 + 33 + 1);
+    assert_eq!(<Id as Decodable<'_>>::MIN_LENGTH, 3);
+    assert_eq!(
+        <Pair<u8, [u8; 32]> as Decodable<'_>>::MIN_LENGTH,
+        1 + 1 + 33
+    );
+    assert_eq!(<Empty as Decodable<'_>>::MIN_LENGTH, 1);
+    let smallest = Pong {
+        to: Endpoint {
+            ip: [0; 4],
+            udp: 0,
+            tcp: 0,
+        },
+        ping_hash: [0; 32],
+        expiration: 0,
+        enr_seq: None,
+        extra: None,
+    };
+    assert_eq!(
+        encode_to_vec(&smallest).len(),
+        <Pong as Decodable<'_>>::MIN_LENGTH
+    );
+}
