@@ -92,27 +92,33 @@ pub fn serve_bodies(chain: &impl ChainReader, hashes: &[B256]) -> Vec<BlockBody>
 }
 
 /// The receipt lists of the blocks with `hashes`, ending at the first block the chain has no
-/// receipts for; the first list starts at `first_index` (eth/70). Returns the lists and whether
-/// the last one was cut short by the soft size limit.
+/// receipts for or where the soft size limit is reached, in the form `version` serves them.
+/// From eth/70 the first list starts at `first_index`, and the limit may cut the last list
+/// short: the returned flag says so. Before eth/70 a list is never cut (a partial list would not
+/// match the block's receipts root), so the limit is checked between blocks only.
 pub fn serve_receipts(
     chain: &impl ChainReader,
+    version: EthVersion,
     hashes: &[B256],
     first_index: u64,
 ) -> (Vec<Vec<Receipt>>, bool) {
+    let split = version == EthVersion::Eth70;
     let mut lists = Vec::new();
     let mut size = 0;
     for (i, hash) in hashes.iter().take(MAX_BLOCKS).enumerate() {
+        if size >= SOFT_RESPONSE_LIMIT {
+            break;
+        }
         let Some(receipts) = chain.receipts(hash) else {
             break;
         };
-        let skip = if i == 0 {
-            usize::try_from(first_index).unwrap_or(usize::MAX)
-        } else {
-            0
+        let skip = match (i, split) {
+            (0, true) => usize::try_from(first_index).unwrap_or(usize::MAX),
+            _ => 0,
         };
         let mut list = Vec::new();
         for receipt in receipts.into_iter().skip(skip) {
-            if size >= SOFT_RESPONSE_LIMIT {
+            if split && size >= SOFT_RESPONSE_LIMIT {
                 lists.push(list);
                 return (lists, true);
             }
@@ -142,15 +148,11 @@ pub fn respond(
             bodies: serve_bodies(chain, &get.hashes),
         }),
         EthMessage::GetReceipts(get) => {
-            let first = if version == EthVersion::Eth70 {
-                get.first_block_receipt_index
-            } else {
-                0
-            };
-            let (receipts, incomplete) = serve_receipts(chain, &get.hashes, first);
+            let (receipts, incomplete) =
+                serve_receipts(chain, version, &get.hashes, get.first_block_receipt_index);
             EthMessage::Receipts(Receipts {
                 request_id: get.request_id,
-                last_block_incomplete: incomplete && version == EthVersion::Eth70,
+                last_block_incomplete: incomplete,
                 receipts,
             })
         }

@@ -366,14 +366,34 @@ pub enum EthMessage {
     BlockRangeUpdate(BlockRangeUpdate),
 }
 
-fn limit<T>(items: &[T], limit: usize) -> Result<(), MessageError> {
-    if items.len() > limit {
-        return Err(MessageError::TooManyItems {
-            limit,
-            got: items.len(),
-        });
+/// Refuses a message whose list at field `field` (see [`count_items`]) holds more than `limit`
+/// items, before anything is decoded: a 10 MiB message of empty items would otherwise build
+/// millions of values before the limit could be checked.
+fn limit_at(data: &[u8], field: Option<usize>, limit: usize) -> Result<(), MessageError> {
+    match count_items(data, field) {
+        Ok(got) if got > limit => Err(MessageError::TooManyItems { limit, got }),
+        // Input that cannot be counted is malformed: the decoder reports where.
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// How many items the list at field `field` of `data`'s top-level list holds (the top-level
+/// list itself for `None`), counting their headers only.
+fn count_items(data: &[u8], field: Option<usize>) -> Result<usize, DecodeError> {
+    let mut top = Rlp::new(data);
+    let mut list = top.list()?;
+    if let Some(field) = field {
+        for _ in 0..field {
+            list.raw()?;
+        }
+        list = list.list()?;
+    }
+    let mut got = 0;
+    while !list.is_empty() {
+        list.raw()?;
+        got += 1;
+    }
+    Ok(got)
 }
 
 /// Whether `version` has message `id`.
@@ -452,31 +472,28 @@ impl EthMessage {
                 }
             }),
             id::NEW_BLOCK_HASHES => {
-                let hashes: Vec<BlockHashNumber> = decode_exact(data)?;
-                limit(&hashes, MAX_ANNOUNCED)?;
-                Self::NewBlockHashes(hashes)
+                limit_at(data, None, MAX_ANNOUNCED)?;
+                Self::NewBlockHashes(decode_exact(data)?)
             }
             id::TRANSACTIONS => Self::Transactions(decode_exact(data)?),
             id::GET_BLOCK_HEADERS => Self::GetBlockHeaders(decode_exact(data)?),
             id::BLOCK_HEADERS => {
-                let message: BlockHeaders = decode_exact(data)?;
-                limit(&message.headers, MAX_HEADERS)?;
-                Self::BlockHeaders(message)
+                limit_at(data, Some(1), MAX_HEADERS)?;
+                Self::BlockHeaders(decode_exact(data)?)
             }
             id::GET_BLOCK_BODIES => {
-                let message: GetBlockBodies = decode_exact(data)?;
-                limit(&message.hashes, MAX_BLOCKS)?;
-                Self::GetBlockBodies(message)
+                limit_at(data, Some(1), MAX_BLOCKS)?;
+                Self::GetBlockBodies(decode_exact(data)?)
             }
             id::BLOCK_BODIES => {
-                let message: BlockBodies = decode_exact(data)?;
-                limit(&message.bodies, MAX_BLOCKS)?;
-                Self::BlockBodies(message)
+                limit_at(data, Some(1), MAX_BLOCKS)?;
+                Self::BlockBodies(decode_exact(data)?)
             }
             id::NEW_BLOCK => Self::NewBlock(Box::new(decode_exact(data)?)),
             id::NEW_POOLED_TRANSACTION_HASHES => {
+                limit_at(data, Some(1), MAX_ANNOUNCED)?;
+                limit_at(data, Some(2), MAX_ANNOUNCED)?;
                 let message: NewPooledTransactionHashes = decode_exact(data)?;
-                limit(&message.hashes, MAX_ANNOUNCED)?;
                 let (types, sizes, hashes) = (
                     message.types.len(),
                     message.sizes.len(),
@@ -492,12 +509,13 @@ impl EthMessage {
                 Self::NewPooledTransactionHashes(message)
             }
             id::GET_POOLED_TRANSACTIONS => {
-                let message: GetPooledTransactions = decode_exact(data)?;
-                limit(&message.hashes, MAX_POOLED_REQUEST)?;
-                Self::GetPooledTransactions(message)
+                limit_at(data, Some(1), MAX_POOLED_REQUEST)?;
+                Self::GetPooledTransactions(decode_exact(data)?)
             }
             id::POOLED_TRANSACTIONS => Self::PooledTransactions(decode_exact(data)?),
             id::GET_RECEIPTS => {
+                let hashes_at = if version == EthVersion::Eth70 { 2 } else { 1 };
+                limit_at(data, Some(hashes_at), MAX_BLOCKS)?;
                 let message = match version {
                     EthVersion::Eth70 => {
                         let wire: GetReceipts70Wire = decode_exact(data)?;
@@ -516,10 +534,11 @@ impl EthMessage {
                         }
                     }
                 };
-                limit(&message.hashes, MAX_BLOCKS)?;
                 Self::GetReceipts(message)
             }
             id::RECEIPTS => {
+                let receipts_at = if version == EthVersion::Eth70 { 2 } else { 1 };
+                limit_at(data, Some(receipts_at), MAX_BLOCKS)?;
                 let message = match version {
                     EthVersion::Eth68 => {
                         let wire: Receipts68Wire = decode_exact(data)?;
@@ -550,7 +569,6 @@ impl EthMessage {
                         }
                     }
                 };
-                limit(&message.receipts, MAX_BLOCKS)?;
                 Self::Receipts(message)
             }
             id::BLOCK_RANGE_UPDATE => Self::BlockRangeUpdate(decode_exact(data)?),

@@ -6,8 +6,8 @@
 
 use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
 use devp2p_rlp_codec::{
-    Decodable, DecodeError, DecodeErrorKind, Encodable, Header as RlpHeader, Rlp, RlpDecodable,
-    RlpEncodable, bytes::BufMut, decode_exact,
+    Decodable, DecodeError, DecodeErrorKind, Encodable, Header as RlpHeader, Item, Rlp,
+    RlpDecodable, RlpEncodable, bytes::BufMut, decode_exact,
 };
 
 /// Legacy transactions' type number (they carry none on the wire).
@@ -37,6 +37,12 @@ pub struct TransactionEnvelope {
 
 impl TransactionEnvelope {
     /// Reads a transaction from its canonical bytes (`type || payload`, or a legacy list).
+    ///
+    /// The type must be one of the five known ones and its payload a list of that type's number
+    /// of fields (for a blob transaction's network form: a wrapper of 4 or 5 items around one);
+    /// the fields themselves are decoded on demand by [`decode`](Self::decode). Counting them
+    /// here keeps a peer from passing off a two-byte `c0` or `02 c0` as a transaction: each one
+    /// costs an allocation and a hash, so a 10 MiB message of them would cost a gigabyte.
     pub fn from_encoded(encoded: Bytes) -> Result<Self, DecodeError> {
         let (&first, payload) = encoded
             .split_first()
@@ -44,7 +50,7 @@ impl TransactionEnvelope {
         if first >= 0xc0 {
             // A legacy list: the whole of it, nothing after.
             let mut rlp = Rlp::new(&encoded);
-            rlp.list()?;
+            expect_fields(rlp.list()?, LEGACY_FIELDS)?;
             rlp.finish()?;
             let hash = keccak256(&encoded);
             return Ok(Self {
@@ -54,21 +60,34 @@ impl TransactionEnvelope {
                 with_sidecar: false,
             });
         }
-        if first == 0 || first > 0x7f {
-            return Err(DecodeError::new(DecodeErrorKind::UnexpectedString, 0));
-        }
+        let fields = match first {
+            EIP2930_TX_TYPE => 11,
+            EIP1559_TX_TYPE => 12,
+            EIP4844_TX_TYPE => EIP4844_FIELDS,
+            EIP7702_TX_TYPE => 13,
+            _ => return Err(DecodeError::new(DecodeErrorKind::UnexpectedString, 0)),
+        };
         let mut body = Rlp::new(payload);
-        let mut fields = body.list()?;
+        let mut list = body.list()?;
         body.finish()?;
         // A blob transaction's network form starts with the transaction itself, a list.
-        let with_sidecar = first == EIP4844_TX_TYPE && fields.peek_is_list() == Some(true);
+        let with_sidecar = first == EIP4844_TX_TYPE && list.peek_is_list() == Some(true);
         let hash = if with_sidecar {
-            let inner = fields.raw()?;
+            let inner = list.raw()?;
+            expect_fields(Rlp::new(inner).list()?, EIP4844_FIELDS)?;
+            // The version (Osaka) or not (Cancun), then blobs, commitments and proofs.
+            let rest = list
+                .iter::<Item<'_>>()
+                .try_fold(0, |n, item| item.map(|_| n + 1))?;
+            if !(3..=4).contains(&rest) {
+                return Err(DecodeError::new(DecodeErrorKind::MissingItem, 0));
+            }
             let mut hasher = alloy_primitives::Keccak256::new();
             hasher.update([first]);
             hasher.update(inner);
             hasher.finalize()
         } else {
+            expect_fields(list, fields)?;
             keccak256(&encoded)
         };
         Ok(Self {
@@ -115,6 +134,22 @@ impl TransactionEnvelope {
             _ => return Err(DecodeError::new(DecodeErrorKind::UnexpectedString, 0)),
         })
     }
+}
+
+/// Fields of a legacy transaction and of an EIP-4844 one.
+const LEGACY_FIELDS: usize = 9;
+const EIP4844_FIELDS: usize = 14;
+
+/// Checks that `list` holds exactly `n` well-formed items (their contents are not decoded).
+fn expect_fields(list: Rlp<'_>, n: usize) -> Result<(), DecodeError> {
+    let mut list = list;
+    for _ in 0..n {
+        if list.is_empty() {
+            return Err(DecodeError::new(DecodeErrorKind::MissingItem, 0));
+        }
+        list.raw()?;
+    }
+    list.finish()
 }
 
 impl<'a> Decodable<'a> for TransactionEnvelope {

@@ -283,6 +283,96 @@ fn limits() {
     ));
 }
 
+/// Each item limit is enforced before the items are decoded: lists of `limit + 1` empty lists,
+/// which are not headers, hashes or bodies, are refused for their count, not their contents.
+#[test]
+fn limits_come_before_decoding() {
+    use devp2p_rlp_codec::Header;
+    // An RLP list of `items`, each already encoded.
+    fn list(items: &[Vec<u8>]) -> Vec<u8> {
+        let payload = items.concat();
+        let mut out = Vec::new();
+        Header::list(payload.len()).encode(&mut out);
+        out.extend(payload);
+        out
+    }
+    let empties = |n: usize| list(&vec![vec![0xc0]; n]);
+    let (one, zero) = (vec![0x01], vec![0x80]);
+    let cases = [
+        (EthVersion::Eth68, id::NEW_BLOCK_HASHES, empties(4097), 4096),
+        (
+            EthVersion::Eth69,
+            id::BLOCK_HEADERS,
+            list(&[one.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth69,
+            id::GET_BLOCK_BODIES,
+            list(&[one.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth69,
+            id::BLOCK_BODIES,
+            list(&[one.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth69,
+            id::NEW_POOLED_TRANSACTION_HASHES,
+            list(&[zero.clone(), empties(4097), empties(0)]),
+            4096,
+        ),
+        (
+            EthVersion::Eth69,
+            id::NEW_POOLED_TRANSACTION_HASHES,
+            list(&[zero.clone(), empties(0), empties(4097)]),
+            4096,
+        ),
+        (
+            EthVersion::Eth69,
+            id::GET_POOLED_TRANSACTIONS,
+            list(&[one.clone(), empties(257)]),
+            256,
+        ),
+        (
+            EthVersion::Eth69,
+            id::GET_RECEIPTS,
+            list(&[one.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth70,
+            id::GET_RECEIPTS,
+            list(&[one.clone(), zero.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth69,
+            id::RECEIPTS,
+            list(&[one.clone(), empties(1025)]),
+            1024,
+        ),
+        (
+            EthVersion::Eth70,
+            id::RECEIPTS,
+            list(&[one, zero, empties(1025)]),
+            1024,
+        ),
+    ];
+    for (version, id, data, limit) in cases {
+        assert_eq!(
+            EthMessage::decode(version, id, &data),
+            Err(MessageError::TooManyItems {
+                limit,
+                got: limit + 1
+            }),
+            "{version:?} message {id:#04x}"
+        );
+    }
+}
+
 #[test]
 fn status_check() {
     let spec = ChainSpec::mainnet();

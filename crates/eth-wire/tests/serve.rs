@@ -2,10 +2,11 @@
 //! and the spec's edge cases, bodies, receipts, request ids, and a chain that does not link.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256, Bytes};
 use devp2p_eth_wire::{
     BlockId, ChainError, ChainReader, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
-    GetPooledTransactions, GetReceipts, HeadersQuery, MemoryChain, respond, serve_headers,
+    GetPooledTransactions, GetReceipts, HeadersQuery, Log, MemoryChain, Receipt,
+    SOFT_RESPONSE_LIMIT, respond, serve_headers, serve_receipts,
 };
 use std::sync::OnceLock;
 
@@ -177,4 +178,70 @@ fn chain_that_does_not_link() {
         MemoryChain::load("{}", &blocks).unwrap_err(),
         ChainError::Genesis(_)
     ));
+}
+
+/// The test chain, with every block holding `per_block` receipts of about 300 KB each.
+struct WithReceipts {
+    per_block: usize,
+}
+
+impl ChainReader for WithReceipts {
+    fn header_by_number(&self, number: u64) -> Option<devp2p_eth_wire::SealedHeader> {
+        chain().header_by_number(number)
+    }
+    fn header_by_hash(&self, hash: &B256) -> Option<devp2p_eth_wire::SealedHeader> {
+        chain().header_by_hash(hash)
+    }
+    fn body(&self, hash: &B256) -> Option<devp2p_eth_wire::BlockBody> {
+        chain().body(hash)
+    }
+    fn receipts(&self, hash: &B256) -> Option<Vec<Receipt>> {
+        chain().header_by_hash(hash)?;
+        let receipt = |i: usize| Receipt {
+            tx_type: 2,
+            status: Bytes::from_static(&[1]),
+            cumulative_gas_used: 21_000 * (i as u64 + 1),
+            logs: vec![Log {
+                address: Address::repeat_byte(0x11),
+                topics: vec![],
+                data: Bytes::from(vec![0xab; 300_000]),
+            }],
+        };
+        Some((0..self.per_block).map(receipt).collect())
+    }
+    fn head(&self) -> devp2p_eth_wire::SealedHeader {
+        chain().head()
+    }
+}
+
+/// Which receipts `version` serves for blocks 1 to 4 of a chain with `per_block` large
+/// receipts each: how many in each list, and whether the last was cut short.
+fn served(version: EthVersion, per_block: usize, first: u64) -> (Vec<usize>, bool) {
+    let (lists, incomplete) = serve_receipts(
+        &WithReceipts { per_block },
+        version,
+        &[hash(1), hash(2), hash(3), hash(4)],
+        first,
+    );
+    (lists.iter().map(Vec::len).collect(), incomplete)
+}
+
+/// The 2 MiB soft limit: eth/70 may cut the last block's list and says so; eth/68 and eth/69
+/// send whole blocks only (a partial list fails the receipts root), checking between blocks.
+#[test]
+fn receipts_stop_at_the_soft_limit_as_each_version_allows() {
+    const { assert!(4 * 300_000 < SOFT_RESPONSE_LIMIT && 8 * 300_000 > SOFT_RESPONSE_LIMIT) };
+    // Four per block: the limit falls in the second block, after its third receipt.
+    for version in [EthVersion::Eth68, EthVersion::Eth69] {
+        assert_eq!(served(version, 4, 0), (vec![4, 4], false), "{version:?}");
+    }
+    assert_eq!(served(EthVersion::Eth70, 4, 0), (vec![4, 3], true));
+    // eth/70 resumes inside the first block (here the second then ends right at the limit);
+    // the others ignore the index.
+    assert_eq!(served(EthVersion::Eth70, 4, 1), (vec![3, 4], false));
+    assert_eq!(served(EthVersion::Eth69, 4, 1), (vec![4, 4], false));
+    // Seven per block: the limit is reached exactly where the first block ends, so the next
+    // block is not started, and nothing was cut.
+    assert_eq!(served(EthVersion::Eth70, 7, 0), (vec![7], false));
+    assert_eq!(served(EthVersion::Eth69, 7, 0), (vec![7], false));
 }

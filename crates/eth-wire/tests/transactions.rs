@@ -95,13 +95,44 @@ fn malformed_envelopes() {
     assert_eq!(kind(&[0x02, 0xc0, 0xc0]), DecodeErrorKind::TrailingBytes);
     assert_eq!(kind(&[0x02, 0xc5, 0x01]), DecodeErrorKind::InputTooShort);
     // A legacy list with bytes after it.
-    assert_eq!(kind(&[0xc1, 0x01, 0x02]), DecodeErrorKind::TrailingBytes);
+    let mut legacy = vec![0xc9];
+    legacy.extend([0x80; 9]);
+    assert!(TransactionEnvelope::from_encoded(Bytes::copy_from_slice(&legacy)).is_ok());
+    legacy.push(0x02);
+    assert_eq!(kind(&legacy), DecodeErrorKind::TrailingBytes);
+    // Lists with the wrong number of fields for their type: legacy, EIP-1559, and a blob
+    // transaction's network form (its transaction, then 3 or 4 items).
+    assert_eq!(kind(&[0xc0]), DecodeErrorKind::MissingItem);
+    assert_eq!(kind(&[0xc1, 0x01]), DecodeErrorKind::MissingItem);
+    let mut ten = vec![0xca];
+    ten.extend([0x80; 10]);
+    assert_eq!(kind(&ten), DecodeErrorKind::ListTooLong);
+    assert_eq!(kind(&[0x02, 0xc0]), DecodeErrorKind::MissingItem);
+    assert_eq!(kind(&[0x02, 0xc1, 0x01]), DecodeErrorKind::MissingItem);
+    let network_with = |fields: usize, rest: usize| {
+        let mut payload = vec![0xc0 + fields as u8];
+        payload.extend(std::iter::repeat_n(0x80, fields));
+        payload.extend(std::iter::repeat_n(0xc0, rest));
+        let mut encoded = vec![0x03, 0xc0 + payload.len() as u8];
+        encoded.extend(payload);
+        TransactionEnvelope::from_encoded(encoded.into())
+    };
+    let network = |rest: usize| network_with(14, rest);
+    assert!(network(3).unwrap().has_sidecar());
+    assert!(network(4).unwrap().has_sidecar());
+    assert_eq!(network(2).unwrap_err().kind(), DecodeErrorKind::MissingItem);
+    assert_eq!(network(5).unwrap_err().kind(), DecodeErrorKind::MissingItem);
+    assert_eq!(
+        network_with(13, 3).unwrap_err().kind(),
+        DecodeErrorKind::MissingItem
+    );
+    // Types this crate does not know.
+    assert_eq!(kind(&[0x05, 0xc0]), DecodeErrorKind::UnexpectedString);
     // Well-formed envelopes whose fields are not a transaction of their type.
-    let envelope =
-        TransactionEnvelope::from_encoded(Bytes::from_static(&[0x02, 0xc1, 0x01])).unwrap();
+    let mut wrong = vec![0x02, 0xcc];
+    wrong.extend([0xc0; 12]);
+    let envelope = TransactionEnvelope::from_encoded(wrong.into()).unwrap();
     assert_eq!(envelope.tx_type(), 2);
-    assert!(envelope.decode().is_err());
-    let envelope = TransactionEnvelope::from_encoded(Bytes::from_static(&[0x05, 0xc0])).unwrap();
     assert!(envelope.decode().is_err());
     // Inside a list, errors point at the transaction.
     let items = list(&[vec![0x00], vec![0x82, 0x00, 0xc0]]);
