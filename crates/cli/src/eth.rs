@@ -14,8 +14,7 @@ use alloy_primitives::U256;
 use clap::{Args as ClapArgs, Subcommand};
 use devp2p_enr::{NodeRecord, PeerId};
 use devp2p_eth_wire::{
-    ChainReader, ChainSpec, EthError, EthMessage, EthStream, LocalStatus, MemoryChain, Status,
-    respond,
+    ChainReader, ChainSpec, EthError, EthStream, LocalStatus, MemoryChain, Status, respond,
 };
 use devp2p_p2p_capability::{Config, DisconnectReason, NodeInfo, P2pStream};
 use devp2p_rlpx_framing::{NodeKey, RlpxStream};
@@ -322,15 +321,16 @@ async fn session(
             Ok(message) => message,
             Err(EthError::P2p(_)) => return Ok(()),
             Err(e) => {
-                let _ = eth.disconnect(DisconnectReason::SubprotocolError).await;
+                let reason = match e {
+                    EthError::UnexpectedStatus => DisconnectReason::ProtocolBreach,
+                    _ => DisconnectReason::SubprotocolError,
+                };
+                let _ = eth.disconnect(reason).await;
                 return Err(e.to_string());
             }
         };
         if let Some(reply) = respond(chain, version, &message) {
             eth.send(&reply).await.map_err(|e| e.to_string())?;
-        } else if let EthMessage::Status(_) = message {
-            let _ = eth.disconnect(DisconnectReason::ProtocolBreach).await;
-            return Err("a second Status".to_owned());
         }
     }
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use devp2p_enr::NodeRecord;
 use devp2p_eth_wire::{
-    BlockId, ChainReader, EthMessage, EthStream, GetBlockBodies, GetBlockHeaders, HeadersQuery,
-    LocalStatus, MemoryChain,
+    BlockId, ChainReader, EthError, EthMessage, EthStream, GetBlockBodies, GetBlockHeaders,
+    HeadersQuery, LocalStatus, MemoryChain,
 };
-use devp2p_p2p_capability::{Config, DisconnectReason, NodeInfo, P2pStream};
+use devp2p_p2p_capability::{Config, DisconnectReason, NodeInfo, P2pError, P2pStream};
 use devp2p_rlpx_framing::{NodeKey, RlpxStream};
 use k256::SecretKey;
 use serde_json::Value;
@@ -89,7 +89,7 @@ fn status_bad_input() {
 }
 
 #[tokio::test]
-async fn serve_answers_headers_and_bodies() {
+async fn serve_answers_headers_and_bodies_and_ends_on_a_second_status() {
     let server = serve();
     let record: NodeRecord = server.first_line.parse().unwrap();
     let genesis = std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap();
@@ -154,7 +154,16 @@ async fn serve_answers_headers_and_bodies() {
     };
     assert_eq!((reply.request_id, reply.bodies.len()), (0, 1));
     assert_eq!(reply.bodies[0], chain.body(&hash).unwrap());
-    eth.disconnect(DisconnectReason::ClientQuitting)
-        .await
-        .unwrap();
+    // A second Status breaks the protocol: the server ends the session, saying so.
+    let again = EthMessage::Status(eth.remote_status().clone());
+    eth.send(&again).await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), eth.next_message()).await {
+        Ok(Err(EthError::P2p(P2pError::Disconnected(end)))) => {
+            assert_eq!(
+                (end.reason, end.by_peer),
+                (DisconnectReason::ProtocolBreach, true)
+            );
+        }
+        other => panic!("expected the server's Disconnect, got {other:?}"),
+    }
 }

@@ -9,8 +9,8 @@ use devp2p_rlp_codec::{
 };
 
 use crate::{
-    Block, BlockBody, Receipt, SealedHeader, Status, Status68, Status69, TransactionEnvelope,
-    receipt::Receipt68,
+    Block, BlockBody, Receipt, SealedHeader, Status, Status68, Status69, StatusError,
+    TransactionEnvelope, receipt::Receipt68, status::check_block_range,
 };
 
 /// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
@@ -120,6 +120,10 @@ pub enum MessageError {
         /// How many came.
         got: usize,
     },
+    /// A BlockRangeUpdate whose range is empty or whose latest hash is zero (the checks of
+    /// an eth/69 Status's range).
+    #[error("BlockRangeUpdate: {0}")]
+    BlockRange(StatusError),
     /// NewPooledTransactionHashes with lists of different lengths.
     #[error("announcement lists differ in length: {types} types, {sizes} sizes, {hashes} hashes")]
     AnnouncementMismatch {
@@ -571,7 +575,12 @@ impl EthMessage {
                 };
                 Self::Receipts(message)
             }
-            id::BLOCK_RANGE_UPDATE => Self::BlockRangeUpdate(decode_exact(data)?),
+            id::BLOCK_RANGE_UPDATE => {
+                let update: BlockRangeUpdate = decode_exact(data)?;
+                check_block_range(update.earliest, update.latest, update.latest_hash)
+                    .map_err(MessageError::BlockRange)?;
+                Self::BlockRangeUpdate(update)
+            }
             other => return Err(MessageError::UnknownId(other)),
         };
         Ok(message)

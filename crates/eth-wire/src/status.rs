@@ -179,15 +179,23 @@ pub fn check_status(
             error,
         })?;
     if let Status::Eth69(status) = theirs {
-        if status.earliest > status.latest {
-            return Err(StatusError::InvalidRange {
-                earliest: status.earliest,
-                latest: status.latest,
-            });
-        }
-        if status.latest_hash == B256::ZERO {
-            return Err(StatusError::ZeroLatestHash);
-        }
+        check_block_range(status.earliest, status.latest, status.latest_hash)?;
+    }
+    Ok(())
+}
+
+/// The block range of an eth/69+ Status or BlockRangeUpdate: not empty, and a latest hash that
+/// is not zero.
+pub(crate) fn check_block_range(
+    earliest: u64,
+    latest: u64,
+    latest_hash: B256,
+) -> Result<(), StatusError> {
+    if earliest > latest {
+        return Err(StatusError::InvalidRange { earliest, latest });
+    }
+    if latest_hash == B256::ZERO {
+        return Err(StatusError::ZeroLatestHash);
     }
     Ok(())
 }

@@ -79,6 +79,9 @@ pub enum EthError {
         /// Why it was refused.
         error: StatusError,
     },
+    /// The peer sent Status again after the handshake (go-ethereum ends such sessions too).
+    #[error("Status again after the handshake")]
+    UnexpectedStatus,
     /// No Status within the time limit.
     #[error("no Status within the time limit")]
     Timeout,
@@ -190,10 +193,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> EthStream<Io> {
         Ok(())
     }
 
-    /// The next eth message from the peer.
+    /// The next eth message from the peer. A second Status is
+    /// [`EthError::UnexpectedStatus`]: the session's Status is fixed at the handshake.
     pub async fn next_message(&mut self) -> Result<EthMessage, EthError> {
         let (id, data) = next_eth(&mut self.p2p, self.capability).await?;
-        Ok(EthMessage::decode(self.version, id, &data)?)
+        match EthMessage::decode(self.version, id, &data)? {
+            EthMessage::Status(_) => Err(EthError::UnexpectedStatus),
+            message => Ok(message),
+        }
     }
 
     /// Ends the session with `reason`.

@@ -457,7 +457,11 @@ proptest! {
 
     #[test]
     fn block_range_and_status_round_trip(earliest in any::<u64>(), latest in any::<u64>(), hash in any::<[u8; 32]>(), network in any::<u64>(), next in any::<u64>(), fork in any::<[u8; 4]>()) {
-        let update = EthMessage::BlockRangeUpdate(BlockRangeUpdate { earliest, latest, latest_hash: B256::from(hash) });
+        // A valid range (decoding checks it); Status is checked apart, by check_status.
+        let mut nonzero = hash;
+        nonzero[0] |= 1;
+        let range = BlockRangeUpdate { earliest: earliest.min(latest), latest: earliest.max(latest), latest_hash: B256::from(nonzero) };
+        let update = EthMessage::BlockRangeUpdate(range);
         let data = update.encode(EthVersion::Eth70).unwrap();
         prop_assert_eq!(EthMessage::decode(EthVersion::Eth70, id::BLOCK_RANGE_UPDATE, &data).unwrap(), update);
         let status = EthMessage::Status(Status::Eth69(Status69 {
@@ -476,4 +480,30 @@ proptest! {
             }
         }
     }
+}
+
+/// BlockRangeUpdate gets the range checks of an eth/69 Status.
+#[test]
+fn block_range_update_is_checked() {
+    let update = |earliest, latest, hash| {
+        let data = encode_to_vec(&BlockRangeUpdate {
+            earliest,
+            latest,
+            latest_hash: hash,
+        });
+        EthMessage::decode(EthVersion::Eth69, id::BLOCK_RANGE_UPDATE, &data)
+    };
+    let hash = B256::repeat_byte(9);
+    assert!(update(5, 5, hash).is_ok());
+    assert_eq!(
+        update(6, 5, hash),
+        Err(MessageError::BlockRange(StatusError::InvalidRange {
+            earliest: 6,
+            latest: 5
+        }))
+    );
+    assert_eq!(
+        update(0, 5, B256::ZERO),
+        Err(MessageError::BlockRange(StatusError::ZeroLatestHash))
+    );
 }
