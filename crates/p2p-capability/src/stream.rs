@@ -27,6 +27,11 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// Once the session has ended, how long its Disconnect may take to be flushed and the
+/// connection to close (go-ethereum allows a Disconnect 1 s to be written). A peer that stopped
+/// reading cannot hold the stream, or a caller waiting on it, any longer than that.
+const END_GRACE: Duration = Duration::from_secs(1);
+
 /// An established `p2p` session: a [`Stream`] of the shared capabilities' messages, with
 /// [`send`](Self::send), [`ping`](Self::ping) and [`disconnect`](Self::disconnect). Pings after
 /// silence and answers to the peer's Pings happen while the stream is polled.
@@ -44,6 +49,8 @@ pub struct P2pStream<Io> {
     pong: Option<Duration>,
     /// How the session ended, once it did.
     ended: Option<Disconnected>,
+    /// Until when the end may wait for the Disconnect to be flushed ([`END_GRACE`]).
+    end_by: Option<tokio::time::Instant>,
     /// Whether the end was reported to the application.
     reported: bool,
 }
@@ -68,6 +75,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             established: false,
             pong: None,
             ended: None,
+            end_by: None,
             reported: false,
         };
         poll_fn(|cx| {
@@ -122,7 +130,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     }
 
     /// Ends the session gracefully: sends Disconnect with `reason`, flushes it and closes the
-    /// connection.
+    /// connection. A peer that does not take the Disconnect within a second (it stopped reading)
+    /// gets no more time: the session's end is then returned as [`P2pError::Disconnected`].
     pub async fn disconnect(mut self, reason: DisconnectReason) -> Result<(), P2pError> {
         self.session.disconnect(reason);
         self.flush().await?;
@@ -130,36 +139,45 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
         Ok(())
     }
 
-    /// Drives the session until everything queued is flushed.
+    /// Drives the session until everything queued is flushed, or until it has ended (a peer
+    /// that stops reading makes the keepalive end it): then the error that reports the end.
     async fn flush(&mut self) -> Result<(), P2pError> {
         poll_fn(|cx| {
             self.drive(cx)?;
             if self.flushed {
                 Poll::Ready(Ok(()))
             } else {
-                Poll::Pending
+                self.poll_end(cx)
             }
         })
         .await
     }
 
-    /// Once the session ended: Pending until its Disconnect is flushed, then the error that
-    /// reports the end (once; later calls see [`P2pError::Closed`]). Pending while it runs.
+    /// Once the session ended: Pending until its Disconnect is flushed and the connection
+    /// closed, or [`END_GRACE`] has passed, then the error that reports the end (once; later
+    /// calls see [`P2pError::Closed`]). Pending while it runs.
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), P2pError>> {
-        let Some(ended) = &self.ended else {
-            return Poll::Pending;
-        };
-        if !self.flushed {
+        if self.ended.is_none() {
             return Poll::Pending;
         }
-        if Pin::new(&mut self.rlpx).poll_close(cx).is_pending() {
+        // The session has no timers once it has ended, so the timer is free for the grace.
+        let end_by = *self
+            .end_by
+            .get_or_insert_with(|| tokio::time::Instant::now() + END_GRACE);
+        if self.timer.deadline() != end_by {
+            self.timer.as_mut().reset(end_by);
+        }
+        let late = self.timer.as_mut().poll(cx).is_ready();
+        if !late && (!self.flushed || Pin::new(&mut self.rlpx).poll_close(cx).is_pending()) {
             return Poll::Pending;
         }
         if self.reported {
             return Poll::Ready(Err(P2pError::Closed));
         }
         self.reported = true;
-        Poll::Ready(Err(P2pError::Disconnected(ended.clone())))
+        Poll::Ready(self.ended.clone().map_or(Err(P2pError::Closed), |ended| {
+            Err(P2pError::Disconnected(ended))
+        }))
     }
 
     /// Moves messages and time between the connection and the session until nothing more can

@@ -291,3 +291,59 @@ async fn hello_and_disconnect_in_one_read() {
     .await
     .unwrap();
 }
+
+/// Bytes snappy cannot shrink, so that they fill the connection's buffers.
+fn noise(len: usize) -> Bytes {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A peer that completes the Hello exchange and then never reads: our sends fill the
+/// connection until one cannot be flushed, the keepalive's Ping cannot go out either and the
+/// session ends for want of a Pong. The blocked send then returns that end within the grace
+/// for flushing the Disconnect, instead of waiting for a peer that will never read.
+#[tokio::test]
+async fn a_peer_that_stops_reading_cannot_hold_a_send_forever() {
+    let (ka, kb) = (key(1), key(2));
+    let (ra, rb) = rlpx_pair(&ka, &kb).await;
+    let fast = Config {
+        ping_interval: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let (a, b) = tokio::join!(
+        P2pStream::handshake(ra, fast, info(&ka, "alice"), caps()),
+        P2pStream::handshake(rb, Config::default(), info(&kb, "bob"), caps()),
+    );
+    let (mut a, _silent) = (a.unwrap(), b.unwrap());
+    let message = noise(1 << 20);
+    let mut sent = 0;
+    let ended = timeout(LIMIT, async {
+        loop {
+            match a.send(1, 0x03, message.clone()).await {
+                Ok(()) => sent += 1,
+                Err(error) => return error,
+            }
+        }
+    })
+    .await
+    .expect("the send is still blocked");
+    match ended {
+        P2pError::Disconnected(ended) => {
+            assert_eq!(ended.reason, DisconnectReason::PingTimeout);
+            assert!(!ended.by_peer);
+        }
+        other => panic!("expected our Disconnect, got {other:?}"),
+    }
+    assert!(
+        sent < 64,
+        "{sent} MiB went out to a peer that does not read"
+    );
+}
