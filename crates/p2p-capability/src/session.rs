@@ -10,7 +10,7 @@ use std::{collections::VecDeque, time::Instant};
 
 use bytes::Bytes;
 use devp2p_enr::PeerId;
-use devp2p_rlpx_framing::Message;
+use devp2p_rlpx_framing::{MAX_FRAME_SIZE, Message};
 
 use crate::{
     Capability, CapabilityMessage, DISCONNECT_ID, DisconnectReason, Disconnected, HELLO_ID, Hello,
@@ -43,7 +43,8 @@ pub struct Config {
     pub ingress_messages: usize,
     /// Per capability: bytes of such messages, at most. Default 32 MiB.
     pub ingress_bytes: usize,
-    /// Largest message (decompressed) sent or received. Default and maximum 16 MiB.
+    /// Largest message (decompressed) sent or received. Default and maximum 16 MiB. A message
+    /// sent must also fit one RLPx frame (16 MiB less a byte) with its id once compressed.
     pub max_message_size: usize,
 }
 
@@ -234,10 +235,17 @@ impl Session {
             State::Established => {}
         }
         let wire_id = self.mux.wire_id(capability, id)?;
-        if data.len() > self.config.max_message_size {
-            return Err(SendError::TooLarge(data.len()));
+        let len = data.len();
+        if len > self.config.max_message_size {
+            return Err(SendError::TooLarge(len));
         }
-        self.queue(wire_id, data);
+        // One frame carries the id and the (compressed) data; what does not fit would fail in
+        // the frame encoder and end the connection without a Disconnect.
+        let data = self.compress(data);
+        if devp2p_rlp_codec::Encodable::length(&wire_id) + data.len() > MAX_FRAME_SIZE {
+            return Err(SendError::TooLarge(len));
+        }
+        self.transmit.push_back(Message::new(wire_id, data));
         Ok(())
     }
 
@@ -371,12 +379,17 @@ impl Session {
 
     /// Queues a message, compressed when snappy is on.
     fn queue(&mut self, id: u64, data: Bytes) {
-        let data = if self.snappy {
+        let data = self.compress(data);
+        self.transmit.push_back(Message::new(id, data));
+    }
+
+    /// `data` as it goes on the wire: compressed once p2p v5 is agreed.
+    fn compress(&mut self, data: Bytes) -> Bytes {
+        if self.snappy {
             self.compressor.compress(&data)
         } else {
             data
-        };
-        self.transmit.push_back(Message::new(id, data));
+        }
     }
 
     fn fail(&mut self, error: ProtocolError) {
