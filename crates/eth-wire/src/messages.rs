@@ -9,8 +9,8 @@ use devp2p_rlp_codec::{
 };
 
 use crate::{
-    Block, BlockBody, Receipt, SealedHeader, Status, Status68, Status69, StatusError,
-    TransactionEnvelope, receipt::Receipt68, status::check_block_range,
+    Block, BlockBody, EIP4844_TX_TYPE, Receipt, SealedHeader, Status, Status68, Status69,
+    StatusError, TransactionEnvelope, receipt::Receipt68, status::check_block_range,
 };
 
 /// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
@@ -124,6 +124,11 @@ pub enum MessageError {
     /// an eth/69 Status's range).
     #[error("BlockRangeUpdate: {0}")]
     BlockRange(StatusError),
+    /// A blob transaction in Transactions, which EIP-4844 forbids (blob transactions are only
+    /// announced), or one in PooledTransactions without its sidecar (the network form is
+    /// required there). Carries the transaction's index in the message.
+    #[error("blob transaction {0} is not allowed in this form here (EIP-4844)")]
+    MisplacedBlobTransaction(usize),
     /// NewPooledTransactionHashes with lists of different lengths.
     #[error("announcement lists differ in length: {types} types, {sizes} sizes, {hashes} hashes")]
     AnnouncementMismatch {
@@ -370,6 +375,20 @@ pub enum EthMessage {
     BlockRangeUpdate(BlockRangeUpdate),
 }
 
+/// Refuses the first blob transaction of `transactions` that `allowed` refuses.
+fn blobs_allowed(
+    transactions: &[TransactionEnvelope],
+    allowed: impl Fn(&TransactionEnvelope) -> bool,
+) -> Result<(), MessageError> {
+    match transactions
+        .iter()
+        .position(|tx| tx.tx_type() == EIP4844_TX_TYPE && !allowed(tx))
+    {
+        Some(index) => Err(MessageError::MisplacedBlobTransaction(index)),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a message whose list at field `field` (see [`count_items`]) holds more than `limit`
 /// items, before anything is decoded: a 10 MiB message of empty items would otherwise build
 /// millions of values before the limit could be checked.
@@ -479,7 +498,11 @@ impl EthMessage {
                 limit_at(data, None, MAX_ANNOUNCED)?;
                 Self::NewBlockHashes(decode_exact(data)?)
             }
-            id::TRANSACTIONS => Self::Transactions(decode_exact(data)?),
+            id::TRANSACTIONS => {
+                let transactions: Vec<TransactionEnvelope> = decode_exact(data)?;
+                blobs_allowed(&transactions, |_| false)?;
+                Self::Transactions(transactions)
+            }
             id::GET_BLOCK_HEADERS => Self::GetBlockHeaders(decode_exact(data)?),
             id::BLOCK_HEADERS => {
                 limit_at(data, Some(1), MAX_HEADERS)?;
@@ -516,7 +539,11 @@ impl EthMessage {
                 limit_at(data, Some(1), MAX_POOLED_REQUEST)?;
                 Self::GetPooledTransactions(decode_exact(data)?)
             }
-            id::POOLED_TRANSACTIONS => Self::PooledTransactions(decode_exact(data)?),
+            id::POOLED_TRANSACTIONS => {
+                let message: PooledTransactions = decode_exact(data)?;
+                blobs_allowed(&message.transactions, TransactionEnvelope::has_sidecar)?;
+                Self::PooledTransactions(message)
+            }
             id::GET_RECEIPTS => {
                 let hashes_at = if version == EthVersion::Eth70 { 2 } else { 1 };
                 limit_at(data, Some(hashes_at), MAX_BLOCKS)?;

@@ -7,7 +7,8 @@ use devp2p_eth_wire::{
     Block, BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, ChainSpec,
     EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts,
     HeadersQuery, Log, MessageError, NewBlock, NewPooledTransactionHashes, PooledTransactions,
-    Receipt, Receipts, Status, Status68, Status69, StatusError, check_status, id, is_allowed,
+    Receipt, Receipts, Status, Status68, Status69, StatusError, TransactionEnvelope, check_status,
+    id, is_allowed,
 };
 use devp2p_rlp_codec::{Rlp, decode_exact, encode_to_vec};
 use proptest::prelude::*;
@@ -86,13 +87,16 @@ fn samples(version: EthVersion) -> Vec<EthMessage> {
         .flat_map(|b| b.transactions.clone())
         .take(12)
         .collect();
+    let no_blobs: Vec<_> = txs.iter().filter(|t| t.tx_type() != 3).cloned().collect();
+    assert!(no_blobs.len() < txs.len() && no_blobs.len() > 6);
     let mut all = vec![
         EthMessage::Status(status(version)),
         EthMessage::NewBlockHashes(vec![BlockHashNumber {
             hash: chain[0].header.hash,
             number: 1,
         }]),
-        EthMessage::Transactions(txs.clone()),
+        // Blob transactions are announced, not broadcast, and pooled only with their sidecar.
+        EthMessage::Transactions(no_blobs.clone()),
         EthMessage::GetBlockHeaders(GetBlockHeaders {
             request_id: 7,
             query: HeadersQuery {
@@ -138,7 +142,7 @@ fn samples(version: EthVersion) -> Vec<EthMessage> {
         }),
         EthMessage::PooledTransactions(PooledTransactions {
             request_id: 9,
-            transactions: txs,
+            transactions: no_blobs,
         }),
         EthMessage::GetReceipts(GetReceipts {
             request_id: 11,
@@ -480,6 +484,56 @@ proptest! {
             }
         }
     }
+}
+
+/// EIP-4844: blob transactions are never broadcast in Transactions, and PooledTransactions
+/// carries them in their network form, with the sidecar.
+#[test]
+fn blob_transactions_only_where_eip_4844_allows_them() {
+    let txs: Vec<_> = blocks(40)
+        .into_iter()
+        .flat_map(|b| b.transactions)
+        .collect();
+    let blob = txs.iter().position(|t| t.tx_type() == 3).unwrap();
+    let plain = txs.iter().position(|t| t.tx_type() == 2).unwrap();
+    let pair = vec![txs[plain].clone(), txs[blob].clone()];
+    for version in EthVersion::ALL {
+        let data = EthMessage::Transactions(pair.clone())
+            .encode(version)
+            .unwrap();
+        assert_eq!(
+            EthMessage::decode(version, id::TRANSACTIONS, &data),
+            Err(MessageError::MisplacedBlobTransaction(1))
+        );
+        let pooled = EthMessage::PooledTransactions(PooledTransactions {
+            request_id: 1,
+            transactions: pair.clone(),
+        });
+        let data = pooled.encode(version).unwrap();
+        assert_eq!(
+            EthMessage::decode(version, id::POOLED_TRANSACTIONS, &data),
+            Err(MessageError::MisplacedBlobTransaction(1))
+        );
+    }
+    // The same transaction in its network form (Cancun: [tx, blobs, commitments, proofs]).
+    let fields = &txs[blob].encoded()[1..];
+    let sidecar = [vec![0xc0], vec![0xc0], vec![0xc0]].concat();
+    let mut wrapper = Vec::new();
+    devp2p_rlp_codec::Header::list(fields.len() + sidecar.len()).encode(&mut wrapper);
+    wrapper.extend(fields);
+    wrapper.extend(sidecar);
+    let network =
+        TransactionEnvelope::from_encoded([&[3u8][..], &wrapper].concat().into()).unwrap();
+    assert!(network.has_sidecar());
+    let pooled = EthMessage::PooledTransactions(PooledTransactions {
+        request_id: 1,
+        transactions: vec![txs[plain].clone(), network],
+    });
+    let data = pooled.encode(EthVersion::Eth69).unwrap();
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth69, id::POOLED_TRANSACTIONS, &data),
+        Ok(pooled)
+    );
 }
 
 /// BlockRangeUpdate gets the range checks of an eth/69 Status.
