@@ -30,7 +30,9 @@ pub struct Config {
     /// Queries (FINDNODE or ENRRequest with their bonding) in flight at once; more are refused
     /// (a lookup then tries other nodes). Default 256.
     pub max_queries: usize,
-    /// Pings awaiting a Pong at once; more are dropped. Default 1024.
+    /// Pings awaiting a Pong at once; more are dropped. At most a quarter of them may be the
+    /// Pings that answer a node pinging us while unbonded (sent once, never retried), so a flood
+    /// of Pings from fresh keys leaves room for our own requests. Default 1024.
     pub max_pings: usize,
     /// Endpoint proofs remembered; the oldest go first. Default 8192.
     pub max_bonds: usize,
@@ -52,8 +54,9 @@ pub struct Config {
     pub rate_limit_ips: usize,
     /// Hashes of recently received packets, to drop replays. Default 2048.
     pub dedup_capacity: usize,
-    /// Distinct nodes whose Pong `to` fields are remembered for predicting our external address.
-    /// Default 32.
+    /// Distinct reporters whose Pong `to` fields are remembered for predicting our external
+    /// address; a reporter is the Pong's source IP (IPv6: its /64), so one host with many keys
+    /// votes once. Default 32.
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be our predicted external
     /// address. Default 3.

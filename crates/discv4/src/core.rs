@@ -131,9 +131,18 @@ enum Waiter {
     User(RequestId),
     Revalidate,
     Query(u64),
-    /// A bootnode, or a node that pinged us while unbonded: it enters the table on answering.
+    /// A bootnode: it enters the table on answering.
     Bond,
+    /// A node that pinged us while unbonded: it enters the table on answering. Anyone can send
+    /// such Pings, from fresh keys and spoofed sources, so this Ping is sent once, never
+    /// retried, and these Pings hold at most a share of [`Config::max_pings`] (see
+    /// [`PING_BACK_SHARE`]).
+    PingBack,
 }
+
+/// Pings that only complete the bond of a node that pinged us ([`Waiter::PingBack`]) may hold
+/// at most `max_pings / PING_BACK_SHARE` places, so our own requests always find room.
+const PING_BACK_SHARE: usize = 4;
 
 #[derive(Debug)]
 struct PendingPing {
@@ -147,12 +156,24 @@ struct PendingPing {
     waiters: Vec<Waiter>,
 }
 
+impl PendingPing {
+    /// Whether the Ping only answers a node that pinged us (nobody of ours waits for it).
+    fn is_ping_back(&self) -> bool {
+        self.waiters
+            .iter()
+            .all(|waiter| *waiter == Waiter::PingBack)
+    }
+}
+
 #[derive(Debug)]
 enum QueryKind {
     FindNode {
         lookup: LookupId,
         target: PeerId,
         found: Vec<NodeRecord>,
+        /// A Neighbours packet came, even an empty one (a node that knows nobody yet, or whose
+        /// entries were all refused): the node answered, so it is not asked again.
+        replied: bool,
     },
     Enr {
         id: RequestId,
@@ -573,7 +594,9 @@ impl Discv4 {
         if proven {
             self.update_seen(now, node, ping.enr_seq);
         } else {
-            self.send_ping(now, node, Waiter::Bond);
+            // Refused when ping-backs hold their whole share: the node got its Pong, and it
+            // bonds when it pings again or when we ping it for our own reasons.
+            self.send_ping(now, node, Waiter::PingBack);
         }
         // Queries that waited for this node's side of the bond go ahead.
         let ready: Vec<u64> = self
@@ -600,9 +623,10 @@ impl Discv4 {
             return;
         };
         self.bond_mut(node_id, from.ip()).pong_received = Some(now);
+        // One vote per source IP (IPv6: per /64), not per key: keys cost nothing.
         if let Some(addr) = self
             .votes
-            .vote(node_id, SocketAddr::new(pong.to.ip, pong.to.udp_port))
+            .vote(from.ip(), SocketAddr::new(pong.to.ip, pong.to.udp_port))
         {
             self.push_event(Event::ExternalAddress(addr));
         }
@@ -625,7 +649,7 @@ impl Discv4 {
                     result: Ok(info.clone()),
                 }),
                 Waiter::Query(id) => self.on_query_bonded(now, id),
-                Waiter::Revalidate | Waiter::Bond => {}
+                Waiter::Revalidate | Waiter::Bond | Waiter::PingBack => {}
             }
         }
     }
@@ -679,9 +703,10 @@ impl Discv4 {
         let Some(query) = self.queries.get_mut(&id) else {
             return;
         };
-        let QueryKind::FindNode { found, .. } = &mut query.kind else {
+        let QueryKind::FindNode { found, replied, .. } = &mut query.kind else {
             return;
         };
+        *replied = true;
         // A packet with fewer than MAX_NEIGHBOURS nodes is usually the last, but it may have
         // overtaken a full one: wait a moment longer for that, not the whole timeout.
         let short_packet = neighbours.nodes.len() < MAX_NEIGHBOURS;
@@ -753,7 +778,8 @@ impl Discv4 {
 
     // ----- Pings and bonds -----
 
-    /// Sends a Ping to `node` for `waiter`, or joins the one in flight. False when too many are.
+    /// Sends a Ping to `node` for `waiter`, or joins the one in flight. False when too many are
+    /// (for a [`Waiter::PingBack`], when ping-backs hold their share of them).
     fn send_ping(&mut self, now: Instant, node: NodeRecord, waiter: Waiter) -> bool {
         let node_id = node.node_id();
         if let Some(pending) = self.pings.get_mut(&node_id) {
@@ -764,6 +790,12 @@ impl Discv4 {
         }
         if self.pings.len() >= self.config.max_pings {
             return false;
+        }
+        if waiter == Waiter::PingBack {
+            let ping_backs = self.pings.values().filter(|p| p.is_ping_back()).count();
+            if ping_backs >= self.config.max_pings / PING_BACK_SHARE {
+                return false;
+            }
         }
         let addr = SocketAddr::new(node.ip, node.udp_port);
         let hash = self.transmit_ping(now, addr);
@@ -801,7 +833,8 @@ impl Discv4 {
         let Some(ping) = self.pings.get_mut(&node_id) else {
             return;
         };
-        if ping.attempts < self.config.request_attempts {
+        // A ping-back is not retried: one Pong and one Ping per Ping received, whoever sent it.
+        if ping.attempts < self.config.request_attempts && !ping.is_ping_back() {
             ping.attempts += 1;
             ping.deadline = now + self.config.request_timeout;
             ping.sent = now;
@@ -839,7 +872,7 @@ impl Discv4 {
                         }
                     }
                 }
-                Waiter::Bond => {}
+                Waiter::Bond | Waiter::PingBack => {}
             }
         }
     }
@@ -966,8 +999,14 @@ impl Discv4 {
         query.deadline = now + self.config.request_timeout;
         let addr = query.addr;
         match &mut query.kind {
-            QueryKind::FindNode { target, found, .. } => {
+            QueryKind::FindNode {
+                target,
+                found,
+                replied,
+                ..
+            } => {
                 found.clear();
+                *replied = false;
                 let message = Message::FindNode(FindNode {
                     target: *target,
                     expiration,
@@ -998,9 +1037,8 @@ impl Discv4 {
             // The node did not ping us: maybe it does not (ethereumjs), try anyway.
             Stage::Ping => self.send_query(now, id),
             Stage::Reply => {
-                let got_some =
-                    matches!(&query.kind, QueryKind::FindNode { found, .. } if !found.is_empty());
-                if got_some {
+                let replied = matches!(&query.kind, QueryKind::FindNode { replied: true, .. });
+                if replied {
                     self.finish_query(now, id, true);
                 } else if query.attempts < self.config.request_attempts {
                     // Perhaps our Pong was lost and the node ignored us: ping again, which makes
@@ -1058,6 +1096,7 @@ impl Discv4 {
                         lookup: id,
                         target,
                         found: Vec::new(),
+                        replied: false,
                     };
                     if !self.start_query(now, node, kind)
                         && let Some((_, lookup)) = self.lookups.get_mut(&id)

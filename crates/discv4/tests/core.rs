@@ -15,8 +15,8 @@ use std::{
 };
 
 use devp2p_discv4::{
-    Config, Discv4, Endpoint, EnrResponse, Event, FindNode, Message, Ping, RequestError,
-    SigningKey, wire,
+    Config, Discv4, Endpoint, EnrResponse, Event, FindNode, Message, NodeRecord, PeerId, Ping,
+    Pong, RequestError, SigningKey, Transmit, wire,
 };
 
 const UNIX: u64 = 1_700_000_000;
@@ -26,20 +26,54 @@ fn key(b: u8) -> SigningKey {
 }
 
 fn node(b: u8, addr: SocketAddr) -> Discv4 {
+    node_with(b, addr, Config::default())
+}
+
+fn node_with(b: u8, addr: SocketAddr, config: Config) -> Discv4 {
     let endpoint = Endpoint {
         ip: addr.ip(),
         udp_port: addr.port(),
         tcp_port: 0,
     };
-    Discv4::new(
-        key(b),
-        endpoint,
-        Config::default(),
-        start(),
-        UNIX,
-        u64::from(b),
-    )
-    .unwrap()
+    Discv4::new(key(b), endpoint, config, start(), UNIX, u64::from(b)).unwrap()
+}
+
+fn endpoint(addr: SocketAddr) -> Endpoint {
+    Endpoint {
+        ip: addr.ip(),
+        udp_port: addr.port(),
+        tcp_port: 0,
+    }
+}
+
+fn record(key: &SigningKey, addr: SocketAddr) -> NodeRecord {
+    NodeRecord {
+        id: PeerId::from_public_key(&key.verifying_key().into()),
+        ip: addr.ip(),
+        tcp_port: 0,
+        udp_port: addr.port(),
+    }
+}
+
+/// A Ping from `key` at `from` to our node at `to`, as bytes.
+fn ping_packet(key: &SigningKey, from: SocketAddr, to: SocketAddr) -> Vec<u8> {
+    Message::Ping(Ping {
+        version: 4,
+        from: endpoint(from),
+        to: endpoint(to),
+        expiration: UNIX + 20,
+        enr_seq: None,
+    })
+    .encode(key)
+    .0
+}
+
+/// The decoded messages `ours` sends to `dst`, in order (others are dropped).
+fn sent_to(ours: &mut Discv4, dst: SocketAddr) -> Vec<wire::Packet> {
+    std::iter::from_fn(|| ours.poll_transmit())
+        .filter(|t| t.dst == dst)
+        .map(|t| wire::decode(&t.bytes).unwrap())
+        .collect()
 }
 
 fn start() -> Instant {
@@ -54,11 +88,13 @@ fn addr(text: &str) -> SocketAddr {
 
 /// Nodes by address; `deliver` moves datagrams between them until none are left. A datagram
 /// from a node arrives from `seen_as[node]` when set (a NAT), else from the node's address.
+/// Every datagram sent is kept in `sent` with its sender's address.
 struct Net {
     nodes: HashMap<SocketAddr, Discv4>,
     seen_as: HashMap<SocketAddr, SocketAddr>,
     offline: Vec<SocketAddr>,
     events: Vec<(SocketAddr, Event)>,
+    sent: Vec<(SocketAddr, Transmit)>,
 }
 
 impl Net {
@@ -68,6 +104,7 @@ impl Net {
             seen_as: HashMap::new(),
             offline: Vec::new(),
             events: Vec::new(),
+            sent: Vec::new(),
         }
     }
 
@@ -87,6 +124,7 @@ impl Net {
                 let source = self.seen_as.get(&from).copied().unwrap_or(from);
                 for t in out {
                     moved = true;
+                    self.sent.push((from, t.clone()));
                     if self.offline.contains(&t.dst) || self.offline.contains(&from) {
                         continue;
                     }
@@ -238,7 +276,7 @@ fn a_record_that_is_not_the_nodes_is_refused() {
     ours.handle_datagram(now, b, &b_ping.encode(&b_key).0);
     let _pong = ours.poll_transmit().unwrap();
     let ping_back = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
-    let pong = Message::Pong(devp2p_discv4::Pong {
+    let pong = Message::Pong(Pong {
         to: Endpoint {
             ip: a.ip(),
             udp_port: a.port(),
@@ -326,8 +364,8 @@ fn pings_beyond_the_per_ip_burst_are_dropped() {
 
 #[test]
 fn a_full_neighbours_packet_of_ipv6_nodes_fits_in_1280_bytes() {
-    let node = |i: u8| devp2p_discv4::NodeRecord {
-        id: devp2p_discv4::PeerId([i; 64]),
+    let node = |i: u8| NodeRecord {
+        id: PeerId([i; 64]),
         ip: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
         tcp_port: u16::MAX,
         udp_port: u16::MAX,
@@ -346,4 +384,188 @@ fn a_full_neighbours_packet_of_ipv6_nodes_fits_in_1280_bytes() {
         packet(12).len()
     );
     assert!(packet(13).len() > wire::MAX_PACKET_SIZE);
+}
+
+#[test]
+fn a_ping_back_to_an_unbonded_pinger_is_sent_once() {
+    let (a, b, silent) = (
+        addr("10.0.0.1:30303"),
+        addr("10.0.0.2:30303"),
+        addr("10.0.0.3:30303"),
+    );
+    let mut ours = node(1, a);
+    let now = start();
+    // B pings us and never answers: it gets a Pong and one Ping back, which is not retried.
+    ours.handle_datagram(now, b, &ping_packet(&key(2), b, a));
+    let mut to_b = sent_to(&mut ours, b);
+    // Our own Ping to a silent node, by contrast, is retried.
+    ours.ping(now, record(&key(3), silent));
+    let mut to_silent = sent_to(&mut ours, silent);
+    let mut now = now;
+    let until = now + Duration::from_secs(10);
+    while let Some(at) = ours.poll_timeout().filter(|at| *at <= until) {
+        now = at;
+        ours.handle_timeout(now);
+        let out: Vec<Transmit> = std::iter::from_fn(|| ours.poll_transmit()).collect();
+        for t in out {
+            let packet = wire::decode(&t.bytes).unwrap();
+            if t.dst == b {
+                to_b.push(packet);
+            } else if t.dst == silent {
+                to_silent.push(packet);
+            }
+        }
+    }
+    let pings = |packets: &[wire::Packet]| {
+        packets
+            .iter()
+            .filter(|p| matches!(p.message, Message::Ping(_)))
+            .count()
+    };
+    assert!(matches!(to_b[0].message, Message::Pong(_)), "{to_b:?}");
+    assert_eq!(pings(&to_b), 1, "Pings back to B");
+    assert_eq!(pings(&to_silent), 3, "our own Pings");
+    assert!(ours.table().is_empty());
+}
+
+#[test]
+fn a_flood_of_pings_from_fresh_keys_leaves_room_for_our_own_ping() {
+    let a = addr("10.0.0.1:30303");
+    let config = Config {
+        max_pings: 16,
+        ..Config::default()
+    };
+    let mut ours = node_with(1, a, config);
+    let now = start();
+    let mut pongs = 0;
+    let mut pings_back = 0;
+    for i in 0..40u8 {
+        let from = SocketAddr::from(([10, 9, 0, i], 30303));
+        ours.handle_datagram(now, from, &ping_packet(&key(10 + i), from, a));
+        for packet in sent_to(&mut ours, from) {
+            match packet.message {
+                Message::Pong(_) => pongs += 1,
+                Message::Ping(_) => pings_back += 1,
+                _ => {}
+            }
+        }
+    }
+    // Every Ping is answered; ping-backs stop at a quarter of the 16 places.
+    assert_eq!(pongs, 40);
+    assert_eq!(pings_back, 4);
+    // Our own Ping still goes out.
+    let other = addr("10.0.0.2:30303");
+    let request = ours.ping(now, record(&key(2), other));
+    let busy = std::iter::from_fn(|| ours.poll_event()).any(|e| {
+        matches!(e, Event::PingResult { id, result: Err(RequestError::Busy), .. } if id == request)
+    });
+    assert!(!busy, "our Ping was refused as busy");
+    let sent = sent_to(&mut ours, other);
+    assert!(
+        matches!(sent.as_slice(), [p] if matches!(p.message, Message::Ping(_))),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn many_keys_on_one_ip_vote_once_for_our_external_address() {
+    let a = addr("10.0.0.1:30303");
+    let mut ours = node(1, a);
+    let now = start();
+    let (truth, lie) = (addr("203.0.113.9:4242"), addr("198.51.100.66:6666"));
+    // We ping node `b` at `from`; it answers that it sees us at `seen_as`.
+    let pong = |ours: &mut Discv4, b: u8, from: SocketAddr, seen_as: SocketAddr| {
+        ours.ping(now, record(&key(b), from));
+        let ping = sent_to(ours, from).pop().unwrap();
+        assert!(matches!(ping.message, Message::Ping(_)));
+        let answer = Message::Pong(Pong {
+            to: endpoint(seen_as),
+            ping_hash: ping.hash,
+            expiration: UNIX + 20,
+            enr_seq: None,
+        });
+        ours.handle_datagram(now, from, &answer.encode(&key(b)).0);
+    };
+    // Ten keys on one host report the lie: one vote, below the three needed.
+    for b in 10..20u8 {
+        let from = SocketAddr::from(([10, 6, 6, 6], 1000 + u16::from(b)));
+        pong(&mut ours, b, from, lie);
+    }
+    assert_eq!(ours.external_address(), None);
+    // Three hosts report the truth: three votes against one.
+    for (i, b) in (30..33u8).enumerate() {
+        let from = SocketAddr::from(([10, 7, i as u8, 1], 30303));
+        pong(&mut ours, b, from, truth);
+    }
+    assert_eq!(ours.external_address(), Some(truth));
+    assert!(
+        std::iter::from_fn(|| ours.poll_event()).all(|e| e != Event::ExternalAddress(lie)),
+        "the lie was predicted"
+    );
+}
+
+/// Decodes the datagrams `from` sent to `to` in `net` and keeps those `pick` accepts.
+fn sent_between<T>(
+    net: &Net,
+    from: SocketAddr,
+    to: SocketAddr,
+    pick: impl Fn(Message) -> Option<T>,
+) -> Vec<T> {
+    net.sent
+        .iter()
+        .filter(|(sender, t)| *sender == from && t.dst == to)
+        .filter_map(|(_, t)| pick(wire::decode(&t.bytes).unwrap().message))
+        .collect()
+}
+
+#[test]
+fn an_empty_neighbours_answer_is_an_answer() {
+    // B knows nobody but us: it answers our FINDNODE with an empty Neighbours.
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    let lookup = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    net.run_until(now, now + Duration::from_secs(5));
+    let finished = net.events.iter().find_map(|(at, e)| match e {
+        Event::LookupFinished { id, nodes, .. } if *at == a && *id == lookup => Some(nodes),
+        _ => None,
+    });
+    assert_eq!(finished, Some(&vec![record]));
+    let answers = sent_between(&net, b, a, |m| match m {
+        Message::Neighbours(n) => Some(n.nodes),
+        _ => None,
+    });
+    assert_eq!(answers, vec![Vec::new()]);
+    // B answered: it is not asked again.
+    let find_nodes = sent_between(&net, a, b, |m| {
+        matches!(m, Message::FindNode(_)).then_some(())
+    });
+    assert_eq!(find_nodes.len(), 1, "FINDNODEs sent to B");
+}
+
+#[test]
+fn a_refresh_answered_with_empty_neighbours_is_not_retried_early() {
+    // B, a fresh bootnode, knows nobody but us: the refresh's lookups get empty Neighbours.
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let bootnode = net.node(b).local_record();
+    net.node(a).add_bootnode(now, bootnode);
+    let now = net.run_until(now, now + Duration::from_secs(5));
+    let finished = net
+        .events
+        .iter()
+        .filter(|(at, e)| *at == a && matches!(e, Event::LookupFinished { .. }))
+        .count();
+    assert_eq!(finished, 2, "the refresh's two lookups");
+    // B answered, so the next refresh is half an hour away, not the 10 s of a failed bootstrap.
+    net.sent.clear();
+    net.run_until(now, now + Duration::from_secs(20));
+    let find_nodes = sent_between(&net, a, b, |m| {
+        matches!(m, Message::FindNode(_)).then_some(())
+    });
+    assert!(find_nodes.is_empty(), "{} FINDNODEs", find_nodes.len());
 }

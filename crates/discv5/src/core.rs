@@ -60,8 +60,9 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
     pub max_talk_protocols: usize,
-    /// Distinct nodes whose PONG `ip`/`port` are remembered for predicting our external
-    /// address. Default 32.
+    /// Distinct reporters whose PONG `ip`/`port` are remembered for predicting our external
+    /// address; a reporter is the PONG's source IP (IPv6: its /64), so one host with many node
+    /// ids votes once. Default 32.
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be predicted. Default 3.
     pub min_address_votes: usize,
@@ -737,7 +738,8 @@ impl Discv5 {
                     _ => None,
                 };
                 let seen_as = SocketAddr::new(ip, port);
-                if let Some(addr) = self.votes.vote(node.id, seen_as) {
+                // One vote per source IP (IPv6: per /64), not per node id: ids cost nothing.
+                if let Some(addr) = self.votes.vote(node.addr.ip(), seen_as) {
                     self.push_event(Event::ExternalAddress(addr));
                 }
                 if let Some(id) = ping {

@@ -28,13 +28,19 @@ fn addr(i: usize) -> SocketAddr {
 
 impl Net {
     fn new(count: usize) -> Self {
+        Self::at(&(0..count).map(addr).collect::<Vec<_>>())
+    }
+
+    /// A node at each of `addrs`.
+    fn at(addrs: &[SocketAddr]) -> Self {
         let now = Instant::now();
-        let nodes = (0..count)
-            .map(|i| {
+        let nodes = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
                 let mut secret = [7u8; 32];
                 secret[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
                 let key = SigningKey::from_slice(&secret).unwrap();
-                let a = addr(i);
                 let record = Enr::builder().ip(a.ip()).udp(a.port()).build(&key).unwrap();
                 (
                     a,
@@ -328,6 +334,29 @@ fn three_agreeing_pongs_predict_our_external_address() {
         net.take_events(0)
             .contains(&Event::ExternalAddress(addr(0)))
     );
+}
+
+#[test]
+fn node_ids_on_one_ip_vote_once_for_our_external_address() {
+    // Four node ids on one host, then two more hosts.
+    let ours = addr(0);
+    let host = |port| SocketAddr::from(([10, 0, 9, 9], port));
+    let others = [addr(1), addr(2)];
+    let mut all = vec![ours, host(9001), host(9002), host(9003), host(9004)];
+    all.extend(others);
+    let mut net = Net::at(&all);
+    let pong_from = |net: &mut Net, at: SocketAddr| {
+        let record = net.nodes[&at].local_record().clone();
+        let now = net.now;
+        net.nodes.get_mut(&ours).unwrap().ping(now, &record);
+        net.run(Duration::from_millis(100));
+        net.nodes[&ours].external_address()
+    };
+    for port in 9001..=9004 {
+        assert_eq!(pong_from(&mut net, host(port)), None, "after {port}");
+    }
+    assert_eq!(pong_from(&mut net, others[0]), None);
+    assert_eq!(pong_from(&mut net, others[1]), Some(ours));
 }
 
 #[test]

@@ -1,29 +1,31 @@
 //! External address prediction: the address other nodes say they see us at (discv4 Pong `to`,
-//! discv5 PONG `ip`/`port`), once enough distinct nodes agree.
+//! discv5 PONG `ip`/`port`), once enough distinct reporters agree.
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::SocketAddr,
+    net::{IpAddr, Ipv6Addr, SocketAddr},
 };
 
-use devp2p_enr::NodeId;
-
-/// The latest report of each of at most `capacity` distinct nodes; the prediction is the
+/// The latest report of each of at most `capacity` distinct reporters; the prediction is the
 /// address reported by at least `min_votes` of them and by more than any other address.
 ///
+/// A reporter is the IP address the report came from, an IPv6 address counting as its /64
+/// (IPv4-mapped IPv6 as IPv4): node ids cost nothing, so one host with many keys must not
+/// outvote honest nodes elsewhere.
+///
 /// ```
-/// use devp2p_kbucket::{AddressVotes, NodeId};
+/// use devp2p_kbucket::AddressVotes;
 ///
 /// let mut votes = AddressVotes::new(32, 2);
 /// let seen = "203.0.113.9:30303".parse().unwrap();
-/// assert_eq!(votes.vote(NodeId([1; 32]), seen), None);
-/// assert_eq!(votes.vote(NodeId([1; 32]), seen), None); // the same node counts once
-/// assert_eq!(votes.vote(NodeId([2; 32]), seen), Some(seen));
+/// assert_eq!(votes.vote("198.51.100.1".parse().unwrap(), seen), None);
+/// assert_eq!(votes.vote("198.51.100.1".parse().unwrap(), seen), None); // one IP counts once
+/// assert_eq!(votes.vote("198.51.100.2".parse().unwrap(), seen), Some(seen));
 /// assert_eq!(votes.predicted(), Some(seen));
 /// ```
 #[derive(Debug, Clone)]
 pub struct AddressVotes {
-    votes: VecDeque<(NodeId, SocketAddr)>,
+    votes: VecDeque<(IpAddr, SocketAddr)>,
     capacity: usize,
     min_votes: usize,
     predicted: Option<SocketAddr>,
@@ -45,13 +47,15 @@ impl AddressVotes {
         self.predicted
     }
 
-    /// Records that `reporter` sees us at `addr` (replacing its earlier report); returns the
-    /// prediction when this report changed it. Unspecified addresses and port 0 are ignored.
-    pub fn vote(&mut self, reporter: NodeId, addr: SocketAddr) -> Option<SocketAddr> {
+    /// Records that the node at IP `reporter` (the source of its packet) sees us at `addr`,
+    /// replacing the earlier report from that IP (or IPv6 /64); returns the prediction when this
+    /// report changed it. Unspecified addresses and port 0 are ignored.
+    pub fn vote(&mut self, reporter: IpAddr, addr: SocketAddr) -> Option<SocketAddr> {
         if addr.ip().is_unspecified() || addr.port() == 0 {
             return None;
         }
-        self.votes.retain(|(node, _)| *node != reporter);
+        let reporter = voter(reporter);
+        self.votes.retain(|(voter, _)| *voter != reporter);
         self.votes.push_back((reporter, addr));
         while self.votes.len() > self.capacity {
             self.votes.pop_front();
@@ -78,9 +82,22 @@ impl AddressVotes {
     }
 }
 
+/// Who a report from `ip` counts for: the IPv4 address, or the /64 of an IPv6 one (a single
+/// host or subscriber usually gets a whole /64).
+fn voter(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
 
     #[test]
     fn a_tie_predicts_nothing_and_old_reports_age_out() {
@@ -89,19 +106,36 @@ mod tests {
             "198.51.100.2:2".parse().unwrap(),
         );
         let mut votes = AddressVotes::new(3, 1);
-        assert_eq!(votes.vote(NodeId([1; 32]), a), Some(a));
+        assert_eq!(votes.vote(ip("192.0.2.1"), a), Some(a));
         // A tie: the prediction stays.
-        assert_eq!(votes.vote(NodeId([2; 32]), b), None);
+        assert_eq!(votes.vote(ip("192.0.2.2"), b), None);
         assert_eq!(votes.predicted(), Some(a));
-        assert_eq!(votes.vote(NodeId([3; 32]), b), Some(b));
-        // Capacity 3: node 4's report pushes out node 1's; b still leads 2 to 1.
-        assert_eq!(votes.vote(NodeId([4; 32]), a), None);
+        assert_eq!(votes.vote(ip("192.0.2.3"), b), Some(b));
+        // Capacity 3: reporter 4's report pushes out reporter 1's; b still leads 2 to 1.
+        assert_eq!(votes.vote(ip("192.0.2.4"), a), None);
         assert_eq!(votes.predicted(), Some(b));
-        // Node 2 changes its mind: its report counts once, now for a (a 2, b 1).
-        assert_eq!(votes.vote(NodeId([2; 32]), a), Some(a));
+        // Reporter 2 changes its mind: its report counts once, now for a (a 2, b 1).
+        assert_eq!(votes.vote(ip("192.0.2.2"), a), Some(a));
         assert_eq!(
-            votes.vote(NodeId([0; 32]), "0.0.0.0:1".parse().unwrap()),
+            votes.vote(ip("192.0.2.5"), "0.0.0.0:1".parse().unwrap()),
             None
         );
+    }
+
+    #[test]
+    fn an_ipv6_reporter_counts_once_per_64() {
+        let ours: SocketAddr = "203.0.113.9:30303".parse().unwrap();
+        let mut votes = AddressVotes::new(32, 2);
+        // Two addresses of one /64: one reporter.
+        assert_eq!(votes.vote(ip("2001:db8:0:1::1"), ours), None);
+        assert_eq!(votes.vote(ip("2001:db8:0:1:ffff::2"), ours), None);
+        assert_eq!(votes.predicted(), None);
+        // Another /64 is a second reporter.
+        assert_eq!(votes.vote(ip("2001:db8:0:2::1"), ours), Some(ours));
+        // An IPv4-mapped address counts as the IPv4 one.
+        let mut votes = AddressVotes::new(32, 2);
+        assert_eq!(votes.vote(ip("198.51.100.7"), ours), None);
+        assert_eq!(votes.vote(ip("::ffff:198.51.100.7"), ours), None);
+        assert_eq!(votes.predicted(), None);
     }
 }
