@@ -190,6 +190,10 @@ enum Stage {
     Ping,
     /// FINDNODE or ENRRequest sent; waiting for the answer until the deadline.
     Reply,
+    /// Bonded, but another FINDNODE to the node is waiting for its answer: Neighbours name no
+    /// request, so a second one would take answers meant for the first. Sent when that one
+    /// ends (or at the deadline, when it is checked again).
+    Queued,
 }
 
 #[derive(Debug)]
@@ -200,6 +204,15 @@ struct Query {
     stage: Stage,
     deadline: Instant,
     attempts: u8,
+}
+
+impl Query {
+    /// Whether this is a FINDNODE to the same node, at the same address, as `other`.
+    fn is_find_node_to(&self, other: &Self) -> bool {
+        matches!(self.kind, QueryKind::FindNode { .. })
+            && self.node.id == other.node.id
+            && self.addr == other.addr
+    }
 }
 
 #[derive(Debug, Default)]
@@ -992,9 +1005,20 @@ impl Discv4 {
 
     fn send_query(&mut self, now: Instant, id: u64) {
         let expiration = self.expiration(now);
+        let waits_for_another = self.queries.get(&id).is_some_and(|query| {
+            matches!(query.kind, QueryKind::FindNode { .. })
+                && self.queries.iter().any(|(other, q)| {
+                    *other != id && q.stage == Stage::Reply && q.is_find_node_to(query)
+                })
+        });
         let Some(query) = self.queries.get_mut(&id) else {
             return;
         };
+        if waits_for_another {
+            query.stage = Stage::Queued;
+            query.deadline = now + self.config.request_timeout;
+            return;
+        }
         query.stage = Stage::Reply;
         query.deadline = now + self.config.request_timeout;
         let addr = query.addr;
@@ -1034,8 +1058,9 @@ impl Discv4 {
         match query.stage {
             // The ping's own retries decide; this deadline only bounds the whole wait.
             Stage::Pong => self.finish_query(now, id, false),
-            // The node did not ping us: maybe it does not (ethereumjs), try anyway.
-            Stage::Ping => self.send_query(now, id),
+            // The node did not ping us: maybe it does not (ethereumjs), try anyway. A queued
+            // FINDNODE checks again whether the one before it is still waiting.
+            Stage::Ping | Stage::Queued => self.send_query(now, id),
             Stage::Reply => {
                 let replied = matches!(&query.kind, QueryKind::FindNode { replied: true, .. });
                 if replied {
@@ -1063,6 +1088,16 @@ impl Discv4 {
         let Some(query) = self.queries.remove(&id) else {
             return;
         };
+        // The next FINDNODE queued behind this one goes out.
+        if let Some(next) = self
+            .queries
+            .iter()
+            .filter(|(_, q)| q.stage == Stage::Queued && q.is_find_node_to(&query))
+            .map(|(next, _)| *next)
+            .min()
+        {
+            self.send_query(now, next);
+        }
         match query.kind {
             QueryKind::FindNode { lookup, found, .. } => {
                 if let Some((_, state)) = self.lookups.get_mut(&lookup) {

@@ -569,3 +569,46 @@ fn a_refresh_answered_with_empty_neighbours_is_not_retried_early() {
     });
     assert!(find_nodes.is_empty(), "{} FINDNODEs", find_nodes.len());
 }
+
+#[test]
+fn findnodes_to_one_node_wait_for_each_other() {
+    // Two lookups at once, and B is the only node A knows: both query B. Neighbours name no
+    // request, so the second FINDNODE waits for the first's answer instead of racing it (where
+    // the first query would take both answers and the second re-ask until it gave up).
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    net.sent.clear();
+    let first = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    let second = net.node(a).lookup(now, PeerId([8; 64])).unwrap();
+    net.run_until(now, now + Duration::from_secs(5));
+    for lookup in [first, second] {
+        let finished = net.events.iter().find_map(|(at, e)| match e {
+            Event::LookupFinished { id, nodes, .. } if *at == a && *id == lookup => Some(nodes),
+            _ => None,
+        });
+        assert_eq!(finished, Some(&vec![record]), "lookup {lookup:?}");
+    }
+    // In order on the wire: FINDNODE, its Neighbours, the other FINDNODE, its Neighbours.
+    let exchange: Vec<(SocketAddr, Option<PeerId>)> = net
+        .sent
+        .iter()
+        .filter_map(|(from, t)| match wire::decode(&t.bytes).unwrap().message {
+            Message::FindNode(f) => Some((*from, Some(f.target))),
+            Message::Neighbours(_) => Some((*from, None)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        exchange,
+        [
+            (a, Some(PeerId([7; 64]))),
+            (b, None),
+            (a, Some(PeerId([8; 64]))),
+            (b, None)
+        ]
+    );
+}
