@@ -28,6 +28,16 @@ impl IpPrefix {
     }
 }
 
+/// Who an address stands for when counting sources (address votes, rate limits): an IPv4
+/// address itself, an IPv6 address its /64 (a single host or subscriber usually gets a whole
+/// /64), an IPv4-mapped IPv6 address the IPv4 one.
+pub(crate) fn host(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+    }
+}
+
 /// Whether `ip` is loopback, private, link-local or unspecified.
 pub(crate) fn is_lan(ip: IpAddr) -> bool {
     match ip.to_canonical() {

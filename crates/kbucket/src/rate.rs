@@ -6,6 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::ip::host;
+
 /// The longest a full map waits between sweeps, should no bucket ever refill (no refill rate).
 const MAX_SWEEP_WAIT: Duration = Duration::from_secs(60);
 
@@ -15,8 +17,9 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets per source IP: each address may spend `burst` at once and earns
-/// `per_second` back, up to `burst`. At most `max_addresses` are tracked; when the map is full,
+/// Token buckets per source host: each IPv4 address, or IPv6 /64 (one host or subscriber
+/// usually has a whole /64 to send from), may spend `burst` at once and earns `per_second`
+/// back, up to `burst`. At most `max_addresses` are tracked; when the map is full,
 /// the addresses whose bucket has refilled (idle ones) are forgotten, and if every one is
 /// busy a new address is refused, so spoofed sources cannot grow the map. The limiter knows
 /// when the first bucket can have refilled, and sweeps only from then on: a flood of new
@@ -56,8 +59,10 @@ impl IpRateLimit {
         }
     }
 
-    /// Whether an event from `ip` at `now` is within its limit; if so it is counted.
+    /// Whether an event from `ip` at `now` is within its host's limit (see [`IpRateLimit`]);
+    /// if so it is counted.
     pub fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let ip = host(ip);
         let (rate, burst) = (self.per_second, self.burst);
         let refilled =
             |b: &Bucket| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate;
@@ -132,6 +137,22 @@ mod tests {
         // 100 ms earn one.
         let soon = later + Duration::from_millis(100);
         assert_eq!((0..3).filter(|_| limit.admit(soon, ip(1))).count(), 1);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_64() {
+        let v6 = |text: &str| text.parse::<IpAddr>().unwrap();
+        let mut limit = IpRateLimit::new(1, 2, 8);
+        let now = start();
+        // Two addresses of one /64 share a bucket: the third event in all is refused.
+        assert!(limit.admit(now, v6("2001:db8:0:1::1")));
+        assert!(limit.admit(now, v6("2001:db8:0:1:ffff::2")));
+        assert!(!limit.admit(now, v6("2001:db8:0:1::3")));
+        // Another /64 has its own.
+        assert!(limit.admit(now, v6("2001:db8:0:2::1")));
+        // An IPv4-mapped address is the IPv4 one.
+        assert!(limit.admit(now, ip(7)) && limit.admit(now, ip(7)));
+        assert!(!limit.admit(now, v6("::ffff:198.51.100.7")));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::{IpAddr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, SocketAddr},
 };
+
+use crate::ip::host;
 
 /// The latest report of each of at most `capacity` distinct reporters; the prediction is the
 /// address reported by at least `min_votes` of them and by more than any other address.
@@ -54,7 +56,7 @@ impl AddressVotes {
         if addr.ip().is_unspecified() || addr.port() == 0 {
             return None;
         }
-        let reporter = voter(reporter);
+        let reporter = host(reporter);
         self.votes.retain(|(voter, _)| *voter != reporter);
         self.votes.push_back((reporter, addr));
         while self.votes.len() > self.capacity {
@@ -79,15 +81,6 @@ impl AddressVotes {
             }
             _ => None,
         }
-    }
-}
-
-/// Who a report from `ip` counts for: the IPv4 address, or the /64 of an IPv6 one (a single
-/// host or subscriber usually gets a whole /64).
-fn voter(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
     }
 }
 
