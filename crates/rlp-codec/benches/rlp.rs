@@ -299,7 +299,8 @@ fn headers(c: &mut Criterion, chain: &[u8]) {
     paired_vs_alloy("headers/decode", 20, decode_ours, decode_alloy);
 }
 
-/// The generic tree for each peer (ours is `common::Tree`).
+/// The generic tree for each peer (ours is `common::Tree`); each decodes a list through its
+/// library's own `Vec<T>` impl.
 #[derive(Debug, PartialEq)]
 enum FastTree {
     Bytes(Vec<u8>),
@@ -308,21 +309,15 @@ enum FastTree {
 
 impl fastrlp::Decodable for FastTree {
     fn decode(buf: &mut &[u8]) -> Result<Self, fastrlp::DecodeError> {
+        if buf.first().is_some_and(|b| *b >= 0xc0) {
+            return Ok(Self::List(fastrlp::Decodable::decode(buf)?));
+        }
         let header = fastrlp::Header::decode(buf)?;
         let (payload, rest) = buf
             .split_at_checked(header.payload_length)
             .ok_or(fastrlp::DecodeError::InputTooShort { needed: None })?;
         *buf = rest;
-        Ok(if header.list {
-            let mut items = payload;
-            let mut list = Vec::new();
-            while !items.is_empty() {
-                list.push(Self::decode(&mut items)?);
-            }
-            Self::List(list)
-        } else {
-            Self::Bytes(payload.to_vec())
-        })
+        Ok(Self::Bytes(payload.to_vec()))
     }
 }
 
@@ -349,20 +344,10 @@ enum AlloyTree {
 
 impl alloy_rlp::Decodable for AlloyTree {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let header = alloy_rlp::Header::decode(buf)?;
-        let (payload, rest) = buf
-            .split_at_checked(header.payload_length)
-            .ok_or(alloy_rlp::Error::InputTooShort)?;
-        *buf = rest;
-        Ok(if header.list {
-            let mut items = payload;
-            let mut list = Vec::new();
-            while !items.is_empty() {
-                list.push(Self::decode(&mut items)?);
-            }
-            Self::List(list)
+        Ok(if buf.first().is_some_and(|b| *b >= 0xc0) {
+            Self::List(alloy_rlp::Decodable::decode(buf)?)
         } else {
-            Self::Bytes(payload.to_vec())
+            Self::Bytes(alloy_rlp::Header::decode_bytes(buf, false)?.to_vec())
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Item, Rlp, bytes::BufMut};
+use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
 
 /// Any RLP value, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +41,10 @@ impl Encodable for Tree {
 
 impl Decodable<'_> for Tree {
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
-        Ok(match rlp.item()? {
-            Item::Bytes(b) => Self::Bytes(b.to_vec()),
-            Item::List(list) => Self::List(list.iter().collect::<Result<_, _>>()?),
+        Ok(if rlp.peek_is_list() == Some(true) {
+            Self::List(Vec::decode(rlp)?)
+        } else {
+            Self::Bytes(rlp.bytes()?.to_vec())
         })
     }
 }
