@@ -99,7 +99,6 @@ fn with_request_id(message: Message, req_id: RequestId) -> Message {
             request,
         },
         Message::TalkResp { response, .. } => Message::TalkResp { req_id, response },
-        other => other,
     }
 }
 
@@ -202,7 +201,10 @@ fuzz_target!(|data: &[u8]| {
             2 => {
                 let req_id = pick(bytes.first());
                 let total = u64::from(bytes.get(1).copied().unwrap_or(1));
-                let enrs = records(bytes.get(2..).unwrap_or_default());
+                let enrs = records(bytes.get(2..).unwrap_or_default())
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
                 peer.send(
                     now,
                     &f.node_record,

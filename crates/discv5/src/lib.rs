@@ -7,18 +7,22 @@
 //!   [`wire::encode_packet`]; the messages PING, PONG, FINDNODE, NODES, TALKREQ and TALKRESP
 //!   ([`Message`]). Every limit is checked: 63 to 1280 bytes a packet, the authdata size each
 //!   flag prescribes, records of at most 300 bytes, request ids of at most 8 bytes, at most 256
-//!   FINDNODE distances of at most 256.
+//!   FINDNODE distances of at most 256. Records stay unverified ([`wire::RawRecord`]) until
+//!   the session or the node uses one.
 //! - [`crypto`]: ECDH with the compressed shared point, HKDF-SHA256 session keys, the
 //!   id-signature (sign and verify) and AES-128-GCM for messages.
 //! - [`session`]: sessions and handshakes, sans-IO: messages in and out under per-node session
-//!   keys, WHOAREYOU challenges (repeated unchanged while pending), the handshake both ways,
+//!   keys, WHOAREYOU challenges (repeated unchanged while pending, kept until a handshake
+//!   succeeds, the oldest replaced when too many are pending), the handshake both ways,
 //!   sessions keyed by node id and address.
 //! - [`Discv5`]: the node, sans-IO, over the sessions and the shared Kademlia table
 //!   ([`devp2p_kbucket`]): PING/PONG, FINDNODE served by log distance (distance 0: our record;
 //!   at most 16 records, 3 per NODES message), TALKREQ routed to registered protocols (others
-//!   get an empty TALKRESP), answers matched to requests by node, address and request id,
-//!   lookups by log distance, bootstrapping from records, revalidation, a newer record fetched
-//!   when a PONG announces one, our external address predicted from PONGs.
+//!   get an empty TALKRESP), answers matched to requests by node, address, request id and
+//!   kind (PONG to PING, NODES to FINDNODE, TALKRESP to TALKREQ), NODES records verified only
+//!   in such an answer, lookups by log distance, bootstrapping from records, revalidation, a
+//!   newer record fetched when a PONG announces one, our external address predicted from
+//!   PONGs.
 //! - [`Discv5Handle`]: the tokio driver (one UDP socket, a task): `ping`, `find_node`,
 //!   `talk_req`, `lookup`, `add_enr`, `register_talk_handler`, events. A call runs the core
 //!   on the caller's thread and sends at once; the task receives and keeps time.
@@ -64,5 +68,5 @@ pub use crate::core::{
 };
 pub use driver::{Discv5Handle, DriverError, TalkRequest};
 
-pub use devp2p_enr::{Enr, NodeId, PublicKey, SigningKey};
+pub use devp2p_enr::{Enr, EnrError, NodeId, PublicKey, SigningKey};
 pub use wire::{Message, RequestId};

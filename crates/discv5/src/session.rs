@@ -4,8 +4,10 @@
 //!
 //! Sessions are keyed by node id *and* socket address: a session set up from one address is not
 //! valid from another (the message there gets a WHOAREYOU). A pending challenge is answered
-//! with the very same WHOAREYOU (same nonce, same id-nonce, same bytes) until the handshake
-//! arrives or the challenge expires.
+//! with the very same WHOAREYOU (same nonce, same id-nonce, same bytes) until a handshake
+//! answering it succeeds or the challenge expires. A handshake costs signature checks only
+//! once it has a challenge to answer and its IP is within the handshake rate limit; one that
+//! fails leaves the challenge for the real node.
 //!
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
@@ -23,7 +25,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::{
     Message,
     crypto::{self, SessionKey},
-    wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind},
+    wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
 };
 
 /// Bytes of random content in the packet that opens a handshake (go-ethereum sends 20; at
@@ -38,7 +40,9 @@ pub struct SessionConfig {
     /// How long a WHOAREYOU we sent waits for the handshake, and how long a message we sent
     /// without a session waits for the WHOAREYOU. Default 1 s.
     pub handshake_timeout: Duration,
-    /// Handshakes pending at once, either side; more are refused. Default 256.
+    /// Handshakes pending at once, either side. Beyond it, handshakes we start are refused,
+    /// and a new challenge we send replaces the oldest pending one (so that challenges to
+    /// spoofed node ids cannot lock out real ones). Default 256.
     pub max_pending: usize,
     /// Messages waiting for a handshake to complete, per node. Default 16.
     pub max_queued: usize,
@@ -433,8 +437,21 @@ impl Sessions {
             }
             return;
         }
-        if self.challenges.len() >= self.config.max_pending || !self.limits.admit(now, from.ip()) {
+        if !self.limits.admit(now, from.ip()) {
             return;
+        }
+        // A full table makes room: the oldest challenge goes (all live equally long, so it is
+        // the one nearest expiry). Refusing new ones instead would let ~256 spoofed packets a
+        // second, from node ids that need not exist, lock out every real handshake.
+        if self.challenges.len() >= self.config.max_pending {
+            let oldest = self
+                .challenges
+                .iter()
+                .min_by_key(|(_, c)| c.deadline)
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.challenges.remove(&oldest);
+            }
         }
         let known = known(&src_id);
         let id_nonce: IdNonce = self.random();
@@ -516,7 +533,7 @@ impl Sessions {
         };
         let id_signature =
             crypto::id_sign(&self.key, challenge_data, &ephemeral_pubkey, &remote_id);
-        let record = (enr_seq < self.record.seq()).then(|| self.record.clone());
+        let record = (enr_seq < self.record.seq()).then(|| RawRecord::from(&self.record));
         let header = PacketHeader {
             masking_iv: self.random(),
             nonce: self.random(),
@@ -560,17 +577,23 @@ impl Sessions {
         let (nonce, message_ad, ciphertext) =
             (&packet.header.nonce, &packet.message_ad, packet.message);
         let key = (handshake.src_id, from);
-        // Only an answer to our challenge counts, and each challenge is answered once.
-        let Some(challenge) = self.challenges.remove(&key) else {
+        // Only an answer to our challenge counts, and only within the per-IP limit: nothing
+        // costly (the record's signature, the id-signature, ECDH) happens before both. The
+        // challenge stays until a handshake succeeds, so a forged handshake from the node's
+        // id and address (or one over the limit) does not use it up for the real one.
+        let Some(challenge) = self.challenges.get(&key) else {
             return;
         };
         if !self.limits.admit(now, from.ip()) {
             return;
         }
         let record = match (handshake.record, &challenge.known) {
-            (Some(record), _) if record.node_id() == handshake.src_id => record.clone(),
+            (Some(raw), _) => match raw.verify() {
+                Ok(record) if record.node_id() == handshake.src_id => record,
+                _ => return,
+            },
             (None, Some(known)) => known.clone(),
-            _ => return,
+            (None, None) => return,
         };
         let remote_key = record.public_key();
         if crypto::id_verify(
@@ -597,6 +620,8 @@ impl Sessions {
         else {
             return;
         };
+        // Each challenge is answered once.
+        self.challenges.remove(&key);
         self.insert_session(key, keys.recipient_key, keys.initiator_key);
         let node = NodeAddress {
             id: handshake.src_id,
@@ -604,7 +629,7 @@ impl Sessions {
         };
         self.push_event(SessionEvent::Established {
             node: node.clone(),
-            record: handshake.record.cloned(),
+            record: handshake.record.is_some().then_some(record),
         });
         if let Ok(message) = Message::decode(&plain) {
             self.push_event(SessionEvent::Message { node, message });
@@ -676,5 +701,5 @@ struct Handshake<'a> {
     src_id: NodeId,
     id_signature: &'a [u8; 64],
     ephemeral_pubkey: &'a [u8; 33],
-    record: Option<&'a Enr>,
+    record: Option<&'a RawRecord>,
 }

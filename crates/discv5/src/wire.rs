@@ -7,12 +7,17 @@
 //! encrypted until the session layer picks a key and calls
 //! [`decrypt_message`](crate::crypto::decrypt_message) with the packet's
 //! [`message_ad`](Packet::message_ad), then [`Message::decode`].
+//!
+//! Records in handshakes and NODES messages stay [`RawRecord`]s, unverified, until the layer
+//! that uses one verifies it: a signature check is only paid for records that answer us.
 
 mod message;
 mod packet;
+mod record;
 
 pub use message::{MAX_DISTANCE, MAX_DISTANCES, Message, MessageError, RequestId};
 pub use packet::{
     IdNonce, MAX_PACKET_SIZE, MIN_PACKET_SIZE, MaskingIv, Nonce, PROTOCOL_ID, PROTOCOL_VERSION,
     Packet, PacketError, PacketHeader, PacketKind, decode_packet, encode_packet,
 };
+pub use record::RawRecord;

@@ -132,7 +132,7 @@ impl Peer {
                     &remote.node_id(),
                 ),
                 ephemeral_pubkey,
-                record: Some(self.enr.clone()),
+                record: Some(self.enr.clone().into()),
             },
         };
         let sealed = crypto::encrypt_message(
@@ -314,7 +314,7 @@ async fn findnode_zero_returns_exactly_our_record() {
         Message::Nodes {
             req_id: req(&[6]),
             total: 1,
-            enrs: vec![node.local_enr().clone()]
+            enrs: vec![node.local_enr().into()]
         }
     );
 }
@@ -378,7 +378,7 @@ async fn findnode_for_populated_distances_returns_them_all_across_nodes_messages
             "total must not change"
         );
         assert!(enrs.len() <= 3);
-        records.extend(enrs);
+        records.extend(enrs.iter().map(|r| r.verify().unwrap()));
         messages += 1;
         if messages == total {
             break;

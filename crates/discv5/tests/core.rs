@@ -14,7 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use devp2p_discv5::{Config, Discv5, Enr, Event, NodeId, SigningKey};
+use devp2p_discv5::{
+    Config, Discv5, Enr, Event, Message, NodeId, RequestError, RequestId, SigningKey,
+    session::{NodeAddress, SessionConfig, SessionEvent, Sessions},
+    udp_addr,
+    wire::RawRecord,
+};
 
 struct Net {
     nodes: BTreeMap<SocketAddr, Discv5>,
@@ -24,6 +29,13 @@ struct Net {
 
 fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 9000))
+}
+
+/// The key of the node at index `i`.
+fn key(i: usize) -> SigningKey {
+    let mut secret = [7u8; 32];
+    secret[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    SigningKey::from_slice(&secret).unwrap()
 }
 
 impl Net {
@@ -38,9 +50,7 @@ impl Net {
             .iter()
             .enumerate()
             .map(|(i, &a)| {
-                let mut secret = [7u8; 32];
-                secret[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-                let key = SigningKey::from_slice(&secret).unwrap();
+                let key = key(i);
                 let record = Enr::builder().ip(a.ip()).udp(a.port()).build(&key).unwrap();
                 (
                     a,
@@ -53,6 +63,13 @@ impl Net {
             events: Vec::new(),
             now,
         }
+    }
+
+    /// Replaces node `i` of [`Net::new`] with a fresh one (same key and record) with `config`.
+    fn reconfigure(&mut self, i: usize, config: Config) {
+        let record = self.record(i);
+        let node = Discv5::new(key(i), record, config, self.now, [i as u8; 32]);
+        self.nodes.insert(addr(i), node);
     }
 
     fn node(&mut self, i: usize) -> &mut Discv5 {
@@ -235,7 +252,7 @@ fn requests_to_a_silent_node_time_out() {
         Event::Pong { id: got, result } if got == id => Some(result),
         _ => None,
     });
-    assert_eq!(result, Some(Err(devp2p_discv5::RequestError::Timeout)));
+    assert_eq!(result, Some(Err(RequestError::Timeout)));
 }
 
 #[test]
@@ -484,4 +501,290 @@ fn a_proven_node_takes_the_place_of_an_unproven_one_in_a_full_bucket() {
         .filter(|e| e.value.liveness == 0)
         .count();
     assert_eq!(left, unproven - 1);
+}
+
+/// A peer with nothing but a session layer: it answers whatever the test makes it say.
+struct Peer {
+    record: Enr,
+    addr: SocketAddr,
+    sessions: Sessions,
+}
+
+impl Peer {
+    fn new(seed: u8, addr: SocketAddr) -> Self {
+        let key = SigningKey::from_slice(&[seed; 32]).unwrap();
+        let record = Enr::builder()
+            .ip(addr.ip())
+            .udp(addr.port())
+            .build(&key)
+            .unwrap();
+        let sessions = Sessions::new(key, record.clone(), SessionConfig::default(), [seed; 32]);
+        Self {
+            record,
+            addr,
+            sessions,
+        }
+    }
+
+    /// Moves datagrams between node `i` of `net` and the peer until neither sends; returns
+    /// the messages the peer received, in order.
+    fn exchange(&mut self, net: &mut Net, i: usize) -> Vec<(NodeAddress, Message)> {
+        let now = net.now;
+        let node = net.nodes.get_mut(&addr(i)).unwrap();
+        let mut received = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(t) = node.poll_transmit() {
+                moved = true;
+                if t.dst == self.addr {
+                    self.sessions
+                        .handle_datagram(now, addr(i), &t.bytes, |_| None);
+                }
+            }
+            while let Some(t) = self.sessions.poll_transmit() {
+                moved = true;
+                node.handle_datagram(now, self.addr, &t.bytes);
+            }
+            while let Some(event) = self.sessions.poll_event() {
+                if let SessionEvent::Message { node, message } = event {
+                    received.push((node, message));
+                }
+            }
+            while let Some(event) = node.poll_event() {
+                net.events.push((addr(i), event));
+            }
+            if !moved {
+                return received;
+            }
+        }
+    }
+}
+
+/// The request id of the first message in `received` that `pick` takes.
+fn req_id(received: &[(NodeAddress, Message)], pick: impl Fn(&Message) -> bool) -> RequestId {
+    *received
+        .iter()
+        .find(|(_, m)| pick(m))
+        .unwrap()
+        .1
+        .request_id()
+}
+
+/// The answers to requests (PONG, NODES and TALKRESP events) that node `i` reported.
+fn answers(net: &mut Net, i: usize) -> Vec<Event> {
+    net.take_events(i)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Pong { .. } | Event::Nodes { .. } | Event::TalkResponse { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_matching_kind_of_message_answers_a_request() {
+    // A PING, a TALKREQ and a FINDNODE to a peer that first answers each with the two wrong
+    // kinds of message (under the right request id), then with the right one. The wrong ones
+    // answer nothing; the requests wait for, and get, their real answers.
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x21, addr(1));
+    let now = net.now;
+    let ping = net.node(0).ping(now, &peer.record);
+    let talk = net.node(0).talk_req(now, &peer.record, b"proto", b"hello");
+    let find = net.node(0).find_node(now, &peer.record, vec![0]);
+    let received = peer.exchange(&mut net, 0);
+    let from = received[0].0.clone();
+    let ping_id = req_id(&received, |m| matches!(m, Message::Ping { .. }));
+    let talk_id = req_id(&received, |m| matches!(m, Message::TalkReq { .. }));
+    let find_id = req_id(&received, |m| matches!(m, Message::FindNode { .. }));
+    let pong = |req_id| Message::Pong {
+        req_id,
+        enr_seq: 1,
+        ip: from.addr.ip(),
+        port: from.addr.port(),
+    };
+    let nodes = |req_id, record: &Enr| Message::Nodes {
+        req_id,
+        total: 1,
+        enrs: vec![record.into()],
+    };
+    let talk_resp = |req_id| Message::TalkResp {
+        req_id,
+        response: b"answer".to_vec(),
+    };
+    let record = peer.record.clone();
+    for wrong in [
+        talk_resp(ping_id),
+        nodes(ping_id, &record),
+        pong(talk_id),
+        nodes(talk_id, &record),
+        pong(find_id),
+        talk_resp(find_id),
+    ] {
+        assert!(peer.sessions.reply(&from, &wrong));
+    }
+    peer.exchange(&mut net, 0);
+    assert_eq!(answers(&mut net, 0), [], "a wrong kind of answer was taken");
+
+    for right in [pong(ping_id), talk_resp(talk_id), nodes(find_id, &record)] {
+        assert!(peer.sessions.reply(&from, &right));
+    }
+    peer.exchange(&mut net, 0);
+    let got = answers(&mut net, 0);
+    assert!(
+        matches!(&got[..], [
+            Event::Pong { id: p, result: Ok(_) },
+            Event::TalkResponse { id: t, result: Ok(answer) },
+            Event::Nodes { id: f, result: Ok(records) },
+        ] if *p == ping && *t == talk && *f == find && answer == b"answer" && *records == [record.clone()]),
+        "{got:?}"
+    );
+}
+
+/// `record` with its signature spoiled.
+fn tampered(record: &Enr) -> RawRecord {
+    let mut bytes = record.to_rlp().to_vec();
+    let at = bytes
+        .windows(64)
+        .position(|w| w == record.signature())
+        .unwrap();
+    bytes[at + 63] ^= 1;
+    RawRecord::new(&bytes).unwrap()
+}
+
+#[test]
+fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
+    // Node 0 takes at most 3 records per FINDNODE. The peer sends an unsolicited NODES, then
+    // answers the FINDNODE with a record whose signature is bad and four good ones, all at
+    // the distances asked: the bad one is refused and uses up one of the three, the next two
+    // are taken and the rest dropped unread.
+    let mut net = Net::new(1);
+    net.reconfigure(
+        0,
+        Config {
+            max_nodes_accepted: 3,
+            ..Config::default()
+        },
+    );
+    let mut peer = Peer::new(0x21, addr(1));
+    let records: Vec<Enr> = (0..5u8)
+        .map(|i| {
+            let key = SigningKey::from_slice(&[0x30 + i; 32]).unwrap();
+            Enr::builder()
+                .ip([10, 0, 5, i].into())
+                .udp(9000)
+                .build(&key)
+                .unwrap()
+        })
+        .collect();
+    let peer_id = peer.record.node_id();
+    let distances: Vec<u16> = records
+        .iter()
+        .map(|r| peer_id.log2_distance(&r.node_id()))
+        .collect();
+    let now = net.now;
+    let find = net.node(0).find_node(now, &peer.record, distances);
+    let received = peer.exchange(&mut net, 0);
+    let (from, request) = received[0].clone();
+    let req_id = *request.request_id();
+
+    let unsolicited = Message::Nodes {
+        req_id: RequestId::new(&[0xee]).unwrap(),
+        total: 1,
+        enrs: records.iter().map(RawRecord::from).collect(),
+    };
+    assert!(peer.sessions.reply(&from, &unsolicited));
+    peer.exchange(&mut net, 0);
+    let events = net.take_events(0);
+    let offered = |e: &Event| match e {
+        Event::Nodes { .. } => true,
+        Event::NodeAdded(r) => records.contains(r),
+        _ => false,
+    };
+    assert!(!events.iter().any(offered), "{events:?}");
+
+    let mut enrs = vec![tampered(&records[0])];
+    enrs.extend(records[1..].iter().map(RawRecord::from));
+    let answer = Message::Nodes {
+        req_id,
+        total: 1,
+        enrs,
+    };
+    assert!(peer.sessions.reply(&from, &answer));
+    peer.exchange(&mut net, 0);
+    assert_eq!(
+        answers(&mut net, 0),
+        [Event::Nodes {
+            id: find,
+            result: Ok(records[1..3].to_vec())
+        }]
+    );
+}
+
+#[test]
+fn a_limit_of_zero_nodes_messages_takes_one() {
+    let mut net = Net::new(2);
+    net.reconfigure(
+        0,
+        Config {
+            max_nodes_messages: 0,
+            ..Config::default()
+        },
+    );
+    let b = net.record(1);
+    let now = net.now;
+    let id = net.node(0).find_node(now, &b, vec![0]);
+    net.run(Duration::from_millis(100));
+    assert_eq!(
+        answers(&mut net, 0),
+        [Event::Nodes {
+            id,
+            result: Ok(vec![b])
+        }]
+    );
+}
+
+#[test]
+fn an_ipv6_address_takes_the_udp_port_when_there_is_no_udp6() {
+    let key = SigningKey::from_slice(&[9; 32]).unwrap();
+    let ip6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let build = |udp: Option<u16>, udp6: Option<u16>| {
+        let mut builder = Enr::builder();
+        builder.ip6(ip6);
+        if let Some(port) = udp {
+            builder.udp(port);
+        }
+        if let Some(port) = udp6 {
+            builder.udp6(port);
+        }
+        builder.build(&key).unwrap()
+    };
+    let at = |port| Some(SocketAddr::new(ip6.into(), port));
+    assert_eq!(udp_addr(&build(Some(30303), None)), at(30303));
+    assert_eq!(udp_addr(&build(Some(30303), Some(30304))), at(30304));
+    assert_eq!(udp_addr(&build(None, Some(30304))), at(30304));
+    assert_eq!(udp_addr(&build(None, None)), None);
+    // IPv4 first, with its own port.
+    let both = Enr::builder()
+        .ip4([10, 0, 0, 1].into())
+        .ip6(ip6)
+        .udp(30303)
+        .udp6(30304)
+        .build(&key)
+        .unwrap();
+    assert_eq!(
+        udp_addr(&both),
+        Some(SocketAddr::from(([10, 0, 0, 1], 30303)))
+    );
+    // A node reached over IPv6 at a record without `udp6` is a valid request target.
+    let mut net = Net::new(1);
+    let now = net.now;
+    let id = net.node(0).ping(now, &build(Some(30303), None));
+    net.run(Duration::from_millis(1));
+    assert!(!net.take_events(0).contains(&Event::Pong {
+        id,
+        result: Err(RequestError::NoAddress)
+    }));
 }

@@ -14,9 +14,9 @@ use std::{
 };
 
 use devp2p_discv5::{
-    Enr, Message, NodeId, RequestId, SigningKey, crypto,
+    Enr, EnrError, Message, NodeId, RequestId, SigningKey, crypto,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions, Transmit},
-    wire::{self, PacketKind},
+    wire::{self, PacketKind, RawRecord},
 };
 
 struct Node {
@@ -255,7 +255,7 @@ fn handshakes_that_do_not_prove_the_key_are_refused() {
             src_id: a.enr.node_id(),
             id_signature: crypto::id_sign(&forger, &challenge, &ephemeral_pubkey, &b.enr.node_id()),
             ephemeral_pubkey,
-            record: Some(a.enr.clone()),
+            record: Some(a.enr.clone().into()),
         },
     };
     let sealed = crypto::encrypt_message(
@@ -281,11 +281,173 @@ fn handshakes_that_do_not_prove_the_key_are_refused() {
         .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
     assert!(events(&mut b).is_empty());
     assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
-    // The challenge was used up: even the intact handshake is now refused.
-    handshake.bytes[last] ^= 1;
+}
+
+/// A handshake packet to `to` from the node of `from`'s id, answering `challenge`, its
+/// id-signature made with `signer` and carrying `record`.
+fn handshake_packet(
+    to: &Enr,
+    from: &Enr,
+    signer: &SigningKey,
+    record: Option<RawRecord>,
+    challenge: &[u8],
+) -> Vec<u8> {
+    let ephemeral = SigningKey::from_slice(&[4; 32]).unwrap();
+    let ephemeral_pubkey = crypto::public_key_to_bytes(&ephemeral.verifying_key().into());
+    let keys = crypto::derive_keys(
+        &ephemeral,
+        to.public_key(),
+        &from.node_id(),
+        &to.node_id(),
+        challenge,
+    );
+    let header = wire::PacketHeader {
+        masking_iv: [7; 16],
+        nonce: [8; 12],
+        kind: PacketKind::Handshake {
+            src_id: from.node_id(),
+            id_signature: crypto::id_sign(signer, challenge, &ephemeral_pubkey, &to.node_id()),
+            ephemeral_pubkey,
+            record,
+        },
+    };
+    let sealed = crypto::encrypt_message(
+        &keys.initiator_key,
+        &header.nonce,
+        &ping(1).encode(),
+        &header.message_ad(),
+    );
+    wire::encode_packet(&to.node_id(), &header, &sealed).unwrap()
+}
+
+#[test]
+fn refused_handshakes_leave_the_challenge_to_the_real_one() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    let whoareyou = transmits(&mut b).remove(0);
+    let challenge = wire::decode_packet(&a.enr.node_id(), &whoareyou.bytes)
+        .unwrap()
+        .message_ad;
+    // From A's id and address, before A answers: an id-signature by another key, and A's own
+    // signature with A's record tampered (its signature no longer verifies). Both refused.
+    let forger = SigningKey::from_slice(&[3; 32]).unwrap();
+    let forged = handshake_packet(
+        &b.enr,
+        &a.enr,
+        &forger,
+        Some(a.enr.clone().into()),
+        &challenge,
+    );
+    let mut tampered = a.enr.to_rlp().to_vec();
+    let at = tampered
+        .windows(64)
+        .position(|w| w == a.enr.signature())
+        .unwrap();
+    tampered[at + 63] ^= 1;
+    let tampered = RawRecord::new(&tampered).unwrap();
+    assert_eq!(tampered.verify(), Err(EnrError::BadSignature));
+    let a_key = SigningKey::from_slice(&[1; 32]).unwrap();
+    let bad_record = handshake_packet(&b.enr, &a.enr, &a_key, Some(tampered), &challenge);
+    for packet in [&forged, &bad_record] {
+        b.sessions.handle_datagram(now, a.addr, packet, |_| None);
+        assert!(events(&mut b).is_empty());
+        assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
+    }
+    // A's handshake, its message tampered with: refused too.
+    a.sessions
+        .handle_datagram(now, b.addr, &whoareyou.bytes, |_| None);
+    let mut handshake = transmits(&mut a).remove(0);
+    let last = handshake.bytes.len() - 1;
+    handshake.bytes[last] ^= 1; // the message's GCM tag
     b.sessions
         .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
     assert!(events(&mut b).is_empty());
+    // The challenge is still there: A's intact handshake is accepted, once.
+    handshake.bytes[last] ^= 1;
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
+    let accepted = events(&mut b);
+    assert!(
+        matches!(&accepted[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(1)),
+        "{accepted:?}"
+    );
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
+    assert!(events(&mut b).is_empty(), "a replayed handshake");
+}
+
+#[test]
+fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
+    // One WHOAREYOU or handshake per second from an IP: the WHOAREYOU takes it, so A's
+    // handshake right after is over the limit. Sent again a second later, it is accepted.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    let config = SessionConfig {
+        handshakes_per_ip_second: 1,
+        handshake_burst: 1,
+        handshake_timeout: Duration::from_secs(5),
+        ..SessionConfig::default()
+    };
+    let key = SigningKey::from_slice(&[2; 32]).unwrap();
+    b.sessions = Sessions::new(key, b.enr.clone(), config, [2; 32]);
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    deliver(now, &mut b, &mut a, None);
+    let handshake = transmits(&mut a).remove(0);
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
+    assert!(events(&mut b).is_empty());
+    let later = now + Duration::from_millis(1500);
+    b.sessions
+        .handle_datagram(later, a.addr, &handshake.bytes, |_| None);
+    let accepted = events(&mut b);
+    assert!(
+        matches!(
+            &accepted[..],
+            [
+                SessionEvent::Established { .. },
+                SessionEvent::Message { .. }
+            ]
+        ),
+        "{accepted:?}"
+    );
+}
+
+#[test]
+fn a_full_challenge_table_still_challenges_a_real_node() {
+    // 300 message packets from made-up node ids at made-up addresses (spoofed: none will
+    // answer) leave B more pending challenges than it keeps; A's handshake still completes.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    for i in 0..300u16 {
+        let [hi, lo] = i.to_be_bytes();
+        let mut src_id = [0xee; 32];
+        src_id[..2].copy_from_slice(&[hi, lo]);
+        let header = wire::PacketHeader {
+            masking_iv: [lo; 16],
+            nonce: [hi; 12],
+            kind: PacketKind::Message {
+                src_id: NodeId(src_id),
+            },
+        };
+        let junk = wire::encode_packet(&b.enr.node_id(), &header, &[0; 20]).unwrap();
+        let from = SocketAddr::from(([10, 1, hi, lo], 9000));
+        b.sessions.handle_datagram(now, from, &junk, |_| None);
+    }
+    let challenged = transmits(&mut b).len();
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    for _ in 0..2 {
+        deliver(now, &mut a, &mut b, None);
+        deliver(now, &mut b, &mut a, None);
+    }
+    let at_b = events(&mut b);
+    assert!(
+        matches!(&at_b[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(1)),
+        "{at_b:?}"
+    );
+    assert_eq!(challenged, 300, "every junk packet was challenged");
 }
 
 #[test]

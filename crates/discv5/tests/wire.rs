@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use devp2p_discv5::{
-    Enr, Message, NodeId, PublicKey, RequestId, SigningKey, crypto,
-    wire::{self, MAX_PACKET_SIZE, MessageError, PacketError, PacketHeader, PacketKind},
+    Enr, EnrError, Message, NodeId, PublicKey, RequestId, SigningKey, crypto,
+    wire::{self, MAX_PACKET_SIZE, MessageError, PacketError, PacketHeader, PacketKind, RawRecord},
 };
 use proptest::prelude::*;
 
@@ -44,7 +44,7 @@ fn message() -> impl Strategy<Value = Message> {
         (request_id(), any::<u64>(), 0usize..=3).prop_map(|(req_id, total, n)| Message::Nodes {
             req_id,
             total,
-            enrs: (1..=n as u8).map(record).collect(),
+            enrs: (1..=n as u8).map(|seed| record(seed).into()).collect(),
         }),
         (request_id(), bytes(), bytes()).prop_map(|(req_id, protocol, request)| {
             Message::TalkReq {
@@ -74,7 +74,7 @@ fn kind() -> impl Strategy<Value = PacketKind> {
                     src_id: NodeId(id),
                     id_signature,
                     ephemeral_pubkey,
-                    record: record_seed.map(record),
+                    record: record_seed.map(|seed| record(seed).into()),
                 }
             }),
     ]
@@ -379,6 +379,46 @@ fn refused_messages_each_get_their_error() {
         Message::decode(&nodes),
         Err(MessageError::InvalidEnr(_))
     ));
+}
+
+#[test]
+fn record_signatures_are_left_to_whoever_uses_the_record() {
+    // A record whose signature does not verify: a handshake packet and a NODES message
+    // carrying it decode (decoding does no ECDSA work); verifying the record fails.
+    let good = record(1);
+    let mut bytes = good.to_rlp().to_vec();
+    let at = bytes
+        .windows(64)
+        .position(|w| w == good.signature())
+        .unwrap();
+    bytes[at + 63] ^= 1;
+    let bad = RawRecord::new(&bytes).unwrap();
+    assert_eq!(bad.verify(), Err(EnrError::BadSignature));
+    assert_eq!(RawRecord::from(&good).verify(), Ok(good.clone()));
+
+    let dest = NodeId([0xbb; 32]);
+    let header = PacketHeader {
+        masking_iv: [1; 16],
+        nonce: [2; 12],
+        kind: PacketKind::Handshake {
+            src_id: good.node_id(),
+            id_signature: [3; 64],
+            ephemeral_pubkey: [4; 33],
+            record: Some(bad.clone()),
+        },
+    };
+    let datagram = wire::encode_packet(&dest, &header, &[0; 16]).unwrap();
+    assert_eq!(
+        wire::decode_packet(&dest, &datagram).unwrap().header,
+        header
+    );
+
+    let nodes = Message::Nodes {
+        req_id: RequestId::new(&[1]).unwrap(),
+        total: 1,
+        enrs: vec![bad, RawRecord::from(&good)],
+    };
+    assert_eq!(Message::decode(&nodes.encode()), Ok(nodes));
 }
 
 #[test]

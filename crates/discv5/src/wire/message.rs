@@ -6,10 +6,10 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use devp2p_enr::{Enr, EnrError};
+use devp2p_enr::EnrError;
 use devp2p_rlp_codec::{DecodeError, Encodable, Header, Rlp, encode_bytes};
 
-use super::packet::MAX_PACKET_SIZE;
+use super::{RawRecord, packet::MAX_PACKET_SIZE};
 
 /// The most distances one FINDNODE may ask for (there are 257, 0 to 256).
 pub const MAX_DISTANCES: usize = 256;
@@ -107,8 +107,9 @@ pub enum Message {
         /// How many NODES messages answer the request, this one included. Not bounded here: the
         /// receiver caps how many it waits for.
         total: u64,
-        /// Records, each verified and at most 300 bytes; as many as fit in the packet.
-        enrs: Vec<Enr>,
+        /// Records, each at most 300 bytes and shaped like a record but not verified
+        /// ([`RawRecord::verify`]); as many as fit in the packet.
+        enrs: Vec<RawRecord>,
     },
     /// TALKREQ (0x05): `[request-id, protocol, request]`.
     TalkReq {
@@ -153,7 +154,7 @@ pub enum MessageError {
     /// A FINDNODE distance over [`MAX_DISTANCE`].
     #[error("distance {0} exceeds 256")]
     InvalidDistance(u64),
-    /// A NODES record that does not decode or verify.
+    /// A NODES record over 300 bytes or not shaped like a record ([`RawRecord::new`]).
     #[error("invalid record in NODES: {0}")]
     InvalidEnr(#[from] EnrError),
     /// The message data is not the RLP list its type requires (extra elements and trailing
@@ -206,7 +207,11 @@ impl Message {
             Self::FindNode { distances, .. } => distances.encode(&mut body),
             Self::Nodes { total, enrs, .. } => {
                 total.encode(&mut body);
-                enrs.encode(&mut body);
+                let records: usize = enrs.iter().map(|r| r.as_bytes().len()).sum();
+                Header::list(records).encode(&mut body);
+                for record in enrs {
+                    body.extend_from_slice(record.as_bytes());
+                }
             }
             Self::TalkReq {
                 protocol, request, ..
@@ -225,7 +230,8 @@ impl Message {
     }
 
     /// Decodes a decrypted message. Strict: canonical RLP, no extra list elements, no bytes
-    /// after the list, request ids of at most 8 bytes, every record verified.
+    /// after the list, request ids of at most 8 bytes, records of at most 300 bytes and the
+    /// shape of a record. Record signatures are not verified here: see [`RawRecord`].
     pub fn decode(plaintext: &[u8]) -> Result<Self, MessageError> {
         if plaintext.len() > MAX_PACKET_SIZE {
             return Err(MessageError::TooLarge(plaintext.len()));
@@ -302,12 +308,12 @@ fn decode_distances(mut list: Rlp<'_>) -> Result<Vec<u16>, MessageError> {
     Ok(distances)
 }
 
-/// Records of a NODES list; their number is bounded by the message's size (each is at least
-/// some 100 bytes).
-fn decode_enrs(mut list: Rlp<'_>) -> Result<Vec<Enr>, MessageError> {
+/// Records of a NODES list, unverified; their number is bounded by the message's size (each
+/// is at least some 70 bytes: a 64-byte signature and a list header).
+fn decode_enrs(mut list: Rlp<'_>) -> Result<Vec<RawRecord>, MessageError> {
     let mut enrs = Vec::new();
     while !list.is_empty() {
-        enrs.push(Enr::from_rlp(list.raw()?)?);
+        enrs.push(RawRecord::new(list.raw()?)?);
     }
     Ok(enrs)
 }

@@ -6,7 +6,9 @@ use ctr::{
     Ctr128BE,
     cipher::{KeyIvInit, StreamCipher},
 };
-use devp2p_enr::{Enr, EnrError, NodeId};
+use devp2p_enr::{EnrError, NodeId};
+
+use super::RawRecord;
 
 /// The largest packet sent or accepted, in bytes (discv5-wire.md: "The maximum size of any
 /// packet is 1280 bytes").
@@ -87,8 +89,9 @@ pub enum PacketKind {
         id_signature: [u8; 64],
         /// The sender's ephemeral public key, compressed.
         ephemeral_pubkey: [u8; 33],
-        /// The sender's record, when the WHOAREYOU's `enr_seq` was older than it (or 0).
-        record: Option<Enr>,
+        /// The sender's record, when the WHOAREYOU's `enr_seq` was older than it (or 0); not
+        /// verified here ([`RawRecord::verify`]).
+        record: Option<RawRecord>,
     },
 }
 
@@ -110,7 +113,7 @@ impl PacketKind {
                 HANDSHAKE_HEAD_SIZE
                     + usize::from(V4_SIG_SIZE)
                     + usize::from(V4_EPH_KEY_SIZE)
-                    + record.as_ref().map_or(0, |r| r.to_rlp().len())
+                    + record.as_ref().map_or(0, |r| r.as_bytes().len())
             }
         }
     }
@@ -133,7 +136,7 @@ impl PacketKind {
                 out.extend_from_slice(id_signature);
                 out.extend_from_slice(ephemeral_pubkey);
                 if let Some(record) = record {
-                    out.extend_from_slice(record.to_rlp());
+                    out.extend_from_slice(record.as_bytes());
                 }
             }
         }
@@ -230,7 +233,8 @@ pub enum PacketError {
         /// `eph-key-size`.
         key_size: u8,
     },
-    /// The record in a handshake does not decode or verify (or is over 300 bytes).
+    /// The record in a handshake is over 300 bytes or not shaped like a record
+    /// ([`RawRecord::new`]); its signature is not checked here.
     #[error("invalid record in handshake: {0}")]
     InvalidRecord(#[from] EnrError),
     /// A message or handshake packet whose message is shorter than the 16-byte AES-GCM tag.
@@ -287,7 +291,8 @@ pub fn encode_packet(
 
 /// Unmasks and checks the header of `datagram` as received by `local_id`: size bounds,
 /// protocol id, version, flag, the authdata size each flag prescribes, the "v4" key sizes and
-/// record (at most 300 bytes, signature verified) of a handshake, the message's size.
+/// record (at most 300 bytes and shaped like a record, its signature *not* verified: that is
+/// for whoever uses it) of a handshake, the message's size.
 ///
 /// A datagram for another node id unmasks to garbage and fails with
 /// [`PacketError::WrongProtocolId`].
@@ -403,7 +408,7 @@ fn decode_authdata(flag: u8, authdata: &[u8]) -> Result<PacketKind, PacketError>
             let record = if record.is_empty() {
                 None
             } else {
-                Some(Enr::from_rlp(record)?)
+                Some(RawRecord::new(record)?)
             };
             Ok(PacketKind::Handshake {
                 src_id: NodeId(src_id),

@@ -1,0 +1,64 @@
+//! Node records as packets and messages carry them: their encoding, checked for size and
+//! shape but not yet verified. Verifying a record's signature costs an ECDSA verification, so
+//! the session and the node verify only records they are about to use: the record of a
+//! handshake that answers our challenge, records of a NODES that answers our FINDNODE.
+
+use devp2p_enr::{Enr, EnrError, MAX_RECORD_SIZE};
+use devp2p_rlp_codec::Rlp;
+
+/// A node record as received: its RLP encoding, not yet verified.
+///
+/// [`RawRecord::new`] checks only what costs nothing: at most 300 bytes, one RLP list with
+/// nothing after it, starting with a 64-byte signature and a sequence number.
+/// [`RawRecord::verify`] decodes the rest and verifies the signature.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawRecord(Vec<u8>);
+
+impl RawRecord {
+    /// The record encoded as `bytes`, if its size and shape are those of a record.
+    pub fn new(bytes: &[u8]) -> Result<Self, EnrError> {
+        if bytes.len() > MAX_RECORD_SIZE {
+            return Err(EnrError::TooLarge { size: bytes.len() });
+        }
+        let mut top = Rlp::new(bytes);
+        let mut list = top.list()?;
+        if !top.is_empty() {
+            return Err(EnrError::TrailingBytes(top.remaining().len()));
+        }
+        if list.bytes()?.len() != 64 {
+            return Err(EnrError::InvalidSignatureLength);
+        }
+        list.decode::<u64>()?;
+        Ok(Self(bytes.to_vec()))
+    }
+
+    /// The record's encoding, as received.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Decodes the record and verifies its signature.
+    pub fn verify(&self) -> Result<Enr, EnrError> {
+        Enr::from_rlp(&self.0)
+    }
+}
+
+impl From<&Enr> for RawRecord {
+    fn from(record: &Enr) -> Self {
+        Self(record.to_rlp().to_vec())
+    }
+}
+
+impl From<Enr> for RawRecord {
+    fn from(record: Enr) -> Self {
+        Self::from(&record)
+    }
+}
+
+impl core::fmt::Debug for RawRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "RawRecord(")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        write!(f, ")")
+    }
+}
