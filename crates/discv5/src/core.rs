@@ -913,6 +913,14 @@ impl Discv5 {
         if self.table.contains(&id) {
             return;
         }
+        // A record waiting in the replacement cache is not replaced by an older one.
+        if self
+            .table
+            .replacement(&id)
+            .is_some_and(|waiting| waiting.value.record.seq() > record.seq())
+        {
+            return;
+        }
         if self.table.insert(
             id,
             Some(addr.ip()),

@@ -788,3 +788,122 @@ fn an_ipv6_address_takes_the_udp_port_when_there_is_no_udp6() {
         result: Err(RequestError::NoAddress)
     }));
 }
+
+#[test]
+fn an_older_record_does_not_replace_a_newer_one_in_the_replacement_cache() {
+    // Node 0 knows only the peer and runs two lookups through it at once. The peer answers the
+    // first with 20 records of nodes in node 0's farthest bucket (16 fill it, the rest wait in
+    // its replacement cache), one of them at sequence number 2, and the second with that node's
+    // older record, sequence number 1. The cache keeps the newer.
+    let mut net = Net::new(1);
+    net.reconfigure(
+        0,
+        Config {
+            max_nodes_accepted: 32,
+            max_nodes_messages: 8,
+            ..Config::default()
+        },
+    );
+    // A peer on node 0's side of the id space, so that a node can be far from both.
+    let zero = net.record(0).node_id();
+    let mut peer = (0x41..)
+        .map(|seed| Peer::new(seed, addr(1)))
+        .find(|p| (p.record.node_id().0[0] ^ zero.0[0]) & 0x80 == 0)
+        .unwrap();
+    let peer_id = peer.record.node_id();
+    let now = net.now;
+    net.node(0).ping(now, &peer.record);
+    let received = peer.exchange(&mut net, 0);
+    let from = received[0].0.clone();
+    let pong = Message::Pong {
+        req_id: req_id(&received, |m| matches!(m, Message::Ping { .. })),
+        enr_seq: peer.record.seq(),
+        ip: from.addr.ip(),
+        port: from.addr.port(),
+    };
+    assert!(peer.sessions.reply(&from, &pong));
+    peer.exchange(&mut net, 0);
+    assert!(net.node(0).table().contains(&peer_id));
+    // Targets whose top bit differs from the peer's: each FINDNODE asks for the far distances.
+    let far = |low: u8| {
+        let mut target = peer_id.0;
+        target[0] ^= 0x80;
+        target[31] ^= low;
+        NodeId(target)
+    };
+    let now = net.now;
+    net.node(0).lookup(now, far(1)).unwrap();
+    net.node(0).lookup(now, far(2)).unwrap();
+    let finds: Vec<(NodeAddress, RequestId, Vec<u16>)> = peer
+        .exchange(&mut net, 0)
+        .into_iter()
+        .filter_map(|(from, m)| match m {
+            Message::FindNode { req_id, distances } => Some((from, req_id, distances)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finds.len(), 2);
+    let asked = |id: NodeId| {
+        finds
+            .iter()
+            .all(|(_, _, d)| d.contains(&peer_id.log2_distance(&id)))
+    };
+    let record = |seed: u16, seq: u64| {
+        let mut secret = [0x55u8; 32];
+        secret[..2].copy_from_slice(&seed.to_be_bytes());
+        let key = SigningKey::from_slice(&secret).unwrap();
+        Enr::builder()
+            .ip([10, 0, 7, seed as u8].into())
+            .udp(9000)
+            .seq(seq)
+            .build(&key)
+            .unwrap()
+    };
+    let fitting: Vec<u16> = (0..2000)
+        .filter(|&seed| {
+            let id = record(seed, 1).node_id();
+            zero.log2_distance(&id) == 256 && asked(id)
+        })
+        .take(20)
+        .collect();
+    assert_eq!(fitting.len(), 20);
+    let newer: Vec<Enr> = fitting.iter().map(|&seed| record(seed, 2)).collect();
+    let answer = |net: &mut Net,
+                  peer: &mut Peer,
+                  (from, req_id): (&NodeAddress, RequestId),
+                  enrs: &[Enr]| {
+        for chunk in enrs.chunks(3) {
+            let nodes = Message::Nodes {
+                req_id,
+                total: enrs.len().div_ceil(3) as u64,
+                enrs: chunk.iter().map(RawRecord::from).collect(),
+            };
+            assert!(peer.sessions.reply(from, &nodes));
+        }
+        peer.exchange(net, 0);
+    };
+    answer(&mut net, &mut peer, (&finds[0].0, finds[0].1), &newer);
+    let waiting = |net: &mut Net| -> Vec<Enr> {
+        net.node(0)
+            .table()
+            .replacements(256)
+            .map(|e| e.value.record.clone())
+            .collect()
+    };
+    let cached = waiting(&mut net);
+    assert!(!cached.is_empty(), "nothing went to the replacement cache");
+    let x = cached[0].clone();
+    let seed = fitting[newer.iter().position(|r| *r == x).unwrap()];
+    answer(
+        &mut net,
+        &mut peer,
+        (&finds[1].0, finds[1].1),
+        &[record(seed, 1)],
+    );
+    let now_cached = waiting(&mut net);
+    let kept = now_cached
+        .iter()
+        .find(|r| r.node_id() == x.node_id())
+        .unwrap();
+    assert_eq!(kept.seq(), 2);
+}

@@ -133,6 +133,16 @@ impl<V> Table<V> {
             .map(|slot| &mut slot.entry)
     }
 
+    /// The entry of `id` in its bucket's replacement cache, if it waits there.
+    pub fn replacement(&self, id: &NodeId) -> Option<&Entry<V>> {
+        let bucket = self.bucket_of(id)?;
+        bucket
+            .replacements
+            .iter()
+            .find(|slot| slot.id == *id)
+            .map(|slot| &slot.entry)
+    }
+
     /// Whether `id` is in the table (not merely in a replacement cache).
     pub fn contains(&self, id: &NodeId) -> bool {
         self.get(id).is_some()

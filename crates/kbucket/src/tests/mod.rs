@@ -164,6 +164,14 @@ fn full_bucket_sends_to_replacements() {
     assert_eq!(table.bucket_len(256), 16);
     assert!(!table.contains(&at(256, 16)));
     assert_eq!(ids(table.replacements(256)), [at(256, 16)]);
+    assert_eq!(
+        table.replacement(&at(256, 16)).map(|e| e.id),
+        Some(at(256, 16))
+    );
+    assert!(
+        table.replacement(&at(256, 3)).is_none(),
+        "in the bucket, not its cache"
+    );
     // Other buckets are unaffected.
     assert_eq!(
         table.insert(at(255, 0), None, 0, now),
