@@ -141,7 +141,8 @@ enum Waiter {
 }
 
 /// Pings that only complete the bond of a node that pinged us ([`Waiter::PingBack`]) may hold
-/// at most `max_pings / PING_BACK_SHARE` places, so our own requests always find room.
+/// at most `max_pings / PING_BACK_SHARE` places (at least one), so our own requests always
+/// find room.
 const PING_BACK_SHARE: usize = 4;
 
 #[derive(Debug)]
@@ -806,7 +807,7 @@ impl Discv4 {
         }
         if waiter == Waiter::PingBack {
             let ping_backs = self.pings.values().filter(|p| p.is_ping_back()).count();
-            if ping_backs >= self.config.max_pings / PING_BACK_SHARE {
+            if ping_backs >= (self.config.max_pings / PING_BACK_SHARE).max(1) {
                 return false;
             }
         }

@@ -453,6 +453,22 @@ fn a_flood_of_pings_from_fresh_keys_leaves_room_for_our_own_ping() {
     // Every Ping is answered; ping-backs stop at a quarter of the 16 places.
     assert_eq!(pongs, 40);
     assert_eq!(pings_back, 4);
+    // Under 4 places, ping-backs still get one.
+    let mut small = node_with(
+        1,
+        a,
+        Config {
+            max_pings: 2,
+            ..Config::default()
+        },
+    );
+    let from = addr("10.9.1.1:30303");
+    small.handle_datagram(now, from, &ping_packet(&key(9), from, a));
+    let back = sent_to(&mut small, from);
+    assert!(
+        back.iter().any(|p| matches!(p.message, Message::Ping(_))),
+        "{back:?}"
+    );
     // Our own Ping still goes out.
     let other = addr("10.0.0.2:30303");
     let request = ours.ping(now, record(&key(2), other));

@@ -46,8 +46,8 @@ pub struct SessionConfig {
     pub max_pending: usize,
     /// Messages waiting for a handshake to complete, per node. Default 16.
     pub max_queued: usize,
-    /// WHOAREYOU packets sent and handshakes verified per IP address and second. Default 10,
-    /// with bursts of 20.
+    /// WHOAREYOU packets sent and handshakes verified per IP address (IPv6: per /64) and
+    /// second. Default 10, with bursts of 20.
     pub handshakes_per_ip_second: u32,
     /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
     pub handshake_burst: u32,

@@ -92,7 +92,9 @@ pub enum SendError {
         /// The capability's message count.
         count: u8,
     },
-    /// The message is over the size limit.
+    /// The message is over the size limit: its length, or, when it is within
+    /// `max_message_size` but its frame (id and compressed data) would be over 2^24 − 1 bytes,
+    /// that frame's length.
     #[error("message of {0} bytes is over the size limit")]
     TooLarge(usize),
 }

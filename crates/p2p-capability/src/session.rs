@@ -242,8 +242,9 @@ impl Session {
         // One frame carries the id and the (compressed) data; what does not fit would fail in
         // the frame encoder and end the connection without a Disconnect.
         let data = self.compress(data);
-        if devp2p_rlp_codec::Encodable::length(&wire_id) + data.len() > MAX_FRAME_SIZE {
-            return Err(SendError::TooLarge(len));
+        let frame = devp2p_rlp_codec::Encodable::length(&wire_id) + data.len();
+        if frame > MAX_FRAME_SIZE {
+            return Err(SendError::TooLarge(frame));
         }
         self.transmit.push_back(Message::new(wire_id, data));
         Ok(())
