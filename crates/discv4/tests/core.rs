@@ -76,6 +76,18 @@ fn sent_to(ours: &mut Discv4, dst: SocketAddr) -> Vec<wire::Packet> {
         .collect()
 }
 
+/// A on 10.0.0.1 and B on 10.0.0.2, A having pinged B (each proved its endpoint to the
+/// other); with B's record.
+fn a_pinged_b() -> (Net, SocketAddr, SocketAddr, NodeRecord) {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    (net, a, b, record)
+}
+
 fn start() -> Instant {
     use std::sync::OnceLock;
     static START: OnceLock<Instant> = OnceLock::new();
@@ -207,12 +219,8 @@ fn external_address_is_predicted_once_three_nodes_agree() {
 
 #[test]
 fn bonds_expire_after_24_hours() {
-    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
-    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let (mut net, a, b, record) = a_pinged_b();
     let now = start();
-    let record = net.node(b).local_record();
-    net.node(a).ping(now, record);
-    net.deliver(now);
     // B proved its endpoint to A: A answers B's FINDNODE.
     let find = |expiration| {
         Message::FindNode(FindNode {
@@ -234,12 +242,8 @@ fn bonds_expire_after_24_hours() {
 
 #[test]
 fn a_silent_node_leaves_the_table_by_revalidation() {
-    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
-    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let (mut net, a, b, record) = a_pinged_b();
     let now = start();
-    let record = net.node(b).local_record();
-    net.node(a).ping(now, record);
-    net.deliver(now);
     assert_eq!(net.node(a).table().len(), 1);
     // While B answers, revalidation keeps it.
     let now = net.run_until(now, now + Duration::from_secs(60));
@@ -537,12 +541,8 @@ fn sent_between<T>(
 #[test]
 fn an_empty_neighbours_answer_is_an_answer() {
     // B knows nobody but us: it answers our FINDNODE with an empty Neighbours.
-    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
-    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let (mut net, a, b, record) = a_pinged_b();
     let now = start();
-    let record = net.node(b).local_record();
-    net.node(a).ping(now, record);
-    net.deliver(now);
     let lookup = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
     net.run_until(now, now + Duration::from_secs(5));
     let finished = net.events.iter().find_map(|(at, e)| match e {
@@ -591,12 +591,8 @@ fn findnodes_to_one_node_wait_for_each_other() {
     // Two lookups at once, and B is the only node A knows: both query B. Neighbours name no
     // request, so the second FINDNODE waits for the first's answer instead of racing it (where
     // the first query would take both answers and the second re-ask until it gave up).
-    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
-    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let (mut net, a, b, record) = a_pinged_b();
     let now = start();
-    let record = net.node(b).local_record();
-    net.node(a).ping(now, record);
-    net.deliver(now);
     net.sent.clear();
     let first = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
     let second = net.node(a).lookup(now, PeerId([8; 64])).unwrap();

@@ -21,6 +21,9 @@ use devp2p_discv5::{
     wire::RawRecord,
 };
 
+mod common;
+use common::tampered;
+
 struct Net {
     nodes: BTreeMap<SocketAddr, Discv5>,
     events: Vec<(SocketAddr, Event)>,
@@ -641,17 +644,6 @@ fn only_the_matching_kind_of_message_answers_a_request() {
         ] if *p == ping && *t == talk && *f == find && answer == b"answer" && *records == [record.clone()]),
         "{got:?}"
     );
-}
-
-/// `record` with its signature spoiled.
-fn tampered(record: &Enr) -> RawRecord {
-    let mut bytes = record.to_rlp().to_vec();
-    let at = bytes
-        .windows(64)
-        .position(|w| w == record.signature())
-        .unwrap();
-    bytes[at + 63] ^= 1;
-    RawRecord::new(&bytes).unwrap()
 }
 
 #[test]

@@ -19,6 +19,9 @@ use devp2p_discv5::{
     wire::{self, PacketKind, RawRecord},
 };
 
+mod common;
+use common::tampered;
+
 struct Node {
     enr: Enr,
     addr: SocketAddr,
@@ -53,6 +56,18 @@ fn transmits(node: &mut Node) -> Vec<Transmit> {
 
 fn events(node: &mut Node) -> Vec<SessionEvent> {
     std::iter::from_fn(|| node.sessions.poll_event()).collect()
+}
+
+/// A pings B without a session; B challenges it. Returns B's WHOAREYOU, which A has not seen
+/// yet, and its challenge data.
+fn challenge_from(now: Instant, a: &mut Node, b: &mut Node) -> (Transmit, Vec<u8>) {
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, a, b, None);
+    let whoareyou = transmits(b).remove(0);
+    let challenge = wire::decode_packet(&a.enr.node_id(), &whoareyou.bytes)
+        .unwrap()
+        .message_ad;
+    (whoareyou, challenge)
 }
 
 /// Delivers everything `from` has to send to `to`, as if from `from.addr`.
@@ -215,10 +230,11 @@ fn a_pending_challenge_is_repeated_unchanged() {
 }
 
 #[test]
-fn handshakes_that_do_not_prove_the_key_are_refused() {
+fn a_stray_whoareyou_is_ignored() {
     let now = Instant::now();
-    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
-    // A WHOAREYOU nobody asked for is ignored.
+    let (mut a, b) = (node(1, 9001), node(2, 9002));
+    // A WHOAREYOU nobody asked for. (Handshakes that do not prove the key are refused in
+    // `refused_handshakes_leave_the_challenge_to_the_real_one`.)
     let stray = wire::PacketHeader {
         masking_iv: [9; 16],
         nonce: [9; 12],
@@ -230,57 +246,6 @@ fn handshakes_that_do_not_prove_the_key_are_refused() {
     let stray = wire::encode_packet(&a.enr.node_id(), &stray, &[]).unwrap();
     a.sessions.handle_datagram(now, b.addr, &stray, |_| None);
     assert!(transmits(&mut a).is_empty());
-
-    // A handshake for A's id and record, signed by another key: refused.
-    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
-    deliver(now, &mut a, &mut b, None);
-    let whoareyou = transmits(&mut b).remove(0);
-    let challenge = wire::decode_packet(&a.enr.node_id(), &whoareyou.bytes)
-        .unwrap()
-        .message_ad;
-    let forger = SigningKey::from_slice(&[3; 32]).unwrap();
-    let ephemeral = SigningKey::from_slice(&[4; 32]).unwrap();
-    let ephemeral_pubkey = crypto::public_key_to_bytes(&ephemeral.verifying_key().into());
-    let keys = crypto::derive_keys(
-        &ephemeral,
-        b.enr.public_key(),
-        &a.enr.node_id(),
-        &b.enr.node_id(),
-        &challenge,
-    );
-    let header = wire::PacketHeader {
-        masking_iv: [7; 16],
-        nonce: [8; 12],
-        kind: PacketKind::Handshake {
-            src_id: a.enr.node_id(),
-            id_signature: crypto::id_sign(&forger, &challenge, &ephemeral_pubkey, &b.enr.node_id()),
-            ephemeral_pubkey,
-            record: Some(a.enr.clone().into()),
-        },
-    };
-    let sealed = crypto::encrypt_message(
-        &keys.initiator_key,
-        &header.nonce,
-        &ping(1).encode(),
-        &header.message_ad(),
-    );
-    let forged = wire::encode_packet(&b.enr.node_id(), &header, &sealed).unwrap();
-    b.sessions.handle_datagram(now, a.addr, &forged, |_| None);
-    assert!(events(&mut b).is_empty());
-    assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
-
-    // A's real handshake with a tampered message: refused too.
-    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
-    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
-    deliver(now, &mut a, &mut b, None);
-    deliver(now, &mut b, &mut a, None);
-    let mut handshake = transmits(&mut a).remove(0);
-    let last = handshake.bytes.len() - 1;
-    handshake.bytes[last] ^= 1; // the message's GCM tag
-    b.sessions
-        .handle_datagram(now, a.addr, &handshake.bytes, |_| None);
-    assert!(events(&mut b).is_empty());
-    assert!(!b.sessions.has_session(&a.enr.node_id(), a.addr));
 }
 
 /// A handshake packet to `to` from the node of `from`'s id, answering `challenge`, its
@@ -324,12 +289,7 @@ fn handshake_packet(
 fn refused_handshakes_leave_the_challenge_to_the_real_one() {
     let now = Instant::now();
     let (mut a, mut b) = (node(1, 9001), node(2, 9002));
-    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
-    deliver(now, &mut a, &mut b, None);
-    let whoareyou = transmits(&mut b).remove(0);
-    let challenge = wire::decode_packet(&a.enr.node_id(), &whoareyou.bytes)
-        .unwrap()
-        .message_ad;
+    let (whoareyou, challenge) = challenge_from(now, &mut a, &mut b);
     // From A's id and address, before A answers: an id-signature by another key, and A's own
     // signature with A's record tampered (its signature no longer verifies). Both refused.
     let forger = SigningKey::from_slice(&[3; 32]).unwrap();
@@ -340,13 +300,7 @@ fn refused_handshakes_leave_the_challenge_to_the_real_one() {
         Some(a.enr.clone().into()),
         &challenge,
     );
-    let mut tampered = a.enr.to_rlp().to_vec();
-    let at = tampered
-        .windows(64)
-        .position(|w| w == a.enr.signature())
-        .unwrap();
-    tampered[at + 63] ^= 1;
-    let tampered = RawRecord::new(&tampered).unwrap();
+    let tampered = tampered(&a.enr);
     assert_eq!(tampered.verify(), Err(EnrError::BadSignature));
     let a_key = SigningKey::from_slice(&[1; 32]).unwrap();
     let bad_record = handshake_packet(&b.enr, &a.enr, &a_key, Some(tampered), &challenge);

@@ -291,77 +291,57 @@ fn limits() {
 /// which are not headers, hashes or bodies, are refused for their count, not their contents.
 #[test]
 fn limits_come_before_decoding() {
-    use devp2p_rlp_codec::Header;
-    // An RLP list of `items`, each already encoded.
-    fn list(items: &[Vec<u8>]) -> Vec<u8> {
-        let payload = items.concat();
-        let mut out = Vec::new();
-        Header::list(payload.len()).encode(&mut out);
-        out.extend(payload);
-        out
-    }
-    let empties = |n: usize| list(&vec![vec![0xc0]; n]);
-    let (one, zero) = (vec![0x01], vec![0x80]);
+    use devp2p_rlp_codec::RlpEncodable;
+    // `[id, [[], [], ...]]`, eth/70's `[id, index or flag, [[], ...]]`, and
+    // NewPooledTransactionHashes' `[types, sizes, hashes]`: empty lists for items.
+    #[derive(RlpEncodable)]
+    struct Two(u64, Vec<Vec<u64>>);
+    #[derive(RlpEncodable)]
+    struct Three(u64, Vec<Vec<u64>>, Vec<Vec<u64>>);
+    #[derive(RlpEncodable)]
+    struct WithIndex(u64, u64, Vec<Vec<u64>>);
+    let empties = |n: usize| vec![Vec::<u64>::new(); n];
+    let request = |n: usize| encode_to_vec(&Two(1, empties(n)));
     let cases = [
-        (EthVersion::Eth68, id::NEW_BLOCK_HASHES, empties(4097), 4096),
         (
-            EthVersion::Eth69,
-            id::BLOCK_HEADERS,
-            list(&[one.clone(), empties(1025)]),
-            1024,
+            EthVersion::Eth68,
+            id::NEW_BLOCK_HASHES,
+            encode_to_vec(&empties(4097)),
+            4096,
         ),
-        (
-            EthVersion::Eth69,
-            id::GET_BLOCK_BODIES,
-            list(&[one.clone(), empties(1025)]),
-            1024,
-        ),
-        (
-            EthVersion::Eth69,
-            id::BLOCK_BODIES,
-            list(&[one.clone(), empties(1025)]),
-            1024,
-        ),
+        (EthVersion::Eth69, id::BLOCK_HEADERS, request(1025), 1024),
+        (EthVersion::Eth69, id::GET_BLOCK_BODIES, request(1025), 1024),
+        (EthVersion::Eth69, id::BLOCK_BODIES, request(1025), 1024),
         (
             EthVersion::Eth69,
             id::NEW_POOLED_TRANSACTION_HASHES,
-            list(&[zero.clone(), empties(4097), empties(0)]),
+            encode_to_vec(&Three(0, empties(4097), empties(0))),
             4096,
         ),
         (
             EthVersion::Eth69,
             id::NEW_POOLED_TRANSACTION_HASHES,
-            list(&[zero.clone(), empties(0), empties(4097)]),
+            encode_to_vec(&Three(0, empties(0), empties(4097))),
             4096,
         ),
         (
             EthVersion::Eth69,
             id::GET_POOLED_TRANSACTIONS,
-            list(&[one.clone(), empties(257)]),
+            request(257),
             256,
         ),
-        (
-            EthVersion::Eth69,
-            id::GET_RECEIPTS,
-            list(&[one.clone(), empties(1025)]),
-            1024,
-        ),
+        (EthVersion::Eth69, id::GET_RECEIPTS, request(1025), 1024),
         (
             EthVersion::Eth70,
             id::GET_RECEIPTS,
-            list(&[one.clone(), zero.clone(), empties(1025)]),
+            encode_to_vec(&WithIndex(1, 0, empties(1025))),
             1024,
         ),
-        (
-            EthVersion::Eth69,
-            id::RECEIPTS,
-            list(&[one.clone(), empties(1025)]),
-            1024,
-        ),
+        (EthVersion::Eth69, id::RECEIPTS, request(1025), 1024),
         (
             EthVersion::Eth70,
             id::RECEIPTS,
-            list(&[one, zero, empties(1025)]),
+            encode_to_vec(&WithIndex(1, 0, empties(1025))),
             1024,
         ),
     ];

@@ -18,6 +18,9 @@ use devp2p_p2p_capability::{
 };
 use devp2p_rlpx_framing::Message;
 
+mod common;
+use common::noise;
+
 const A: PeerId = PeerId([0xaa; 64]);
 const B: PeerId = PeerId([0xbb; 64]);
 
@@ -453,18 +456,6 @@ fn hello_with_id(id: &[u8], caps: Vec<CapabilityInfo>) -> Vec<u8> {
     Header::list(payload.len()).encode(&mut out);
     out.extend(payload);
     out
-}
-
-/// A pseudo-random byte string (xorshift), reproducible.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
 }
 
 #[test]

@@ -18,6 +18,9 @@ use tokio::{
     time::timeout,
 };
 
+mod common;
+use common::noise;
+
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn key(byte: u8) -> NodeKey {
@@ -292,19 +295,6 @@ async fn hello_and_disconnect_in_one_read() {
     .unwrap();
 }
 
-/// Bytes snappy cannot shrink, so that they fill the connection's buffers.
-fn noise(len: usize) -> Bytes {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// A peer that completes the Hello exchange and then never reads: our sends fill the
 /// connection until one cannot be flushed, the keepalive's Ping cannot go out either and the
 /// session ends for want of a Pong. The blocked send then returns that end within the grace
@@ -323,7 +313,8 @@ async fn a_peer_that_stops_reading_cannot_hold_a_send_forever() {
         P2pStream::handshake(rb, Config::default(), info(&kb, "bob"), caps()),
     );
     let (mut a, _silent) = (a.unwrap(), b.unwrap());
-    let message = noise(1 << 20);
+    // Bytes snappy cannot shrink, so that they fill the connection's buffers.
+    let message = Bytes::from(noise(1 << 20, 0x2545_f491_4f6c_dd1d));
     let mut sent = 0;
     let ended = timeout(LIMIT, async {
         loop {
