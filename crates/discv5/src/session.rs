@@ -443,15 +443,10 @@ impl Sessions {
         // A full table makes room: the oldest challenge goes (all live equally long, so it is
         // the one nearest expiry). Refusing new ones instead would let ~256 spoofed packets a
         // second, from node ids that need not exist, lock out every real handshake.
-        if self.challenges.len() >= self.config.max_pending {
-            let oldest = self
-                .challenges
-                .iter()
-                .min_by_key(|(_, c)| c.deadline)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                self.challenges.remove(&oldest);
-            }
+        if self.challenges.len() >= self.config.max_pending
+            && let Some(oldest) = least(&self.challenges, |c| c.deadline)
+        {
+            self.challenges.remove(&oldest);
         }
         let known = known(&src_id);
         let id_nonce: IdNonce = self.random();
@@ -661,15 +656,11 @@ impl Sessions {
     }
 
     fn insert_session(&mut self, key: (NodeId, SocketAddr), write: SessionKey, read: SessionKey) {
-        if !self.sessions.contains_key(&key) && self.sessions.len() >= self.config.max_sessions {
-            let oldest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                self.sessions.remove(&oldest);
-            }
+        if !self.sessions.contains_key(&key)
+            && self.sessions.len() >= self.config.max_sessions
+            && let Some(oldest) = least(&self.sessions, |s| s.last_used)
+        {
+            self.sessions.remove(&oldest);
         }
         self.clock += 1;
         self.sessions.insert(
@@ -694,6 +685,17 @@ impl Sessions {
         }
         self.events.push_back(event);
     }
+}
+
+/// The key of the entry whose `by` is least (the oldest, for a time or a counter).
+fn least<'a, K: Copy + 'a, V: 'a, T: Ord>(
+    entries: impl IntoIterator<Item = (&'a K, &'a V)>,
+    by: impl Fn(&V) -> T,
+) -> Option<K> {
+    entries
+        .into_iter()
+        .min_by_key(|(_, v)| by(v))
+        .map(|(k, _)| *k)
 }
 
 /// A handshake packet's authdata, borrowed.
