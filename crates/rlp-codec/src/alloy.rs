@@ -5,11 +5,18 @@ use alloy_primitives::{Address, Bloom, Bytes, FixedBytes, U256};
 use bytes::BufMut;
 
 use crate::{
-    Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp, decode::fixed_string_length,
-    encode::impl_encodable_as_bytes, header::EMPTY_STRING_CODE,
+    Decodable, DecodeError, DecodeErrorKind, Encodable, Rlp,
+    decode::fixed_string_length,
+    encode::{impl_encodable_as_array, impl_encodable_as_bytes},
+    header::EMPTY_STRING_CODE,
 };
 
-impl_encodable_as_bytes!([const N: usize] FixedBytes<N>, [] Address, [] Bloom, [] Bytes);
+impl_encodable_as_array!(
+    [const N: usize] FixedBytes<N> => |v| &v.0,
+    [] Address => |v| &v.0.0,
+    [] Bloom => |v| &v.0.0,
+);
+impl_encodable_as_bytes!([] Bytes);
 
 impl<const N: usize> Decodable<'_> for FixedBytes<N> {
     const MIN_LENGTH: usize = fixed_string_length(N);

@@ -107,9 +107,54 @@ macro_rules! impl_encodable_as_bytes {
 #[cfg(feature = "alloy-primitives")]
 pub(crate) use impl_encodable_as_bytes;
 
+/// Implements [`Encodable`] for fixed-size byte strings through [`encode_array`].
+macro_rules! impl_encodable_as_array {
+    ($([$($g:tt)*] $t:ty => |$v:ident| $array:expr),+ $(,)?) => {$(
+        impl<$($g)*> $crate::Encodable for $t {
+            #[inline]
+            fn encode<B: bytes::BufMut + ?Sized>(&self, out: &mut B) {
+                let $v = self;
+                $crate::encode::encode_array($array, out);
+            }
+            #[inline]
+            fn length(&self) -> usize {
+                let $v = self;
+                $crate::bytes_length($array)
+            }
+        }
+    )+};
+}
+#[cfg(feature = "alloy-primitives")]
+pub(crate) use impl_encodable_as_array;
+
+impl_encodable_as_array!([const N: usize] [u8; N] => |v| v);
+
+/// Writes a fixed-size byte string. For the sizes of nonces, addresses, hashes and BLS keys,
+/// header and payload go out in one write: as two, each with its capacity check and length
+/// update, they took an eighth longer for a list of hashes.
+#[inline]
+pub(crate) fn encode_array<const N: usize, B: BufMut + ?Sized>(bytes: &[u8; N], out: &mut B) {
+    macro_rules! one_write {
+        ($($n:literal),+) => {
+            match bytes.as_slice() {
+                $(payload if N == $n => {
+                    let mut item = [EMPTY_STRING_CODE + $n; $n + 1];
+                    if let (Some(dst), Ok(src)) =
+                        (item.last_chunk_mut::<$n>(), <&[u8; $n]>::try_from(payload))
+                    {
+                        *dst = *src;
+                    }
+                    out.put_slice(&item);
+                })+
+                payload => encode_bytes(payload, out),
+            }
+        };
+    }
+    one_write!(8, 20, 32, 48);
+}
+
 impl_encodable_as_bytes!(
     [] [u8],
-    [const N: usize] [u8; N],
     [] str,
     [] String,
     [] bytes::Bytes,
@@ -237,6 +282,39 @@ deref_impl!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_encode_as_the_byte_strings_they_hold() {
+        fn check<const N: usize>(fill: u8) {
+            let array = [fill; N];
+            let mut as_array = Vec::new();
+            array.encode(&mut as_array);
+            let mut as_slice = Vec::new();
+            encode_bytes(&array, &mut as_slice);
+            assert_eq!(as_array, as_slice, "N = {N}, fill = {fill:#x}");
+            assert_eq!(array.length(), as_slice.len(), "N = {N}");
+        }
+        // The sizes written in one go, their neighbours, and the header boundaries.
+        for fill in [0x00, 0x7f, 0x80, 0xff] {
+            check::<0>(fill);
+            check::<1>(fill);
+            check::<2>(fill);
+            check::<7>(fill);
+            check::<8>(fill);
+            check::<9>(fill);
+            check::<20>(fill);
+            check::<32>(fill);
+            check::<33>(fill);
+            check::<48>(fill);
+            check::<55>(fill);
+            check::<56>(fill);
+            check::<256>(fill);
+        }
+        assert_eq!(
+            encode_to_vec(&[0xab; 8]),
+            [&[0x88][..], &[0xab; 8]].concat()
+        );
+    }
 
     #[test]
     fn integers() {
