@@ -679,7 +679,9 @@ impl Discv4 {
             .closest(&target, self.config.table.bucket_size)
             .into_iter()
             .map(|entry| entry.value.record)
-            .filter(|node| node.id != sender)
+            // A LAN or loopback node is not passed on to a requester outside that network
+            // (as go-ethereum).
+            .filter(|node| node.id != sender && relay_allowed(from.ip(), node.ip))
             .collect();
         let expiration = self.expiration(now);
         // At least one packet, empty if we know nobody (as go-ethereum).

@@ -624,3 +624,44 @@ fn findnodes_to_one_node_wait_for_each_other() {
         ]
     );
 }
+
+#[test]
+fn lan_nodes_are_passed_on_only_to_lan_requesters() {
+    // A, on a public address, knows two public nodes and two on a LAN.
+    let a = addr("203.0.113.1:30303");
+    let (public, other_public) = (addr("203.0.113.2:30303"), addr("198.51.100.7:30303"));
+    let (lan, other_lan) = (addr("192.168.1.5:30303"), addr("192.168.1.6:30303"));
+    let known = [(2, public), (3, other_public), (4, lan), (5, other_lan)];
+    let mut nodes = vec![(a, node(1, a))];
+    nodes.extend(known.iter().map(|&(b, at)| (at, node(b, at))));
+    let mut net = Net::new(nodes);
+    let now = start();
+    for &(_, at) in &known {
+        let record = net.node(at).local_record();
+        net.node(a).ping(now, record);
+    }
+    net.deliver(now);
+    let ask = |net: &mut Net, b: u8, from: SocketAddr| {
+        let find = Message::FindNode(FindNode {
+            target: PeerId([7; 64]),
+            expiration: UNIX + 20,
+        });
+        net.node(a)
+            .handle_datagram(now, from, &find.encode(&key(b)).0);
+        let mut ips: Vec<_> = sent_to(net.node(a), from)
+            .into_iter()
+            .flat_map(|p| match p.message {
+                Message::Neighbours(n) => n.nodes,
+                _ => Vec::new(),
+            })
+            .map(|n| n.ip)
+            .collect();
+        ips.sort();
+        ips
+    };
+    assert_eq!(ask(&mut net, 2, public), [other_public.ip()]);
+    assert_eq!(
+        ask(&mut net, 4, lan),
+        [other_lan.ip(), other_public.ip(), public.ip()]
+    );
+}

@@ -862,10 +862,16 @@ impl Discv5 {
             } else {
                 // Only nodes that answered us at least once: a record a lookup found is not
                 // passed on before it proved itself (as go-ethereum does).
+                // Nor is a LAN or loopback record passed on to a requester outside that
+                // network (as go-ethereum).
                 records.extend(
                     self.table
                         .at_distance(distance)
-                        .filter(|e| e.value.liveness > 0)
+                        .filter(|e| {
+                            e.value.liveness > 0
+                                && udp_addr(&e.value.record)
+                                    .is_some_and(|a| relay_allowed(node.addr.ip(), a.ip()))
+                        })
                         .map(|e| e.value.record.clone()),
                 );
             }

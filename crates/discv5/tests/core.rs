@@ -380,43 +380,92 @@ fn node_ids_on_one_ip_vote_once_for_our_external_address() {
 }
 
 #[test]
-fn nodes_answers_cannot_point_into_our_own_host() {
-    // Node 0 (10.0.0.0, a LAN address) knows node 2 (LAN) and a node on loopback. Asked by
-    // node 1 for both distances, it sends both records; node 1 keeps only the LAN one: a LAN
-    // sender may not point it at 127.0.0.1.
-    let mut net = Net::new(3);
-    let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
-    let local = SocketAddr::from(([127, 0, 0, 1], 9000));
-    let record = Enr::builder()
-        .ip(local.ip())
-        .udp(local.port())
-        .build(&key)
-        .unwrap();
-    let loopback_id = record.node_id();
-    net.nodes.insert(
-        local,
-        Discv5::new(key, record, Config::default(), net.now, [9; 32]),
+fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
+    // Node 0, on a public address, knows node 1 on a LAN and node 2 on loopback (each pinged
+    // it). Asked for both distances, it sends a public requester neither record, a LAN
+    // requester the LAN one, and a loopback requester both. (Node 0 may also send records of
+    // earlier requesters; only the two are looked at.)
+    let (public, lan, local) = (
+        SocketAddr::from(([203, 0, 113, 1], 9000)),
+        SocketAddr::from(([10, 0, 0, 1], 9000)),
+        SocketAddr::from(([127, 0, 0, 1], 9000)),
     );
-    let boot = net.record(0);
+    let mut net = Net::at(&[public, lan, local]);
+    let records: Vec<Enr> = [public, lan, local]
+        .iter()
+        .map(|a| net.nodes[a].local_record().clone())
+        .collect();
     let now = net.now;
-    net.nodes.get_mut(&local).unwrap().ping(now, &boot);
-    net.node(2).ping(now, &boot);
+    for a in [lan, local] {
+        net.nodes.get_mut(&a).unwrap().ping(now, &records[0]);
+    }
     net.run(Duration::from_millis(100));
-    assert!(net.node(0).table().contains(&loopback_id));
-    let lan_id = net.record(2).node_id();
+    let distances: Vec<u16> = records[1..]
+        .iter()
+        .map(|r| records[0].node_id().log2_distance(&r.node_id()))
+        .collect();
+    let (lan_id, local_id) = (records[1].node_id(), records[2].node_id());
+    let mut ask = |seed: u8, from: SocketAddr| {
+        let mut peer = Peer::new(seed, from);
+        let find = Message::FindNode {
+            req_id: RequestId::new(&[seed]).unwrap(),
+            distances: distances.clone(),
+        };
+        assert!(peer.sessions.send(net.now, &records[0], public, find));
+        let mut ids: Vec<NodeId> = peer
+            .exchange_with(&mut net, public)
+            .into_iter()
+            .flat_map(|(_, m)| match m {
+                Message::Nodes { enrs, .. } => enrs,
+                _ => Vec::new(),
+            })
+            .map(|raw| raw.verify().unwrap().node_id())
+            .filter(|id| [lan_id, local_id].contains(id))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![lan_id, local_id];
+    both.sort();
+    assert_eq!(ask(0x51, SocketAddr::from(([198, 51, 100, 7], 9000))), []);
+    assert_eq!(ask(0x52, SocketAddr::from(([10, 0, 0, 2], 9000))), [lan_id]);
+    assert_eq!(ask(0x53, SocketAddr::from(([127, 0, 0, 2], 9000))), both);
+}
+
+#[test]
+fn nodes_answers_cannot_point_into_our_own_host() {
+    // A peer on the LAN answers node 0's FINDNODE with a record on loopback and one on the
+    // LAN: node 0 keeps only the LAN one. A LAN sender may not point it at 127.0.0.1.
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x21, addr(1));
+    let record = |seed: u8, ip: [u8; 4]| {
+        let key = SigningKey::from_slice(&[seed; 32]).unwrap();
+        Enr::builder().ip(ip.into()).udp(9000).build(&key).unwrap()
+    };
+    let (local, lan) = (record(0x41, [127, 0, 0, 1]), record(0x42, [10, 0, 7, 1]));
+    let peer_id = peer.record.node_id();
     let distances = vec![
-        boot.node_id().log2_distance(&loopback_id),
-        boot.node_id().log2_distance(&lan_id),
+        peer_id.log2_distance(&local.node_id()),
+        peer_id.log2_distance(&lan.node_id()),
     ];
     let now = net.now;
-    let id = net.node(1).find_node(now, &boot, distances);
-    net.run(Duration::from_millis(100));
-    let records = net.take_events(1).into_iter().find_map(|e| match e {
-        Event::Nodes { id: got, result } if got == id => Some(result),
-        _ => None,
-    });
-    let ids: Vec<NodeId> = records.unwrap().unwrap().iter().map(Enr::node_id).collect();
-    assert_eq!(ids, [lan_id]);
+    let find = net.node(0).find_node(now, &peer.record, distances);
+    let received = peer.exchange(&mut net, 0);
+    let (from, request) = received[0].clone();
+    let answer = Message::Nodes {
+        req_id: *request.request_id(),
+        total: 1,
+        enrs: vec![(&local).into(), (&lan).into()],
+    };
+    assert!(peer.sessions.reply(&from, &answer));
+    peer.exchange(&mut net, 0);
+    assert_eq!(
+        answers(&mut net, 0),
+        [Event::Nodes {
+            id: find,
+            result: Ok(vec![lan])
+        }]
+    );
 }
 
 #[test]
@@ -532,16 +581,20 @@ impl Peer {
     /// Moves datagrams between node `i` of `net` and the peer until neither sends; returns
     /// the messages the peer received, in order.
     fn exchange(&mut self, net: &mut Net, i: usize) -> Vec<(NodeAddress, Message)> {
+        self.exchange_with(net, addr(i))
+    }
+
+    /// As [`Peer::exchange`], with the node at `at`.
+    fn exchange_with(&mut self, net: &mut Net, at: SocketAddr) -> Vec<(NodeAddress, Message)> {
         let now = net.now;
-        let node = net.nodes.get_mut(&addr(i)).unwrap();
+        let node = net.nodes.get_mut(&at).unwrap();
         let mut received = Vec::new();
         loop {
             let mut moved = false;
             while let Some(t) = node.poll_transmit() {
                 moved = true;
                 if t.dst == self.addr {
-                    self.sessions
-                        .handle_datagram(now, addr(i), &t.bytes, |_| None);
+                    self.sessions.handle_datagram(now, at, &t.bytes, |_| None);
                 }
             }
             while let Some(t) = self.sessions.poll_transmit() {
@@ -554,7 +607,7 @@ impl Peer {
                 }
             }
             while let Some(event) = node.poll_event() {
-                net.events.push((addr(i), event));
+                net.events.push((at, event));
             }
             if !moved {
                 return received;
