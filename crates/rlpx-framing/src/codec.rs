@@ -38,7 +38,11 @@ impl Decoder for RlpxCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, Self::Error> {
         match self.frames.decode(src)? {
-            Some(body) => Ok(Some(Message::from_body(body)?)),
+            // A frame without a message id ends the read side like any bad frame.
+            Some(body) => Message::from_body(body).map(Some).map_err(|e| {
+                self.frames.fail(e.clone());
+                e.into()
+            }),
             None => Ok(None),
         }
     }

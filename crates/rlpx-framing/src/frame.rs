@@ -18,6 +18,7 @@ use ctr::{
     cipher::{KeyIvInit, StreamCipher},
 };
 use devp2p_ecies::Secrets;
+use subtle::ConstantTimeEq;
 
 /// Largest frame body: the header's size field has 24 bits.
 pub const MAX_FRAME_SIZE: usize = (1 << 24) - 1;
@@ -25,6 +26,8 @@ pub const MAX_FRAME_SIZE: usize = (1 << 24) - 1;
 const BLOCK: usize = 16;
 /// `header-data`: RLP of `[capability-id, context-id]` = `[0, 0]`, the only value in use.
 const HEADER_DATA: [u8; 3] = [0xc2, 0x80, 0x80];
+/// The most a frame's header makes us reserve ahead of its body's bytes.
+const RESERVE_STEP: usize = 64 * 1024;
 
 /// One running MAC: the keccak256 state and the AES-256 key of its seeds.
 #[derive(Clone)]
@@ -69,12 +72,15 @@ impl MacState {
 }
 
 /// What the decoder waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum ReadState {
     /// The 32 bytes of header and header MAC.
     ExpectHeader,
     /// The body of a frame of `size` bytes (padded to 16, then its MAC).
     ExpectBody { size: usize },
+    /// A frame failed: the MAC states have taken in bytes that did not check out, so nothing
+    /// after it can be read. Every later call returns this error.
+    Failed(FrameError),
 }
 
 /// Encrypts and decrypts the frames of one session.
@@ -176,7 +182,23 @@ impl FrameCodec {
 
     /// Takes one complete frame off the front of `input` and returns its body (message id and
     /// data, padding removed), or `None` while more bytes are needed.
+    ///
+    /// An error ends the session's read side: the codec returns the same error from then on,
+    /// as the peer's stream cannot be followed past a frame that failed.
     pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        if let ReadState::Failed(e) = &self.read {
+            return Err(e.clone());
+        }
+        self.decode_frame(input)
+            .inspect_err(|e| self.fail(e.clone()))
+    }
+
+    /// Marks the read side failed with `error` (also for a frame the layer above refused).
+    pub(crate) fn fail(&mut self, error: FrameError) {
+        self.read = ReadState::Failed(error);
+    }
+
+    fn decode_frame(&mut self, input: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
         if self.read == ReadState::ExpectHeader {
             let Some(block) = input.first_chunk::<{ 2 * BLOCK }>() else {
                 return Ok(None);
@@ -185,7 +207,7 @@ impl FrameCodec {
                 return Ok(None);
             };
             let expected = self.ingress_mac.header_mac(header);
-            if !constant_time_eq(&expected, mac) {
+            if !bool::from(expected.ct_eq(mac)) {
                 return Err(FrameError::HeaderMacMismatch);
             }
             let mut header = *header;
@@ -203,13 +225,16 @@ impl FrameCodec {
         };
         let padded = size.next_multiple_of(BLOCK);
         if input.len() < padded + BLOCK {
-            input.reserve(padded + BLOCK - input.len());
+            // Room for what is missing, but no more than a step at a time: a header alone
+            // must not make us hold its announced size (up to 16 MiB) for bytes that may
+            // never come.
+            input.reserve((padded + BLOCK - input.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         let mut body = input.split_to(padded);
         let mac = input.split_to(BLOCK);
         let expected = self.ingress_mac.frame_mac(&body);
-        if !constant_time_eq(&expected, &mac) {
+        if !bool::from(expected.as_slice().ct_eq(&mac)) {
             return Err(FrameError::FrameMacMismatch);
         }
         self.ingress.apply_keystream(&mut body);
@@ -217,9 +242,4 @@ impl FrameCodec {
         self.read = ReadState::ExpectHeader;
         Ok(Some(body))
     }
-}
-
-/// Compares MACs without an early exit.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -175,3 +175,61 @@ fn closed_mid_frame_and_bad_message_ids() {
         Err(RlpxError::Frame(FrameError::InvalidMessageId(_)))
     ));
 }
+
+#[test]
+fn a_failed_frame_ends_the_read_side() {
+    // The first frame's body is tampered with; the second is sound. The codec keeps
+    // reporting the first failure and reads nothing further.
+    let (mut a, mut b) = codecs(MAX_FRAME_SIZE);
+    let mut wire = BytesMut::new();
+    for _ in 0..2 {
+        a.encode(Message::new(0x10, vec![5; 40]), &mut wire)
+            .unwrap();
+    }
+    wire[40] ^= 1;
+    for _ in 0..2 {
+        assert!(matches!(
+            b.decode(&mut wire),
+            Err(RlpxError::Frame(FrameError::FrameMacMismatch))
+        ));
+    }
+    assert_eq!(wire.len(), 96, "bytes of the second frame were read");
+
+    // A frame whose body has no message id fails the same way: the next one, though sound,
+    // is not read.
+    let (a, b) = sides([0x11; 32], [0x22; 32]);
+    let (mut frames, mut rx) = (
+        FrameCodec::new(&a, MAX_FRAME_SIZE),
+        RlpxCodec::new(&b, MAX_FRAME_SIZE),
+    );
+    let mut wire = BytesMut::new();
+    frames.encode(&[0x00], b"data", &mut wire).unwrap();
+    frames.encode(&[0x10], b"data", &mut wire).unwrap();
+    for _ in 0..2 {
+        assert!(matches!(
+            rx.decode(&mut wire),
+            Err(RlpxError::Frame(FrameError::InvalidMessageId(_)))
+        ));
+    }
+}
+
+#[test]
+fn a_header_alone_does_not_reserve_its_whole_frame() {
+    let (mut a, mut b) = codecs(MAX_FRAME_SIZE);
+    let mut wire = BytesMut::new();
+    a.encode(Message::new(0x10, vec![0; 1 << 20]), &mut wire)
+        .unwrap();
+    let mut received = BytesMut::from(&wire[..32]);
+    assert!(b.decode(&mut received).unwrap().is_none());
+    assert!(
+        received.capacity() <= 128 * 1024,
+        "reserved {} bytes",
+        received.capacity()
+    );
+    // As the body arrives the frame is still read whole.
+    for chunk in wire[32..].chunks(100_000) {
+        received.extend_from_slice(chunk);
+    }
+    let message = b.decode(&mut received).unwrap().unwrap();
+    assert_eq!(message.data.len(), 1 << 20);
+}
