@@ -3,7 +3,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::collections::BTreeMap;
 
-use devp2p_rlp_codec::{Encodable, Header, encode_to_vec};
+use devp2p_rlp_codec::{Encodable, Header, Rlp, encode_to_vec};
 use k256::ecdsa::{Signature, SigningKey, signature::hazmat::PrehashSigner};
 
 use crate::{
@@ -16,10 +16,17 @@ use crate::{
 ///
 /// `id` and `secp256k1` are set by `build` from the signing key; values set for them here are
 /// replaced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Builder {
     seq: u64,
     pairs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Default for Builder {
+    /// The same as [`Builder::new`]: sequence number 1.
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Builder {
@@ -49,7 +56,9 @@ impl Builder {
         self
     }
 
-    /// Sets `key` to the RLP encoding of `value`, replacing any previous value.
+    /// Sets `key` to the RLP encoding of `value`, replacing any previous value. The encoding
+    /// must be exactly one RLP item, or [`build`](Self::build) fails with
+    /// [`EnrError::InvalidValue`].
     pub fn set(&mut self, key: impl AsRef<[u8]>, value: &impl Encodable) -> &mut Self {
         self.pairs
             .insert(key.as_ref().to_vec(), encode_to_vec(value));
@@ -110,14 +119,28 @@ impl Builder {
         self.set("quic6", &port)
     }
 
-    /// Sets `id` to `v4` and `secp256k1` to `key`'s public key, signs, and checks the 300-byte
-    /// limit.
-    pub fn build(&self, key: &SigningKey) -> Result<Enr, EnrError> {
+    /// The entries `build` signs: these, with `id` and `secp256k1` set for `key`.
+    fn signed_pairs(&self, key: &SigningKey) -> BTreeMap<Vec<u8>, Vec<u8>> {
         let mut pairs = self.pairs.clone();
         pairs.insert(b"id".to_vec(), encode_to_vec("v4"));
         let public = key.verifying_key().to_sec1_point(true);
         pairs.insert(b"secp256k1".to_vec(), encode_to_vec(public.as_bytes()));
-        let pairs: Vec<_> = pairs.into_iter().collect();
+        pairs
+    }
+
+    /// Sets `id` to `v4` and `secp256k1` to `key`'s public key, checks that each value is one
+    /// RLP item ([`EnrError::InvalidValue`]), signs, and checks the 300-byte limit.
+    pub fn build(&self, key: &SigningKey) -> Result<Enr, EnrError> {
+        let pairs: Vec<_> = self.signed_pairs(key).into_iter().collect();
+        for (name, value) in &pairs {
+            let mut item = Rlp::new(value);
+            item.raw()
+                .and_then(|_| item.finish())
+                .map_err(|source| EnrError::InvalidValue {
+                    key: name.clone(),
+                    source,
+                })?;
+        }
 
         let digest = keccak256(&content(self.seq, &pairs));
         // RFC 6979 deterministic signing; k256 normalizes `s` to the lower half.
@@ -144,8 +167,11 @@ impl Builder {
 
 impl Enr {
     /// A new record with `change` applied to this one's entries, signed with `key`. The sequence
-    /// number goes up by one when the entries (or the key) changed; otherwise the same record is
-    /// returned.
+    /// number goes up by one when the signed entries changed (including `secp256k1`, for a new
+    /// key; `id` and `secp256k1` set by `change` are replaced as [`Builder::build`] does, so
+    /// they alone change nothing); otherwise the same record is returned. A sequence number set
+    /// by `change` is ignored. Fails with [`EnrError::SeqExhausted`] when a change would need a
+    /// sequence number above `u64::MAX`.
     ///
     /// ```
     /// use devp2p_enr::{Enr, SigningKey};
@@ -162,14 +188,17 @@ impl Enr {
         key: &SigningKey,
         change: impl FnOnce(&mut Builder),
     ) -> Result<Self, EnrError> {
-        let before = Builder::from_record(self);
-        let mut after = before.clone();
+        let mut after = Builder::from_record(self);
         change(&mut after);
-        let same_key = key.verifying_key() == &k256::ecdsa::VerifyingKey::from(self.public_key());
-        if after.pairs == before.pairs && same_key {
+        let signed = after.signed_pairs(key);
+        let unchanged = signed
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .eq(self.pairs());
+        if unchanged {
             return Ok(self.clone());
         }
-        after.seq(self.seq().saturating_add(1));
+        after.seq(self.seq().checked_add(1).ok_or(EnrError::SeqExhausted)?);
         after.build(key)
     }
 }

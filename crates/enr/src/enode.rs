@@ -1,5 +1,9 @@
 //! enode URLs: `enode://<128 hex node id>@<ip>:<tcp port>?discport=<udp port>`, the node
 //! addresses of go-ethereum's bootnode lists and admin APIs.
+//!
+//! Parsing follows go-ethereum: of the query, only the first `discport` is read (an empty one
+//! counts as absent) and other parameters are ignored; the node id takes no `0x`; an
+//! IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address.
 
 use core::{
     fmt,
@@ -47,12 +51,16 @@ impl fmt::Display for NodeRecord {
 impl FromStr for NodeRecord {
     type Err = EnodeError;
 
+    /// Parses an enode URL as go-ethereum does (see the [module docs](self)).
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let rest = url
             .trim()
             .strip_prefix("enode://")
             .ok_or(EnodeError::MissingScheme)?;
         let (id, rest) = rest.split_once('@').ok_or(EnodeError::MissingAddress)?;
+        if id.starts_with("0x") {
+            return Err(EnodeError::InvalidNodeId);
+        }
         let id: PeerId = id.parse()?;
         let (address, query) = match rest.split_once('?') {
             Some((address, query)) => (address, Some(query)),
@@ -60,10 +68,9 @@ impl FromStr for NodeRecord {
         };
         let (ip, port) = if let Some(v6) = address.strip_prefix('[') {
             let (ip, port) = v6.split_once("]:").ok_or(EnodeError::InvalidPort)?;
-            (
-                IpAddr::V6(ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?),
-                port,
-            )
+            let ip = ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?;
+            let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+            (ip, port)
         } else {
             let (ip, port) = address.rsplit_once(':').ok_or(EnodeError::InvalidPort)?;
             (
@@ -72,15 +79,13 @@ impl FromStr for NodeRecord {
             )
         };
         let tcp_port = parse_port(port)?;
-        let udp_port = match query {
-            None => tcp_port,
-            Some(query) => {
-                let value = query
-                    .strip_prefix("discport=")
-                    .ok_or(EnodeError::UnknownQuery)?;
-                parse_port(value)?
-            }
-        };
+        let discport = query
+            .unwrap_or_default()
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find_map(|(key, value)| (key == "discport").then_some(value))
+            .filter(|value| !value.is_empty());
+        let udp_port = discport.map_or(Ok(tcp_port), parse_port)?;
         Ok(Self {
             id,
             ip,

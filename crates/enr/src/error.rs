@@ -9,7 +9,8 @@ pub enum EnrError {
     /// The encoded record exceeds 300 bytes (EIP-778's limit).
     #[error("record is {size} bytes, over the 300-byte limit")]
     TooLarge {
-        /// Size of the encoded record.
+        /// Size of the encoded record: for text and hex refused before decoding, the number of
+        /// bytes the text decodes to.
         size: usize,
     },
     /// The text form does not start with `enr:`.
@@ -54,6 +55,19 @@ pub enum EnrError {
     /// The signature does not verify against the record's key.
     #[error("signature does not verify")]
     BadSignature,
+    /// A value given to the [`Builder`](crate::Builder) is not exactly one RLP item (its
+    /// `Encodable` implementation wrote none, several, or a truncated one).
+    #[error("value of key 0x{} is not one RLP item: {source}", hex::encode(.key))]
+    InvalidValue {
+        /// The key.
+        key: Vec<u8>,
+        /// What is wrong with the value.
+        source: DecodeError,
+    },
+    /// The record's sequence number is already `u64::MAX`, so a changed record cannot get a
+    /// higher one.
+    #[error("sequence number is at its maximum")]
+    SeqExhausted,
 }
 
 /// Why an enode URL could not be parsed.
@@ -66,7 +80,7 @@ pub enum EnodeError {
     /// There is no `@` between node id and address.
     #[error("missing '@' between node id and address")]
     MissingAddress,
-    /// The node id is not 128 hex characters.
+    /// The node id is not 128 hex characters (in an enode URL, with no `0x` prefix).
     #[error("node id must be 128 hex characters")]
     InvalidNodeId,
     /// The node id is not a point on the curve.
@@ -75,10 +89,7 @@ pub enum EnodeError {
     /// The host is not an IPv4 address or a bracketed IPv6 address.
     #[error("host must be an IPv4 address or a bracketed IPv6 address")]
     InvalidIp,
-    /// A port is missing or not a number from 0 to 65535.
+    /// A port (or a non-empty `discport`) is missing or not a number from 0 to 65535.
     #[error("invalid port")]
     InvalidPort,
-    /// The query has a parameter other than `discport`.
-    #[error("unknown query parameter (only \"discport\" is defined)")]
-    UnknownQuery,
 }

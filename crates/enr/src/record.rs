@@ -1,7 +1,11 @@
 //! The node record (EIP-778): `[signature, seq, k1, v1, k2, v2, ...]` with keys sorted and
 //! unique, at most 300 bytes, signed under the "v4" identity scheme.
 
-use core::{fmt, net::Ipv4Addr, net::Ipv6Addr, str::FromStr};
+use core::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    str::FromStr,
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
@@ -56,6 +60,11 @@ impl Enr {
             if list.is_empty() {
                 return Err(EnrError::MissingValue);
             }
+            if key == b"id" || key == b"secp256k1" {
+                // The scheme's values are strings; checked here, where an error has the value's
+                // offset in the input.
+                list.clone().bytes()?;
+            }
             let value = list.raw()?;
             if let Some((previous, _)) = pairs.last() {
                 match previous.as_slice().cmp(key) {
@@ -76,10 +85,22 @@ impl Enr {
         Ok(Self::assemble(seq, pairs, public_key, input.to_vec()))
     }
 
-    /// Decodes a record from hex (with or without `0x`) of its RLP encoding.
+    /// Decodes a record from hex (with or without `0x`) of its RLP encoding. Text of more than
+    /// 600 hex digits is refused before decoding: [`EnrError::TooLarge`] with the number of
+    /// bytes it decodes to, or [`EnrError::Hex`] for an odd number of digits.
     pub fn from_hex(text: &str) -> Result<Self, EnrError> {
         let text = text.trim();
-        Self::from_rlp(&hex::decode(text.strip_prefix("0x").unwrap_or(text))?)
+        let digits = text.strip_prefix("0x").unwrap_or(text);
+        if digits.len() > 2 * MAX_RECORD_SIZE {
+            return Err(if digits.len().is_multiple_of(2) {
+                EnrError::TooLarge {
+                    size: digits.len() / 2,
+                }
+            } else {
+                EnrError::Hex(hex::FromHexError::OddLength)
+            });
+        }
+        Self::from_rlp(&hex::decode(digits)?)
     }
 
     /// Decodes a record from any of its printed forms: `enr:` text, or hex of the RLP.
@@ -217,21 +238,23 @@ impl Enr {
         self.get_ok("quic6")
     }
 
-    /// The enode URL of this node: its IPv4 address (else IPv6), TCP and UDP ports, a missing
-    /// one as port 0 (as go-ethereum prints it). `None` without an address or without any port.
+    /// The enode URL of this node: the IPv4 address (`ip`) with the `tcp` and `udp` ports when
+    /// it has at least one of them; else the IPv6 address (`ip6`) with `tcp6` and `udp6`, each
+    /// falling back to `tcp` and `udp`. A missing port is written as port 0 (as go-ethereum
+    /// prints it). `None` when neither address has a port.
     pub fn node_record(&self) -> Option<NodeRecord> {
-        let (ip, tcp, udp) = match (self.ip(), self.ip6()) {
-            (Some(ip), _) => (ip.into(), self.tcp(), self.udp()),
-            (None, Some(ip6)) => (
-                ip6.into(),
+        let v4 = self.ip().map(|ip| (IpAddr::V4(ip), self.tcp(), self.udp()));
+        let v6 = self.ip6().map(|ip| {
+            (
+                IpAddr::V6(ip),
                 self.tcp6().or(self.tcp()),
                 self.udp6().or(self.udp()),
-            ),
-            (None, None) => return None,
-        };
-        if tcp.is_none() && udp.is_none() {
-            return None;
-        }
+            )
+        });
+        let (ip, tcp, udp) = [v4, v6]
+            .into_iter()
+            .flatten()
+            .find(|(_, tcp, udp)| tcp.is_some() || udp.is_some())?;
         Some(NodeRecord {
             id: self.peer_id(),
             ip,
@@ -295,12 +318,15 @@ impl Encodable for Enr {
 }
 
 impl Decodable<'_> for Enr {
-    /// Reads one record from a list (as discv4 ENRResponse and discv5 NODES carry them).
+    /// Reads one record from a list (as discv4 ENRResponse and discv5 NODES carry them). An
+    /// error's offset is counted, as for any `Decodable`, from the start of `rlp`'s input.
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
         let offset = rlp.offset();
         let raw = rlp.raw()?;
         Self::from_rlp(raw).map_err(|e| match e {
-            EnrError::Rlp(inner) => inner,
+            EnrError::Rlp(inner) => {
+                DecodeError::new(inner.kind(), offset.saturating_add(inner.offset()))
+            }
             _ => DecodeError::new(
                 devp2p_rlp_codec::DecodeErrorKind::Custom("invalid node record"),
                 offset,
@@ -331,7 +357,11 @@ impl fmt::Debug for Enr {
 impl FromStr for Enr {
     type Err = EnrError;
 
-    /// Parses the text form `enr:<base64url>`.
+    /// Parses the text form `enr:<base64url>`. Text of more than 400 base64 characters is
+    /// refused before decoding: [`EnrError::TooLarge`] with the number of bytes it decodes to
+    /// (three per four characters, and one or two for a final two or three), or
+    /// [`EnrError::Base64`] for a length no base64 text has (one character over a multiple of
+    /// four).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let body = text
             .trim()
@@ -339,8 +369,13 @@ impl FromStr for Enr {
             .ok_or(EnrError::MissingPrefix)?;
         // base64 of 300 bytes is 400 characters: refuse longer text before decoding it.
         if body.len() > MAX_RECORD_SIZE.div_ceil(3) * 4 {
-            return Err(EnrError::TooLarge {
-                size: body.len() / 4 * 3,
+            let (quads, rest) = (body.len() / 4, body.len() % 4);
+            return Err(if rest == 1 {
+                EnrError::Base64(base64::DecodeError::InvalidLength(body.len()))
+            } else {
+                EnrError::TooLarge {
+                    size: quads * 3 + rest * 3 / 4,
+                }
             });
         }
         Self::from_rlp(&URL_SAFE_NO_PAD.decode(body)?)

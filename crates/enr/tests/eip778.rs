@@ -245,3 +245,81 @@ fn text_and_hex_errors() {
         Err(EnrError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn oversized_text_reports_the_size_it_decodes_to() {
+    // 400 characters decode to 300 bytes; each further quad is 3 bytes, a final 2 or 3
+    // characters 1 or 2.
+    for (chars, size) in [(402, 301), (403, 302), (404, 303), (406, 304)] {
+        let text = format!("enr:{}", "A".repeat(chars));
+        assert_eq!(
+            text.parse::<Enr>(),
+            Err(EnrError::TooLarge { size }),
+            "{chars}"
+        );
+    }
+    // One character over a multiple of four is no base64 length at all.
+    assert_eq!(
+        format!("enr:{}", "A".repeat(401)).parse::<Enr>(),
+        Err(EnrError::Base64(base64::DecodeError::InvalidLength(401)))
+    );
+}
+
+#[test]
+fn oversized_hex_is_refused_before_decoding() {
+    // Not hex at all: only a length check before decoding gives `TooLarge`.
+    let long = "zz".repeat(301);
+    assert_eq!(Enr::from_hex(&long), Err(EnrError::TooLarge { size: 301 }));
+    assert_eq!(
+        Enr::parse_any(&format!("0x{long}")),
+        Err(EnrError::TooLarge { size: 301 })
+    );
+    assert_eq!(
+        Enr::from_hex(&format!("{long}z")),
+        Err(EnrError::Hex(hex::FromHexError::OddLength))
+    );
+    // 600 digits are within the limit and decoded.
+    assert!(matches!(
+        Enr::from_hex(&"zz".repeat(300)),
+        Err(EnrError::Hex(hex::FromHexError::InvalidHexCharacter { .. }))
+    ));
+}
+
+#[test]
+fn a_record_inside_a_list_reports_offsets_in_the_whole_input() {
+    // A validly signed record whose sequence number is non-canonical (`81 01`), after a string.
+    let record = signed(&[0x81, 0x01], &v4_pairs());
+    let inner = match Enr::from_rlp(&record) {
+        Err(EnrError::Rlp(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(&record[inner.offset()..][..2], &[0x81, 0x01]);
+    let padding = encode_to_vec(&[0x55_u8; 10][..]);
+    let mut outer = Vec::new();
+    Header::list(padding.len() + record.len()).encode(&mut outer);
+    outer.extend(&padding);
+    outer.extend(&record);
+
+    let mut top = devp2p_rlp_codec::Rlp::new(&outer);
+    let mut list = top.list().unwrap();
+    list.bytes().unwrap();
+    let e = list.decode::<Enr>().unwrap_err();
+    assert_eq!(e.kind(), DecodeErrorKind::NonCanonicalSingleByte);
+    assert_eq!(e.offset(), outer.len() - record.len() + inner.offset());
+    assert_eq!(&outer[e.offset()..][..2], &[0x81, 0x01]);
+}
+
+#[test]
+fn a_scheme_value_that_is_a_list_is_reported_at_its_offset() {
+    // `["v4"]`
+    let as_list = vec![0xc3, 0x82, b'v', b'4'];
+    let mut pairs = v4_pairs();
+    pairs[0].1 = as_list.clone();
+    let record = signed(&[0x01], &pairs);
+    let e = match Enr::from_rlp(&record) {
+        Err(EnrError::Rlp(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(e.kind(), DecodeErrorKind::UnexpectedList);
+    assert!(record[e.offset()..].starts_with(&as_list), "{}", e.offset());
+}

@@ -3,7 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use devp2p_enr::{EnodeError, Enr, NodeId, NodeRecord, PeerId, SigningKey};
+use devp2p_enr::{Builder, EnodeError, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
+use devp2p_rlp_codec::{DecodeErrorKind, Encodable, bytes::BufMut};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = SigningKey> {
@@ -26,9 +27,9 @@ proptest! {
         b.seq(seq);
         if let Some(ip) = ip4 { b.ip4(ip.into()); }
         if let Some(ip) = ip6 { b.ip6(ip.into()); }
-        let setters: [fn(&mut devp2p_enr::Builder, u16) -> &mut devp2p_enr::Builder; 6] = [
-            devp2p_enr::Builder::tcp, devp2p_enr::Builder::udp, devp2p_enr::Builder::quic,
-            devp2p_enr::Builder::tcp6, devp2p_enr::Builder::udp6, devp2p_enr::Builder::quic6,
+        let setters: [fn(&mut Builder, u16) -> &mut Builder; 6] = [
+            Builder::tcp, Builder::udp, Builder::quic,
+            Builder::tcp6, Builder::udp6, Builder::quic6,
         ];
         for (set, port) in setters.iter().zip(ports) {
             if let Some(port) = port { set(&mut b, port); }
@@ -56,12 +57,20 @@ proptest! {
     }
 
     #[test]
-    fn enode_urls_round_trip(key in key(), v6 in any::<bool>(), ip: [u8; 16], tcp: u16, udp: u16) {
-        let ip = if v6 { IpAddr::V6(ip.into()) } else { IpAddr::V4([ip[0], ip[1], ip[2], ip[3]].into()) };
+    fn enode_urls_round_trip(key in key(), family in 0..3, ip: [u8; 16], tcp: u16, udp: u16) {
+        let v4 = Ipv4Addr::from([ip[0], ip[1], ip[2], ip[3]]);
+        let ip = match family {
+            0 => IpAddr::V4(v4),
+            1 => IpAddr::V6(ip.into()),
+            _ => IpAddr::V6(v4.to_ipv6_mapped()),
+        };
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let url = NodeRecord { id, ip, tcp_port: tcp, udp_port: udp };
         let text = url.to_string();
-        prop_assert_eq!(text.parse::<NodeRecord>().unwrap(), url);
+        // An IPv4-mapped IPv6 address reads back as the IPv4 address, as in go-ethereum.
+        let parsed = text.parse::<NodeRecord>().unwrap();
+        prop_assert_eq!(parsed, NodeRecord { ip: ip.to_canonical(), ..url });
+        prop_assert_eq!(parsed.to_string().parse::<NodeRecord>().unwrap(), parsed);
         prop_assert_eq!(text.contains("?discport="), tcp != udp);
     }
 
@@ -139,11 +148,202 @@ fn malformed_enode_urls() {
             EnodeError::InvalidPort,
         ),
         (
-            format!("enode://{id}@127.0.0.1:1?raft=1"),
-            EnodeError::UnknownQuery,
+            format!("enode://{id}@127.0.0.1:1?raft=1&discport=-1"),
+            EnodeError::InvalidPort,
+        ),
+        (
+            format!("enode://0x{id}@127.0.0.1:1"),
+            EnodeError::InvalidNodeId,
+        ),
+        (
+            format!("enode://{id}@[::ffff:10.0.0.1:1"),
+            EnodeError::InvalidPort,
         ),
     ];
     for (url, err) in cases {
         assert_eq!(url.parse::<NodeRecord>(), Err(err), "{url}");
     }
+}
+
+#[test]
+fn enode_query_is_read_as_go_ethereum_reads_it() {
+    let id = "ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f";
+    let ports = |query: &str| {
+        let url: NodeRecord = format!("enode://{id}@127.0.0.1:30303{query}")
+            .parse()
+            .unwrap();
+        (url.tcp_port, url.udp_port)
+    };
+    // Other parameters are ignored, wherever they stand.
+    assert_eq!(ports("?raft=1"), (30303, 30303));
+    assert_eq!(ports("?discport=30301&raft=1"), (30303, 30301));
+    assert_eq!(ports("?raft=1&discport=30301"), (30303, 30301));
+    assert_eq!(ports("?flag&discport=30301"), (30303, 30301));
+    // The first `discport` counts; empty, bare, or a bare `?` means none.
+    assert_eq!(ports("?discport=30301&discport=x"), (30303, 30301));
+    assert_eq!(ports("?discport="), (30303, 30303));
+    assert_eq!(ports("?discport"), (30303, 30303));
+    assert_eq!(ports("?"), (30303, 30303));
+    assert_eq!(ports("?discport=&discport=30301"), (30303, 30303));
+
+    // The printed form of what was parsed reads back the same.
+    let url: NodeRecord = format!("enode://{id}@127.0.0.1:30303?raft=1&discport=30301")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        url.to_string(),
+        format!("enode://{id}@127.0.0.1:30303?discport=30301")
+    );
+    assert_eq!(url.to_string().parse::<NodeRecord>().unwrap(), url);
+}
+
+#[test]
+fn enode_ipv4_mapped_host_is_ipv4() {
+    let id = "ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f";
+    let url: NodeRecord = format!("enode://{id}@[::ffff:10.0.0.1]:30303")
+        .parse()
+        .unwrap();
+    assert_eq!(url.ip, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    assert_eq!(url.to_string(), format!("enode://{id}@10.0.0.1:30303"));
+    // Other IPv6 addresses stay IPv6, IPv4-compatible ones (`::a.b.c.d`) included.
+    let url: NodeRecord = format!("enode://{id}@[::10.0.0.1]:30303").parse().unwrap();
+    assert!(url.ip.is_ipv6());
+}
+
+#[test]
+fn default_builder_is_new() {
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    assert_eq!(Builder::default(), Builder::new());
+    assert_eq!(Builder::default().build(&key).unwrap().seq(), 1);
+}
+
+#[test]
+fn update_at_the_last_seq_refuses_a_change() {
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    let record = Enr::builder().seq(u64::MAX).udp(1).build(&key).unwrap();
+    assert_eq!(
+        record.update(&key, |b| {
+            b.udp(2);
+        }),
+        Err(EnrError::SeqExhausted)
+    );
+    let other_key = SigningKey::from_slice(&[4; 32]).unwrap();
+    assert_eq!(
+        record.update(&other_key, |_| {}),
+        Err(EnrError::SeqExhausted)
+    );
+    // Nothing changed: the same record, no new sequence number needed.
+    assert_eq!(
+        record
+            .update(&key, |b| {
+                b.udp(1);
+            })
+            .unwrap(),
+        record
+    );
+}
+
+#[test]
+fn update_setting_only_what_build_overrides_changes_nothing() {
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    let record = Enr::builder().udp(1).build(&key).unwrap();
+    let same = record
+        .update(&key, |b| {
+            b.set("id", &"v5").remove("secp256k1");
+        })
+        .unwrap();
+    assert_eq!(same, record);
+    let same = record
+        .update(&key, |b| {
+            b.set("secp256k1", &[2_u8; 33]);
+        })
+        .unwrap();
+    assert_eq!(same, record);
+}
+
+/// An `Encodable` writing `count` one-byte items: not one RLP item unless `count == 1`.
+struct Items(usize);
+
+impl Encodable for Items {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        for _ in 0..self.0 {
+            out.put_u8(0x01);
+        }
+    }
+
+    fn length(&self) -> usize {
+        self.0
+    }
+}
+
+#[test]
+fn builder_refuses_a_value_that_is_not_one_item() {
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    for (count, kind) in [
+        (0, DecodeErrorKind::MissingItem),
+        (2, DecodeErrorKind::TrailingBytes),
+    ] {
+        match Enr::builder().set("x", &Items(count)).build(&key) {
+            Err(EnrError::InvalidValue { key, source }) => {
+                assert_eq!((key.as_slice(), source.kind()), (&b"x"[..], kind));
+            }
+            other => panic!("{count} items: {other:?}"),
+        }
+    }
+    // A truncated item: a string header announcing more bytes than follow.
+    match Enr::builder().set("y", &Truncated).build(&key) {
+        Err(EnrError::InvalidValue { key, source }) => {
+            assert_eq!(
+                (key.as_slice(), source.kind()),
+                (&b"y"[..], DecodeErrorKind::InputTooShort)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let one = Enr::builder().set("x", &Items(1)).build(&key).unwrap();
+    assert_eq!(
+        Enr::from_rlp(one.to_rlp()).unwrap().get::<u8>("x"),
+        Some(Ok(1))
+    );
+}
+
+/// An `Encodable` writing a string header for 5 bytes and only 2 of them.
+struct Truncated;
+
+impl Encodable for Truncated {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        out.put_slice(&[0x85, 0xaa, 0xbb]);
+    }
+
+    fn length(&self) -> usize {
+        3
+    }
+}
+
+#[test]
+fn node_record_falls_back_to_ipv6_without_ipv4_ports() {
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    let v4 = Ipv4Addr::new(10, 0, 0, 1);
+    let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    let url = |b: &mut Builder| {
+        let record = b.build(&key).unwrap();
+        record.node_record().map(|u| (u.ip, u.tcp_port, u.udp_port))
+    };
+    // IPv4 address without its ports, IPv6 with them: the IPv6 endpoint.
+    assert_eq!(
+        url(Enr::builder().ip4(v4).ip6(v6).tcp6(30303).udp6(30301)),
+        Some((IpAddr::V6(v6), 30303, 30301))
+    );
+    // IPv4 with a port wins; IPv6 ports fall back to the IPv4 ones.
+    assert_eq!(
+        url(Enr::builder().ip4(v4).udp(1).ip6(v6).tcp6(2).udp6(3)),
+        Some((IpAddr::V4(v4), 0, 1))
+    );
+    assert_eq!(
+        url(Enr::builder().ip6(v6).tcp(4).udp6(5)),
+        Some((IpAddr::V6(v6), 4, 5))
+    );
+    // No address with a port.
+    assert_eq!(url(Enr::builder().ip4(v4).ip6(v6)), None);
+    assert_eq!(url(Enr::builder().tcp(1).udp(1)), None);
 }
