@@ -49,17 +49,24 @@ fn derive_keys(shared_x: &[u8; 32]) -> ([u8; 16], [u8; 32]) {
     (enc, Sha256::digest(k_m).into())
 }
 
-fn aes_ctr(key: &[u8; 16], iv: &[u8], data: &mut [u8]) {
-    // The key and IV have the cipher's exact sizes, so `new_from_slices` cannot fail.
-    if let Ok(mut cipher) = Ctr128BE::<Aes128>::new_from_slices(key, iv) {
-        cipher.apply_keystream(data);
-    }
+/// AES-128-CTR over `data` in place. Key and IV are arrays of the cipher's sizes, so the cipher is
+/// built by the constructor that cannot fail.
+fn aes_ctr(key: &[u8; 16], iv: &[u8; IV_SIZE], data: &mut [u8]) {
+    Ctr128BE::<Aes128>::new(key.into(), iv.into()).apply_keystream(data);
 }
 
-fn mac(key: &[u8; 32], iv: &[u8], ciphertext: &[u8], shared_mac_data: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+/// HMAC-SHA256 keyed with `key`, having absorbed `iv || ciphertext || shared_mac_data`.
+fn mac(
+    key: &[u8; 32],
+    iv: &[u8; IV_SIZE],
+    ciphertext: &[u8],
+    shared_mac_data: &[u8],
+) -> Hmac<Sha256> {
+    // HMAC's key is one hash block (64 bytes for SHA-256), a shorter key being zero-padded to it
+    // (RFC 2104): padding the 32-byte key here lets the constructor that cannot fail take it.
+    let mut block = [0u8; 64];
+    block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
     mac.update(iv);
     mac.update(ciphertext);
     mac.update(shared_mac_data);
@@ -92,18 +99,12 @@ pub fn encrypt_with(
     let mut out = Vec::with_capacity(ECIES_OVERHEAD + message.len());
     out.extend_from_slice(ephemeral.public_key().to_sec1_point(false).as_bytes());
     out.extend_from_slice(iv);
-    let start = out.len();
-    out.extend_from_slice(message);
-    if let Some(body) = out.get_mut(start..) {
-        aes_ctr(&k_e, iv, body);
-    }
-    let tag = mac(
-        &k_m,
-        iv,
-        out.get(start..).unwrap_or_default(),
-        shared_mac_data,
-    )
-    .finalize();
+    // Encrypted in a buffer of its own: no slice of `out` to look up, and so no branch that
+    // could leave the message unencrypted.
+    let mut ciphertext = message.to_vec();
+    aes_ctr(&k_e, iv, &mut ciphertext);
+    let tag = mac(&k_m, iv, &ciphertext, shared_mac_data).finalize();
+    out.extend_from_slice(&ciphertext);
     out.extend_from_slice(tag.into_bytes().as_slice());
     out
 }
@@ -118,8 +119,12 @@ pub fn decrypt(
         return Err(EciesError::TooShort(data.len()));
     }
     let (ephemeral, rest) = data.split_at(PUBLIC_KEY_SIZE);
-    let (iv, rest) = rest.split_at(IV_SIZE);
-    let (ciphertext, tag) = rest.split_at(rest.len() - MAC_SIZE);
+    let (iv, rest) = rest
+        .split_first_chunk::<IV_SIZE>()
+        .ok_or(EciesError::TooShort(data.len()))?;
+    let (ciphertext, tag) = rest
+        .split_last_chunk::<MAC_SIZE>()
+        .ok_or(EciesError::TooShort(data.len()))?;
     if ephemeral.first() != Some(&0x04) {
         return Err(EciesError::InvalidPublicKey);
     }

@@ -37,13 +37,17 @@ pub enum HandshakeError {
     /// The auth signature does not recover to a public key.
     #[error("auth signature is invalid")]
     InvalidSignature,
+    /// A pre-EIP-8 auth's `keccak256(ephemeral-pubk)` is not the hash of the ephemeral key its
+    /// signature recovers to.
+    #[error("pre-EIP-8 auth: ephemeral key hash does not match the signature")]
+    EphemeralKeyHash,
     /// The remote's static key is the recipient's own.
     #[error("remote node uses our own key")]
     OwnKey,
     /// The input ends before the handshake message does.
     #[error("handshake message is truncated")]
     Truncated,
-    /// The handshake was driven after it failed.
+    /// The handshake was driven after it failed, or after its secrets were taken.
     #[error("handshake is not expecting input")]
     UnexpectedInput,
 }

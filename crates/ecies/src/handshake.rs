@@ -102,7 +102,7 @@ impl core::fmt::Debug for NodeKey {
 }
 
 /// Our keys and nonce for one handshake.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HandshakeKeys {
     /// The node's static key.
     pub static_key: NodeKey,
@@ -125,16 +125,27 @@ impl HandshakeKeys {
     }
 }
 
+impl core::fmt::Debug for HandshakeKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Neither the ephemeral key nor the nonce: the session secrets derive from them.
+        f.debug_struct("HandshakeKeys")
+            .field("static_key", &self.static_key)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the handshake waits for.
-#[derive(Debug)]
 enum State {
-    /// Recipient: the auth message.
-    ExpectAuth,
-    /// Initiator: the ack message; we sent `auth` to `remote`.
+    /// Recipient: the auth message. `legacy_ruled_out`: the first bytes did not decrypt as a
+    /// pre-EIP-8 auth (see [`read_message`]).
+    ExpectAuth { legacy_ruled_out: bool },
+    /// Initiator: the ack message; we sent `auth` to `remote`. `legacy_ruled_out` as for
+    /// [`State::ExpectAuth`].
     ExpectAck {
         remote: PublicKey,
         auth: Vec<u8>,
         format: Format,
+        legacy_ruled_out: bool,
     },
     /// Done.
     Complete(Box<Secrets>),
@@ -179,7 +190,6 @@ enum State {
 /// assert_eq!(alice_secrets.aes_secret, bob_secrets.aes_secret);
 /// # Ok::<(), devp2p_ecies::HandshakeError>(())
 /// ```
-#[derive(Debug)]
 pub struct Handshake {
     config: Config,
     keys: HandshakeKeys,
@@ -188,6 +198,26 @@ pub struct Handshake {
     input: Vec<u8>,
     /// A message waiting to be sent.
     output: Option<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // No key, nonce or secret: only where the handshake stands and with whom.
+        let state = match self.state {
+            State::ExpectAuth { .. } => "ExpectAuth",
+            State::ExpectAck { .. } => "ExpectAck",
+            State::Complete(_) => "Complete",
+            State::Failed => "Failed",
+        };
+        f.debug_struct("Handshake")
+            .field("config", &self.config)
+            .field("static_key", &self.keys.static_key)
+            .field("state", &state)
+            .field("remote_id", &self.remote_id())
+            .field("buffered", &self.input.len())
+            .field("output_pending", &self.output.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handshake {
@@ -240,6 +270,7 @@ impl Handshake {
                 remote,
                 auth: wire.clone(),
                 format,
+                legacy_ruled_out: false,
             },
             input: Vec::new(),
             output: Some(wire),
@@ -251,25 +282,33 @@ impl Handshake {
         Self {
             config,
             keys,
-            state: State::ExpectAuth,
+            state: State::ExpectAuth {
+                legacy_ruled_out: false,
+            },
             input: Vec::new(),
             output: None,
         }
     }
 
-    /// Feeds bytes received from the peer. Bytes after the handshake message are kept for
-    /// [`take_secrets`](Self::take_secrets). `rng` draws the ack's IV, ephemeral ECIES key and
-    /// padding.
+    /// Feeds bytes received from the peer. Bytes after the handshake message, whether they came
+    /// with it or are fed once the handshake is complete, are kept for
+    /// [`take_secrets`](Self::take_secrets): they are the start of the frame stream. They are
+    /// buffered as fed, so the caller bounds them by what it reads before taking the secrets.
+    /// `rng` draws the ack's IV, ephemeral ECIES key and padding.
+    ///
+    /// [`HandshakeError::UnexpectedInput`] after a failure and after the secrets were taken.
     pub fn handle_bytes(
         &mut self,
         data: &[u8],
         rng: &mut impl CryptoRng,
     ) -> Result<(), HandshakeError> {
         match self.state {
-            State::ExpectAuth | State::ExpectAck { .. } => {}
-            // Once complete, further bytes belong to the frame codec: take the secrets first.
-            // Refusing them keeps the buffer bounded by what arrived with the last message.
-            State::Complete(_) | State::Failed => return Err(HandshakeError::UnexpectedInput),
+            State::ExpectAuth { .. } | State::ExpectAck { .. } => {}
+            State::Complete(_) => {
+                self.input.extend_from_slice(data);
+                return Ok(());
+            }
+            State::Failed => return Err(HandshakeError::UnexpectedInput),
         }
         self.input.extend_from_slice(data);
         match self.advance(rng) {
@@ -283,29 +322,41 @@ impl Handshake {
 
     fn advance(&mut self, rng: &mut impl CryptoRng) -> Result<(), HandshakeError> {
         match core::mem::replace(&mut self.state, State::Failed) {
-            State::ExpectAuth => {
-                let Some((format, len, plain)) =
-                    read_message(&self.input, self.keys.static_key.secret(), LEGACY_AUTH_SIZE)?
+            State::ExpectAuth {
+                mut legacy_ruled_out,
+            } => {
+                let Some((format, len, plain)) = read_message(
+                    &self.input,
+                    self.keys.static_key.secret(),
+                    LEGACY_AUTH_SIZE,
+                    &mut legacy_ruled_out,
+                )?
                 else {
-                    self.state = State::ExpectAuth;
+                    self.state = State::ExpectAuth { legacy_ruled_out };
                     return Ok(());
                 };
                 let auth_wire: Vec<u8> = self.input.drain(..len).collect();
-                let auth = Auth::from_plaintext(format, &plain)?;
-                self.answer(format, &auth, &auth_wire, rng)
+                let (auth, ephemeral_hash) = Auth::from_plaintext(format, &plain)?;
+                self.answer(format, &auth, ephemeral_hash.as_ref(), &auth_wire, rng)
             }
             State::ExpectAck {
                 remote,
                 auth,
                 format: sent_format,
+                mut legacy_ruled_out,
             } => {
-                let Some((format, len, plain)) =
-                    read_message(&self.input, self.keys.static_key.secret(), LEGACY_ACK_SIZE)?
+                let Some((format, len, plain)) = read_message(
+                    &self.input,
+                    self.keys.static_key.secret(),
+                    LEGACY_ACK_SIZE,
+                    &mut legacy_ruled_out,
+                )?
                 else {
                     self.state = State::ExpectAck {
                         remote,
                         auth,
                         format: sent_format,
+                        legacy_ruled_out,
                     };
                     return Ok(());
                 };
@@ -332,11 +383,13 @@ impl Handshake {
         }
     }
 
-    /// Recipient: checks the auth, sends ack in the same format, derives the secrets.
+    /// Recipient: checks the auth (with a pre-EIP-8 auth's `ephemeral_hash`), sends ack in the
+    /// same format, derives the secrets.
     fn answer(
         &mut self,
         format: Format,
         auth: &Auth,
+        ephemeral_hash: Option<&[u8; 32]>,
         auth_wire: &[u8],
         rng: &mut impl CryptoRng,
     ) -> Result<(), HandshakeError> {
@@ -344,12 +397,8 @@ impl Handshake {
         if &remote == self.keys.static_key.public_key() {
             return Err(HandshakeError::OwnKey);
         }
-        let mut message = ecdh_x(self.keys.static_key.secret(), &remote);
-        message
-            .iter_mut()
-            .zip(&auth.nonce)
-            .for_each(|(m, n)| *m ^= n);
-        let remote_ephemeral = recover(&message, &auth.signature)?;
+        let remote_ephemeral = ephemeral_key(self.keys.static_key.secret(), &remote, auth)?;
+        check_ephemeral_hash(&remote_ephemeral, ephemeral_hash)?;
 
         let ack = Ack {
             ephemeral: PeerId::from_public_key(&self.keys.ephemeral_key.public_key()).0,
@@ -388,7 +437,7 @@ impl Handshake {
         match &self.state {
             State::ExpectAck { remote, .. } => Some(PeerId::from_public_key(remote)),
             State::Complete(secrets) => Some(secrets.remote_id),
-            State::ExpectAuth | State::Failed => None,
+            State::ExpectAuth { .. } | State::Failed => None,
         }
     }
 
@@ -435,22 +484,28 @@ fn seal(rng: &mut impl CryptoRng, format: Format, remote: &PublicKey, plain: &[u
 /// The handshake message at the start of `input`, decrypted: its format, its length on the wire
 /// and its plaintext; `None` while more bytes are needed. A message starting with `04` may be
 /// legacy (an ECIES message starts with its uncompressed ephemeral key): it is tried as legacy
-/// once `legacy_plain` bytes of plaintext can be here, and read as EIP-8 if that fails.
+/// once `legacy_plain` bytes of plaintext can be here, and read as EIP-8 if that fails. The
+/// attempt costs an ECDH, so it is made once: its failure sets `legacy_ruled_out`, which the
+/// caller passes back in with the same input and more bytes after it.
 fn read_message(
     input: &[u8],
     key: &SecretKey,
     legacy_plain: usize,
+    legacy_ruled_out: &mut bool,
 ) -> Result<Option<(Format, usize, Vec<u8>)>, HandshakeError> {
     let legacy_size = legacy_plain + ECIES_OVERHEAD;
     let Some(&[high, low]) = input.first_chunk::<2>() else {
         return Ok(None);
     };
-    if high == 0x04 {
+    if high == 0x04 && !*legacy_ruled_out {
         let Some(candidate) = input.get(..legacy_size) else {
             return Ok(None);
         };
-        if let Ok(plain) = decrypt(key, candidate, &[]) {
-            return Ok(Some((Format::Legacy, legacy_size, plain)));
+        #[cfg(test)]
+        tests::LEGACY_ATTEMPTS.with(|n| n.set(n.get().saturating_add(1)));
+        match decrypt(key, candidate, &[]) {
+            Ok(plain) => return Ok(Some((Format::Legacy, legacy_size, plain))),
+            Err(_) => *legacy_ruled_out = true,
         }
     }
     let size = usize::from(u16::from_be_bytes([high, low]));
@@ -488,28 +543,176 @@ fn recover(message: &[u8; 32], signature: &[u8; 65]) -> Result<PublicKey, Handsh
     Ok(PublicKey::from(&key))
 }
 
-/// Decrypts and parses an auth message addressed to `key`: the format it used and its body.
+/// The initiator's ephemeral public key, recovered by the recipient holding `key` from the
+/// signature of `auth`, sent by `remote`.
+fn ephemeral_key(
+    key: &SecretKey,
+    remote: &PublicKey,
+    auth: &Auth,
+) -> Result<PublicKey, HandshakeError> {
+    let mut message = ecdh_x(key, remote);
+    message
+        .iter_mut()
+        .zip(&auth.nonce)
+        .for_each(|(m, n)| *m ^= n);
+    recover(&message, &auth.signature)
+}
+
+/// A pre-EIP-8 auth carries `keccak256(ephemeral-pubk)` next to the signature: the ephemeral key
+/// the signature recovers to must hash to it (rlpx.md). EIP-8 auths carry no hash (`None`).
+fn check_ephemeral_hash(
+    ephemeral: &PublicKey,
+    hash: Option<&[u8; 32]>,
+) -> Result<(), HandshakeError> {
+    match hash {
+        Some(hash)
+            if Keccak256::digest(PeerId::from_public_key(ephemeral).0).as_slice() != hash =>
+        {
+            Err(HandshakeError::EphemeralKeyHash)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Decrypts and parses an auth message addressed to `key`: the format it used and its body. For
+/// a pre-EIP-8 auth this also recovers the initiator's ephemeral key to check the hash of it the
+/// message carries ([`HandshakeError::EphemeralKeyHash`]).
 pub fn read_auth(key: &SecretKey, wire: &[u8]) -> Result<(Format, Auth), HandshakeError> {
     let (format, _, plain) =
-        read_message(wire, key, LEGACY_AUTH_SIZE)?.ok_or(HandshakeError::Truncated)?;
-    Ok((format, Auth::from_plaintext(format, &plain)?))
+        read_message(wire, key, LEGACY_AUTH_SIZE, &mut false)?.ok_or(HandshakeError::Truncated)?;
+    let (auth, ephemeral_hash) = Auth::from_plaintext(format, &plain)?;
+    if let Some(hash) = ephemeral_hash {
+        let ephemeral = ephemeral_key(key, &public_key(&auth.id)?, &auth)?;
+        check_ephemeral_hash(&ephemeral, Some(&hash))?;
+    }
+    Ok((format, auth))
 }
 
 /// Decrypts and parses an ack message addressed to `key`: the format it used and its body.
 pub fn read_ack(key: &SecretKey, wire: &[u8]) -> Result<(Format, Ack), HandshakeError> {
     let (format, _, plain) =
-        read_message(wire, key, LEGACY_ACK_SIZE)?.ok_or(HandshakeError::Truncated)?;
+        read_message(wire, key, LEGACY_ACK_SIZE, &mut false)?.ok_or(HandshakeError::Truncated)?;
     Ok((format, Ack::from_plaintext(format, &plain)?))
 }
 
 /// The initiator's ephemeral public key, recovered from an auth message's signature by the
 /// recipient holding `key`.
 pub fn auth_ephemeral_key(key: &SecretKey, auth: &Auth) -> Result<PublicKey, HandshakeError> {
-    let remote = public_key(&auth.id)?;
-    let mut message = ecdh_x(key, &remote);
-    message
-        .iter_mut()
-        .zip(&auth.nonce)
-        .for_each(|(m, n)| *m ^= n);
-    recover(&message, &auth.signature)
+    ephemeral_key(key, &public_key(&auth.id)?, auth)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use core::cell::Cell;
+
+    use rand_core::{TryCryptoRng, TryRng};
+
+    use super::*;
+
+    std::thread_local! {
+        /// How often [`read_message`] tried the pre-EIP-8 format on this thread.
+        pub(super) static LEGACY_ATTEMPTS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Deterministic randomness: keccak256 of a counter.
+    struct TestRng(u64);
+
+    impl TryRng for TestRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(self.try_next_u64()? as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            let mut b = [0u8; 8];
+            self.try_fill_bytes(&mut b)?;
+            Ok(u64::from_le_bytes(b))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(32) {
+                self.0 += 1;
+                let block = Keccak256::digest(self.0.to_be_bytes());
+                chunk.copy_from_slice(&block[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+    impl TryCryptoRng for TestRng {}
+
+    fn node_key(byte: u8) -> NodeKey {
+        NodeKey::new(SecretKey::from_slice(&[byte; 32]).unwrap())
+    }
+
+    /// An EIP-8 auth whose size prefix is `04 ff` starts like a pre-EIP-8 one (an uncompressed
+    /// point). Fed one byte at a time, the legacy decryption is tried once, when its 307 bytes
+    /// are in, not again for each of the ~970 bytes after them.
+    #[test]
+    fn legacy_format_is_tried_once_per_message() {
+        let mut rng = TestRng(3);
+        let bob_key = node_key(2);
+        let bob_id = *bob_key.id();
+        let body = Auth {
+            signature: [0; 65],
+            id: [0; 64],
+            nonce: [0; 32],
+            version: HANDSHAKE_VERSION,
+        }
+        .to_eip8(0)
+        .len();
+        let padding = 0x04ff - ECIES_OVERHEAD - body;
+        let config = Config {
+            format: Format::Eip8,
+            padding: padding..=padding,
+        };
+        let mut alice = Handshake::initiator(
+            config,
+            HandshakeKeys::generate(node_key(1), &mut rng),
+            &bob_id,
+            &mut rng,
+        )
+        .unwrap();
+        let auth = alice.poll_transmit().unwrap();
+        assert_eq!(auth[..2], [0x04, 0xff]);
+        assert_eq!(auth.len(), 2 + 0x04ff);
+
+        let mut bob = Handshake::recipient(
+            Config::default(),
+            HandshakeKeys::generate(bob_key, &mut rng),
+        );
+        LEGACY_ATTEMPTS.set(0);
+        let legacy_size = LEGACY_AUTH_SIZE + ECIES_OVERHEAD;
+        for (i, b) in auth.iter().enumerate() {
+            bob.handle_bytes(&[*b], &mut rng).unwrap();
+            let expected = usize::from(i + 1 >= legacy_size);
+            assert_eq!(LEGACY_ATTEMPTS.get(), expected, "after {} bytes", i + 1);
+        }
+        assert!(bob.is_complete());
+    }
+
+    /// Neither Debug shows the nonce or the ephemeral key.
+    #[test]
+    fn debug_shows_no_key_material() {
+        let mut rng = TestRng(5);
+        let mut keys = HandshakeKeys::generate(node_key(1), &mut rng);
+        keys.nonce = [0x5a; 32];
+        let ephemeral = keys.ephemeral_key.to_bytes();
+        let handshake =
+            Handshake::initiator(Config::default(), keys.clone(), node_key(2).id(), &mut rng)
+                .unwrap();
+        for shown in [format!("{keys:?}"), format!("{handshake:?}")] {
+            assert!(!shown.contains("nonce"), "{shown}");
+            assert!(!shown.contains("90, 90"), "{shown}");
+            assert!(!shown.contains("5a5a"), "{shown}");
+            assert!(!shown.contains("ephemeral"), "{shown}");
+            assert!(
+                !shown.to_lowercase().contains(&hex_of(&ephemeral[..8])),
+                "{shown}"
+            );
+        }
+    }
+
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }

@@ -68,21 +68,27 @@ impl Auth {
         .concat()
     }
 
-    /// Reads a plaintext: EIP-8 RLP (with trailing padding) or the legacy fixed layout.
-    pub(crate) fn from_plaintext(format: Format, plain: &[u8]) -> Result<Self, HandshakeError> {
+    /// Reads a plaintext: EIP-8 RLP (with trailing padding) or the legacy fixed layout. The
+    /// legacy layout also returns its `keccak256(ephemeral-pubk)`, to be checked against the key
+    /// the signature recovers to.
+    pub(crate) fn from_plaintext(
+        format: Format,
+        plain: &[u8],
+    ) -> Result<(Self, Option<[u8; 32]>), HandshakeError> {
         match format {
-            Format::Eip8 => Ok(decode_prefix::<Self>(plain)?.0),
+            Format::Eip8 => Ok((decode_prefix::<Self>(plain)?.0, None)),
             Format::Legacy => {
                 let (signature, rest) = split::<65>(plain)?;
-                let (_ephemeral_hash, rest) = split::<32>(rest)?;
+                let (ephemeral_hash, rest) = split::<32>(rest)?;
                 let (id, rest) = split::<64>(rest)?;
                 let (nonce, _token_flag) = split::<32>(rest)?;
-                Ok(Self {
+                let auth = Self {
                     signature,
                     id,
                     nonce,
                     version: HANDSHAKE_VERSION,
-                })
+                };
+                Ok((auth, Some(ephemeral_hash)))
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use devp2p_ecies::{
     Config, EciesError, Format, Handshake, HandshakeError, HandshakeKeys, MAX_HANDSHAKE_SIZE,
-    NodeKey, Secrets, read_auth,
+    NodeKey, Secrets, decrypt, encrypt, read_auth,
 };
 use devp2p_enr::PeerId;
 use k256::SecretKey;
@@ -241,4 +241,71 @@ fn a_peer_with_our_own_key_is_refused() {
         b.handle_bytes(&mirror.poll_transmit().unwrap(), &mut rng),
         Err(HandshakeError::OwnKey)
     );
+}
+
+#[test]
+fn bytes_fed_after_completion_are_handed_over() {
+    let mut rng = TestRng(19);
+    let (mut alice, mut bob) = pair(Format::Eip8, &mut rng);
+    bob.handle_bytes(&alice.poll_transmit().unwrap(), &mut rng)
+        .unwrap();
+    let mut ack = bob.poll_transmit().unwrap();
+    ack.extend_from_slice(b"first ");
+    alice.handle_bytes(&ack, &mut rng).unwrap();
+    assert!(alice.is_complete());
+    // More of the frame stream arrives before the secrets are taken: kept, in order.
+    alice.handle_bytes(b"frame, ", &mut rng).unwrap();
+    alice.handle_bytes(b"second read", &mut rng).unwrap();
+    let (_, rest) = alice.take_secrets().unwrap();
+    assert_eq!(rest, b"first frame, second read");
+    // Once the secrets are taken, the bytes belong to the frame codec.
+    assert_eq!(
+        alice.handle_bytes(b"late", &mut rng),
+        Err(HandshakeError::UnexpectedInput)
+    );
+
+    // The recipient too: bytes after the auth, before the ack was even taken.
+    let (mut alice, mut bob) = pair(Format::Eip8, &mut rng);
+    bob.handle_bytes(&alice.poll_transmit().unwrap(), &mut rng)
+        .unwrap();
+    bob.handle_bytes(b"early", &mut rng).unwrap();
+    assert!(bob.take_secrets().is_none());
+    bob.poll_transmit().unwrap();
+    assert_eq!(bob.take_secrets().unwrap().1, b"early");
+}
+
+/// A pre-EIP-8 auth from Alice, decrypted, changed by `edit`, and encrypted to Bob again: a
+/// valid ECIES message whose plaintext differs only where `edit` changed it.
+fn legacy_auth_edited(rng: &mut TestRng, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let (mut alice, _) = pair(Format::Legacy, rng);
+    let mut plain = decrypt(&secret(2), &alice.poll_transmit().unwrap(), &[]).unwrap();
+    assert_eq!(plain.len(), 194);
+    edit(&mut plain);
+    encrypt(rng, &secret(2).public_key(), &plain, &[])
+}
+
+#[test]
+fn legacy_auth_with_a_wrong_ephemeral_key_hash_is_refused() {
+    let mut rng = TestRng(23);
+    // Untouched, the re-encrypted auth is accepted: our encoder writes the right hash.
+    let auth = legacy_auth_edited(&mut rng, |_| {});
+    assert_eq!(read_auth(&secret(2), &auth).unwrap().0, Format::Legacy);
+    let mut b = bob(&mut rng);
+    b.handle_bytes(&auth, &mut rng).unwrap();
+    assert!(b.is_complete());
+
+    // keccak256(ephemeral-pubk) sits after the 65-byte signature.
+    for at in [65, 65 + 31] {
+        let auth = legacy_auth_edited(&mut rng, |plain| plain[at] ^= 0x01);
+        assert_eq!(
+            read_auth(&secret(2), &auth),
+            Err(HandshakeError::EphemeralKeyHash)
+        );
+        let mut b = bob(&mut rng);
+        assert_eq!(
+            b.handle_bytes(&auth, &mut rng),
+            Err(HandshakeError::EphemeralKeyHash)
+        );
+        assert!(!b.is_complete());
+    }
 }
