@@ -40,6 +40,7 @@ pub(crate) fn run_target(target: &str, seconds: u64) -> TaskResult {
     run(Command::new(env!("CARGO"))
         .args([
             "build",
+            "--locked",
             "--release",
             "--bin",
             target,
@@ -63,6 +64,9 @@ pub(crate) fn run_target(target: &str, seconds: u64) -> TaskResult {
     let binary = target_dir.join(&host).join("release").join(target);
     run(Command::new(binary)
         .arg(format!("-max_total_time={seconds}"))
+        // One input may take at most 10 s (libFuzzer's default is 20 minutes): a hang is
+        // reported as one, within the run's time.
+        .arg("-timeout=10")
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .arg("-print_final_stats=1")
         .arg(&corpus))

@@ -156,22 +156,20 @@ fn install(dir: &Path) -> TaskResult {
         std::fs::copy(source.join(file), dir.join(file))
             .map_err(|e| format!("copy {file}: {e}"))?;
     }
-    let installed = ["@ethereumjs/devp2p", "@chainsafe/discv5"]
-        .iter()
-        .all(|package| {
-            dir.join("node_modules")
-                .join(package)
-                .join("package.json")
-                .exists()
-        });
-    if installed {
+    // `npm ci` is skipped only when the installed packages came from this very lock file:
+    // after a change of the pinned versions, the peers are installed afresh.
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("read package-lock.json: {e}"))?;
+    let stamp = dir.join("node_modules").join(".devp2p-installed-lock.json");
+    if std::fs::read(&stamp).is_ok_and(|installed| installed == lock) {
         return Ok(());
     }
     run_command(
         std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(dir),
-    )
+    )?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -24,14 +24,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Runs every test of the workspace with all features.
+    /// Runs every test of the workspace with all features, `--locked` (a stale `Cargo.lock`
+    /// fails instead of being rewritten).
     Test,
     /// Builds a fuzz target with coverage instrumentation and runs it under libFuzzer.
     Fuzz {
         /// Fuzz target name (a file in `fuzz/fuzz_targets/`), e.g. `rlp`.
         target: String,
-        /// How long to fuzz.
-        #[arg(long, default_value_t = 60)]
+        /// How long to fuzz, at least 1 s (libFuzzer would take 0 as no limit).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         seconds: u64,
     },
     /// Runs a crate's criterion benchmarks and prints ours-vs-peers ratios.
@@ -47,7 +48,7 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Test => cargo(&["test", "--workspace", "--all-features"]),
+        Task::Test => cargo(&["test", "--workspace", "--all-features", "--locked"]),
         Task::Fuzz { target, seconds } => fuzz::run_target(&target, seconds),
         Task::Bench { krate } => bench::run(krate.as_deref()),
         Task::Interop => interop::run(),
