@@ -795,13 +795,15 @@ impl Discv5 {
             Message::Nodes { total, enrs, .. } => {
                 let max_messages = self.config.max_nodes_messages.max(1);
                 let max_records = self.config.max_nodes_accepted;
+                let own = self.id;
                 let Some(request) = self.requests.get_mut(&key) else {
                     return;
                 };
                 // Records are verified here, in an answer to our FINDNODE, and no more of them
                 // than the request takes: a NODES nobody asked for costs no signature check.
                 // Only records at the distances asked count (distance 0: the node's own), and
-                // only addresses the sender may point us to.
+                // only addresses the sender may point us to, and never our own record (an
+                // honest node has it in the bucket our self-lookup asks for).
                 for raw in enrs {
                     if request.verified >= max_records {
                         break;
@@ -817,6 +819,7 @@ impl Discv5 {
                     let reachable =
                         udp_addr(&record).is_none_or(|a| relay_allowed(node.addr.ip(), a.ip()));
                     if reachable
+                        && record.node_id() != own
                         && request.distances.contains(&distance)
                         && !request
                             .found

@@ -433,6 +433,45 @@ fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
 }
 
 #[test]
+fn our_own_record_in_a_nodes_answer_is_dropped() {
+    // A peer answers node 0's FINDNODE with node 0's own record (an honest node has it at
+    // the distance a self-lookup asks for) and one other: only the other is taken, so a
+    // lookup never queries or returns the node itself.
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x21, addr(1));
+    let own = net.record(0);
+    let key = SigningKey::from_slice(&[0x43; 32]).unwrap();
+    let other = Enr::builder()
+        .ip([10, 0, 7, 2].into())
+        .udp(9000)
+        .build(&key)
+        .unwrap();
+    let peer_id = peer.record.node_id();
+    let distances = vec![
+        peer_id.log2_distance(&own.node_id()),
+        peer_id.log2_distance(&other.node_id()),
+    ];
+    let now = net.now;
+    let find = net.node(0).find_node(now, &peer.record, distances);
+    let received = peer.exchange(&mut net, 0);
+    let (from, request) = received[0].clone();
+    let answer = Message::Nodes {
+        req_id: *request.request_id(),
+        total: 1,
+        enrs: vec![(&own).into(), (&other).into()],
+    };
+    assert!(peer.sessions.reply(&from, &answer));
+    peer.exchange(&mut net, 0);
+    assert_eq!(
+        answers(&mut net, 0),
+        [Event::Nodes {
+            id: find,
+            result: Ok(vec![other])
+        }]
+    );
+}
+
+#[test]
 fn nodes_answers_cannot_point_into_our_own_host() {
     // A peer on the LAN answers node 0's FINDNODE with a record on loopback and one on the
     // LAN: node 0 keeps only the LAN one. A LAN sender may not point it at 127.0.0.1.
