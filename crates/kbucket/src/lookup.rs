@@ -64,9 +64,10 @@ impl<N: Clone> Lookup<N> {
     /// A lookup of `target` for `k` nodes, remembering at most `capacity` candidates (the
     /// closest; at least `k`).
     pub fn new(target: NodeId, k: usize, capacity: usize) -> Self {
+        let k = k.max(1);
         Self {
             target,
-            k: k.max(1),
+            k,
             capacity: capacity.max(k),
             candidates: Vec::new(),
         }
@@ -185,6 +186,13 @@ mod tests {
         }
         let kept: Vec<u8> = lookup.candidates.iter().map(|c| c.node).collect();
         assert_eq!(kept, [1, 2, 3]);
+    }
+
+    #[test]
+    fn zero_k_and_capacity_still_keep_one_candidate() {
+        let mut lookup = Lookup::new(NodeId([0; 32]), 0, 0);
+        lookup.add(id(1), 1);
+        assert_eq!(lookup.next(1), LookupStep::Query(1));
     }
 
     #[test]

@@ -113,9 +113,15 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Whether `ty` is spelled `Option<T>` (possibly with a path such as `core::option::Option<T>`).
+/// Whether `ty` is spelled `Option<T>` (possibly with a path such as `core::option::Option<T>`,
+/// in parentheses, or in the invisible group a `macro_rules!` type fragment becomes).
 fn is_option(ty: &Type) -> bool {
-    let Type::Path(path) = ty else { return false };
+    let path = match ty {
+        Type::Path(path) => path,
+        Type::Group(group) => return is_option(&group.elem),
+        Type::Paren(paren) => return is_option(&paren.elem),
+        _ => return false,
+    };
     path.qself.is_none()
         && path.path.segments.last().is_some_and(|seg| {
             seg.ident == "Option"

@@ -204,3 +204,38 @@ fn min_length_counts_the_required_fields() {
         <Pong as Decodable<'_>>::MIN_LENGTH
     );
 }
+
+/// A struct whose optional field's type comes through a `macro_rules!` type fragment (an
+/// invisible group around `Option<u64>`) or parentheses.
+macro_rules! with_optional {
+    ($name:ident, $t:ty) => {
+        #[derive(Debug, PartialEq, RlpEncodable, RlpDecodable)]
+        #[allow(unused_parens)]
+        struct $name {
+            required: u64,
+            optional: $t,
+            parenthesized: (Option<u8>),
+        }
+    };
+}
+with_optional!(FromMacro, Option<u64>);
+
+#[test]
+fn optionals_from_macro_fragments_and_parentheses_are_optional() {
+    let absent = FromMacro {
+        required: 7,
+        optional: None,
+        parenthesized: None,
+    };
+    assert_eq!(encode_to_vec(&absent), [0xc1, 0x07]);
+    assert_eq!(decode_exact::<FromMacro>(&[0xc1, 0x07]).unwrap(), absent);
+    let present = FromMacro {
+        required: 7,
+        optional: Some(1),
+        parenthesized: Some(2),
+    };
+    assert_eq!(
+        decode_exact::<FromMacro>(&encode_to_vec(&present)).unwrap(),
+        present
+    );
+}
