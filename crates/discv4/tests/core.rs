@@ -628,8 +628,8 @@ fn findnodes_to_one_node_wait_for_each_other() {
 #[test]
 fn lan_nodes_are_passed_on_only_to_lan_requesters() {
     // A, on a public address, knows two public nodes and two on a LAN.
-    let a = addr("203.0.113.1:30303");
-    let (public, other_public) = (addr("203.0.113.2:30303"), addr("198.51.100.7:30303"));
+    let a = addr("11.0.0.1:30303");
+    let (public, other_public) = (addr("11.0.0.2:30303"), addr("12.0.0.7:30303"));
     let (lan, other_lan) = (addr("192.168.1.5:30303"), addr("192.168.1.6:30303"));
     let known = [(2, public), (3, other_public), (4, lan), (5, other_lan)];
     let mut nodes = vec![(a, node(1, a))];
@@ -662,6 +662,6 @@ fn lan_nodes_are_passed_on_only_to_lan_requesters() {
     assert_eq!(ask(&mut net, 2, public), [other_public.ip()]);
     assert_eq!(
         ask(&mut net, 4, lan),
-        [other_lan.ip(), other_public.ip(), public.ip()]
+        [public.ip(), other_public.ip(), other_lan.ip()]
     );
 }

@@ -386,7 +386,7 @@ fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
     // requester the LAN one, and a loopback requester both. (Node 0 may also send records of
     // earlier requesters; only the two are looked at.)
     let (public, lan, local) = (
-        SocketAddr::from(([203, 0, 113, 1], 9000)),
+        SocketAddr::from(([11, 0, 0, 1], 9000)),
         SocketAddr::from(([10, 0, 0, 1], 9000)),
         SocketAddr::from(([127, 0, 0, 1], 9000)),
     );
@@ -427,7 +427,7 @@ fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
     };
     let mut both = vec![lan_id, local_id];
     both.sort();
-    assert_eq!(ask(0x51, SocketAddr::from(([198, 51, 100, 7], 9000))), []);
+    assert_eq!(ask(0x51, SocketAddr::from(([12, 0, 0, 7], 9000))), []);
     assert_eq!(ask(0x52, SocketAddr::from(([10, 0, 0, 2], 9000))), [lan_id]);
     assert_eq!(ask(0x53, SocketAddr::from(([127, 0, 0, 2], 9000))), both);
 }

@@ -54,6 +54,63 @@ fn is_lan_v6(ip: Ipv6Addr) -> bool {
     ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local() || ip.is_unspecified()
 }
 
+/// Special-purpose IPv4 ranges that are no node's address: IANA's IPv4 special-purpose
+/// registry as go-ethereum lists it (documentation, benchmarking, 6to4 relay anycast, AS112,
+/// ...), and "this network", 0.0.0.0/8.
+const SPECIAL_V4: [(Ipv4Addr, u32); 14] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8),
+    (Ipv4Addr::new(192, 0, 0, 0), 29),
+    (Ipv4Addr::new(192, 0, 0, 9), 32),
+    (Ipv4Addr::new(192, 0, 0, 170), 32),
+    (Ipv4Addr::new(192, 0, 0, 171), 32),
+    (Ipv4Addr::new(192, 0, 2, 0), 24),
+    (Ipv4Addr::new(192, 31, 196, 0), 24),
+    (Ipv4Addr::new(192, 52, 193, 0), 24),
+    (Ipv4Addr::new(192, 88, 99, 0), 24),
+    (Ipv4Addr::new(192, 175, 48, 0), 24),
+    (Ipv4Addr::new(198, 18, 0, 0), 15),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+    (Ipv4Addr::new(255, 255, 255, 255), 32),
+];
+
+/// Special-purpose IPv6 ranges that are no node's address: IANA's IPv6 special-purpose
+/// registry as go-ethereum lists it (discard-only, Teredo, benchmarking, ORCHID,
+/// documentation, 6to4, ...).
+const SPECIAL_V6: [(Ipv6Addr, u32); 11] = [
+    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 1), 128),
+    (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0), 48),
+    (Ipv6Addr::new(0x2001, 3, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2001, 4, 0x112, 0, 0, 0, 0, 0), 48),
+    (Ipv6Addr::new(0x2001, 5, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2001, 0x10, 0, 0, 0, 0, 0, 0), 28),
+    (Ipv6Addr::new(0x2001, 0x20, 0, 0, 0, 0, 0, 0), 28),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),
+];
+
+/// Whether `ip` is multicast, broadcast or in a special-purpose range: never a node's address.
+fn is_special(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            v4.is_multicast()
+                || SPECIAL_V4.iter().any(|(net, len)| {
+                    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                    v4.to_bits() & mask == net.to_bits()
+                })
+        }
+        IpAddr::V6(v6) => {
+            v6.is_multicast()
+                || SPECIAL_V6.iter().any(|(net, len)| {
+                    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                    v6.to_bits() & mask == net.to_bits()
+                })
+        }
+    }
+}
+
 /// The limits and the table-wide count per range, kept in step with the buckets.
 #[derive(Debug, Clone)]
 pub(crate) struct IpTracker {
@@ -115,14 +172,14 @@ impl IpTracker {
 }
 
 /// Whether a node at `ip` may be taken from a list of nodes (discv4 Neighbours, discv5 NODES)
-/// sent from `sender`: never an unspecified, multicast or broadcast address; a loopback address
-/// only from a loopback sender; a LAN address only from a LAN or loopback sender (as
-/// go-ethereum's `CheckRelayIP`). A remote node cannot make us send packets into our own host
-/// or network.
+/// sent from `sender`, or passed on to a requester at `sender`: never an unspecified,
+/// multicast, broadcast or other special-purpose address (documentation, benchmarking, 6to4,
+/// Teredo, ...); a loopback address only from a loopback sender; a LAN address only from a
+/// LAN or loopback sender (as go-ethereum's `CheckRelayIP`). A remote node cannot make us
+/// send packets into our own host or network.
 pub fn relay_allowed(sender: IpAddr, ip: IpAddr) -> bool {
     let (sender, ip) = (sender.to_canonical(), ip.to_canonical());
-    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
-    if ip.is_unspecified() || ip.is_multicast() || broadcast {
+    if ip.is_unspecified() || is_special(ip) {
         return false;
     }
     if ip.is_loopback() && !sender.is_loopback() {
@@ -135,24 +192,89 @@ pub fn relay_allowed(sender: IpAddr, ip: IpAddr) -> bool {
 mod relay_tests {
     use super::relay_allowed;
 
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap_or_else(|_| panic!("{s}"))
+    }
+
     #[test]
     fn relayed_addresses_stay_within_the_senders_reach() {
-        let ip = |s: &str| s.parse().unwrap();
         // Public sender: public nodes only.
-        assert!(relay_allowed(ip("198.51.100.1"), ip("203.0.113.5")));
-        assert!(!relay_allowed(ip("198.51.100.1"), ip("127.0.0.1")));
-        assert!(!relay_allowed(ip("198.51.100.1"), ip("192.168.1.10")));
-        assert!(!relay_allowed(ip("198.51.100.1"), ip("fd00::1")));
-        assert!(!relay_allowed(ip("198.51.100.1"), ip("::ffff:127.0.0.1")));
+        assert!(relay_allowed(ip("11.1.2.3"), ip("12.0.0.5")));
+        assert!(relay_allowed(ip("11.1.2.3"), ip("2a01:4f8::1")));
+        assert!(!relay_allowed(ip("11.1.2.3"), ip("127.0.0.1")));
+        assert!(!relay_allowed(ip("11.1.2.3"), ip("192.168.1.10")));
+        assert!(!relay_allowed(ip("11.1.2.3"), ip("fd00::1")));
+        assert!(!relay_allowed(ip("11.1.2.3"), ip("::ffff:127.0.0.1")));
         // LAN sender: LAN and public, no loopback.
         assert!(relay_allowed(ip("10.0.0.1"), ip("192.168.1.10")));
+        assert!(relay_allowed(ip("10.0.0.1"), ip("12.0.0.5")));
         assert!(!relay_allowed(ip("10.0.0.1"), ip("127.0.0.1")));
         // Loopback sender: anything routable.
         assert!(relay_allowed(ip("127.0.0.1"), ip("127.0.0.2")));
         assert!(relay_allowed(ip("127.0.0.1"), ip("10.0.0.1")));
-        // Never these.
-        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1"] {
-            assert!(!relay_allowed(ip("127.0.0.1"), ip(bad)), "{bad}");
+    }
+
+    #[test]
+    fn special_purpose_addresses_are_never_relayed() {
+        // Each range at its first and last address, from any sender; and the addresses just
+        // outside some of them, which are ordinary.
+        for bad in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "0.255.255.255",
+            "192.0.0.0",
+            "192.0.0.7",
+            "192.0.0.9",
+            "192.0.0.170",
+            "192.0.0.171",
+            "192.0.2.0",
+            "192.0.2.255",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.88.99.1",
+            "192.175.48.1",
+            "198.18.0.0",
+            "198.19.255.255",
+            "198.51.100.1",
+            "203.0.113.255",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::",
+            "ff02::1",
+            "100::1",
+            "2001::1",
+            "2001:0:ffff:ffff:ffff:ffff:ffff:ffff",
+            "2001:1::1",
+            "2001:2::1",
+            "2001:3::1",
+            "2001:4:112::1",
+            "2001:5::1",
+            "2001:10::1",
+            "2001:1f:ffff::1",
+            "2001:20::1",
+            "2001:db8::1",
+            "2002:a00:1::1",
+            "::ffff:192.0.2.1",
+        ] {
+            for sender in ["127.0.0.1", "10.0.0.1", "11.1.2.3"] {
+                assert!(!relay_allowed(ip(sender), ip(bad)), "{bad} from {sender}");
+            }
+        }
+        for good in [
+            "1.0.0.1",
+            "192.0.0.8",
+            "192.0.1.255",
+            "192.0.3.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "203.0.112.255",
+            "203.0.114.0",
+            "100:0:0:1::1",
+            "2001:1::2",
+            "2001:30::1",
+            "2003::1",
+        ] {
+            assert!(relay_allowed(ip("11.1.2.3"), ip(good)), "{good}");
         }
     }
 }
