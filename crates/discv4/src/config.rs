@@ -55,7 +55,7 @@ pub struct Config {
     /// Hashes of recently received packets, to drop replays. Default 2048.
     pub dedup_capacity: usize,
     /// Distinct reporters whose Pong `to` fields are remembered for predicting our external
-    /// address; a reporter is the Pong's source IP (IPv6: its /64), so one host with many keys
+    /// address; a reporter is the Pong's source IP (IPv6: its /48), so one host with many keys
     /// votes once. Default 32.
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be our predicted external

@@ -637,7 +637,7 @@ impl Discv4 {
             return;
         };
         self.bond_mut(node_id, from.ip()).pong_received = Some(now);
-        // One vote per source IP (IPv6: per /64), not per key: keys cost nothing.
+        // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
         if let Some(addr) = self
             .votes
             .vote(from.ip(), SocketAddr::new(pong.to.ip, pong.to.udp_port))

@@ -66,7 +66,7 @@ pub struct Config {
     /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
     pub max_talk_protocols: usize,
     /// Distinct reporters whose PONG `ip`/`port` are remembered for predicting our external
-    /// address; a reporter is the PONG's source IP (IPv6: its /64), so one host with many node
+    /// address; a reporter is the PONG's source IP (IPv6: its /48), so one host with many node
     /// ids votes once. Default 32.
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be predicted. Default 3.
@@ -776,7 +776,7 @@ impl Discv5 {
                     _ => None,
                 };
                 let seen_as = SocketAddr::new(ip, port);
-                // One vote per source IP (IPv6: per /64), not per node id: ids cost nothing.
+                // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing.
                 if let Some(addr) = self.votes.vote(node.addr.ip(), seen_as) {
                     self.push_event(Event::ExternalAddress(addr));
                 }

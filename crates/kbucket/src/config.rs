@@ -26,7 +26,7 @@ impl Default for Config {
     }
 }
 
-/// How many table entries may share an IP range: a /24 for IPv4, a /64 for IPv6 (IPv4-mapped
+/// How many table entries may share an IP range: a /24 for IPv4, a /48 for IPv6 (IPv4-mapped
 /// IPv6 addresses count as IPv4). Entries without an IP are not counted; nor, with
 /// [`exempt_lan`](Self::exempt_lan), are LAN addresses. The defaults are geth's
 /// (`bucketIPLimit`, `tableIPLimit`, both per /24).

@@ -6,11 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::IpLimits;
 
-/// The range an address is counted in: its /24 (IPv4) or /64 (IPv6).
+/// The range an address is counted in: its /24 (IPv4) or /48 (IPv6: a site's usual
+/// allocation, and the least a single holder can be assumed to have; counting /64s would let
+/// one /48 stand for 65536 ranges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum IpPrefix {
     V4([u8; 3]),
-    V6([u8; 8]),
+    V6([u8; 6]),
 }
 
 impl IpPrefix {
@@ -21,21 +23,35 @@ impl IpPrefix {
                 Self::V4([a, b, c])
             }
             IpAddr::V6(v6) => {
-                let [a, b, c, d, e, f, g, h, ..] = v6.octets();
-                Self::V6([a, b, c, d, e, f, g, h])
+                let [a, b, c, d, e, f, ..] = v6.octets();
+                Self::V6([a, b, c, d, e, f])
             }
         }
     }
 }
 
-/// Who an address stands for when counting sources (address votes, rate limits): an IPv4
-/// address itself, an IPv6 address its /64 (a single host or subscriber usually gets a whole
-/// /64), an IPv4-mapped IPv6 address the IPv4 one.
-pub(crate) fn host(ip: IpAddr) -> IpAddr {
+/// `ip` with an IPv6 address cut to its first `bits` bits; an IPv4 address (also one mapped
+/// into IPv6) as it is.
+fn v6_prefix(ip: IpAddr, bits: u32) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & mask))
+        }
     }
+}
+
+/// Who an address stands for when limiting a source's rate: an IPv4 address itself, an IPv6
+/// address its /64 (a single host or subscriber usually gets a whole /64).
+pub(crate) fn host(ip: IpAddr) -> IpAddr {
+    v6_prefix(ip, 64)
+}
+
+/// Who an address stands for when counting independent reporters (address votes): an IPv4
+/// address itself, an IPv6 address its /48, as for the table's limits.
+pub(crate) fn site(ip: IpAddr) -> IpAddr {
+    v6_prefix(ip, 48)
 }
 
 /// Whether `ip` is loopback, private, link-local or unspecified.

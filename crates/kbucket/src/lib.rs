@@ -13,7 +13,7 @@
 //! - Liveness: [`revalidation_candidate`](Table::revalidation_candidate) names the least
 //!   recently seen node of a bucket the caller picks at random;
 //!   [`mark_seen`](Table::mark_seen) or [`remove`](Table::remove) records the outcome.
-//! - [`IpLimits`]: at most 2 nodes of one /24 (IPv4) or /64 (IPv6) per bucket and 10 per
+//! - [`IpLimits`]: at most 2 nodes of one /24 (IPv4) or /48 (IPv6) per bucket and 10 per
 //!   table, LAN addresses exempt (geth's defaults).
 //!
 //! Sans-IO: no clock, no sockets, no randomness; times and random picks are arguments.

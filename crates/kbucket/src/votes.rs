@@ -6,12 +6,12 @@ use std::{
     net::{IpAddr, SocketAddr},
 };
 
-use crate::ip::host;
+use crate::ip::site;
 
 /// The latest report of each of at most `capacity` distinct reporters; the prediction is the
 /// address reported by at least `min_votes` of them and by more than any other address.
 ///
-/// A reporter is the IP address the report came from, an IPv6 address counting as its /64
+/// A reporter is the IP address the report came from, an IPv6 address counting as its /48
 /// (IPv4-mapped IPv6 as IPv4): node ids cost nothing, so one host with many keys must not
 /// outvote honest nodes elsewhere.
 ///
@@ -50,13 +50,13 @@ impl AddressVotes {
     }
 
     /// Records that the node at IP `reporter` (the source of its packet) sees us at `addr`,
-    /// replacing the earlier report from that IP (or IPv6 /64); returns the prediction when this
+    /// replacing the earlier report from that IP (or IPv6 /48); returns the prediction when this
     /// report changed it. Unspecified addresses and port 0 are ignored.
     pub fn vote(&mut self, reporter: IpAddr, addr: SocketAddr) -> Option<SocketAddr> {
         if addr.ip().is_unspecified() || addr.port() == 0 {
             return None;
         }
-        let reporter = host(reporter);
+        let reporter = site(reporter);
         self.votes.retain(|(voter, _)| *voter != reporter);
         self.votes.push_back((reporter, addr));
         while self.votes.len() > self.capacity {
@@ -116,15 +116,15 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv6_reporter_counts_once_per_64() {
+    fn an_ipv6_reporter_counts_once_per_48() {
         let ours: SocketAddr = "203.0.113.9:30303".parse().unwrap();
         let mut votes = AddressVotes::new(32, 2);
-        // Two addresses of one /64: one reporter.
+        // Addresses in two /64s of one /48: one reporter.
         assert_eq!(votes.vote(ip("2001:db8:0:1::1"), ours), None);
-        assert_eq!(votes.vote(ip("2001:db8:0:1:ffff::2"), ours), None);
+        assert_eq!(votes.vote(ip("2001:db8:0:ffff:ffff::2"), ours), None);
         assert_eq!(votes.predicted(), None);
-        // Another /64 is a second reporter.
-        assert_eq!(votes.vote(ip("2001:db8:0:2::1"), ours), Some(ours));
+        // Another /48 is a second reporter.
+        assert_eq!(votes.vote(ip("2001:db8:1::1"), ours), Some(ours));
         // An IPv4-mapped address counts as the IPv4 one.
         let mut votes = AddressVotes::new(32, 2);
         assert_eq!(votes.vote(ip("198.51.100.7"), ours), None);

@@ -1,4 +1,4 @@
-//! The IP limits: per bucket, per table, IPv6 /64, the LAN exemption, re-checks and promotion.
+//! The IP limits: per bucket, per table, IPv6 /48, the LAN exemption, re-checks and promotion.
 
 use super::*;
 use crate::{Config, InsertResult, IpLimits, NodeId, Table};
@@ -138,7 +138,7 @@ fn no_ip_limits() {
 }
 
 #[test]
-fn ipv6_counts_per_64() {
+fn ipv6_counts_per_48() {
     let now = start();
     let mut table = new_table();
     assert_eq!(
@@ -146,16 +146,17 @@ fn ipv6_counts_per_64() {
         InsertResult::Inserted
     );
     assert_eq!(
-        table.insert(at(256, 2), v6("2001:db8:0:1::2"), 0, now),
+        table.insert(at(256, 2), v6("2001:db8:0:2::2"), 0, now),
         InsertResult::Inserted
     );
-    let same_64 = v6("2001:db8:0:1:ffff:ffff:ffff:ffff");
+    // Another /64, the same /48: over the limit.
+    let same_48 = v6("2001:db8:0:ffff:ffff:ffff:ffff:ffff");
     assert_eq!(
-        table.insert(at(256, 3), same_64, 0, now),
+        table.insert(at(256, 3), same_48, 0, now),
         InsertResult::IpLimited
     );
     assert_eq!(
-        table.insert(at(256, 3), v6("2001:db8:0:2::1"), 0, now),
+        table.insert(at(256, 3), v6("2001:db8:1::1"), 0, now),
         InsertResult::Inserted
     );
     table.assert_consistent();
