@@ -4,9 +4,11 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet, VecDeque},
+    fs::File,
+    io::Write,
     net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket},
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -14,7 +16,7 @@ use clap::Args as ClapArgs;
 use devp2p_enr::SigningKey;
 use k256::elliptic_curve::Generate;
 use serde_json::{Value, json};
-use tokio::{net::UdpSocket, sync::broadcast, time::timeout};
+use tokio::{net::UdpSocket, sync::broadcast, task::JoinSet, time::timeout};
 
 use crate::CmdResult;
 
@@ -138,29 +140,53 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Nodes a crawl checks at once.
+const MAX_CHECKS: usize = 16;
+
 /// A crawl: random lookups until its deadline, progress on stderr every 5 s, and the nodes
-/// found (by node id, as JSON objects).
-pub(crate) struct Crawl {
+/// that answered us (by node id, as JSON objects). Lookups also return nodes that never
+/// answered (other nodes reported them), so a reported node is listed only once it answers a
+/// check (a ping) or enters our table.
+pub(crate) struct Crawl<N> {
     started: Instant,
     deadline: Instant,
     lookups: u64,
     last_report: Instant,
+    /// `--out`, created before the crawl so that a bad path fails at once.
+    out: Option<(PathBuf, File)>,
     pub(crate) found: BTreeMap<String, Value>,
+    /// Node ids lookups reported: checked, being checked, or waiting for a check.
+    reported: HashSet<String>,
+    unchecked: VecDeque<N>,
+    checks: JoinSet<Option<N>>,
 }
 
-impl Crawl {
-    /// A crawl of `args`; an error when it has no bootnodes to start from.
+impl<N: Send + 'static> Crawl<N> {
+    /// A crawl of `args`, its `--out` file created; an error when it has no bootnodes to start
+    /// from or the file cannot be created.
     pub(crate) fn new(args: &CrawlArgs) -> Result<Self, String> {
         if args.common.bootnodes().next().is_none() {
             return Err("crawl needs --bootnodes".to_owned());
         }
+        let out = match &args.out {
+            Some(path) => {
+                let file = File::create(path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                Some((path.clone(), file))
+            }
+            None => None,
+        };
         let started = Instant::now();
         Ok(Self {
             started,
             deadline: started + Duration::from_secs(args.timeout),
             lookups: 0,
             last_report: started,
+            out,
             found: BTreeMap::new(),
+            reported: HashSet::new(),
+            unchecked: VecDeque::new(),
+            checks: JoinSet::new(),
         })
     }
 
@@ -173,6 +199,34 @@ impl Crawl {
     /// Counts a finished lookup.
     pub(crate) fn lookup_done(&mut self) {
         self.lookups += 1;
+    }
+
+    /// A node a lookup returned, under its node id: checked later unless already listed.
+    pub(crate) fn reported(&mut self, id: String, node: N) {
+        if !self.found.contains_key(&id) && self.reported.insert(id) {
+            self.unchecked.push_back(node);
+        }
+    }
+
+    /// Collects the nodes whose checks have answered since the last call, and starts checks
+    /// of waiting nodes (at most [`MAX_CHECKS`] at once) with `check`, which yields the node
+    /// when it answered.
+    pub(crate) fn check<F>(&mut self, check: impl Fn(N) -> F) -> Vec<N>
+    where
+        F: Future<Output = Option<N>> + Send + 'static,
+    {
+        let mut answered = Vec::new();
+        while let Some(done) = self.checks.try_join_next() {
+            if let Ok(Some(node)) = done {
+                answered.push(node);
+            }
+        }
+        while self.checks.len() < MAX_CHECKS
+            && let Some(node) = self.unchecked.pop_front()
+        {
+            self.checks.spawn(check(node));
+        }
+        answered
     }
 
     /// Reports progress when 5 s have passed since the last report.
@@ -193,21 +247,30 @@ impl Crawl {
         self.started.elapsed().as_secs()
     }
 
-    /// Writes the listing: to `args.out` as JSON, else to stdout as JSON with `--json`, else
-    /// one line per node (the `text_key` field of each).
-    pub(crate) fn finish(self, args: &CrawlArgs, text_key: &str) -> CmdResult {
+    /// Writes the listing: to the `--out` file as JSON, else to stdout as JSON with `--json`,
+    /// else one line per node (the `text_key` field of each). An error when no node answered.
+    pub(crate) fn finish(self, as_json: bool, text_key: &str) -> CmdResult {
+        let silent = self
+            .reported
+            .iter()
+            .filter(|id| !self.found.contains_key(*id))
+            .count();
         eprintln!(
-            "crawl: done, {} lookups, {} nodes",
+            "crawl: done, {} lookups, {} nodes ({silent} more reported that did not answer in time)",
             self.lookups,
-            self.found.len()
+            self.found.len(),
         );
-        let write = |file: &Path, listing: &Value| {
-            std::fs::write(file, format!("{listing:#}\n"))
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))
-        };
-        match &args.out {
-            Some(file) => write(file, &Value::Object(self.found.into_iter().collect()))?,
-            None if args.common.json => {
+        let answered = self.found.len();
+        match self.out {
+            Some((path, mut file)) => {
+                writeln!(
+                    file,
+                    "{:#}",
+                    Value::Object(self.found.into_iter().collect())
+                )
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            None if as_json => {
                 println!("{}", Value::Object(self.found.into_iter().collect()));
             }
             None => {
@@ -222,7 +285,45 @@ impl Crawl {
                 }
             }
         }
+        if answered == 0 {
+            return Err("no node answered".to_owned());
+        }
         Ok(())
+    }
+}
+
+/// What `listen` says about the address it announces when it had to pick one (listening on an
+/// unspecified address without `--extaddr`); `None` otherwise. The node keeps announcing it:
+/// the discovery handles offer no way to change the announced address of a running node.
+pub(crate) fn announce_note(common: &Common, announced: SocketAddr) -> Option<String> {
+    if common.extaddr.is_some() || !common.addr.ip().is_unspecified() {
+        return None;
+    }
+    let guess = if announced.ip().is_loopback() {
+        "a loopback address: only this host can reach it"
+    } else {
+        "this host's address toward the first bootnode, which a NAT may hide"
+    };
+    Some(format!(
+        "note: listening on {}, announcing {announced}, {guess}; give --extaddr IP:PORT to announce another",
+        SocketAddr::new(common.addr.ip(), announced.port())
+    ))
+}
+
+/// Prints the external address other nodes agree they see us at. The node keeps announcing
+/// `announced` (see [`announce_note`]).
+pub(crate) fn print_external(seen: SocketAddr, announced: SocketAddr, as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            json!({ "event": "external address", "address": seen.to_string(), "announced": announced.to_string() })
+        );
+    } else if seen == announced {
+        println!("external address {seen} (as announced)");
+    } else {
+        println!(
+            "external address {seen} (other nodes see us there; still announcing {announced}: give --extaddr to change it)"
+        );
     }
 }
 
@@ -256,5 +357,38 @@ pub(crate) fn print_event(what: &str, key: &str, node: &str, as_json: bool) {
         println!("{}", json!({ "event": what, key: node }));
     } else {
         println!("{what} {node}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(addr: &str, extaddr: Option<&str>) -> Common {
+        Common {
+            bootnodes: Vec::new(),
+            nodekey: None,
+            addr: addr.parse().unwrap(),
+            extaddr: extaddr.map(|a| a.parse().unwrap()),
+            json: false,
+        }
+    }
+
+    #[test]
+    fn listen_says_when_the_announced_address_is_a_guess() {
+        let loopback = "127.0.0.1:4000".parse().unwrap();
+        let note = announce_note(&common("0.0.0.0:0", None), loopback).unwrap();
+        assert_eq!(
+            note,
+            "note: listening on 0.0.0.0:4000, announcing 127.0.0.1:4000, a loopback address: \
+             only this host can reach it; give --extaddr IP:PORT to announce another"
+        );
+        let routed = "192.0.2.1:4000".parse().unwrap();
+        let note = announce_note(&common("[::]:0", None), routed).unwrap();
+        assert!(note.contains("toward the first bootnode"), "{note}");
+        // Chosen addresses are no guess.
+        assert_eq!(announce_note(&common("127.0.0.1:0", None), loopback), None);
+        let given = Some("192.0.2.1:4000");
+        assert_eq!(announce_note(&common("0.0.0.0:0", given), routed), None);
     }
 }

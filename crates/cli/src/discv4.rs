@@ -12,13 +12,13 @@ use clap::Subcommand;
 use devp2p_discv4::{Config, Discv4Handle, DriverError, Endpoint, Event, NodeRecord, PeerId};
 use devp2p_enr::Enr;
 use serde_json::json;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::{
     CmdResult,
     discovery::{
-        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, bind, block_on, print_event, random_bytes,
-        watch,
+        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, announce_note, bind, block_on, print_event,
+        print_external, random_bytes, watch,
     },
 };
 
@@ -160,11 +160,13 @@ async fn request_enr(args: &NodeArgs) -> CmdResult {
 async fn resolve(args: &NodeArgs) -> CmdResult {
     let target = parse_node(&args.node)?;
     let node = start(&args.common, Some(&target)).await?;
-    if args.common.bootnodes().next().is_none() {
+    let through_network = args.common.bootnodes().next().is_some();
+    if !through_network {
         node.add_bootnode(target).await.map_err(|e| e.to_string())?;
     }
-    let limit = Duration::from_secs(args.timeout);
-    let found = timeout(limit, async {
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let too_late = || format!("not resolved within {} s", args.timeout);
+    let found = timeout_at(deadline, async {
         // The first lookup may run before any bootnode answered; a few rounds settle it.
         for _ in 0..3 {
             let nodes = node.lookup(target.id).await.map_err(|e| e.to_string())?;
@@ -175,19 +177,25 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
         Ok(None)
     })
     .await
-    .map_err(|_| format!("not resolved within {} s", args.timeout))??;
+    .map_err(|_| too_late())??;
     let Some(found) = found else {
         return Err(format!("{} not found in the network", target.id.node_id()));
     };
-    // A node that answers at the address found is what was asked for.
-    let record = timeout(limit, node.request_enr(found))
+    // Lookups also return nodes that never answered: the node must answer where it was found.
+    let record = timeout_at(deadline, node.request_enr(found))
         .await
-        .ok()
-        .and_then(Result::ok);
+        .map_err(|_| too_late())?
+        .map_err(|e| match e {
+            DriverError::Request(_) if through_network => format!(
+                "found at {}, but the node does not answer there",
+                SocketAddr::new(found.ip, found.udp_port)
+            ),
+            other => failed(&found, other),
+        })?;
     if args.common.json {
         println!(
             "{}",
-            json!({ "enode": found.to_string(), "enr": record.map(|r| r.to_string()) })
+            json!({ "enode": found.to_string(), "enr": record.to_string() })
         );
     } else {
         println!("{found}");
@@ -199,27 +207,35 @@ async fn crawl(args: &CrawlArgs) -> CmdResult {
     let mut crawl = Crawl::new(args)?;
     let node = start(&args.common, None).await?;
     let mut events = node.events();
+    let check = |n: NodeRecord| {
+        let node = node.clone();
+        async move { node.ping(n).await.ok().map(|_| n) }
+    };
     while let Some(left) = crawl.time_left() {
         if let Ok(Ok(nodes)) = timeout(left, node.lookup(PeerId(random_bytes()))).await {
             crawl.lookup_done();
             for n in nodes {
-                record_node(&mut crawl, &n);
+                crawl.reported(n.node_id().to_string(), n);
             }
         }
         while let Ok(event) = events.try_recv() {
+            // A node enters the table once it proved its endpoint: it answered.
             if let Event::NodeAdded(n) = event {
                 record_node(&mut crawl, &n);
             }
+        }
+        for n in crawl.check(check) {
+            record_node(&mut crawl, &n);
         }
         crawl.report();
     }
     for entry in node.table().await.map_err(|e| e.to_string())? {
         record_node(&mut crawl, &entry.record);
     }
-    crawl.finish(args, "enode")
+    crawl.finish(args.common.json, "enode")
 }
 
-fn record_node(crawl: &mut Crawl, node: &NodeRecord) {
+fn record_node(crawl: &mut Crawl<NodeRecord>, node: &NodeRecord) {
     let seconds = crawl.seconds();
     crawl
         .found
@@ -230,6 +246,10 @@ fn record_node(crawl: &mut Crawl, node: &NodeRecord) {
 async fn listen(args: &ListenArgs) -> CmdResult {
     let node = start(&args.common, None).await?;
     let me = node.local_record();
+    let announced = SocketAddr::new(me.ip, me.udp_port);
+    if let Some(note) = announce_note(&args.common, announced) {
+        eprintln!("{note}");
+    }
     if args.common.json {
         println!(
             "{}",
@@ -242,7 +262,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(n) => print_event("added", "enode", &n.to_string(), as_json),
         Event::NodeRemoved(n) => print_event("removed", "enode", &n.to_string(), as_json),
-        Event::ExternalAddress(addr) if !as_json => println!("external address {addr}"),
+        Event::ExternalAddress(seen) => print_external(seen, announced, as_json),
         _ => {}
     })
     .await;

@@ -13,8 +13,8 @@ use tokio::time::timeout;
 use crate::{
     CmdResult,
     discovery::{
-        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, bind, block_on, print_event, random_bytes,
-        watch,
+        Common, Crawl, CrawlArgs, ListenArgs, NodeArgs, announce_note, bind, block_on, print_event,
+        print_external, random_bytes, watch,
     },
 };
 
@@ -44,6 +44,12 @@ pub(crate) fn run(command: Discv5Command) -> CmdResult {
 
 /// A record with a UDP address.
 fn parse_record(text: &str) -> Result<Enr, String> {
+    if text.trim().starts_with("enode://") {
+        return Err(format!(
+            "discv5 needs a node record (enr:…), not an enode URL: {:?}",
+            text.trim()
+        ));
+    }
     let record = Enr::parse_any(text.trim())
         .map_err(|e| format!("invalid record {:?}: {e}", text.trim()))?;
     if udp_addr(&record).is_none() {
@@ -117,26 +123,42 @@ async fn ping(args: &NodeArgs) -> CmdResult {
 async fn resolve(args: &NodeArgs) -> CmdResult {
     let target = parse_record(&args.node)?;
     let node = start(&args.common, Some(&target)).await?;
-    let limit = Duration::from_secs(args.timeout);
     let id = target.node_id();
-    let found = timeout(limit, async {
+    // The node's own record, when it answers FINDNODE [0] at the address of `record`.
+    let ask = |record: Enr| async {
+        let records = node.find_node(record, vec![0]).await.ok()?;
+        records.into_iter().find(|r| r.node_id() == id)
+    };
+    let address = |record: &Enr| udp_addr(record).map(|a| a.to_string()).unwrap_or_default();
+    let found = timeout(Duration::from_secs(args.timeout), async {
         // The node itself first; failing that, the network.
-        if let Ok(records) = node.find_node(target.clone(), vec![0]).await
-            && let Some(record) = records.into_iter().find(|r| r.node_id() == id)
-        {
-            return Some(record);
+        if let Some(record) = ask(target.clone()).await {
+            return Ok(record);
+        }
+        if args.common.bootnodes().next().is_none() {
+            return Err(format!("no answer from {}", address(&target)));
         }
         for _ in 0..3 {
-            let nodes = node.lookup(id).await.ok()?;
-            if let Some(record) = nodes.into_iter().find(|r| r.node_id() == id) {
-                return Some(record);
+            let Ok(nodes) = node.lookup(id).await else {
+                break;
+            };
+            if let Some(reported) = nodes.into_iter().find(|r| r.node_id() == id) {
+                // Lookups also return nodes that never answered: it must answer there.
+                return ask(reported.clone()).await.ok_or_else(|| {
+                    format!(
+                        "found at {}, but the node does not answer there",
+                        address(&reported)
+                    )
+                });
             }
         }
-        None
+        Err(format!(
+            "{id} does not answer at {}, and the bootnodes do not know it",
+            address(&target)
+        ))
     })
     .await
-    .map_err(|_| format!("not resolved within {} s", args.timeout))?
-    .ok_or_else(|| format!("{id} not found"))?;
+    .map_err(|_| format!("not resolved within {} s", args.timeout))??;
     let newest = if found.seq() >= target.seq() {
         found
     } else {
@@ -156,23 +178,42 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
 async fn crawl(args: &CrawlArgs) -> CmdResult {
     let mut crawl = Crawl::new(args)?;
     let node = start(&args.common, None).await?;
+    let mut events = node.events();
+    let check = |record: Enr| {
+        let node = node.clone();
+        async move { node.ping(record.clone()).await.ok().map(|_| record) }
+    };
     while let Some(left) = crawl.time_left() {
         if let Ok(Ok(records)) = timeout(left, node.lookup(NodeId(random_bytes()))).await {
             crawl.lookup_done();
             for record in records {
+                let id = record.node_id().to_string();
+                if crawl.found.contains_key(&id) {
+                    remember(&mut crawl, &record);
+                } else {
+                    crawl.reported(id, record);
+                }
+            }
+        }
+        while let Ok(event) = events.try_recv() {
+            // A node enters the table once it proved its identity at its address: it answered.
+            if let Event::NodeAdded(record) | Event::NodeUpdated(record) = event {
                 remember(&mut crawl, &record);
             }
+        }
+        for record in crawl.check(check) {
+            remember(&mut crawl, &record);
         }
         crawl.report();
     }
     for entry in node.table().await.map_err(|e| e.to_string())? {
         remember(&mut crawl, &entry.record);
     }
-    crawl.finish(args, "enr")
+    crawl.finish(args.common.json, "enr")
 }
 
-/// Keeps the newest record of each node.
-fn remember(crawl: &mut Crawl, record: &Enr) {
+/// Keeps the newest record of each node that answered.
+fn remember(crawl: &mut Crawl<Enr>, record: &Enr) {
     let listed =
         json!({ "enr": record.to_string(), "seq": record.seq(), "first_seen_s": crawl.seconds() });
     let entry = crawl
@@ -191,6 +232,10 @@ fn remember(crawl: &mut Crawl, record: &Enr) {
 async fn listen(args: &ListenArgs) -> CmdResult {
     let node = start(&args.common, None).await?;
     let me = node.local_enr();
+    let announced = udp_addr(me).unwrap_or_else(|| node.local_addr());
+    if let Some(note) = announce_note(&args.common, announced) {
+        eprintln!("{note}");
+    }
     if args.common.json {
         println!(
             "{}",
@@ -203,6 +248,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(record) => print_event("added", "enr", &record.to_string(), as_json),
         Event::NodeRemoved(record) => print_event("removed", "enr", &record.to_string(), as_json),
+        Event::ExternalAddress(seen) => print_external(seen, announced, as_json),
         _ => {}
     })
     .await;

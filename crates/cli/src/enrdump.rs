@@ -32,9 +32,15 @@ struct ForkIdEntry {
 
 pub(crate) fn run(args: &Args) -> CmdResult {
     let record = match (&args.record, &args.file) {
+        (Some(text), _) if text.trim().is_empty() => {
+            return Err("the record is empty".to_owned());
+        }
         (Some(text), _) => Enr::parse_any(text).map_err(|e| format!("invalid record: {e}"))?,
         (None, Some(path)) => {
             let bytes = crate::read_small_file(path)?;
+            if bytes.trim_ascii().is_empty() {
+                return Err(format!("{}: the file is empty", path.display()));
+            }
             parse_file(&bytes).map_err(|e| format!("{}: invalid record: {e}", path.display()))?
         }
         (None, None) => return Err("give a record or --file".to_owned()),

@@ -4,7 +4,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -23,6 +23,7 @@ use rand_core::UnwrapErr;
 use serde_json::{Value, json};
 use tokio::{
     net::{TcpListener, TcpStream},
+    sync::Semaphore,
     time::timeout,
 };
 
@@ -66,9 +67,16 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     nodekey: Option<PathBuf>,
     /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
+    /// Sessions served at once; a connection beyond them is closed at once.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_peers: u32,
 }
+
+/// The wait before accepting again after `accept` failed (out of file descriptors, say): the
+/// connection that failed stays queued, so an immediate retry would fail again, at full speed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 pub(crate) fn run(command: EthCommand) -> CmdResult {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -264,15 +272,39 @@ async fn serve(args: &ServeArgs) -> CmdResult {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let enode = NodeRecord {
         id: *key.id(),
-        ip: local.ip(),
+        ip: enode_ip(local.ip()),
         tcp_port: local.port(),
         udp_port: local.port(),
     };
     println!("{enode}");
+    if local.ip().is_unspecified() {
+        eprintln!(
+            "note: listening on {local} (every interface); the enode URL names {}, which only this host can reach: other hosts need one of its addresses in its place",
+            enode.ip
+        );
+    }
     let status = Arc::new(local_status(&chain));
+    let sessions = Arc::new(Semaphore::new(args.max_peers as usize));
     let serving = async {
+        let mut failing = false;
         loop {
-            let Ok((tcp, peer)) = listener.accept().await else {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    if !failing {
+                        eprintln!(
+                            "cannot accept connections: {e} (retrying every {} ms)",
+                            ACCEPT_BACKOFF.as_millis()
+                        );
+                    }
+                    failing = true;
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            failing = false;
+            let Ok(permit) = Arc::clone(&sessions).try_acquire_owned() else {
+                eprintln!("{peer}: refused (--max-peers {} reached)", args.max_peers);
                 continue;
             };
             let (chain, status, key) = (chain.clone(), status.clone(), key.clone());
@@ -280,6 +312,7 @@ async fn serve(args: &ServeArgs) -> CmdResult {
                 if let Err(e) = session(tcp, &key, &chain, &status, local.port()).await {
                     eprintln!("{peer}: {e}");
                 }
+                drop(permit);
             });
         }
     };
@@ -289,6 +322,17 @@ async fn serve(args: &ServeArgs) -> CmdResult {
             Ok(())
         }
         None => serving.await,
+    }
+}
+
+/// The IP the printed enode URL names: the listen address, or (listening on every interface)
+/// the loopback address, which at least works on this host, rather than the unusable
+/// unspecified address.
+fn enode_ip(listening: IpAddr) -> IpAddr {
+    match listening {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
     }
 }
 
@@ -332,5 +376,20 @@ async fn session(
         if let Some(reply) = respond(chain, version, &message) {
             eth.send(&reply).await.map_err(|e| e.to_string())?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enode_names_loopback_rather_than_the_unspecified_address() {
+        let v4: IpAddr = Ipv4Addr::UNSPECIFIED.into();
+        let v6: IpAddr = Ipv6Addr::UNSPECIFIED.into();
+        assert_eq!(enode_ip(v4), IpAddr::from(Ipv4Addr::LOCALHOST));
+        assert_eq!(enode_ip(v6), IpAddr::from(Ipv6Addr::LOCALHOST));
+        let given: IpAddr = [192, 0, 2, 1].into();
+        assert_eq!(enode_ip(given), given);
     }
 }

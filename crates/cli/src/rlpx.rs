@@ -76,12 +76,15 @@ pub(crate) fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
         let record: NodeRecord = node
             .parse()
             .map_err(|e| format!("invalid enode URL: {e}"))?;
+        if record.tcp_port == 0 {
+            return Err(format!("the node has no TCP port (port 0): {node}"));
+        }
         return Ok((record.id, SocketAddr::new(record.ip, record.tcp_port)));
     }
     let record = Enr::parse_any(node).map_err(|e| format!("invalid node: {e}"))?;
     let address = match (record.ip(), record.tcp(), record.ip6(), record.tcp6()) {
-        (Some(ip), Some(port), _, _) => SocketAddr::new(IpAddr::V4(ip), port),
-        (_, _, Some(ip), Some(port)) => SocketAddr::new(IpAddr::V6(ip), port),
+        (Some(ip), Some(port @ 1..), _, _) => SocketAddr::new(IpAddr::V4(ip), port),
+        (_, _, Some(ip), Some(port @ 1..)) => SocketAddr::new(IpAddr::V6(ip), port),
         _ => return Err("the record has no IP address with a TCP port".to_owned()),
     };
     Ok((record.peer_id(), address))

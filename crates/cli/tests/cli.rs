@@ -223,6 +223,15 @@ fn enrdump_rejects_bad_records() {
     fails(&["enrdump", "enr:@@@"], 1, "base64");
     fails(&["enrdump", "enr:"], 1, "invalid RLP");
     fails(&["enrdump", "0xzz"], 1, "hex");
+    fails(&["enrdump", ""], 1, "the record is empty");
+    fails(&["enrdump", " \n"], 1, "the record is empty");
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    fails(
+        &["enrdump", "--file", empty.to_str().unwrap()],
+        1,
+        "the file is empty",
+    );
     let mut tampered = EIP778.to_owned();
     tampered.replace_range(10..11, "A");
     fails(&["enrdump", &tampered], 1, "invalid record");

@@ -5,7 +5,11 @@
 
 mod common;
 
-use std::net::UdpSocket;
+use std::{
+    net::UdpSocket,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use common::{Background, devp2p};
 use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
@@ -71,7 +75,7 @@ fn resolve_and_crawl_find_nodes_through_a_bootnode() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), member.first_line);
 
-    let out = std::env::temp_dir().join(format!("devp2p-crawl-{}.json", std::process::id()));
+    let out = scratch("crawl.json");
     let (code, _, stderr) = discv4(&[
         "crawl",
         "--bootnodes",
@@ -93,16 +97,121 @@ fn resolve_and_crawl_find_nodes_through_a_bootnode() {
         .collect();
     assert!(enodes.contains(&boot.first_line.as_str()), "{enodes:?}");
     assert!(enodes.contains(&member.first_line.as_str()), "{enodes:?}");
+
+    // Gone, the member is still in the bootnode's table, so lookups report it: resolving it
+    // must still fail, since it does not answer.
+    let gone = member.first_line.clone();
+    drop(member);
+    let (code, stdout, stderr) = discv4(&[
+        "resolve",
+        &gone,
+        "--bootnodes",
+        &boot.first_line,
+        "--timeout",
+        "10",
+    ]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.contains("but the node does not answer there"),
+        "{stderr}"
+    );
 }
 
-#[test]
-fn a_silent_node_and_bad_input_fail_with_one_line() {
-    // A UDP socket that never answers.
+/// A file path in this test binary's scratch directory (under the target directory).
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discv4");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// The enode URL of a node that never answers: a bound UDP socket nobody reads.
+fn silent_node() -> (UdpSocket, String) {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let key = SigningKey::from_slice(&[5; 32]).unwrap();
     let id = PeerId::from_public_key(&key.verifying_key().into());
-    let enode = format!("enode://{id}@127.0.0.1:{port}");
+    (silent, format!("enode://{id}@127.0.0.1:{port}"))
+}
+
+#[test]
+fn a_node_that_never_answers_is_neither_resolved_nor_crawled() {
+    let (_silent, enode) = silent_node();
+    let (code, stdout, stderr) = discv4(&["resolve", &enode, "--timeout", "10"]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.starts_with("devp2p: no answer from 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let (code, stdout, stderr) = discv4(&["crawl", "--bootnodes", &enode, "--timeout", "3"]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("crawl: done, "), "{stderr}");
+    assert!(stderr.contains(" 0 nodes"), "{stderr}");
+    assert!(stderr.ends_with("devp2p: no node answered\n"), "{stderr}");
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // It times the command.
+fn crawl_creates_its_out_file_before_crawling() {
+    let (_silent, enode) = silent_node();
+    let bad = scratch("missing-dir").join("nodes.json");
+    let started = Instant::now();
+    let (code, stdout, stderr) = discv4(&[
+        "crawl",
+        "--bootnodes",
+        &enode,
+        "--timeout",
+        "20",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.starts_with("devp2p: cannot create "), "{stderr}");
+}
+
+#[test]
+fn listen_reports_its_external_address_and_that_it_keeps_announcing_another() {
+    let helpers: Vec<Background> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .into_iter()
+        .map(|ip| listen(ip, ""))
+        .collect();
+    let bootnodes: Vec<&str> = helpers.iter().map(|h| h.first_line.as_str()).collect();
+    let bootnodes = bootnodes.join(",");
+    let mut node = Background::start(&[
+        "discv4",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--extaddr",
+        "127.0.0.9:9",
+        "--bootnodes",
+        &bootnodes,
+        "--timeout",
+        "20",
+    ]);
+    assert!(
+        node.first_line.ends_with("@127.0.0.9:0?discport=9"),
+        "{}",
+        node.first_line
+    );
+    // Three nodes see us at our socket's address, not the one we announce.
+    let line = node
+        .line_where(|l| l.starts_with("external address "))
+        .unwrap();
+    assert!(line.starts_with("external address 127.0.0.1:"), "{line}");
+    assert!(
+        line.ends_with(
+            "(other nodes see us there; still announcing 127.0.0.9:9: give --extaddr to change it)"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_silent_node_and_bad_input_fail_with_one_line() {
+    let (_silent, enode) = silent_node();
     let (code, _, stderr) = discv4(&["ping", &enode, "--timeout", "3"]);
     assert_eq!(code, 1);
     assert!(stderr.starts_with("devp2p: no answer"), "{stderr}");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::net::UdpSocket;
+use std::{net::UdpSocket, path::PathBuf};
 
 use common::{Background, devp2p};
 use devp2p_enr::{Enr, SigningKey};
@@ -52,7 +52,9 @@ fn resolve_and_crawl_find_nodes_through_a_bootnode() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), member.first_line);
 
-    let out = std::env::temp_dir().join(format!("devp2p-crawl5-{}.json", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discv5");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("crawl.json");
     let (code, _, stderr) = discv5(&[
         "crawl",
         "--bootnodes",
@@ -73,10 +75,37 @@ fn resolve_and_crawl_find_nodes_through_a_bootnode() {
         .collect();
     assert!(records.contains(&boot.first_line.as_str()), "{records:?}");
     assert!(records.contains(&member.first_line.as_str()), "{records:?}");
+
+    // Gone, the member is still in the bootnode's table, so lookups report it: resolving it
+    // must still fail, since it does not answer.
+    let gone = member.first_line.clone();
+    drop(member);
+    let (code, stdout, stderr) = discv5(&[
+        "resolve",
+        &gone,
+        "--bootnodes",
+        &boot.first_line,
+        "--timeout",
+        "20",
+    ]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.contains("but the node does not answer there"),
+        "{stderr}"
+    );
 }
 
 #[test]
-fn a_silent_node_and_bad_input_fail_with_one_line() {
+fn crawl_lists_only_nodes_that_answered() {
+    let (_silent, record) = silent_node();
+    let (code, stdout, stderr) = discv5(&["crawl", "--bootnodes", &record, "--timeout", "6"]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains(" 0 nodes"), "{stderr}");
+    assert!(stderr.ends_with("devp2p: no node answered\n"), "{stderr}");
+}
+
+/// The record of a node that never answers: a bound UDP socket nobody reads.
+fn silent_node() -> (UdpSocket, String) {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let key = SigningKey::from_slice(&[5; 32]).unwrap();
@@ -85,7 +114,13 @@ fn a_silent_node_and_bad_input_fail_with_one_line() {
         .udp(port)
         .build(&key)
         .unwrap();
-    let (code, _, stderr) = discv5(&["ping", &record.to_string(), "--timeout", "8"]);
+    (silent, record.to_string())
+}
+
+#[test]
+fn a_silent_node_and_bad_input_fail_with_one_line() {
+    let (_silent, record) = silent_node();
+    let (code, _, stderr) = discv5(&["ping", &record, "--timeout", "8"]);
     assert_eq!(code, 1);
     assert!(stderr.starts_with("devp2p: no answer"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1);
@@ -93,6 +128,14 @@ fn a_silent_node_and_bad_input_fail_with_one_line() {
     let (code, _, stderr) = discv5(&["ping", "enr:-xyz"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("invalid record"), "{stderr}");
+    let enode = "enode://ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f@127.0.0.1:30303";
+    let (code, _, stderr) = discv5(&["ping", enode]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("devp2p: discv5 needs a node record (enr:…), not an enode URL"),
+        "{stderr}"
+    );
+    let key = SigningKey::from_slice(&[5; 32]).unwrap();
     let no_udp = Enr::builder().build(&key).unwrap();
     let (code, _, stderr) = discv5(&["ping", &no_udp.to_string()]);
     assert_eq!(code, 1);

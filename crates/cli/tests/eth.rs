@@ -88,6 +88,103 @@ fn status_bad_input() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
 
+#[test]
+fn serve_refuses_connections_beyond_max_peers() {
+    let server = Background::start(&[
+        "eth",
+        "serve",
+        "--chain",
+        CHAIN,
+        "--addr",
+        "127.0.0.1:0",
+        "--max-peers",
+        "1",
+        "--timeout",
+        "60",
+    ]);
+    let record: NodeRecord = server.first_line.parse().unwrap();
+    // A peer that says nothing holds the only session (until the RLPx handshake times out).
+    let idle = std::net::TcpStream::connect((record.ip, record.tcp_port)).unwrap();
+    let (code, _, stderr) = status(&[&server.first_line, "--chain", CHAIN, "--timeout", "5"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("RLPx handshake with 127.0.0.1"), "{stderr}");
+    // Once it leaves, the next peer is served.
+    drop(idle);
+    let served = (0..20).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        status(&[&server.first_line, "--chain", CHAIN, "--timeout", "5"]).0 == 0
+    });
+    assert!(served);
+}
+
+/// Out of file descriptors, `accept` fails while connections wait: the server must wait a
+/// little before it tries again, not spin.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_does_not_spin_when_accept_fails() {
+    use std::{
+        io::{BufRead, BufReader},
+        process::{Command, Stdio},
+    };
+    let mut child = Command::new("sh")
+        .args(["-c", r#"ulimit -n 24 && exec "$0" "$@""#])
+        .arg(assert_cmd::cargo::cargo_bin("devp2p"))
+        .args(["eth", "serve", "--chain", CHAIN, "--addr", "127.0.0.1:0"])
+        .args(["--timeout", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let record: NodeRecord = first.trim().parse().unwrap();
+    // More connections than the server has descriptors left; each accepted one waits for its
+    // RLPx handshake, which takes 10 s to time out.
+    let _peers: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect((record.ip, record.tcp_port)).unwrap())
+        .collect();
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        // utime and stime, the 14th and 15th fields, after the parenthesised command name.
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks() - before;
+    let _ = child.kill();
+    let _ = child.wait();
+    // A spinning server uses the whole second (100 ticks); one that waits, next to nothing.
+    assert!(used < 30, "{used} ticks of CPU in 1 s");
+}
+
+#[test]
+fn serve_timeout_is_at_least_one_second() {
+    let (code, stdout, stderr) = devp2p(&[
+        "eth",
+        "serve",
+        "--chain",
+        CHAIN,
+        "--addr",
+        "127.0.0.1:0",
+        "--timeout",
+        "0",
+    ]);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains("--timeout"), "{stderr}");
+}
+
 #[tokio::test]
 async fn serve_answers_headers_and_bodies_and_ends_on_a_second_status() {
     let server = serve();

@@ -100,9 +100,10 @@ fn prints_the_disconnect_a_peer_sends_instead() {
     let (code, stdout, stderr) = ping(&[&enode]);
     server.join().unwrap();
     assert_eq!(code, 1);
-    assert!(
-        stdout.contains("too many peers (0x04) (sent by peer)"),
-        "{stdout}"
+    // The line the README shows.
+    assert_eq!(
+        stdout,
+        "disconnect        too many peers (0x04) (sent by peer)\n"
     );
     assert!(stderr.contains("sent no Hello"), "{stderr}");
 }
@@ -141,6 +142,17 @@ fn unreachable_address() {
     let (code, _, stderr) = ping(&[&enode, "--timeout", "5"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot connect to 127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn a_node_without_a_tcp_port() {
+    let enode = format!("enode://{}@127.0.0.1:0?discport=30303", server_key().id());
+    let (code, _, stderr) = ping(&[&enode]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.starts_with("devp2p: the node has no TCP port (port 0)"),
+        "{stderr}"
+    );
 }
 
 #[test]
