@@ -293,8 +293,8 @@ impl<N: Send + 'static> Crawl<N> {
 }
 
 /// What `listen` says about the address it announces when it had to pick one (listening on an
-/// unspecified address without `--extaddr`); `None` otherwise. The node keeps announcing it:
-/// the discovery handles offer no way to change the announced address of a running node.
+/// unspecified address without `--extaddr`); `None` otherwise. The node replaces it with the
+/// address other nodes agree they see it at, when that differs.
 pub(crate) fn announce_note(common: &Common, announced: SocketAddr) -> Option<String> {
     if common.extaddr.is_some() || !common.addr.ip().is_unspecified() {
         return None;
@@ -305,25 +305,33 @@ pub(crate) fn announce_note(common: &Common, announced: SocketAddr) -> Option<St
         "this host's address toward the first bootnode, which a NAT may hide"
     };
     Some(format!(
-        "note: listening on {}, announcing {announced}, {guess}; give --extaddr IP:PORT to announce another",
+        "note: listening on {}, announcing {announced}, {guess}, until other nodes agree they see us elsewhere; give --extaddr IP:PORT to announce a fixed one",
         SocketAddr::new(common.addr.ip(), announced.port())
     ))
 }
 
-/// Prints the external address other nodes agree they see us at. The node keeps announcing
-/// `announced` (see [`announce_note`]).
-pub(crate) fn print_external(seen: SocketAddr, announced: SocketAddr, as_json: bool) {
+/// Prints the external address other nodes agree they see us at: `before` is the address we
+/// announced until then, `after` the one we announce now (the node takes the seen one into
+/// its record unless `--extaddr` fixed the address).
+pub(crate) fn print_external(
+    seen: SocketAddr,
+    before: SocketAddr,
+    after: SocketAddr,
+    as_json: bool,
+) {
     if as_json {
         println!(
             "{}",
-            json!({ "event": "external address", "address": seen.to_string(), "announced": announced.to_string() })
+            json!({ "event": "external address", "address": seen.to_string(), "announced": after.to_string() })
         );
-    } else if seen == announced {
-        println!("external address {seen} (as announced)");
-    } else {
+    } else if seen != after {
         println!(
-            "external address {seen} (other nodes see us there; still announcing {announced}: give --extaddr to change it)"
+            "external address {seen} (other nodes see us there; announcing {after}, fixed by --extaddr)"
         );
+    } else if seen != before {
+        println!("external address {seen} (announced from now on, in place of {before})");
+    } else {
+        println!("external address {seen} (as announced)");
     }
 }
 
@@ -381,7 +389,8 @@ mod tests {
         assert_eq!(
             note,
             "note: listening on 0.0.0.0:4000, announcing 127.0.0.1:4000, a loopback address: \
-             only this host can reach it; give --extaddr IP:PORT to announce another"
+             only this host can reach it, until other nodes agree they see us elsewhere; give \
+             --extaddr IP:PORT to announce a fixed one"
         );
         let routed = "192.0.2.1:4000".parse().unwrap();
         let note = announce_note(&common("[::]:0", None), routed).unwrap();

@@ -90,7 +90,12 @@ async fn start(
         udp_port: announced.port(),
         tcp_port: 0,
     };
-    let node = Discv4Handle::spawn(socket, key, endpoint, Config::default())
+    // A given address is kept; otherwise the one other nodes agree on replaces ours.
+    let config = Config {
+        update_endpoint: common.extaddr.is_none(),
+        ..Config::default()
+    };
+    let node = Discv4Handle::spawn(socket, key, endpoint, config)
         .map_err(|e| format!("cannot start the node: {e}"))?;
     for bootnode in bootnodes {
         node.add_bootnode(bootnode)
@@ -259,10 +264,19 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         println!("{me}");
     }
     let as_json = args.common.json;
+    let mut announced = announced;
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(n) => print_event("added", "enode", &n.to_string(), as_json),
         Event::NodeRemoved(n) => print_event("removed", "enode", &n.to_string(), as_json),
-        Event::ExternalAddress(seen) => print_external(seen, announced, as_json),
+        Event::ExternalAddress(seen) => {
+            let me = node.local_record();
+            let now = SocketAddr::new(me.ip, me.udp_port);
+            print_external(seen, announced, now, as_json);
+            if now != announced {
+                print_event("enode", "enode", &me.to_string(), as_json);
+            }
+            announced = now;
+        }
         _ => {}
     })
     .await;

@@ -82,7 +82,12 @@ async fn start(common: &Common, first_contact: Option<&Enr>) -> Result<Discv5Han
     let record = builder
         .build(&key)
         .map_err(|e| format!("cannot make our record: {e}"))?;
-    let node = Discv5Handle::spawn(socket, key, record, Config::default())
+    // A given address is kept; otherwise the one other nodes agree on replaces ours.
+    let config = Config {
+        update_record: common.extaddr.is_none(),
+        ..Config::default()
+    };
+    let node = Discv5Handle::spawn(socket, key, record, config)
         .map_err(|e| format!("cannot start the node: {e}"))?;
     for bootnode in bootnodes {
         node.add_enr(bootnode).await.map_err(|e| e.to_string())?;
@@ -232,7 +237,7 @@ fn remember(crawl: &mut Crawl<Enr>, record: &Enr) {
 async fn listen(args: &ListenArgs) -> CmdResult {
     let node = start(&args.common, None).await?;
     let me = node.local_enr();
-    let announced = udp_addr(me).unwrap_or_else(|| node.local_addr());
+    let announced = udp_addr(&me).unwrap_or_else(|| node.local_addr());
     if let Some(note) = announce_note(&args.common, announced) {
         eprintln!("{note}");
     }
@@ -245,10 +250,19 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         println!("{me}");
     }
     let as_json = args.common.json;
+    let mut announced = announced;
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(record) => print_event("added", "enr", &record.to_string(), as_json),
         Event::NodeRemoved(record) => print_event("removed", "enr", &record.to_string(), as_json),
-        Event::ExternalAddress(seen) => print_external(seen, announced, as_json),
+        Event::ExternalAddress(seen) => {
+            let record = node.local_enr();
+            let now = udp_addr(&record).unwrap_or(announced);
+            print_external(seen, announced, now, as_json);
+            if now != announced {
+                print_event("record", "enr", &record.to_string(), as_json);
+            }
+            announced = now;
+        }
         _ => {}
     })
     .await;

@@ -202,9 +202,7 @@ fn listen_reports_its_external_address_and_that_it_keeps_announcing_another() {
         .unwrap();
     assert!(line.starts_with("external address 127.0.0.1:"), "{line}");
     assert!(
-        line.ends_with(
-            "(other nodes see us there; still announcing 127.0.0.9:9: give --extaddr to change it)"
-        ),
+        line.ends_with("(other nodes see us there; announcing 127.0.0.9:9, fixed by --extaddr)"),
         "{line}"
     );
 }

@@ -63,6 +63,14 @@ pub struct Config {
     pub min_address_votes: usize,
     /// Capacity of the event queue; older events are dropped when it is full. Default 1024.
     pub max_events: usize,
+    /// Whether a predicted external address
+    /// ([`Event::ExternalAddress`](crate::Event::ExternalAddress)) that differs from the
+    /// announced endpoint's IP or UDP port is announced: later Pings carry it and the ENR is
+    /// re-signed with a higher sequence number (the TCP port is kept), as go-ethereum's
+    /// `LocalNode` does with its endpoint predictions. A node behind a NAT then tells others
+    /// where they reach it. Turn it off when the address is configured (a fixed public IP).
+    /// Default true.
+    pub update_endpoint: bool,
 }
 
 impl Default for Config {
@@ -90,6 +98,7 @@ impl Default for Config {
             address_votes: 32,
             min_address_votes: 3,
             max_events: 1024,
+            update_endpoint: true,
         }
     }
 }

@@ -121,7 +121,9 @@ pub enum Event {
         /// Its record (verified, and the node's own), or why there was none.
         result: Result<Enr, RequestError>,
     },
-    /// Other nodes agree on a new external address for us (from the `to` of their Pongs).
+    /// Other nodes agree on a new external address for us (from the `to` of their Pongs). With
+    /// [`Config::update_endpoint`], our endpoint (Pings, [`Discv4::local_record`]) and ENR
+    /// ([`Discv4::local_enr`]) carry it from now on.
     ExternalAddress(SocketAddr),
 }
 
@@ -375,7 +377,8 @@ impl Discv4 {
     // ----- Commands -----
 
     /// Announces a new endpoint (after a change of address): later Pings carry it, and the ENR
-    /// is re-signed with a higher sequence number if it changed.
+    /// is re-signed with a higher sequence number if it changed. A predicted external address
+    /// does this by itself with [`Config::update_endpoint`].
     pub fn set_endpoint(&mut self, endpoint: Endpoint) -> Result<(), EnrError> {
         self.enr = build_enr(&self.key, &endpoint, Some(&self.enr))?;
         self.endpoint = endpoint;
@@ -643,6 +646,9 @@ impl Discv4 {
             .vote(from.ip(), SocketAddr::new(pong.to.ip, pong.to.udp_port))
         {
             self.push_event(Event::ExternalAddress(addr));
+            if self.config.update_endpoint {
+                self.announce(addr);
+            }
         }
         let node = NodeRecord {
             udp_port: from.port(),
@@ -666,6 +672,21 @@ impl Discv4 {
                 Waiter::Revalidate | Waiter::Bond | Waiter::PingBack => {}
             }
         }
+    }
+
+    /// Makes `addr`, a new predicted external address, our endpoint's IP and UDP port, keeping
+    /// the TCP port. When they are that already, the record stays as it is (same sequence
+    /// number). Re-signing fails only past the record's size limit or its last sequence number,
+    /// which our own small record does not reach; should it fail, the old endpoint and record,
+    /// still valid, stay.
+    fn announce(&mut self, addr: SocketAddr) {
+        let endpoint = Endpoint {
+            ip: addr.ip(),
+            udp_port: addr.port(),
+            tcp_port: self.endpoint.tcp_port,
+        };
+        // `set_endpoint` changes nothing when it fails.
+        let _ = self.set_endpoint(endpoint);
     }
 
     fn on_find_node(&mut self, now: Instant, from: SocketAddr, sender: PeerId, find: &FindNode) {

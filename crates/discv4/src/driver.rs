@@ -11,7 +11,7 @@ use std::{
 use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
 use tokio::{
     net::UdpSocket,
-    sync::{broadcast, mpsc, oneshot},
+    sync::{broadcast, mpsc, oneshot, watch},
 };
 
 use crate::{
@@ -70,9 +70,25 @@ enum Command {
 pub struct Discv4Handle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
-    local: NodeRecord,
-    enr: Enr,
+    /// Our enode address and record, as the task last saw them in the core.
+    local: watch::Receiver<Local>,
     addr: SocketAddr,
+}
+
+/// What the handle knows of the node without asking the task.
+#[derive(Debug)]
+struct Local {
+    record: NodeRecord,
+    enr: Enr,
+}
+
+impl Local {
+    fn of(core: &Discv4) -> Self {
+        Self {
+            record: core.local_record(),
+            enr: core.local_enr().clone(),
+        }
+    }
 }
 
 impl Discv4Handle {
@@ -107,25 +123,27 @@ impl Discv4Handle {
             .map_err(io::Error::other)?;
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let (local_tx, local) = watch::channel(Local::of(&core));
         let handle = Self {
             commands,
             events: events.clone(),
-            local: core.local_record(),
-            enr: core.local_enr().clone(),
+            local,
             addr,
         };
-        tokio::spawn(run(core, socket, receiver, events));
+        tokio::spawn(run(core, socket, receiver, events, local_tx));
         Ok(handle)
     }
 
-    /// Our enode address as announced.
-    pub const fn local_record(&self) -> NodeRecord {
-        self.local
+    /// Our enode address as announced now: it follows the core's endpoint, which a predicted
+    /// external address changes (see [`Config::update_endpoint`]).
+    pub fn local_record(&self) -> NodeRecord {
+        self.local.borrow().record
     }
 
-    /// Our node record.
-    pub const fn local_enr(&self) -> &Enr {
-        &self.enr
+    /// Our node record as served now: re-signed with a higher sequence number when the endpoint
+    /// changes (see [`Config::update_endpoint`]).
+    pub fn local_enr(&self) -> Enr {
+        self.local.borrow().enr.clone()
     }
 
     /// The socket's address.
@@ -197,11 +215,15 @@ async fn run(
     socket: UdpSocket,
     mut commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
+    local: watch::Sender<Local>,
 ) {
     let mut waiting = Waiting::default();
     // One byte more than the largest packet, so an oversized one is seen as such.
     let mut buf = vec![0u8; crate::MAX_PACKET_SIZE + 1];
     loop {
+        // After every datagram, timer and command: the handles see a changed endpoint or record
+        // before any answer the change came with.
+        publish(&core, &local);
         while let Some(transmit) = core.poll_transmit() {
             // A send error (unreachable network, full buffer) loses one datagram, as UDP may.
             let _ = socket.send_to(&transmit.bytes, transmit.dst).await;
@@ -258,6 +280,19 @@ fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
             let _ = reply.send(core.external_address());
         }
     }
+}
+
+/// Hands the handles our endpoint and record when the core's record changed (a new ENR
+/// sequence number). The driver changes the endpoint only through a predicted address, which
+/// always changes the record's IP or UDP port too.
+fn publish(core: &Discv4, local: &watch::Sender<Local>) {
+    local.send_if_modified(|current| {
+        let changed = current.enr.seq() != core.local_enr().seq();
+        if changed {
+            *current = Local::of(core);
+        }
+        changed
+    });
 }
 
 /// Hands an answer to whoever waits for it; a caller that gave up is no error.

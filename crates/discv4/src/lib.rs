@@ -8,10 +8,13 @@
 //!   ENRRequest answered only to the IP that proved itself; Pong's `to` is the packet's source;
 //!   unsolicited Neighbours ignored; iterative lookups (α = 3, k = 16) with retries; random-walk
 //!   refresh; liveness revalidation; ENR requests with the record checked against the node;
-//!   external address prediction from Pongs; a per-IP rate limit (IPv6: per /64) and replay
+//!   external address prediction from Pongs, the prediction announced in our Pings and ENR
+//!   ([`Config::update_endpoint`]); a per-IP rate limit (IPv6: per /64) and replay
 //!   suppression.
 //!   Expirations are signed 64-bit Unix times (a "negative" one is expired).
-//! - [`Discv4Handle`]: the tokio driver, one UDP socket and a task.
+//! - [`Discv4Handle`]: the tokio driver, one UDP socket and a task; its
+//!   [`local_record`](Discv4Handle::local_record) and [`local_enr`](Discv4Handle::local_enr)
+//!   are the node's current ones.
 //!
 //! ```
 //! use devp2p_discv4::{Message, Ping, Endpoint, SigningKey, wire};

@@ -464,7 +464,7 @@ async fn enr_request_is_answered_with_a_valid_record() {
     // Decoding verified the signature; the record is the node's own.
     assert_eq!(response.record.peer_id(), node.local_record().id);
     assert_eq!(response.record.udp(), Some(node.local_addr().port()));
-    assert_eq!(&response.record, node.local_enr());
+    assert_eq!(response.record, node.local_enr());
 }
 
 #[tokio::test]
@@ -508,7 +508,7 @@ async fn our_node_bonds_and_looks_up_through_a_second_node() {
     let found = a.lookup(b.local_record().id).await.unwrap();
     assert!(found.contains(&b.local_record()), "{found:?}");
     let record = a.request_enr(b.local_record()).await.unwrap();
-    assert_eq!(&record, b.local_enr());
+    assert_eq!(record, b.local_enr());
     assert!(
         b.table()
             .await
@@ -516,4 +516,46 @@ async fn our_node_bonds_and_looks_up_through_a_second_node() {
             .iter()
             .any(|n| n.record.id == a.local_record().id)
     );
+}
+
+#[tokio::test]
+async fn the_handle_follows_a_predicted_external_address() {
+    // Over loopback every node sees us at 127.0.0.1, so three hand-made peers on 127.0.0.2-4
+    // (three reporters) answer our Pings with Pongs that see us at a public address.
+    let node = node().await;
+    let cloned_before = node.clone();
+    let before = node.local_enr();
+    let public: SocketAddr = "203.0.113.9:4242".parse().unwrap();
+    for (seed, ip) in [(21, "127.0.0.2"), (22, "127.0.0.3"), (23, "127.0.0.4")] {
+        let peer = Peer::new(seed, ip).await;
+        let answer = async {
+            let (ping, sender) = peer
+                .recv_where(|p| matches!(p.message, Message::Ping(_)).then(|| (p.hash, p.sender)))
+                .await;
+            assert_eq!(sender, node.local_record().id);
+            let pong = Message::Pong(Pong {
+                to: Endpoint {
+                    ip: public.ip(),
+                    udp_port: public.port(),
+                    tcp_port: 0,
+                },
+                ping_hash: ping,
+                expiration: unix_now() + 20,
+                enr_seq: None,
+            });
+            peer.send(node.local_addr(), &pong).await;
+        };
+        let (pong, ()) = tokio::join!(node.ping(peer.record()), answer);
+        assert_eq!(pong.unwrap().to.udp_port, public.port());
+    }
+    assert_eq!(node.external_address().await.unwrap(), Some(public));
+    let after = node.local_enr();
+    assert_eq!(after.seq(), before.seq() + 1);
+    assert_eq!(after.ip(), Some([203, 0, 113, 9].into()));
+    assert_eq!(after.udp(), Some(4242));
+    let record = node.local_record();
+    assert_eq!((record.ip, record.udp_port), (public.ip(), public.port()));
+    // Every handle reads the same node, clones made before the change too.
+    assert_eq!(cloned_before.local_enr(), after);
+    assert_eq!(cloned_before.local_record(), record);
 }

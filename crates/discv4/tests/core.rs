@@ -15,7 +15,7 @@ use std::{
 };
 
 use devp2p_discv4::{
-    Config, Discv4, Endpoint, EnrResponse, Event, FindNode, Message, NodeRecord, PeerId, Ping,
+    Config, Discv4, Endpoint, Enr, EnrResponse, Event, FindNode, Message, NodeRecord, PeerId, Ping,
     Pong, RequestError, SigningKey, Transmit, wire,
 };
 
@@ -217,6 +217,127 @@ fn external_address_is_predicted_once_three_nodes_agree() {
     assert!(net.events.contains(&(ours, Event::ExternalAddress(public))));
 }
 
+/// Our node (key 1, TCP port 30305) at 10.0.0.1 behind a NAT that maps it to `public`
+/// (`None`: no NAT), and three peers; each peer answers a Ping of ours, so three agree on our
+/// address. With our address and the peers'.
+fn predicted_by_three_peers(
+    config: Config,
+    public: Option<SocketAddr>,
+) -> (Net, SocketAddr, [SocketAddr; 3]) {
+    let ours = addr("10.0.0.1:30303");
+    let peers = [
+        addr("10.0.1.1:30303"),
+        addr("10.0.2.1:30303"),
+        addr("10.0.3.1:30303"),
+    ];
+    let announced = Endpoint {
+        tcp_port: 30305,
+        ..endpoint(ours)
+    };
+    let core = Discv4::new(key(1), announced, config, start(), UNIX, 1).unwrap();
+    let mut nodes = vec![(ours, core)];
+    nodes.extend(
+        peers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (*a, node(2 + i as u8, *a))),
+    );
+    let mut net = Net::new(nodes);
+    if let Some(public) = public {
+        net.seen_as.insert(ours, public);
+    }
+    let now = start();
+    for peer in peers {
+        let record = net.node(peer).local_record();
+        net.node(ours).ping(now, record);
+        net.deliver(now);
+    }
+    (net, ours, peers)
+}
+
+/// The `from` of the Ping our node sends to `peer` when asked to ping it now.
+fn ping_from(net: &mut Net, ours: SocketAddr, peer: SocketAddr) -> Endpoint {
+    let record = net.node(peer).local_record();
+    let now = start();
+    net.node(ours).ping(now, record);
+    let pings: Vec<Endpoint> = sent_to(net.node(ours), peer)
+        .into_iter()
+        .filter_map(|p| match p.message {
+            Message::Ping(ping) => Some(ping.from),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pings.len(), 1, "{pings:?}");
+    pings[0]
+}
+
+#[test]
+fn a_predicted_address_becomes_our_endpoint_and_record() {
+    let public = addr("203.0.113.9:4242");
+    let (mut net, ours, peers) = predicted_by_three_peers(Config::default(), Some(public));
+    assert_eq!(net.node(ours).external_address(), Some(public));
+    assert!(net.events.contains(&(ours, Event::ExternalAddress(public))));
+    let record = net.node(ours).local_record();
+    assert_eq!(
+        (record.ip, record.udp_port, record.tcp_port),
+        (public.ip(), public.port(), 30305)
+    );
+    let enr = net.node(ours).local_enr().clone();
+    assert_eq!(enr.seq(), 2, "re-signed once");
+    assert_eq!(enr.ip(), Some([203, 0, 113, 9].into()));
+    assert_eq!(enr.udp(), Some(4242));
+    assert_eq!(enr.tcp(), Some(30305));
+    assert_eq!(Enr::from_rlp(enr.to_rlp()).unwrap(), enr, "validly signed");
+    let expected = Endpoint {
+        ip: public.ip(),
+        udp_port: public.port(),
+        tcp_port: 30305,
+    };
+    assert_eq!(ping_from(&mut net, ours, peers[0]), expected);
+}
+
+#[test]
+fn without_update_endpoint_a_prediction_changes_nothing() {
+    let public = addr("203.0.113.9:4242");
+    let config = Config {
+        update_endpoint: false,
+        ..Config::default()
+    };
+    let (mut net, ours, peers) = predicted_by_three_peers(config, Some(public));
+    assert_eq!(net.node(ours).external_address(), Some(public));
+    let configured = Endpoint {
+        tcp_port: 30305,
+        ..endpoint(ours)
+    };
+    let record = net.node(ours).local_record();
+    assert_eq!(
+        (record.ip, record.udp_port, record.tcp_port),
+        (ours.ip(), ours.port(), 30305)
+    );
+    let enr = net.node(ours).local_enr().clone();
+    assert_eq!(enr.seq(), 1);
+    assert_eq!(enr.ip(), Some([10, 0, 0, 1].into()));
+    assert_eq!(ping_from(&mut net, ours, peers[0]), configured);
+}
+
+#[test]
+fn a_prediction_of_our_own_endpoint_changes_nothing() {
+    let (mut net, ours, peers) = predicted_by_three_peers(Config::default(), None);
+    assert_eq!(net.node(ours).external_address(), Some(ours));
+    assert!(net.events.contains(&(ours, Event::ExternalAddress(ours))));
+    let enr = net.node(ours).local_enr().clone();
+    assert_eq!(enr.seq(), 1);
+    assert_eq!(
+        (enr.ip(), enr.udp(), enr.tcp()),
+        (Some([10, 0, 0, 1].into()), Some(30303), Some(30305))
+    );
+    let configured = Endpoint {
+        tcp_port: 30305,
+        ..endpoint(ours)
+    };
+    assert_eq!(ping_from(&mut net, ours, peers[0]), configured);
+}
+
 #[test]
 fn bonds_expire_after_24_hours() {
     let (mut net, a, b, record) = a_pinged_b();
@@ -296,7 +417,7 @@ fn a_record_that_is_not_the_nodes_is_refused() {
     let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
     assert!(matches!(enr_request.message, Message::EnrRequest(_)));
     // B answers with someone else's (validly signed) record.
-    let other = devp2p_discv4::Enr::builder().udp(1).build(&key(9)).unwrap();
+    let other = Enr::builder().udp(1).build(&key(9)).unwrap();
     let response = Message::EnrResponse(EnrResponse {
         request_hash: enr_request.hash,
         record: other,

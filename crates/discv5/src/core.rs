@@ -73,6 +73,12 @@ pub struct Config {
     pub min_address_votes: usize,
     /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
     pub max_events: usize,
+    /// Whether a predicted external address ([`Event::ExternalAddress`]) that our record does
+    /// not carry yet replaces the record's address of its family (`ip`/`udp`, or
+    /// `ip6`/`udp6`), re-signed with the next sequence number, as go-ethereum and sigp's
+    /// discv5 do: a node behind a NAT then announces where others can reach it. Turn it off
+    /// when the address is configured (a fixed public IP). Default true.
+    pub update_record: bool,
 }
 
 impl Default for Config {
@@ -97,6 +103,7 @@ impl Default for Config {
             address_votes: 32,
             min_address_votes: 3,
             max_events: 1024,
+            update_record: true,
         }
     }
 }
@@ -175,7 +182,8 @@ pub enum Event {
         /// The request.
         request: Vec<u8>,
     },
-    /// Nodes agree on a new external address for us (from their PONGs).
+    /// Nodes agree on a new external address for us (from their PONGs). With
+    /// [`Config::update_record`], our record carries it from now on.
     ExternalAddress(SocketAddr),
     /// A lookup ended: the closest nodes to `target` it asked, closest first.
     LookupFinished {
@@ -329,6 +337,33 @@ impl Discv5 {
     pub fn set_local_record(&mut self, record: Enr) {
         self.sessions.set_local_record(record.clone());
         self.record = record;
+    }
+
+    /// Puts `addr` into our record, re-signed with the next sequence number, unless the
+    /// record's address of that family is `addr` already. A record that cannot be built (one
+    /// over 300 bytes, or at the last sequence number) leaves ours as it is.
+    fn announce(&mut self, addr: SocketAddr) {
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        let record = &self.record;
+        let current = match addr {
+            SocketAddr::V4(_) => record.ip().map(IpAddr::V4).zip(record.udp()),
+            SocketAddr::V6(_) => record
+                .ip6()
+                .map(IpAddr::V6)
+                .zip(record.udp6().or(record.udp())),
+        };
+        if current == Some((addr.ip(), addr.port())) {
+            return;
+        }
+        let updated = self.record.update(self.sessions.signing_key(), |b| {
+            match addr.ip() {
+                IpAddr::V4(ip) => b.ip4(ip).udp(addr.port()),
+                IpAddr::V6(ip) => b.ip6(ip).udp6(addr.port()),
+            };
+        });
+        if let Ok(record) = updated {
+            self.set_local_record(record);
+        }
     }
 
     /// Registers a TALKREQ protocol: its requests come out as [`Event::TalkRequest`]. False
@@ -779,6 +814,9 @@ impl Discv5 {
                 // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing.
                 if let Some(addr) = self.votes.vote(node.addr.ip(), seen_as) {
                     self.push_event(Event::ExternalAddress(addr));
+                    if self.config.update_record {
+                        self.announce(addr);
+                    }
                 }
                 if let Some(id) = ping {
                     self.push_event(Event::Pong {

@@ -224,7 +224,6 @@ impl Drop for Owner {
 #[derive(Debug, Clone)]
 pub struct Discv5Handle {
     owner: Arc<Owner>,
-    record: Enr,
     addr: SocketAddr,
 }
 
@@ -260,7 +259,7 @@ impl Discv5Handle {
         // A request is due one timeout after it is made (a handshake first, then an answer).
         let heartbeat = config.request_timeout.min(config.session.handshake_timeout);
         let now = Instant::now();
-        let core = Discv5::new(key, record.clone(), config, now, seed);
+        let core = Discv5::new(key, record, config, now, seed);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 core,
@@ -279,16 +278,13 @@ impl Discv5Handle {
             shared: Arc::clone(&shared),
         });
         tokio::spawn(run(shared, Arc::downgrade(&owner), heartbeat));
-        Ok(Self {
-            owner,
-            record,
-            addr,
-        })
+        Ok(Self { owner, addr })
     }
 
-    /// Our record.
-    pub const fn local_enr(&self) -> &Enr {
-        &self.record
+    /// Our record as it is now: with [`Config::update_record`], a predicted external address
+    /// replaces the one it was started with.
+    pub fn local_enr(&self) -> Enr {
+        self.owner.shared.lock().core.local_record().clone()
     }
 
     /// The socket's address.

@@ -241,6 +241,11 @@ impl Sessions {
         &self.record
     }
 
+    /// The key our record and handshakes are signed with.
+    pub(crate) const fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// Replaces our record (after an address change); handshakes from now on carry it.
     pub fn set_local_record(&mut self, record: Enr) {
         self.record = record;

@@ -424,7 +424,7 @@ async fn two_of_our_nodes_talk_through_the_handle() {
     request.respond(b"HELLO".to_vec()).await.unwrap();
     assert_eq!(answer.await.unwrap().unwrap(), b"HELLO");
     let found = a.lookup(b.local_enr().node_id()).await.unwrap();
-    assert_eq!(found.first(), Some(b.local_enr()));
+    assert_eq!(found.first(), Some(&b.local_enr()));
     assert_eq!(
         a.find_node(b.local_enr().clone(), vec![0]).await.unwrap(),
         vec![b.local_enr().clone()]

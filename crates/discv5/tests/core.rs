@@ -10,7 +10,7 @@
 
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
 
@@ -354,6 +354,59 @@ fn three_agreeing_pongs_predict_our_external_address() {
         net.take_events(0)
             .contains(&Event::ExternalAddress(addr(0)))
     );
+    // The record already carried that address: it stays as it was.
+    assert_eq!(net.node(0).local_record().seq(), net.record(1).seq());
+}
+
+/// Node 0 of a [`Net`] of `count` nodes announcing `announced` (its record's address) while
+/// its packets come from `addr(0)`, as behind a NAT; it pings the others.
+fn behind_a_nat(count: usize, announced: SocketAddr, config: Config) -> (Net, u64) {
+    let mut net = Net::new(count);
+    let record = Enr::builder()
+        .ip(announced.ip())
+        .udp(announced.port())
+        .build(&key(0))
+        .unwrap();
+    let seq = record.seq();
+    let node = Discv5::new(key(0), record, config, net.now, [0; 32]);
+    net.nodes.insert(addr(0), node);
+    for i in 1..count {
+        let record = net.record(i);
+        let now = net.now;
+        net.node(0).ping(now, &record);
+        net.run(Duration::from_millis(100));
+    }
+    (net, seq)
+}
+
+#[test]
+fn a_predicted_address_goes_into_our_record() {
+    let announced = SocketAddr::from(([10, 9, 9, 9], 7000));
+    let (mut net, seq) = behind_a_nat(4, announced, Config::default());
+    let record = net.node(0).local_record().clone();
+    assert_eq!(
+        (record.ip().map(IpAddr::V4), record.udp(), record.seq()),
+        (Some(addr(0).ip()), Some(addr(0).port()), seq + 1)
+    );
+    // Asked for it, node 0 hands out the new record.
+    let (now, zero) = (net.now, record.clone());
+    let find = net.node(1).find_node(now, &zero, vec![0]);
+    net.run(Duration::from_millis(100));
+    let got = net.take_events(1).into_iter().find_map(|e| match e {
+        Event::Nodes { id, result } if id == find => Some(result),
+        _ => None,
+    });
+    assert_eq!(got, Some(Ok(vec![record])));
+
+    // Not when the address is configured.
+    let config = Config {
+        update_record: false,
+        ..Config::default()
+    };
+    let (mut net, seq) = behind_a_nat(4, announced, config);
+    assert_eq!(net.node(0).external_address(), Some(addr(0)));
+    let record = net.node(0).local_record();
+    assert_eq!((record.udp(), record.seq()), (Some(7000), seq));
 }
 
 #[test]

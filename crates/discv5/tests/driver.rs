@@ -94,3 +94,39 @@ async fn the_socket_is_released_when_the_last_handle_is_dropped() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_handle_reports_the_record_with_the_predicted_address() {
+    // A node on 127.0.0.1 whose record names another address (as behind a NAT) pings three
+    // nodes on three other addresses; they see it at its socket's address, and the handle's
+    // record then says so.
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let real = socket.local_addr().unwrap();
+    let key = SigningKey::from_slice(&[0x61; 32]).unwrap();
+    let announced = Enr::builder()
+        .ip([127, 0, 0, 9].into())
+        .udp(9)
+        .build(&key)
+        .unwrap();
+    let node = Discv5Handle::spawn(socket, key, announced.clone(), config()).unwrap();
+    assert_eq!(node.local_enr(), announced);
+    for (i, ip) in [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]]
+        .into_iter()
+        .enumerate()
+    {
+        let key = SigningKey::from_slice(&[0x62 + i as u8; 32]).unwrap();
+        let addr = std::net::SocketAddr::from((ip, 0));
+        let peer = Discv5Handle::bind(addr, key, config()).await.unwrap();
+        let pong = tokio::time::timeout(Duration::from_secs(5), node.ping(peer.local_enr()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pong.seen_as, real);
+    }
+    let record = node.local_enr();
+    assert_eq!(
+        (record.ip().map(std::net::IpAddr::V4), record.udp()),
+        (Some(real.ip()), Some(real.port()))
+    );
+    assert_eq!(record.seq(), announced.seq() + 1);
+}

@@ -51,7 +51,9 @@ impl fmt::Display for NodeRecord {
 impl FromStr for NodeRecord {
     type Err = EnodeError;
 
-    /// Parses an enode URL as go-ethereum does (see the [module docs](self)).
+    /// Parses an enode URL as go-ethereum does: of the query, only the first `discport` is
+    /// read (an empty one counts as absent) and other parameters are ignored; the node id takes
+    /// no `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address.
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let rest = url
             .trim()

@@ -132,7 +132,7 @@ pub(super) async fn ours_to_chainsafe(dir: &Path) -> Result<String, String> {
         return Err(format!("echo answered {echo:?}"));
     }
     let table = theirs.ids("TABLE", "TABLE").await?;
-    if !table.contains(&hex_id(ours.local_enr())) {
+    if !table.contains(&hex_id(&ours.local_enr())) {
         return Err(format!("chainsafe's table lacks us: {table:?}"));
     }
     Ok(format!(
@@ -147,7 +147,7 @@ pub(super) async fn ours_to_chainsafe(dir: &Path) -> Result<String, String> {
 pub(super) async fn chainsafe_to_ours(dir: &Path) -> Result<String, String> {
     let (ours, second) = our_pair(OUR_KEYS).await?;
     let second_id = second.local_enr().node_id();
-    let mut theirs = Chainsafe::start(dir, Some(ours.local_enr())).await?;
+    let mut theirs = Chainsafe::start(dir, Some(&ours.local_enr())).await?;
     let our_text = ours.local_enr().to_string();
     let pong = theirs.ask(&format!("PING {our_text}"), "PONG").await?;
     let (seq, seen) = pong.split_once(' ').ok_or("bad PONG line")?;
@@ -158,7 +158,7 @@ pub(super) async fn chainsafe_to_ours(dir: &Path) -> Result<String, String> {
     let nodes = theirs
         .ids(&format!("FINDNODE {our_text} {distance}"), "NODES")
         .await?;
-    if nodes != [hex_id(second.local_enr())] {
+    if nodes != [hex_id(&second.local_enr())] {
         return Err(format!("FINDNODE [{distance}] returned {nodes:?}"));
     }
     let empty = theirs
@@ -170,9 +170,9 @@ pub(super) async fn chainsafe_to_ours(dir: &Path) -> Result<String, String> {
         ));
     }
     let found = theirs
-        .ids(&format!("LOOKUP {}", hex_id(second.local_enr())), "LOOKUP")
+        .ids(&format!("LOOKUP {}", hex_id(&second.local_enr())), "LOOKUP")
         .await?;
-    if !found.contains(&hex_id(second.local_enr())) {
+    if !found.contains(&hex_id(&second.local_enr())) {
         return Err(format!(
             "chainsafe's lookup did not find our second node: {found:?}"
         ));

@@ -128,7 +128,7 @@ pub(super) async fn sigp_to_ours() -> Result<String, String> {
     let (ours, second) = our_pair(OUR_KEYS).await?;
     let second_id = second.local_enr().node_id();
     let sigp = start_sigp().await?;
-    let our_record = to_theirs(ours.local_enr())?;
+    let our_record = to_theirs(&ours.local_enr())?;
     sigp.add_enr(our_record.clone())
         .map_err(|e| format!("sigp add_enr: {e}"))?;
     let pong = step("sigp ping", sigp.send_ping(our_record.clone())).await?;
