@@ -170,7 +170,12 @@ impl<N: Send + 'static> Crawl<N> {
         }
         let out = match &args.out {
             Some(path) => {
-                let file = File::create(path)
+                // Opened, not emptied: a crawl that fails leaves an earlier listing there.
+                let file = File::options()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
                     .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
                 Some((path.clone(), file))
             }
@@ -260,15 +265,15 @@ impl<N: Send + 'static> Crawl<N> {
             self.lookups,
             self.found.len(),
         );
-        let answered = self.found.len();
+        if self.found.is_empty() {
+            return Err("no node answered".to_owned());
+        }
         match self.out {
             Some((path, mut file)) => {
-                writeln!(
-                    file,
-                    "{:#}",
-                    Value::Object(self.found.into_iter().collect())
-                )
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                let listing = Value::Object(self.found.into_iter().collect());
+                file.set_len(0)
+                    .and_then(|()| writeln!(file, "{listing:#}"))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
             None if as_json => {
                 println!("{}", Value::Object(self.found.into_iter().collect()));
@@ -284,9 +289,6 @@ impl<N: Send + 'static> Crawl<N> {
                     );
                 }
             }
-        }
-        if answered == 0 {
-            return Err("no node answered".to_owned());
         }
         Ok(())
     }
@@ -311,12 +313,14 @@ pub(crate) fn announce_note(common: &Common, announced: SocketAddr) -> Option<St
 }
 
 /// Prints the external address other nodes agree they see us at: `before` is the address we
-/// announced until then, `after` the one we announce now (the node takes the seen one into
-/// its record unless `--extaddr` fixed the address).
+/// announced until then, `after` the one we announce now (of `seen`'s address family). The
+/// node takes the seen one into its record once enough nodes agree, unless `--extaddr` fixed
+/// the address (`fixed`).
 pub(crate) fn print_external(
     seen: SocketAddr,
     before: SocketAddr,
     after: SocketAddr,
+    fixed: bool,
     as_json: bool,
 ) {
     if as_json {
@@ -324,9 +328,13 @@ pub(crate) fn print_external(
             "{}",
             json!({ "event": "external address", "address": seen.to_string(), "announced": after.to_string() })
         );
-    } else if seen != after {
+    } else if seen != after && fixed {
         println!(
             "external address {seen} (other nodes see us there; announcing {after}, fixed by --extaddr)"
+        );
+    } else if seen != after {
+        println!(
+            "external address {seen} (other nodes see us there; announcing {after} until {UPDATE_QUORUM} of them agree)"
         );
     } else if seen != before {
         println!("external address {seen} (announced from now on, in place of {before})");
@@ -334,6 +342,10 @@ pub(crate) fn print_external(
         println!("external address {seen} (as announced)");
     }
 }
+
+/// How many nodes must agree on our address before the node announces it (the discovery
+/// crates' default `min_update_votes`).
+const UPDATE_QUORUM: usize = 10;
 
 /// Hands each event to `on_event` until the node stops or `seconds` pass (forever when
 /// `None`); events missed by a slow reader are skipped.

@@ -263,7 +263,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     } else {
         println!("{me}");
     }
-    let as_json = args.common.json;
+    let (as_json, fixed) = (args.common.json, args.common.extaddr.is_some());
     let mut announced = announced;
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(n) => print_event("added", "enode", &n.to_string(), as_json),
@@ -271,7 +271,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         Event::ExternalAddress(seen) => {
             let me = node.local_record();
             let now = SocketAddr::new(me.ip, me.udp_port);
-            print_external(seen, announced, now, as_json);
+            print_external(seen, announced, now, fixed, as_json);
             if now != announced {
                 print_event("enode", "enode", &me.to_string(), as_json);
             }

@@ -3,7 +3,10 @@
 // A command-line driver: it owns the runtime, the clock and the OS randomness.
 #![allow(clippy::disallowed_methods)]
 
-use std::time::{Duration, Instant};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use clap::Subcommand;
 use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, Event, NodeId, udp_addr};
@@ -201,9 +204,13 @@ async fn crawl(args: &CrawlArgs) -> CmdResult {
             }
         }
         while let Ok(event) = events.try_recv() {
-            // A node enters the table once it proved its identity at its address: it answered.
+            // A lookup puts what it finds into the table unproven: a node added is checked
+            // like any other it reported.
             if let Event::NodeAdded(record) | Event::NodeUpdated(record) = event {
-                remember(&mut crawl, &record);
+                let id = record.node_id().to_string();
+                if !crawl.found.contains_key(&id) {
+                    crawl.reported(id, record);
+                }
             }
         }
         for record in crawl.check(check) {
@@ -211,10 +218,24 @@ async fn crawl(args: &CrawlArgs) -> CmdResult {
         }
         crawl.report();
     }
+    // Table entries that answered our pings (the others are unproven lookup finds).
     for entry in node.table().await.map_err(|e| e.to_string())? {
-        remember(&mut crawl, &entry.record);
+        if entry.liveness > 0 {
+            remember(&mut crawl, &entry.record);
+        }
     }
     crawl.finish(args.common.json, "enr")
+}
+
+/// The UDP address `record` announces in the address family of `like`.
+fn family_addr(record: &Enr, like: SocketAddr) -> Option<SocketAddr> {
+    match like {
+        SocketAddr::V4(_) => Some(SocketAddr::new(record.ip()?.into(), record.udp()?)),
+        SocketAddr::V6(_) => Some(SocketAddr::new(
+            record.ip6()?.into(),
+            record.udp6().or(record.udp())?,
+        )),
+    }
 }
 
 /// Keeps the newest record of each node that answered.
@@ -249,15 +270,15 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     } else {
         println!("{me}");
     }
-    let as_json = args.common.json;
+    let (as_json, fixed) = (args.common.json, args.common.extaddr.is_some());
     let mut announced = announced;
     watch(node.events(), args.timeout, |event| match event {
         Event::NodeAdded(record) => print_event("added", "enr", &record.to_string(), as_json),
         Event::NodeRemoved(record) => print_event("removed", "enr", &record.to_string(), as_json),
         Event::ExternalAddress(seen) => {
             let record = node.local_enr();
-            let now = udp_addr(&record).unwrap_or(announced);
-            print_external(seen, announced, now, as_json);
+            let now = family_addr(&record, seen).unwrap_or(announced);
+            print_external(seen, announced, now, fixed, as_json);
             if now != announced {
                 print_event("record", "enr", &record.to_string(), as_json);
             }

@@ -93,15 +93,49 @@ fn resolve_and_crawl_find_nodes_through_a_bootnode() {
         stderr.contains("but the node does not answer there"),
         "{stderr}"
     );
+    // Nor does a crawl list it, though the bootnode reports it and our lookups put it in our
+    // table, unproven.
+    let (code, stdout, stderr) = discv5(&[
+        "crawl",
+        "--bootnodes",
+        &boot.first_line,
+        "--timeout",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let nodes: Value = serde_json::from_str(&stdout).unwrap();
+    let records: Vec<&str> = nodes
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["enr"].as_str().unwrap())
+        .collect();
+    assert_eq!(records, [boot.first_line.as_str()], "{stderr}");
 }
 
 #[test]
 fn crawl_lists_only_nodes_that_answered() {
     let (_silent, record) = silent_node();
-    let (code, stdout, stderr) = discv5(&["crawl", "--bootnodes", &record, "--timeout", "6"]);
+    // A failed crawl leaves what an earlier one wrote to --out.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discv5-failed-crawl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("earlier.json");
+    std::fs::write(&out, "{\"earlier\":1}\n").unwrap();
+    let (code, stdout, stderr) = discv5(&[
+        "crawl",
+        "--bootnodes",
+        &record,
+        "--timeout",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
     assert!(stderr.contains(" 0 nodes"), "{stderr}");
     assert!(stderr.ends_with("devp2p: no node answered\n"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"earlier\":1}\n");
+    let _ = std::fs::remove_file(&out);
 }
 
 /// The record of a node that never answers: a bound UDP socket nobody reads.

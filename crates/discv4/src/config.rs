@@ -63,14 +63,19 @@ pub struct Config {
     pub min_address_votes: usize,
     /// Capacity of the event queue; older events are dropped when it is full. Default 1024.
     pub max_events: usize,
-    /// Whether a predicted external address
-    /// ([`Event::ExternalAddress`](crate::Event::ExternalAddress)) that differs from the
-    /// announced endpoint's IP or UDP port is announced: later Pings carry it and the ENR is
-    /// re-signed with a higher sequence number (the TCP port is kept), as go-ethereum's
-    /// `LocalNode` does with its endpoint predictions. A node behind a NAT then tells others
-    /// where they reach it. Turn it off when the address is configured (a fixed public IP).
-    /// Default true.
+    /// Whether an external address that [`min_update_votes`](Self::min_update_votes)
+    /// reporters agree on, of the announced endpoint's address family, and different from its
+    /// IP or UDP port, is announced: later Pings carry it and the ENR is re-signed with a
+    /// higher sequence number (the TCP port is kept), as go-ethereum's `LocalNode` does with
+    /// its endpoint predictions. A node behind a NAT then tells others where they reach it.
+    /// Turn it off when the address is configured (a fixed public IP). Default true.
     pub update_endpoint: bool,
+    /// Distinct reporters (as for [`address_votes`](Self::address_votes)) that must agree,
+    /// and lead all others, before [`update_endpoint`](Self::update_endpoint) changes our
+    /// endpoint: more than an [`Event::ExternalAddress`](crate::Event::ExternalAddress) needs,
+    /// since a few hosts that agree on a lie would otherwise make us announce any address.
+    /// Default 10 (go-ethereum's `iptrackMinStatements`).
+    pub min_update_votes: usize,
 }
 
 impl Default for Config {
@@ -99,6 +104,7 @@ impl Default for Config {
             min_address_votes: 3,
             max_events: 1024,
             update_endpoint: true,
+            min_update_votes: 10,
         }
     }
 }

@@ -123,7 +123,7 @@ pub enum Event {
     },
     /// Other nodes agree on a new external address for us (from the `to` of their Pongs). With
     /// [`Config::update_endpoint`], our endpoint (Pings, [`Discv4::local_record`]) and ENR
-    /// ([`Discv4::local_enr`]) carry it from now on.
+    /// ([`Discv4::local_enr`]) take it once [`Config::min_update_votes`] nodes agree.
     ExternalAddress(SocketAddr),
 }
 
@@ -278,6 +278,8 @@ pub struct Discv4 {
     recent_order: VecDeque<[u8; 32]>,
     rate: IpRateLimit,
     votes: AddressVotes,
+    /// The same reports, counted for [`Config::update_endpoint`] with its own quorum.
+    update_votes: AddressVotes,
     next_refresh: Option<Instant>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
@@ -310,6 +312,7 @@ impl Discv4 {
         Ok(Self {
             table: Table::new(node_id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
+            update_votes: AddressVotes::new(config.address_votes, config.min_update_votes),
             next_revalidate: now + config.revalidate_interval,
             config,
             key,
@@ -641,14 +644,14 @@ impl Discv4 {
         };
         self.bond_mut(node_id, from.ip()).pong_received = Some(now);
         // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
-        if let Some(addr) = self
-            .votes
-            .vote(from.ip(), SocketAddr::new(pong.to.ip, pong.to.udp_port))
-        {
+        let seen_as = SocketAddr::new(pong.to.ip, pong.to.udp_port);
+        if let Some(addr) = self.votes.vote(from.ip(), seen_as) {
             self.push_event(Event::ExternalAddress(addr));
-            if self.config.update_endpoint {
-                self.announce(addr);
-            }
+        }
+        if self.config.update_endpoint
+            && let Some(addr) = self.update_votes.vote(from.ip(), seen_as)
+        {
+            self.announce(addr);
         }
         let node = NodeRecord {
             udp_port: from.port(),
@@ -674,12 +677,17 @@ impl Discv4 {
         }
     }
 
-    /// Makes `addr`, a new predicted external address, our endpoint's IP and UDP port, keeping
-    /// the TCP port. When they are that already, the record stays as it is (same sequence
+    /// Makes `addr`, a new predicted external address of our endpoint's family, our
+    /// endpoint's IP and UDP port, keeping the TCP port. When they are that already, the record stays as it is (same sequence
     /// number). Re-signing fails only past the record's size limit or its last sequence number,
     /// which our own small record does not reach; should it fail, the old endpoint and record,
     /// still valid, stay.
     fn announce(&mut self, addr: SocketAddr) {
+        // One address per family in our record: an IPv6 prediction for an IPv4 endpoint (a
+        // dual-stack socket hearing both) would drop the IPv4 address, and back.
+        if addr.ip().to_canonical().is_ipv4() != self.endpoint.ip.to_canonical().is_ipv4() {
+            return;
+        }
         let endpoint = Endpoint {
             ip: addr.ip(),
             udp_port: addr.port(),

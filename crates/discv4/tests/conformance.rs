@@ -521,8 +521,16 @@ async fn our_node_bonds_and_looks_up_through_a_second_node() {
 #[tokio::test]
 async fn the_handle_follows_a_predicted_external_address() {
     // Over loopback every node sees us at 127.0.0.1, so three hand-made peers on 127.0.0.2-4
-    // (three reporters) answer our Pings with Pongs that see us at a public address.
-    let node = node().await;
+    // (three reporters, the quorum set here) answer our Pings with Pongs that see us at a
+    // public address.
+    let key = SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let config = Config {
+        min_update_votes: 3,
+        ..Config::default()
+    };
+    let node = Discv4Handle::bind("127.0.0.1:0".parse().unwrap(), key, config)
+        .await
+        .unwrap();
     let cloned_before = node.clone();
     let before = node.local_enr();
     let public: SocketAddr = "203.0.113.9:4242".parse().unwrap();

@@ -271,10 +271,27 @@ fn ping_from(net: &mut Net, ours: SocketAddr, peer: SocketAddr) -> Endpoint {
     pings[0]
 }
 
+/// The default config with a quorum of three for changing our endpoint.
+fn quorum_of_three() -> Config {
+    Config {
+        min_update_votes: 3,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn three_votes_predict_an_address_but_do_not_make_the_default_quorum() {
+    let public = addr("203.0.113.9:4242");
+    let (mut net, ours, _) = predicted_by_three_peers(Config::default(), Some(public));
+    assert_eq!(net.node(ours).external_address(), Some(public));
+    assert_eq!(net.node(ours).local_record().ip, ours.ip());
+    assert_eq!(net.node(ours).local_enr().seq(), 1);
+}
+
 #[test]
 fn a_predicted_address_becomes_our_endpoint_and_record() {
     let public = addr("203.0.113.9:4242");
-    let (mut net, ours, peers) = predicted_by_three_peers(Config::default(), Some(public));
+    let (mut net, ours, peers) = predicted_by_three_peers(quorum_of_three(), Some(public));
     assert_eq!(net.node(ours).external_address(), Some(public));
     assert!(net.events.contains(&(ours, Event::ExternalAddress(public))));
     let record = net.node(ours).local_record();
@@ -297,11 +314,22 @@ fn a_predicted_address_becomes_our_endpoint_and_record() {
 }
 
 #[test]
+fn a_prediction_of_the_other_address_family_changes_nothing() {
+    // An IPv4 endpoint, and peers that see us at an IPv6 address (a dual-stack socket): our
+    // record keeps one address, the IPv4 one.
+    let public = addr("[2a01:4f8::9]:4242");
+    let (mut net, ours, _) = predicted_by_three_peers(quorum_of_three(), Some(public));
+    assert_eq!(net.node(ours).external_address(), Some(public));
+    assert_eq!(net.node(ours).local_record().ip, ours.ip());
+    assert_eq!(net.node(ours).local_enr().seq(), 1);
+}
+
+#[test]
 fn without_update_endpoint_a_prediction_changes_nothing() {
     let public = addr("203.0.113.9:4242");
     let config = Config {
         update_endpoint: false,
-        ..Config::default()
+        ..quorum_of_three()
     };
     let (mut net, ours, peers) = predicted_by_three_peers(config, Some(public));
     assert_eq!(net.node(ours).external_address(), Some(public));
@@ -322,7 +350,7 @@ fn without_update_endpoint_a_prediction_changes_nothing() {
 
 #[test]
 fn a_prediction_of_our_own_endpoint_changes_nothing() {
-    let (mut net, ours, peers) = predicted_by_three_peers(Config::default(), None);
+    let (mut net, ours, peers) = predicted_by_three_peers(quorum_of_three(), None);
     assert_eq!(net.node(ours).external_address(), Some(ours));
     assert!(net.events.contains(&(ours, Event::ExternalAddress(ours))));
     let enr = net.node(ours).local_enr().clone();

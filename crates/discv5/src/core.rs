@@ -73,12 +73,18 @@ pub struct Config {
     pub min_address_votes: usize,
     /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
     pub max_events: usize,
-    /// Whether a predicted external address ([`Event::ExternalAddress`]) that our record does
-    /// not carry yet replaces the record's address of its family (`ip`/`udp`, or
-    /// `ip6`/`udp6`), re-signed with the next sequence number, as go-ethereum and sigp's
-    /// discv5 do: a node behind a NAT then announces where others can reach it. Turn it off
-    /// when the address is configured (a fixed public IP). Default true.
+    /// Whether an external address that [`min_update_votes`](Self::min_update_votes)
+    /// reporters agree on, and our record does not carry yet, replaces the record's address of
+    /// its family (`ip`/`udp`, or `ip6`/`udp6`), re-signed with the next sequence number: a
+    /// node behind a NAT then announces where others can reach it (go-ethereum and sigp's
+    /// discv5 update their records alike). Turn it off when the address is configured (a
+    /// fixed public IP). Default true.
     pub update_record: bool,
+    /// Distinct reporters (as for [`address_votes`](Self::address_votes)) that must agree,
+    /// and lead all others, before [`update_record`](Self::update_record) changes our record:
+    /// more than an [`Event::ExternalAddress`] needs, since a few hosts that agree on a lie
+    /// would otherwise make us announce any address. Default 10 (go-ethereum's and sigp's).
+    pub min_update_votes: usize,
 }
 
 impl Default for Config {
@@ -104,6 +110,7 @@ impl Default for Config {
             min_address_votes: 3,
             max_events: 1024,
             update_record: true,
+            min_update_votes: 10,
         }
     }
 }
@@ -183,7 +190,8 @@ pub enum Event {
         request: Vec<u8>,
     },
     /// Nodes agree on a new external address for us (from their PONGs). With
-    /// [`Config::update_record`], our record carries it from now on.
+    /// [`Config::update_record`], our record takes it once
+    /// [`Config::min_update_votes`] nodes agree.
     ExternalAddress(SocketAddr),
     /// A lookup ended: the closest nodes to `target` it asked, closest first.
     LookupFinished {
@@ -260,6 +268,8 @@ pub struct Discv5 {
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
     votes: AddressVotes,
+    /// The same reports, counted for [`Config::update_record`] with its own quorum.
+    update_votes: AddressVotes,
     bootnodes: Vec<Enr>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
@@ -292,6 +302,7 @@ impl Discv5 {
             sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
             table: Table::new(id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
+            update_votes: AddressVotes::new(config.address_votes, config.min_update_votes),
             next_revalidate: now + config.revalidate_interval,
             config,
             id,
@@ -814,9 +825,11 @@ impl Discv5 {
                 // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing.
                 if let Some(addr) = self.votes.vote(node.addr.ip(), seen_as) {
                     self.push_event(Event::ExternalAddress(addr));
-                    if self.config.update_record {
-                        self.announce(addr);
-                    }
+                }
+                if self.config.update_record
+                    && let Some(addr) = self.update_votes.vote(node.addr.ip(), seen_as)
+                {
+                    self.announce(addr);
                 }
                 if let Some(id) = ping {
                     self.push_event(Event::Pong {

@@ -108,7 +108,11 @@ async fn the_handle_reports_the_record_with_the_predicted_address() {
         .udp(9)
         .build(&key)
         .unwrap();
-    let node = Discv5Handle::spawn(socket, key, announced.clone(), config()).unwrap();
+    let quorum_of_three = Config {
+        min_update_votes: 3,
+        ..config()
+    };
+    let node = Discv5Handle::spawn(socket, key, announced.clone(), quorum_of_three).unwrap();
     assert_eq!(node.local_enr(), announced);
     for (i, ip) in [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]]
         .into_iter()
