@@ -22,16 +22,15 @@ const CHAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethtest
 
 /// `devp2p eth serve` on a free port, its enode URL read; killed when dropped.
 fn serve() -> Background {
-    let server = Background::start(&[
-        "eth",
-        "serve",
-        "--chain",
-        CHAIN,
-        "--addr",
-        "127.0.0.1:0",
-        "--timeout",
-        "60",
-    ]);
+    serve_with(&[])
+}
+
+/// `eth serve` of the test chain on a free loopback port.
+const SERVE: [&str; 6] = ["eth", "serve", "--chain", CHAIN, "--addr", "127.0.0.1:0"];
+
+/// As [`serve`], with `extra` arguments.
+fn serve_with(extra: &[&str]) -> Background {
+    let server = Background::start(&[&SERVE[..], &["--timeout", "60"], extra].concat());
     assert!(
         server.first_line.starts_with("enode://"),
         "{}",
@@ -90,18 +89,7 @@ fn status_bad_input() {
 
 #[test]
 fn serve_refuses_connections_beyond_max_peers() {
-    let server = Background::start(&[
-        "eth",
-        "serve",
-        "--chain",
-        CHAIN,
-        "--addr",
-        "127.0.0.1:0",
-        "--max-peers",
-        "1",
-        "--timeout",
-        "60",
-    ]);
+    let server = serve_with(&["--max-peers", "1"]);
     let record: NodeRecord = server.first_line.parse().unwrap();
     // A peer that says nothing holds the only session (until the RLPx handshake times out).
     let idle = std::net::TcpStream::connect((record.ip, record.tcp_port)).unwrap();
@@ -171,16 +159,7 @@ fn serve_does_not_spin_when_accept_fails() {
 
 #[test]
 fn serve_timeout_is_at_least_one_second() {
-    let (code, stdout, stderr) = devp2p(&[
-        "eth",
-        "serve",
-        "--chain",
-        CHAIN,
-        "--addr",
-        "127.0.0.1:0",
-        "--timeout",
-        "0",
-    ]);
+    let (code, stdout, stderr) = devp2p(&[&SERVE[..], &["--timeout", "0"]].concat());
     assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
     assert!(stderr.contains("--timeout"), "{stderr}");
 }

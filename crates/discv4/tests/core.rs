@@ -185,42 +185,33 @@ impl Net {
 
 #[test]
 fn external_address_is_predicted_once_three_nodes_agree() {
-    let ours = addr("10.0.0.1:30303");
-    let peers = [
-        addr("10.0.1.1:30303"),
-        addr("10.0.2.1:30303"),
-        addr("10.0.3.1:30303"),
-    ];
-    let mut nodes = vec![(ours, node(1, ours))];
-    nodes.extend(
-        peers
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (*a, node(2 + i as u8, *a))),
-    );
-    let mut net = Net::new(nodes);
     let public = addr("203.0.113.9:4242");
-    net.seen_as.insert(ours, public);
-    let now = start();
-    for (i, peer) in peers.iter().enumerate() {
-        let record = net.node(*peer).local_record();
-        net.node(ours).ping(now, record);
-        net.deliver(now);
-        let predicted = net.node(ours).external_address();
+    for answering in 1..=3 {
+        let (net, ours, _) = predicted_by(answering, Config::default(), Some(public));
+        let predicted = net.nodes[&ours].external_address();
         assert_eq!(
             predicted,
-            (i == 2).then_some(public),
-            "after {} Pongs",
-            i + 1
+            (answering == 3).then_some(public),
+            "{answering} Pongs"
         );
+        let event = (ours, Event::ExternalAddress(public));
+        assert_eq!(net.events.contains(&event), answering == 3);
     }
-    assert!(net.events.contains(&(ours, Event::ExternalAddress(public))));
 }
 
 /// Our node (key 1, TCP port 30305) at 10.0.0.1 behind a NAT that maps it to `public`
 /// (`None`: no NAT), and three peers; each peer answers a Ping of ours, so three agree on our
 /// address. With our address and the peers'.
 fn predicted_by_three_peers(
+    config: Config,
+    public: Option<SocketAddr>,
+) -> (Net, SocketAddr, [SocketAddr; 3]) {
+    predicted_by(3, config, public)
+}
+
+/// As [`predicted_by_three_peers`], with only the first `answering` peers pinged.
+fn predicted_by(
+    answering: usize,
     config: Config,
     public: Option<SocketAddr>,
 ) -> (Net, SocketAddr, [SocketAddr; 3]) {
@@ -247,7 +238,7 @@ fn predicted_by_three_peers(
         net.seen_as.insert(ours, public);
     }
     let now = start();
-    for peer in peers {
+    for &peer in peers.iter().take(answering) {
         let record = net.node(peer).local_record();
         net.node(ours).ping(now, record);
         net.deliver(now);
@@ -279,13 +270,18 @@ fn quorum_of_three() -> Config {
     }
 }
 
-#[test]
-fn three_votes_predict_an_address_but_do_not_make_the_default_quorum() {
-    let public = addr("203.0.113.9:4242");
-    let (mut net, ours, _) = predicted_by_three_peers(Config::default(), Some(public));
+/// Three peers see us at `public` under `config`: the address is predicted, but our endpoint
+/// and record stay as they were.
+fn predicted_but_not_announced(config: Config, public: SocketAddr) {
+    let (mut net, ours, _) = predicted_by_three_peers(config, Some(public));
     assert_eq!(net.node(ours).external_address(), Some(public));
     assert_eq!(net.node(ours).local_record().ip, ours.ip());
     assert_eq!(net.node(ours).local_enr().seq(), 1);
+}
+
+#[test]
+fn three_votes_predict_an_address_but_do_not_make_the_default_quorum() {
+    predicted_but_not_announced(Config::default(), addr("203.0.113.9:4242"));
 }
 
 #[test]
@@ -317,11 +313,7 @@ fn a_predicted_address_becomes_our_endpoint_and_record() {
 fn a_prediction_of_the_other_address_family_changes_nothing() {
     // An IPv4 endpoint, and peers that see us at an IPv6 address (a dual-stack socket): our
     // record keeps one address, the IPv4 one.
-    let public = addr("[2a01:4f8::9]:4242");
-    let (mut net, ours, _) = predicted_by_three_peers(quorum_of_three(), Some(public));
-    assert_eq!(net.node(ours).external_address(), Some(public));
-    assert_eq!(net.node(ours).local_record().ip, ours.ip());
-    assert_eq!(net.node(ours).local_enr().seq(), 1);
+    predicted_but_not_announced(quorum_of_three(), addr("[2a01:4f8::9]:4242"));
 }
 
 #[test]

@@ -496,79 +496,70 @@ fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
     assert_eq!(ask(0x53, SocketAddr::from(([127, 0, 0, 2], 9000))), both);
 }
 
-#[test]
-fn our_own_record_in_a_nodes_answer_is_dropped() {
-    // A peer answers node 0's FINDNODE with node 0's own record (an honest node has it at
-    // the distance a self-lookup asks for) and one other: only the other is taken, so a
-    // lookup never queries or returns the node itself.
+/// Node 0 of a one-node [`Net`] asks a peer on the LAN for the distances of `records`; the
+/// peer answers with them all. What node 0 reports it received.
+fn taken_from_an_answer_of(records: &[Enr]) -> Vec<Event> {
     let mut net = Net::new(1);
     let mut peer = Peer::new(0x21, addr(1));
-    let own = net.record(0);
-    let key = SigningKey::from_slice(&[0x43; 32]).unwrap();
-    let other = Enr::builder()
-        .ip([10, 0, 7, 2].into())
-        .udp(9000)
-        .build(&key)
-        .unwrap();
     let peer_id = peer.record.node_id();
-    let distances = vec![
-        peer_id.log2_distance(&own.node_id()),
-        peer_id.log2_distance(&other.node_id()),
-    ];
+    let distances = records
+        .iter()
+        .map(|r| peer_id.log2_distance(&r.node_id()))
+        .collect();
     let now = net.now;
-    let find = net.node(0).find_node(now, &peer.record, distances);
+    net.node(0).find_node(now, &peer.record, distances);
     let received = peer.exchange(&mut net, 0);
     let (from, request) = received[0].clone();
     let answer = Message::Nodes {
         req_id: *request.request_id(),
         total: 1,
-        enrs: vec![(&own).into(), (&other).into()],
+        enrs: records.iter().map(RawRecord::from).collect(),
     };
     assert!(peer.sessions.reply(&from, &answer));
     peer.exchange(&mut net, 0);
-    assert_eq!(
-        answers(&mut net, 0),
-        [Event::Nodes {
-            id: find,
-            result: Ok(vec![other])
-        }]
-    );
+    answers(&mut net, 0)
+}
+
+/// A record of a node with key `[seed; 32]` at `ip`, port 9000.
+fn record_at(seed: u8, ip: [u8; 4]) -> Enr {
+    let key = SigningKey::from_slice(&[seed; 32]).unwrap();
+    Enr::builder().ip(ip.into()).udp(9000).build(&key).unwrap()
+}
+
+/// The records of a NODES answer's event.
+fn nodes_of(events: &[Event]) -> Vec<Enr> {
+    match events {
+        [
+            Event::Nodes {
+                result: Ok(records),
+                ..
+            },
+        ] => records.clone(),
+        _ => panic!("{events:?}"),
+    }
+}
+
+#[test]
+fn our_own_record_in_a_nodes_answer_is_dropped() {
+    // A peer answers node 0's FINDNODE with node 0's own record (an honest node has it at
+    // the distance a self-lookup asks for) and one other: only the other is taken, so a
+    // lookup never queries or returns the node itself.
+    let own = Net::new(1).record(0);
+    let other = record_at(0x43, [10, 0, 7, 2]);
+    let taken = taken_from_an_answer_of(&[own, other.clone()]);
+    assert_eq!(nodes_of(&taken), [other]);
 }
 
 #[test]
 fn nodes_answers_cannot_point_into_our_own_host() {
     // A peer on the LAN answers node 0's FINDNODE with a record on loopback and one on the
     // LAN: node 0 keeps only the LAN one. A LAN sender may not point it at 127.0.0.1.
-    let mut net = Net::new(1);
-    let mut peer = Peer::new(0x21, addr(1));
-    let record = |seed: u8, ip: [u8; 4]| {
-        let key = SigningKey::from_slice(&[seed; 32]).unwrap();
-        Enr::builder().ip(ip.into()).udp(9000).build(&key).unwrap()
-    };
-    let (local, lan) = (record(0x41, [127, 0, 0, 1]), record(0x42, [10, 0, 7, 1]));
-    let peer_id = peer.record.node_id();
-    let distances = vec![
-        peer_id.log2_distance(&local.node_id()),
-        peer_id.log2_distance(&lan.node_id()),
-    ];
-    let now = net.now;
-    let find = net.node(0).find_node(now, &peer.record, distances);
-    let received = peer.exchange(&mut net, 0);
-    let (from, request) = received[0].clone();
-    let answer = Message::Nodes {
-        req_id: *request.request_id(),
-        total: 1,
-        enrs: vec![(&local).into(), (&lan).into()],
-    };
-    assert!(peer.sessions.reply(&from, &answer));
-    peer.exchange(&mut net, 0);
-    assert_eq!(
-        answers(&mut net, 0),
-        [Event::Nodes {
-            id: find,
-            result: Ok(vec![lan])
-        }]
+    let (local, lan) = (
+        record_at(0x41, [127, 0, 0, 1]),
+        record_at(0x42, [10, 0, 7, 1]),
     );
+    let taken = taken_from_an_answer_of(&[local, lan.clone()]);
+    assert_eq!(nodes_of(&taken), [lan]);
 }
 
 #[test]

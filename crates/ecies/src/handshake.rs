@@ -607,7 +607,7 @@ mod tests {
 
     use core::cell::Cell;
 
-    use rand_core::{TryCryptoRng, TryRng};
+    use rand_core::UnwrapErr;
 
     use super::*;
 
@@ -616,29 +616,10 @@ mod tests {
         pub(super) static LEGACY_ATTEMPTS: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// Deterministic randomness: keccak256 of a counter.
-    struct TestRng(u64);
-
-    impl TryRng for TestRng {
-        type Error = core::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(self.try_next_u64()? as u32)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            let mut b = [0u8; 8];
-            self.try_fill_bytes(&mut b)?;
-            Ok(u64::from_le_bytes(b))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            for chunk in dst.chunks_mut(32) {
-                self.0 += 1;
-                let block = Keccak256::digest(self.0.to_be_bytes());
-                chunk.copy_from_slice(&block[..chunk.len()]);
-            }
-            Ok(())
-        }
+    /// The operating system's randomness (nothing here depends on the values drawn).
+    fn rng() -> UnwrapErr<getrandom::SysRng> {
+        UnwrapErr(getrandom::SysRng)
     }
-    impl TryCryptoRng for TestRng {}
 
     fn node_key(byte: u8) -> NodeKey {
         NodeKey::new(SecretKey::from_slice(&[byte; 32]).unwrap())
@@ -649,7 +630,7 @@ mod tests {
     /// are in, not again for each of the ~970 bytes after them.
     #[test]
     fn legacy_format_is_tried_once_per_message() {
-        let mut rng = TestRng(3);
+        let mut rng = rng();
         let bob_key = node_key(2);
         let bob_id = *bob_key.id();
         let body = Auth {
@@ -693,7 +674,7 @@ mod tests {
     /// Neither Debug shows the nonce or the ephemeral key.
     #[test]
     fn debug_shows_no_key_material() {
-        let mut rng = TestRng(5);
+        let mut rng = rng();
         let mut keys = HandshakeKeys::generate(node_key(1), &mut rng);
         keys.nonce = [0x5a; 32];
         let ephemeral = keys.ephemeral_key.to_bytes();
