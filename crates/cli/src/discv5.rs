@@ -3,13 +3,10 @@
 // A command-line driver: it owns the runtime, the clock and the OS randomness.
 #![allow(clippy::disallowed_methods)]
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, Event, NodeId, udp_addr};
+use devp2p_discv5::{Config, Discv5Handle, DriverError, Enr, Event, NodeId, udp_addr, udp_addr_in};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
@@ -207,10 +204,7 @@ async fn crawl(args: &CrawlArgs) -> CmdResult {
             // A lookup puts what it finds into the table unproven: a node added is checked
             // like any other it reported.
             if let Event::NodeAdded(record) | Event::NodeUpdated(record) = event {
-                let id = record.node_id().to_string();
-                if !crawl.found.contains_key(&id) {
-                    crawl.reported(id, record);
-                }
+                crawl.reported(record.node_id().to_string(), record);
             }
         }
         for record in crawl.check(check) {
@@ -225,17 +219,6 @@ async fn crawl(args: &CrawlArgs) -> CmdResult {
         }
     }
     crawl.finish(args.common.json, "enr")
-}
-
-/// The UDP address `record` announces in the address family of `like`.
-fn family_addr(record: &Enr, like: SocketAddr) -> Option<SocketAddr> {
-    match like {
-        SocketAddr::V4(_) => Some(SocketAddr::new(record.ip()?.into(), record.udp()?)),
-        SocketAddr::V6(_) => Some(SocketAddr::new(
-            record.ip6()?.into(),
-            record.udp6().or(record.udp())?,
-        )),
-    }
 }
 
 /// Keeps the newest record of each node that answered.
@@ -277,7 +260,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         Event::NodeRemoved(record) => print_event("removed", "enr", &record.to_string(), as_json),
         Event::ExternalAddress(seen) => {
             let record = node.local_enr();
-            let now = family_addr(&record, seen).unwrap_or(announced);
+            let now = udp_addr_in(&record, seen.is_ipv6()).unwrap_or(announced);
             print_external(seen, announced, now, fixed, as_json);
             if now != announced {
                 print_event("record", "enr", &record.to_string(), as_json);

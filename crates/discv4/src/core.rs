@@ -678,10 +678,10 @@ impl Discv4 {
     }
 
     /// Makes `addr`, a new predicted external address of our endpoint's family, our
-    /// endpoint's IP and UDP port, keeping the TCP port. When they are that already, the record stays as it is (same sequence
-    /// number). Re-signing fails only past the record's size limit or its last sequence number,
-    /// which our own small record does not reach; should it fail, the old endpoint and record,
-    /// still valid, stay.
+    /// endpoint's IP and UDP port, keeping the TCP port. When they are that already, the record
+    /// stays as it is (same sequence number). Re-signing fails only past the record's size
+    /// limit or its last sequence number, which our own small record does not reach; should it
+    /// fail, the old endpoint and record, still valid, stay.
     fn announce(&mut self, addr: SocketAddr) {
         // One address per family in our record: an IPv6 prediction for an IPv4 endpoint (a
         // dual-stack socket hearing both) would drop the IPv4 address, and back.

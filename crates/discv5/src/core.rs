@@ -282,11 +282,17 @@ pub struct Discv5 {
 /// The UDP address of a record: IPv4 first, then IPv6 with `udp6`, or with `udp` when the
 /// record has no `udp6` (EIP-778: the `udp` port applies to IPv6 too unless `udp6` is set).
 pub fn udp_addr(record: &Enr) -> Option<SocketAddr> {
-    let udp = record.udp();
-    match (record.ip(), udp, record.ip6(), record.udp6().or(udp)) {
-        (Some(ip), Some(port), _, _) => Some(SocketAddr::new(IpAddr::V4(ip), port)),
-        (_, _, Some(ip), Some(port)) => Some(SocketAddr::new(IpAddr::V6(ip), port)),
-        _ => None,
+    udp_addr_in(record, false).or_else(|| udp_addr_in(record, true))
+}
+
+/// The UDP address of a record in one address family: `ip` with `udp`, or (`ipv6`) `ip6` with
+/// `udp6`, or with `udp` when the record has no `udp6`.
+pub fn udp_addr_in(record: &Enr, ipv6: bool) -> Option<SocketAddr> {
+    if ipv6 {
+        let port = record.udp6().or(record.udp())?;
+        Some(SocketAddr::new(IpAddr::V6(record.ip6()?), port))
+    } else {
+        Some(SocketAddr::new(IpAddr::V4(record.ip()?), record.udp()?))
     }
 }
 
@@ -355,15 +361,7 @@ impl Discv5 {
     /// over 300 bytes, or at the last sequence number) leaves ours as it is.
     fn announce(&mut self, addr: SocketAddr) {
         let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-        let record = &self.record;
-        let current = match addr {
-            SocketAddr::V4(_) => record.ip().map(IpAddr::V4).zip(record.udp()),
-            SocketAddr::V6(_) => record
-                .ip6()
-                .map(IpAddr::V6)
-                .zip(record.udp6().or(record.udp())),
-        };
-        if current == Some((addr.ip(), addr.port())) {
+        if udp_addr_in(&self.record, addr.is_ipv6()) == Some(addr) {
             return;
         }
         let updated = self.record.update(self.sessions.signing_key(), |b| {

@@ -65,6 +65,7 @@ pub mod wire;
 
 pub use crate::core::{
     Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, udp_addr,
+    udp_addr_in,
 };
 pub use driver::{Discv5Handle, DriverError, TalkRequest};
 

@@ -136,16 +136,13 @@ impl core::fmt::Debug for HandshakeKeys {
 
 /// What the handshake waits for.
 enum State {
-    /// Recipient: the auth message. `legacy_ruled_out`: the first bytes did not decrypt as a
-    /// pre-EIP-8 auth (see [`read_message`]).
-    ExpectAuth { legacy_ruled_out: bool },
-    /// Initiator: the ack message; we sent `auth` to `remote`. `legacy_ruled_out` as for
-    /// [`State::ExpectAuth`].
+    /// Recipient: the auth message.
+    ExpectAuth,
+    /// Initiator: the ack message; we sent `auth` to `remote`.
     ExpectAck {
         remote: PublicKey,
         auth: Vec<u8>,
         format: Format,
-        legacy_ruled_out: bool,
     },
     /// Done.
     Complete(Box<Secrets>),
@@ -198,13 +195,15 @@ pub struct Handshake {
     input: Vec<u8>,
     /// A message waiting to be sent.
     output: Option<Vec<u8>>,
+    /// The awaited message's first bytes did not decrypt as pre-EIP-8 (see [`read_message`]).
+    legacy_ruled_out: bool,
 }
 
 impl core::fmt::Debug for Handshake {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // No key, nonce or secret: only where the handshake stands and with whom.
         let state = match self.state {
-            State::ExpectAuth { .. } => "ExpectAuth",
+            State::ExpectAuth => "ExpectAuth",
             State::ExpectAck { .. } => "ExpectAck",
             State::Complete(_) => "Complete",
             State::Failed => "Failed",
@@ -270,10 +269,10 @@ impl Handshake {
                 remote,
                 auth: wire.clone(),
                 format,
-                legacy_ruled_out: false,
             },
             input: Vec::new(),
             output: Some(wire),
+            legacy_ruled_out: false,
         })
     }
 
@@ -282,11 +281,10 @@ impl Handshake {
         Self {
             config,
             keys,
-            state: State::ExpectAuth {
-                legacy_ruled_out: false,
-            },
+            state: State::ExpectAuth,
             input: Vec::new(),
             output: None,
+            legacy_ruled_out: false,
         }
     }
 
@@ -303,7 +301,7 @@ impl Handshake {
         rng: &mut impl CryptoRng,
     ) -> Result<(), HandshakeError> {
         match self.state {
-            State::ExpectAuth { .. } | State::ExpectAck { .. } => {}
+            State::ExpectAuth | State::ExpectAck { .. } => {}
             State::Complete(_) => {
                 self.input.extend_from_slice(data);
                 return Ok(());
@@ -322,17 +320,15 @@ impl Handshake {
 
     fn advance(&mut self, rng: &mut impl CryptoRng) -> Result<(), HandshakeError> {
         match core::mem::replace(&mut self.state, State::Failed) {
-            State::ExpectAuth {
-                mut legacy_ruled_out,
-            } => {
+            State::ExpectAuth => {
                 let Some((format, len, plain)) = read_message(
                     &self.input,
                     self.keys.static_key.secret(),
                     LEGACY_AUTH_SIZE,
-                    &mut legacy_ruled_out,
+                    &mut self.legacy_ruled_out,
                 )?
                 else {
-                    self.state = State::ExpectAuth { legacy_ruled_out };
+                    self.state = State::ExpectAuth;
                     return Ok(());
                 };
                 let auth_wire: Vec<u8> = self.input.drain(..len).collect();
@@ -343,20 +339,18 @@ impl Handshake {
                 remote,
                 auth,
                 format: sent_format,
-                mut legacy_ruled_out,
             } => {
                 let Some((format, len, plain)) = read_message(
                     &self.input,
                     self.keys.static_key.secret(),
                     LEGACY_ACK_SIZE,
-                    &mut legacy_ruled_out,
+                    &mut self.legacy_ruled_out,
                 )?
                 else {
                     self.state = State::ExpectAck {
                         remote,
                         auth,
                         format: sent_format,
-                        legacy_ruled_out,
                     };
                     return Ok(());
                 };
@@ -437,7 +431,7 @@ impl Handshake {
         match &self.state {
             State::ExpectAck { remote, .. } => Some(PeerId::from_public_key(remote)),
             State::Complete(secrets) => Some(secrets.remote_id),
-            State::ExpectAuth { .. } | State::Failed => None,
+            State::ExpectAuth | State::Failed => None,
         }
     }
 

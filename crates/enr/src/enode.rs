@@ -1,9 +1,7 @@
 //! enode URLs: `enode://<128 hex node id>@<ip>:<tcp port>?discport=<udp port>`, the node
 //! addresses of go-ethereum's bootnode lists and admin APIs.
 //!
-//! Parsing follows go-ethereum: of the query, only the first `discport` is read (an empty one
-//! counts as absent) and other parameters are ignored; the node id takes no `0x`; an
-//! IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address.
+//! Parsing follows go-ethereum (see `NodeRecord`'s `FromStr`).
 
 use core::{
     fmt,
