@@ -21,13 +21,21 @@ struct Stats {
     max_depth: usize,
 }
 
-fn walk(mut rlp: Rlp<'_>, depth: usize, stats: &mut Stats) -> Result<(), DecodeError> {
-    while !rlp.is_empty() {
+/// Walks every nested item with a stack of its own rather than by recursion, so that a file of
+/// deeply nested lists cannot overflow the thread's stack.
+fn walk(rlp: Rlp<'_>, stats: &mut Stats) -> Result<(), DecodeError> {
+    let mut open = vec![rlp];
+    while let Some(cursor) = open.last_mut() {
+        if cursor.is_empty() {
+            open.pop();
+            continue;
+        }
+        let item = cursor.item()?;
         stats.items += 1;
-        stats.max_depth = stats.max_depth.max(depth);
-        if let Item::List(inner) = rlp.item()? {
+        stats.max_depth = stats.max_depth.max(open.len() - 1);
+        if let Item::List(inner) = item {
             stats.lists += 1;
-            walk(inner, depth + 1, stats)?;
+            open.push(inner);
         }
     }
     Ok(())
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
             let block = blocks.raw()?;
             let header = Rlp::new(block).list()?.raw()?;
             head = Some(Keccak256::digest(header));
-            walk(Rlp::new(block), 0, &mut stats)?;
+            walk(Rlp::new(block), &mut stats)?;
             count += 1;
         }
         Ok::<_, DecodeError>(())

@@ -1,6 +1,6 @@
 //! Decoding: the [`Decodable`] trait, its impls for core types, and whole-input entry points.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
 
 use crate::{DecodeError, DecodeErrorKind, Rlp, rlp::Item};
 
@@ -8,7 +8,8 @@ use crate::{DecodeError, DecodeErrorKind, Rlp, rlp::Item};
 ///
 /// The lifetime `'a` is the input's: types such as `&'a [u8]` and `&'a str` borrow from it, owned
 /// types implement `Decodable<'a>` for every `'a`. Implementations read exactly one item from the
-/// cursor and leave it after that item.
+/// cursor and leave it after that item. After an error, where a direct call to
+/// [`decode`](Self::decode) left the cursor is unspecified; [`Rlp::decode`] puts it back.
 pub trait Decodable<'a>: Sized {
     /// The fewest bytes any encoding of a value of this type takes (at least 1). Collections use
     /// it to size their allocation from the input length before decoding. The derives compute
@@ -91,8 +92,10 @@ impl Decodable<'_> for usize {
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
         let start = *rlp;
         let v = u64::decode(rlp)?;
-        Self::try_from(v)
-            .map_err(|_| DecodeError::new(DecodeErrorKind::IntegerOverflow, start.offset()))
+        Self::try_from(v).map_err(|_| {
+            *rlp = start;
+            DecodeError::new(DecodeErrorKind::IntegerOverflow, start.offset())
+        })
     }
 }
 
@@ -150,6 +153,29 @@ impl Decodable<'_> for bytes::Bytes {
     }
 }
 
+impl Decodable<'_> for bytes::BytesMut {
+    #[inline]
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        rlp.bytes().map(Self::from)
+    }
+}
+
+/// `Box<T>` and `Arc<T>` read as the `T` they hold, as they encode (a recursive type can hold
+/// itself in a box).
+macro_rules! impl_decodable_boxed {
+    ($($ptr:ident),+) => {$(
+        impl<'a, T: Decodable<'a>> Decodable<'a> for $ptr<T> {
+            const MIN_LENGTH: usize = T::MIN_LENGTH;
+
+            #[inline]
+            fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
+                T::decode(rlp).map($ptr::new)
+            }
+        }
+    )+};
+}
+impl_decodable_boxed!(Box, Arc);
+
 impl<'a, T: Decodable<'a>> Decodable<'a> for Vec<T> {
     #[inline]
     fn decode(rlp: &mut Rlp<'a>) -> Result<Self, DecodeError> {
@@ -184,6 +210,23 @@ mod tests {
 
     fn kind<T: for<'a> Decodable<'a> + core::fmt::Debug>(input: &[u8]) -> DecodeErrorKind {
         decode_exact::<T>(input).unwrap_err().kind()
+    }
+
+    #[test]
+    fn boxes_and_shared_pointers_read_as_what_they_hold() {
+        let input = encode_to_vec(&alloc::vec![1u64, 1000]);
+        assert_eq!(
+            decode_exact::<Box<Vec<u64>>>(&input),
+            Ok(Box::new(alloc::vec![1, 1000]))
+        );
+        assert_eq!(
+            decode_exact::<Arc<Vec<u64>>>(&input),
+            Ok(Arc::new(alloc::vec![1, 1000]))
+        );
+        assert_eq!(<Box<[u8; 32]> as Decodable<'_>>::MIN_LENGTH, 33);
+        let bytes = decode_exact::<bytes::BytesMut>(&[0x82, 7, 8]);
+        assert_eq!(bytes.as_deref(), Ok(&[7u8, 8][..]));
+        assert_eq!(encode_to_vec(&Box::new(1000u64)), [0x82, 0x03, 0xe8]);
     }
 
     #[test]

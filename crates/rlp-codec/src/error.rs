@@ -21,7 +21,9 @@ impl DecodeError {
     }
 
     /// Offset in the input (counted from the start of the buffer handed to
-    /// [`Rlp::new`](crate::Rlp::new)) of the item or prefix byte at fault.
+    /// [`Rlp::new`](crate::Rlp::new)) of the item or prefix byte at fault. For
+    /// [`MissingItem`](DecodeErrorKind::MissingItem) it is where the item was expected: the end
+    /// of the input, or of the list's payload (so possibly the first byte after the list).
     pub const fn offset(&self) -> usize {
         self.offset
     }

@@ -16,7 +16,8 @@ use crate::{
 /// [`Rlp::new`] covers a whole input; [`Rlp::list`] hands out a cursor over one list's payload.
 /// Every read checks the canonical form (minimal lengths, no `81 xx` for `xx < 0x80`, lengths
 /// within the enclosing item), and errors carry the offset of the offending item counted from
-/// the start of the input given to [`Rlp::new`], also inside nested lists.
+/// the start of the input given to [`Rlp::new`], also inside nested lists. A read that fails
+/// leaves the cursor where it was, so another type can be tried on the same item.
 ///
 /// ```
 /// use devp2p_rlp_codec::Rlp;
@@ -103,6 +104,14 @@ impl<'a> Rlp<'a> {
         error_at(kind, self.origin, at)
     }
 
+    /// Like [`error`](Self::error), for an item already read: moves the cursor back to `start`,
+    /// where the item begins, so that a failed read leaves it where it was.
+    #[cold]
+    fn fail(&mut self, kind: DecodeErrorKind, start: &'a [u8]) -> DecodeError {
+        self.rest = start;
+        error_at(kind, self.origin, start)
+    }
+
     /// Whether the next item is a list (`Some(true)`), a string (`Some(false)`), or there is none.
     #[inline]
     pub fn peek_is_list(&self) -> Option<bool> {
@@ -169,7 +178,7 @@ impl<'a> Rlp<'a> {
         let start = self.rest;
         match self.next_payload()? {
             (false, payload) => Ok(payload),
-            (true, _) => Err(self.error(DecodeErrorKind::UnexpectedList, start)),
+            (true, _) => Err(self.fail(DecodeErrorKind::UnexpectedList, start)),
         }
     }
 
@@ -190,7 +199,7 @@ impl<'a> Rlp<'a> {
         let start = self.rest;
         let payload = self.bytes()?;
         <&[u8; N]>::try_from(payload)
-            .map_err(|_| self.error(DecodeErrorKind::UnexpectedLength, start))
+            .map_err(|_| self.fail(DecodeErrorKind::UnexpectedLength, start))
     }
 
     /// Reads the next item as an unsigned integer of at most `N` bytes and returns its minimal
@@ -248,7 +257,7 @@ impl<'a> Rlp<'a> {
     ) -> Result<T, DecodeError> {
         let start = self.rest;
         let payload = self.bytes()?;
-        f(payload).map_err(|kind| self.error(kind, start))
+        f(payload).map_err(|kind| self.fail(kind, start))
     }
 
     /// Reads the next item, which must be a list, and returns a cursor over its payload.
@@ -261,7 +270,7 @@ impl<'a> Rlp<'a> {
                 origin: self.origin,
                 nested: true,
             }),
-            (false, _) => Err(self.error(DecodeErrorKind::UnexpectedString, start)),
+            (false, _) => Err(self.fail(DecodeErrorKind::UnexpectedString, start)),
         }
     }
 
@@ -292,7 +301,12 @@ impl<'a> Rlp<'a> {
     /// Decodes the next item as a `T`.
     #[inline]
     pub fn decode<T: Decodable<'a>>(&mut self) -> Result<T, DecodeError> {
-        T::decode(self)
+        let start = self.rest;
+        let decoded = T::decode(self);
+        if decoded.is_err() {
+            self.rest = start;
+        }
+        decoded
     }
 
     /// An iterator decoding each remaining item as a `T`. It stops after the first error.
@@ -320,8 +334,12 @@ impl<'a> Rlp<'a> {
     /// Checks that each remaining item is well formed (headers only) and consumes them all;
     /// for "ignore extra list elements" (EIP-8 forward compatibility).
     pub fn skip_rest(&mut self) -> Result<(), DecodeError> {
+        let start = self.rest;
         while !self.rest.is_empty() {
-            self.next_payload()?;
+            if let Err(e) = self.next_payload() {
+                self.rest = start;
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -551,5 +569,35 @@ mod tests {
         assert_eq!(kind(&long), DecodeErrorKind::IntegerOverflow);
         long[2] = 0;
         assert_eq!(kind(&long), DecodeErrorKind::LeadingZero);
+    }
+
+    #[test]
+    fn a_failed_read_leaves_the_cursor_where_it_was() {
+        // [[1], "ab", 2, <a list whose second item runs past it>]
+        let input = [0xc1, 0x01, 0x82, b'a', b'b', 0x02, 0xc2, 0x01, 0x83];
+        let mut rlp = Rlp::new(&input);
+        let unmoved = |rlp: &Rlp<'_>, offset: usize| assert_eq!(rlp.offset(), offset);
+        assert!(rlp.bytes().is_err());
+        unmoved(&rlp, 0);
+        assert!(rlp.array::<1>().is_err());
+        unmoved(&rlp, 0);
+        assert!(rlp.decode::<Vec<bool>>().is_ok());
+        assert!(rlp.list().is_err());
+        unmoved(&rlp, 2);
+        assert!(rlp.array::<3>().is_err());
+        unmoved(&rlp, 2);
+        assert!(rlp.decode::<bool>().is_err());
+        unmoved(&rlp, 2);
+        assert_eq!(rlp.decode::<&str>(), Ok("ab"));
+        assert!(rlp.decode::<bool>().is_err());
+        unmoved(&rlp, 5);
+        assert_eq!(rlp.decode::<u8>(), Ok(2));
+        assert!(rlp.decode::<Vec<u64>>().is_err());
+        unmoved(&rlp, 6);
+        assert_eq!(rlp.raw(), Ok(&input[6..]));
+        // A well-formed item, then a header running past the input.
+        let mut rest = Rlp::new(&[0x01, 0x83]);
+        assert!(rest.skip_rest().is_err());
+        unmoved(&rest, 0);
     }
 }
