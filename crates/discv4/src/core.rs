@@ -13,7 +13,7 @@ use std::{
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
 use devp2p_kbucket::{
-    AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, relay_allowed,
+    AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, port_allowed, relay_allowed,
 };
 use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
 
@@ -756,7 +756,8 @@ impl Discv4 {
         // overtaken a full one: wait a moment longer for that, not the whole timeout.
         let short_packet = neighbours.nodes.len() < MAX_NEIGHBOURS;
         for node in neighbours.nodes {
-            let usable = node.id != own && node.udp_port != 0 && relay_allowed(from.ip(), node.ip);
+            let usable =
+                node.id != own && port_allowed(node.udp_port) && relay_allowed(from.ip(), node.ip);
             if usable && found.len() < bucket_size && !found.iter().any(|n| n.id == node.id) {
                 found.push(node);
             }

@@ -806,3 +806,35 @@ fn lan_nodes_are_passed_on_only_to_lan_requesters() {
         [public.ip(), other_public.ip(), other_lan.ip()]
     );
 }
+
+#[test]
+fn neighbours_at_privileged_ports_are_not_contacted() {
+    // B answers A's FINDNODE with a node at port 53 and one at port 1025: A goes on with the
+    // second only, so B cannot aim A's packets at a DNS server.
+    let (mut net, a, b, _) = a_pinged_b();
+    let now = start();
+    net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    assert!(
+        sent_to(net.node(a), b)
+            .iter()
+            .any(|p| matches!(p.message, Message::FindNode(_)))
+    );
+    let (dns, fine) = (addr("10.0.7.1:53"), addr("10.0.7.2:1025"));
+    let neighbours = Message::Neighbours(devp2p_discv4::Neighbours {
+        nodes: vec![record(&key(8), dns), record(&key(9), fine)],
+        expiration: UNIX + 20,
+    });
+    net.node(a)
+        .handle_datagram(now, b, &neighbours.encode(&key(2)).0);
+    let until = now + Duration::from_secs(5);
+    let mut contacted = Vec::new();
+    loop {
+        contacted.extend(std::iter::from_fn(|| net.node(a).poll_transmit()).map(|t| t.dst));
+        match net.node(a).poll_timeout().filter(|at| *at <= until) {
+            Some(at) => net.node(a).handle_timeout(at),
+            None => break,
+        }
+    }
+    assert!(contacted.contains(&fine), "{contacted:?}");
+    assert!(!contacted.contains(&dns), "{contacted:?}");
+}

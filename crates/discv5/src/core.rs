@@ -14,13 +14,15 @@ use std::{
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
-use devp2p_kbucket::{AddressVotes, InsertResult, Lookup, LookupStep, Table, relay_allowed};
+use devp2p_kbucket::{
+    AddressVotes, InsertResult, Lookup, LookupStep, Table, port_allowed, relay_allowed,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
     Message, RequestId,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions, Transmit},
-    wire::RawRecord,
+    wire::{self, RawRecord},
 };
 
 /// Settings of [`Discv5`]. Every field has a default, stated on it.
@@ -136,6 +138,9 @@ pub enum RequestError {
     /// The record has no UDP address.
     #[error("the record has no UDP address")]
     NoAddress,
+    /// The request does not fit in a packet (a TALKREQ of over about 1150 bytes).
+    #[error("the request does not fit in a packet")]
+    TooLarge,
 }
 
 /// A PONG that answered [`Discv5::ping`].
@@ -447,7 +452,8 @@ impl Discv5 {
         id
     }
 
-    /// Answers an [`Event::TalkRequest`].
+    /// Answers an [`Event::TalkRequest`]; false when nothing could be sent: the session with
+    /// the node is gone, or the response does not fit in a packet (over about 1150 bytes).
     pub fn talk_response(
         &mut self,
         node: &NodeAddress,
@@ -597,6 +603,9 @@ impl Discv5 {
         let addr = udp_addr(record).ok_or(RequestError::NoAddress)?;
         let req_id = RequestId::from(self.rng.next_u64().to_be_bytes());
         let message = message(req_id);
+        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
+            return Err(RequestError::TooLarge);
+        }
         if !self.sessions.send(now, record, addr, message.clone()) {
             return Err(RequestError::Busy);
         }
@@ -851,8 +860,9 @@ impl Discv5 {
                 // Records are verified here, in an answer to our FINDNODE, and no more of them
                 // than the request takes: a NODES nobody asked for costs no signature check.
                 // Only records at the distances asked count (distance 0: the node's own), and
-                // only addresses the sender may point us to, and never our own record (an
-                // honest node has it in the bucket our self-lookup asks for).
+                // only addresses the sender may point us to (not into our network, not a
+                // privileged port), and never our own record (an honest node has it in the
+                // bucket our self-lookup asks for).
                 for raw in enrs {
                     if request.verified >= max_records {
                         break;
@@ -865,8 +875,11 @@ impl Discv5 {
                         continue;
                     };
                     let distance = node.id.log2_distance(&record.node_id());
-                    let reachable =
-                        udp_addr(&record).is_none_or(|a| relay_allowed(node.addr.ip(), a.ip()));
+                    // A record we are pointed to must have an address we may use; the node's
+                    // own record (distance 0) may have none, as we know where it is.
+                    let reachable = udp_addr(&record).map_or(distance == 0, |a| {
+                        relay_allowed(node.addr.ip(), a.ip()) && port_allowed(a.port())
+                    });
                     if reachable
                         && record.node_id() != own
                         && request.distances.contains(&distance)

@@ -23,7 +23,7 @@ use devp2p_kbucket::IpRateLimit;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
-    Message,
+    Message, RequestId,
     crypto::{self, SessionKey},
     wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
 };
@@ -266,7 +266,11 @@ impl Sessions {
             self.clock += 1;
             session.last_used = self.clock;
             let write = session.write;
-            let nonce = self.send_in_session(&id, addr, &write, &message);
+            // Callers keep their messages within a packet (a core's requests are checked
+            // against MAX_MESSAGE_SIZE): one that is not is not sent.
+            let Some(nonce) = self.send_in_session(&id, addr, &write, &message) else {
+                return false;
+            };
             // Should the node have lost the session, it answers with a WHOAREYOU naming this
             // nonce; then the message goes again, in a new handshake.
             self.sent.retain(|s| s.deadline > now);
@@ -318,7 +322,8 @@ impl Sessions {
     }
 
     /// Sends `message` in the existing session with `node` (an answer to what came in it);
-    /// false when there is none.
+    /// false when there is none, or when the message does not fit in a packet
+    /// ([`MAX_MESSAGE_SIZE`](wire::MAX_MESSAGE_SIZE)).
     pub fn reply(&mut self, node: &NodeAddress, message: &Message) -> bool {
         let key = (node.id, node.addr);
         let Some(session) = self.sessions.get_mut(&key) else {
@@ -327,8 +332,8 @@ impl Sessions {
         self.clock += 1;
         session.last_used = self.clock;
         let write = session.write;
-        self.send_in_session(&node.id, node.addr, &write, message);
-        true
+        self.send_in_session(&node.id, node.addr, &write, message)
+            .is_some()
     }
 
     /// Handles a datagram from `from`. `known` gives the record we hold for a node id, if any:
@@ -533,7 +538,9 @@ impl Sessions {
         };
         let id_signature =
             crypto::id_sign(&self.key, challenge_data, &ephemeral_pubkey, &remote_id);
-        let record = (enr_seq < self.record.seq()).then(|| RawRecord::from(&self.record));
+        // A WHOAREYOU with enr-seq 0 knows no record of ours: it must get one, whatever our seq.
+        let record =
+            (enr_seq == 0 || enr_seq < self.record.seq()).then(|| RawRecord::from(&self.record));
         let header = PacketHeader {
             masking_iv: self.random(),
             nonce: self.random(),
@@ -544,17 +551,34 @@ impl Sessions {
                 record,
             },
         };
-        let sealed = crypto::encrypt_message(
-            &keys.initiator_key,
-            &header.nonce,
-            &first.encode(),
-            &header.message_ad(),
-        );
-        if let Ok(bytes) = wire::encode_packet(&remote_id, &header, &sealed) {
-            self.transmits.push_back(Transmit { dst: addr, bytes });
-        }
+        let seal = |message: &Message| {
+            let sealed = crypto::encrypt_message(
+                &keys.initiator_key,
+                &header.nonce,
+                &message.encode(),
+                &header.message_ad(),
+            );
+            wire::encode_packet(&remote_id, &header, &sealed)
+        };
+        // The handshake's signature, key and record leave less room for its message than an
+        // ordinary packet has. A message that does not fit follows in the session, and the
+        // handshake carries a PING instead (its PONG answers nothing and is ignored).
+        let (bytes, after) = match seal(&first) {
+            Ok(bytes) => (bytes, None),
+            Err(_) => {
+                let ping = Message::Ping {
+                    req_id: RequestId::from(self.random::<8>()),
+                    enr_seq: self.record.seq(),
+                };
+                let Ok(bytes) = seal(&ping) else {
+                    return;
+                };
+                (bytes, Some(first))
+            }
+        };
+        self.transmits.push_back(Transmit { dst: addr, bytes });
         self.insert_session(key, keys.initiator_key, keys.recipient_key);
-        for message in queued {
+        for message in after.into_iter().chain(queued) {
             self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
         }
         self.push_event(SessionEvent::Established {
@@ -642,7 +666,7 @@ impl Sessions {
         addr: SocketAddr,
         write: &SessionKey,
         message: &Message,
-    ) -> Nonce {
+    ) -> Option<Nonce> {
         let header = PacketHeader {
             masking_iv: self.random(),
             nonce: self.random(),
@@ -654,10 +678,9 @@ impl Sessions {
             &message.encode(),
             &header.message_ad(),
         );
-        if let Ok(bytes) = wire::encode_packet(id, &header, &sealed) {
-            self.transmits.push_back(Transmit { dst: addr, bytes });
-        }
-        header.nonce
+        let bytes = wire::encode_packet(id, &header, &sealed).ok()?;
+        self.transmits.push_back(Transmit { dst: addr, bytes });
+        Some(header.nonce)
     }
 
     fn insert_session(&mut self, key: (NodeId, SocketAddr), write: SessionKey, read: SessionKey) {

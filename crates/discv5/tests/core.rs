@@ -18,7 +18,7 @@ use devp2p_discv5::{
     Config, Discv5, Enr, Event, Message, NodeId, RequestError, RequestId, SigningKey,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions},
     udp_addr,
-    wire::RawRecord,
+    wire::{self, RawRecord},
 };
 
 mod common;
@@ -1045,4 +1045,40 @@ fn an_older_record_does_not_replace_a_newer_one_in_the_replacement_cache() {
         .find(|r| r.node_id() == x.node_id())
         .unwrap();
     assert_eq!(kept.seq(), 2);
+}
+
+#[test]
+fn nodes_at_privileged_ports_or_without_address_are_not_taken() {
+    let key = |seed: u8| SigningKey::from_slice(&[seed; 32]).unwrap();
+    let at_port = |seed: u8, port: u16| {
+        Enr::builder()
+            .ip([10, 0, 7, seed].into())
+            .udp(port)
+            .build(&key(seed))
+            .unwrap()
+    };
+    let dns = at_port(0x61, 53);
+    let edge = at_port(0x62, 1024);
+    let nowhere = Enr::builder().build(&key(0x63)).unwrap();
+    let fine = at_port(0x64, 1025);
+    let taken = taken_from_an_answer_of(&[dns, edge, nowhere, fine.clone()]);
+    assert_eq!(nodes_of(&taken), [fine]);
+}
+
+#[test]
+fn a_request_too_large_for_a_packet_fails_at_once() {
+    let mut net = Net::new(1);
+    let peer = Peer::new(0x21, addr(1));
+    let now = net.now;
+    let too_large = vec![0u8; wire::MAX_MESSAGE_SIZE];
+    let node = net.node(0);
+    let id = node.talk_req(now, &peer.record, b"big", &too_large);
+    assert_eq!(
+        node.poll_event(),
+        Some(Event::TalkResponse {
+            id,
+            result: Err(RequestError::TooLarge)
+        })
+    );
+    assert!(node.poll_transmit().is_none(), "nothing was sent");
 }

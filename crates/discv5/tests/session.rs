@@ -472,3 +472,73 @@ fn a_node_that_lost_the_session_gets_a_new_handshake_with_the_message() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_message_too_large_for_the_handshake_follows_it_in_the_session() {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    // Fits an ordinary packet (MAX_MESSAGE_SIZE), not a handshake with A's record.
+    let talk = Message::TalkReq {
+        req_id: RequestId::new(&[7]).unwrap(),
+        protocol: b"big".to_vec(),
+        request: vec![0xab; 1000],
+    };
+    assert!(talk.encode().len() <= wire::MAX_MESSAGE_SIZE);
+    a.sessions.send(now, &b.enr.clone(), b.addr, talk.clone());
+    deliver(now, &mut a, &mut b, None);
+    deliver(now, &mut b, &mut a, None);
+    let sent = transmits(&mut a);
+    let flags: Vec<u8> = sent
+        .iter()
+        .map(|t| flag(&t.bytes, &b.enr.node_id()))
+        .collect();
+    assert_eq!(
+        flags,
+        [2, 0],
+        "the handshake, then the message in the session"
+    );
+    for t in &sent {
+        b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+    }
+    let at_b = events(&mut b);
+    assert!(
+        matches!(
+            &at_b[..],
+            [
+                SessionEvent::Established { .. },
+                SessionEvent::Message { message: Message::Ping { .. }, .. },
+                SessionEvent::Message { message, .. },
+            ] if *message == talk
+        ),
+        "{at_b:?}"
+    );
+}
+
+#[test]
+fn a_whoareyou_with_enr_seq_zero_gets_our_record_even_at_seq_zero() {
+    let now = Instant::now();
+    let key = SigningKey::from_slice(&[1; 32]).unwrap();
+    let enr = Enr::builder()
+        .seq(0)
+        .ip4([127, 0, 0, 1].into())
+        .udp(9001)
+        .build(&key)
+        .unwrap();
+    assert_eq!(enr.seq(), 0);
+    let mut a = Node {
+        sessions: Sessions::new(key, enr.clone(), SessionConfig::default(), [1; 32]),
+        enr,
+        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+    };
+    let mut b = node(2, 9002);
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    for _ in 0..2 {
+        deliver(now, &mut a, &mut b, None);
+        deliver(now, &mut b, &mut a, None);
+    }
+    let at_b = events(&mut b);
+    assert!(
+        matches!(&at_b[..], [SessionEvent::Established { record: Some(r), .. }, SessionEvent::Message { .. }] if *r == a.enr),
+        "{at_b:?}"
+    );
+}

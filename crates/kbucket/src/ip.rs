@@ -204,9 +204,26 @@ pub fn relay_allowed(sender: IpAddr, ip: IpAddr) -> bool {
     !is_lan(ip) || is_lan(sender)
 }
 
+/// Whether a node listening on UDP `port` may be taken from a list of nodes: not port 0 and
+/// not a privileged port (at most 1024), so that a remote node cannot aim our discovery
+/// packets at a third party's DNS, NTP or other well-known service (go-ethereum refuses these
+/// too).
+pub const fn port_allowed(port: u16) -> bool {
+    port > 1024
+}
+
 #[cfg(test)]
 mod relay_tests {
-    use super::relay_allowed;
+    use super::{port_allowed, relay_allowed};
+
+    #[test]
+    fn privileged_ports_are_not_taken() {
+        assert!(!port_allowed(0));
+        assert!(!port_allowed(53));
+        assert!(!port_allowed(1024));
+        assert!(port_allowed(1025));
+        assert!(port_allowed(30303));
+    }
 
     fn ip(s: &str) -> std::net::IpAddr {
         s.parse().unwrap_or_else(|_| panic!("{s}"))

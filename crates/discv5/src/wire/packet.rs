@@ -56,6 +56,12 @@ const V4_EPH_KEY_SIZE: u8 = 33;
 /// The AES-GCM tag: the shortest message a message or handshake packet can carry.
 const GCM_TAG_SIZE: usize = 16;
 
+/// The largest message plaintext an ordinary message packet carries: what is left of
+/// [`MAX_PACKET_SIZE`] after the masking IV, static header, `src-id` and AES-GCM tag. A
+/// handshake packet leaves less (its signature, ephemeral key and perhaps a record take room).
+pub const MAX_MESSAGE_SIZE: usize =
+    MAX_PACKET_SIZE - STATIC_PACKET_SIZE - MESSAGE_AUTHDATA_SIZE - GCM_TAG_SIZE;
+
 const FLAG_MESSAGE: u8 = 0;
 const FLAG_WHOAREYOU: u8 = 1;
 const FLAG_HANDSHAKE: u8 = 2;
