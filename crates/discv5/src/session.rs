@@ -7,7 +7,9 @@
 //! with the very same WHOAREYOU (same nonce, same id-nonce, same bytes) until a handshake
 //! answering it succeeds or the challenge expires. A handshake costs signature checks only
 //! once it has a challenge to answer and its IP is within the handshake rate limit; one that
-//! fails leaves the challenge for the real node.
+//! fails leaves the challenge for the real node. When both sides start a handshake at once and
+//! the two cross, both keep the session the lower node id started (and still read messages
+//! sent in the other), instead of each ending up with the other's keys.
 //!
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
@@ -119,6 +121,12 @@ pub struct Transmit {
 struct Session {
     write: SessionKey,
     read: SessionKey,
+    /// When handshakes from both sides crossed: the read key of the session not kept, for
+    /// messages the node sent in it before it learned of the other.
+    fallback_read: Option<SessionKey>,
+    /// We started this session's handshake (we answered the node's WHOAREYOU).
+    ours: bool,
+    established: Instant,
     last_used: u64,
 }
 
@@ -351,7 +359,9 @@ impl Sessions {
         };
         match &packet.header.kind {
             PacketKind::Message { src_id } => self.on_message(now, from, *src_id, &packet, &known),
-            PacketKind::WhoAreYou { enr_seq, .. } => self.on_whoareyou(from, *enr_seq, &packet),
+            PacketKind::WhoAreYou { enr_seq, .. } => {
+                self.on_whoareyou(now, from, *enr_seq, &packet);
+            }
             PacketKind::Handshake {
                 src_id,
                 id_signature,
@@ -419,9 +429,12 @@ impl Sessions {
     ) {
         let (header, message_ad, ciphertext) = (&packet.header, &packet.message_ad, packet.message);
         let key = (src_id, from);
+        let decrypt = |read: &SessionKey| {
+            crypto::decrypt_message(read, &header.nonce, ciphertext, message_ad).ok()
+        };
         if let Some(session) = self.sessions.get(&key)
-            && let Ok(plain) =
-                crypto::decrypt_message(&session.read, &header.nonce, ciphertext, message_ad)
+            && let Some(plain) =
+                decrypt(&session.read).or_else(|| session.fallback_read.as_ref().and_then(decrypt))
         {
             self.clock += 1;
             let clock = self.clock;
@@ -486,7 +499,7 @@ impl Sessions {
         );
     }
 
-    fn on_whoareyou(&mut self, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
+    fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
         let (nonce, challenge_data) = (&packet.header.nonce, packet.message_ad.as_slice());
         let pending = self
             .outgoing
@@ -522,6 +535,15 @@ impl Sessions {
             return;
         };
         let (remote_id, addr) = key;
+        // The node's own handshake reached us after we asked for this one (both sides started
+        // at once): it made the session we need, so the messages go in it.
+        if let Some(session) = self.sessions.get(&key) {
+            let write = session.write;
+            for message in &outgoing.queued {
+                self.send_in_session(&remote_id, addr, &write, message);
+            }
+            return;
+        }
         let mut queued = outgoing.queued.into_iter();
         let Some(first) = queued.next() else {
             return;
@@ -577,7 +599,17 @@ impl Sessions {
             }
         };
         self.transmits.push_back(Transmit { dst: addr, bytes });
-        self.insert_session(key, keys.initiator_key, keys.recipient_key);
+        self.insert_session(
+            key,
+            Session {
+                write: keys.initiator_key,
+                read: keys.recipient_key,
+                fallback_read: None,
+                ours: true,
+                established: now,
+                last_used: 0,
+            },
+        );
         for message in after.into_iter().chain(queued) {
             self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
         }
@@ -646,7 +678,34 @@ impl Sessions {
         };
         // Each challenge is answered once.
         self.challenges.remove(&key);
-        self.insert_session(key, keys.recipient_key, keys.initiator_key);
+        let theirs = Session {
+            write: keys.recipient_key,
+            read: keys.initiator_key,
+            fallback_read: None,
+            ours: false,
+            established: now,
+            last_used: 0,
+        };
+        match self.sessions.get_mut(&key) {
+            // Both sides started a handshake at once, and each answered the other's: two
+            // sessions. Both sides keep the one the lower node id started, so that they write
+            // with the same keys, and read with the other's too what was sent in it meanwhile.
+            Some(ours) if ours.ours && now < ours.established + self.config.handshake_timeout => {
+                if self.id < handshake.src_id {
+                    ours.fallback_read = Some(theirs.read);
+                } else {
+                    let fallback_read = Some(ours.read);
+                    self.insert_session(
+                        key,
+                        Session {
+                            fallback_read,
+                            ..theirs
+                        },
+                    );
+                }
+            }
+            _ => self.insert_session(key, theirs),
+        }
         let node = NodeAddress {
             id: handshake.src_id,
             addr: from,
@@ -683,7 +742,8 @@ impl Sessions {
         Some(header.nonce)
     }
 
-    fn insert_session(&mut self, key: (NodeId, SocketAddr), write: SessionKey, read: SessionKey) {
+    /// Sets up (or replaces) the session with `key`, as just used.
+    fn insert_session(&mut self, key: (NodeId, SocketAddr), session: Session) {
         if !self.sessions.contains_key(&key)
             && self.sessions.len() >= self.config.max_sessions
             && let Some(oldest) = least(&self.sessions, |s| s.last_used)
@@ -694,9 +754,8 @@ impl Sessions {
         self.sessions.insert(
             key,
             Session {
-                write,
-                read,
                 last_used: self.clock,
+                ..session
             },
         );
     }

@@ -542,3 +542,99 @@ fn a_whoareyou_with_enr_seq_zero_gets_our_record_even_at_seq_zero() {
         "{at_b:?}"
     );
 }
+
+/// A and B each send two messages to the other with no session, at once: both random
+/// packets, then both WHOAREYOUs, then both handshakes (with the second messages right behind
+/// them, in the new sessions) cross. Returns what each side received.
+fn crossing(a_seed: u8, b_seed: u8) -> (Node, Node, Vec<SessionEvent>, Vec<SessionEvent>) {
+    let now = Instant::now();
+    let (mut a, mut b) = (node(a_seed, 9001), node(b_seed, 9002));
+    for (first, second) in [(1, 5), (2, 6)] {
+        let (from, to) = if first == 1 {
+            (&mut a, &b)
+        } else {
+            (&mut b, &a)
+        };
+        from.sessions
+            .send(now, &to.enr.clone(), to.addr, ping(first));
+        from.sessions
+            .send(now, &to.enr.clone(), to.addr, ping(second));
+    }
+    let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        // Both sides' packets are in flight at once: collect both, then deliver both.
+        let (from_a, from_b) = (transmits(&mut a), transmits(&mut b));
+        for t in &from_a {
+            b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+        }
+        for t in &from_b {
+            a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
+        }
+        at_a.extend(events(&mut a));
+        at_b.extend(events(&mut b));
+    }
+    (a, b, at_a, at_b)
+}
+
+fn messages(events: &[SessionEvent]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Message { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn handshakes_that_cross_leave_both_sides_with_one_session() {
+    // Both orders of the node ids: the session the lower id started is the one both keep.
+    for (a_seed, b_seed) in [(1, 2), (2, 1)] {
+        let now = Instant::now();
+        let (mut a, mut b, at_a, at_b) = crossing(a_seed, b_seed);
+        // The second messages went in the session the other side did not keep.
+        assert_eq!(messages(&at_a), [ping(2), ping(6)], "{a_seed}/{b_seed}");
+        assert_eq!(messages(&at_b), [ping(1), ping(5)], "{a_seed}/{b_seed}");
+        // Each side now writes with keys the other reads, both ways.
+        a.sessions.send(now, &b.enr.clone(), b.addr, ping(3));
+        assert_eq!(deliver(now, &mut a, &mut b, None), 1);
+        b.sessions.send(now, &a.enr.clone(), a.addr, ping(4));
+        assert_eq!(deliver(now, &mut b, &mut a, None), 1);
+        assert_eq!(messages(&events(&mut b)), [ping(3)], "{a_seed}/{b_seed}");
+        assert_eq!(messages(&events(&mut a)), [ping(4)], "{a_seed}/{b_seed}");
+        assert!(transmits(&mut a).is_empty() && transmits(&mut b).is_empty());
+    }
+}
+
+#[test]
+fn a_whoareyou_after_the_nodes_own_handshake_uses_its_session() {
+    // B's handshake reaches A before B's WHOAREYOU for A's own packet: A sends its message in
+    // the session B's handshake made instead of starting a second one.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    b.sessions.send(now, &a.enr.clone(), a.addr, ping(2));
+    let random_from_a = transmits(&mut a);
+    deliver(now, &mut b, &mut a, None); // B's random packet; A challenges it
+    for t in &random_from_a {
+        b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+    }
+    let whoareyou_from_b = transmits(&mut b);
+    deliver(now, &mut a, &mut b, None); // A's WHOAREYOU; B answers with its handshake
+    deliver(now, &mut b, &mut a, None); // B's handshake, before B's WHOAREYOU
+    for t in &whoareyou_from_b {
+        a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
+    }
+    let sent = transmits(&mut a);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        flag(&sent[0].bytes, &b.enr.node_id()),
+        0,
+        "no second handshake"
+    );
+    for t in &sent {
+        b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+    }
+    assert_eq!(messages(&events(&mut b)), [ping(1)]);
+    assert_eq!(messages(&events(&mut a)), [ping(2)]);
+}
