@@ -42,14 +42,20 @@ pub struct SessionConfig {
     /// How long a WHOAREYOU we sent waits for the handshake, and how long a message we sent
     /// without a session waits for the WHOAREYOU. Default 1 s.
     pub handshake_timeout: Duration,
-    /// Handshakes pending at once, either side. Beyond it, handshakes we start are refused,
-    /// and a new challenge we send replaces the oldest pending one (so that challenges to
-    /// spoofed node ids cannot lock out real ones). Default 256.
+    /// Handshakes we start that may wait for their WHOAREYOU at once; beyond it, more are
+    /// refused. Default 256.
     pub max_pending: usize,
+    /// WHOAREYOU challenges that may wait for their handshake at once. Beyond it, a new
+    /// challenge replaces the oldest, so that packets from spoofed node ids cannot lock real
+    /// nodes out; to push out a real node's challenge they must come this many within its
+    /// round trip. Default 4096.
+    pub max_challenges: usize,
     /// Messages waiting for a handshake to complete, per node. Default 16.
     pub max_queued: usize,
     /// WHOAREYOU packets sent and handshakes verified per IP address (IPv6: per /64) and
-    /// second. Default 10, with bursts of 20.
+    /// second. Default 10, with bursts of 20. As many addresses are tracked as
+    /// [`max_challenges`](Self::max_challenges) (or [`max_sessions`](Self::max_sessions) if
+    /// more); when all are busy, a new address is refused.
     pub handshakes_per_ip_second: u32,
     /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
     pub handshake_burst: u32,
@@ -63,6 +69,7 @@ impl Default for SessionConfig {
             max_sessions: 1000,
             handshake_timeout: Duration::from_secs(1),
             max_pending: 256,
+            max_challenges: 4096,
             max_queued: 16,
             handshakes_per_ip_second: 10,
             handshake_burst: 20,
@@ -207,6 +214,10 @@ pub struct Sessions {
     // Ordered maps: timeouts fire in a reproducible order.
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
     challenges: BTreeMap<(NodeId, SocketAddr), Challenge>,
+    /// The challenges in the order they were sent, which is also the order they expire in (all
+    /// live equally long): the oldest is found without a search. An entry whose challenge is
+    /// gone (answered) stays until it reaches the front.
+    challenge_order: VecDeque<((NodeId, SocketAddr), Instant)>,
     sent: VecDeque<Sent>,
     limits: IpRateLimit,
     transmits: VecDeque<Transmit>,
@@ -217,10 +228,12 @@ impl Sessions {
     /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
     /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
     pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
+        // As many addresses as challenges: a spoofed flood from fresh addresses must outrun
+        // both before a real newcomer is turned away.
         let limits = IpRateLimit::new(
             config.handshakes_per_ip_second,
             config.handshake_burst,
-            config.max_sessions,
+            config.max_challenges.max(config.max_sessions),
         );
         Self {
             config,
@@ -232,6 +245,7 @@ impl Sessions {
             sessions: HashMap::new(),
             outgoing: BTreeMap::new(),
             challenges: BTreeMap::new(),
+            challenge_order: VecDeque::new(),
             sent: VecDeque::new(),
             limits,
             transmits: VecDeque::new(),
@@ -381,7 +395,11 @@ impl Sessions {
 
     /// Expires pending handshakes and challenges.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.challenges.retain(|_, c| c.deadline > now);
+        while let Some(&(key, deadline)) = self.challenge_order.front()
+            && deadline <= now
+        {
+            self.drop_oldest_challenge_entry(key, deadline);
+        }
         self.sent.retain(|s| s.deadline > now);
         let expired: Vec<(NodeId, SocketAddr)> = self
             .outgoing
@@ -415,7 +433,8 @@ impl Sessions {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let outgoing = self.outgoing.values().map(|o| o.deadline);
-        let challenges = self.challenges.values().map(|c| c.deadline);
+        // The front may belong to an answered challenge: then this is a turn too early.
+        let challenges = self.challenge_order.front().map(|(_, deadline)| *deadline);
         outgoing.chain(challenges).min()
     }
 
@@ -463,13 +482,13 @@ impl Sessions {
         if !self.limits.admit(now, from.ip()) {
             return;
         }
-        // A full table makes room: the oldest challenge goes (all live equally long, so it is
-        // the one nearest expiry). Refusing new ones instead would let ~256 spoofed packets a
-        // second, from node ids that need not exist, lock out every real handshake.
-        if self.challenges.len() >= self.config.max_pending
-            && let Some(oldest) = least(&self.challenges, |c| c.deadline)
+        // A full table makes room: the oldest challenge goes (the one nearest expiry).
+        // Refusing new ones instead would let spoofed packets, from node ids that need not
+        // exist, lock out every real handshake.
+        while self.challenges.len() >= self.config.max_challenges.max(1)
+            && let Some(&(key, deadline)) = self.challenge_order.front()
         {
-            self.challenges.remove(&oldest);
+            self.drop_oldest_challenge_entry(key, deadline);
         }
         let known = known(&src_id);
         let id_nonce: IdNonce = self.random();
@@ -488,15 +507,23 @@ impl Sessions {
             dst: from,
             bytes: packet.clone(),
         });
+        let deadline = now + self.config.handshake_timeout;
         self.challenges.insert(
             key,
             Challenge {
                 challenge_data: whoareyou.challenge_data(),
                 packet,
                 known,
-                deadline: now + self.config.handshake_timeout,
+                deadline,
             },
         );
+        self.challenge_order.push_back((key, deadline));
+        // Answered challenges leave entries behind; past twice the table's size, they go.
+        if self.challenge_order.len() > 2 * self.config.max_challenges.max(1) {
+            let live = &self.challenges;
+            self.challenge_order
+                .retain(|(key, deadline)| live.get(key).is_some_and(|c| c.deadline == *deadline));
+        }
     }
 
     fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
@@ -740,6 +767,19 @@ impl Sessions {
         let bytes = wire::encode_packet(id, &header, &sealed).ok()?;
         self.transmits.push_back(Transmit { dst: addr, bytes });
         Some(header.nonce)
+    }
+
+    /// Takes the front entry of the challenge order, `(key, deadline)`, and the challenge it
+    /// stands for, unless that was answered (and perhaps replaced by a later one).
+    fn drop_oldest_challenge_entry(&mut self, key: (NodeId, SocketAddr), deadline: Instant) {
+        self.challenge_order.pop_front();
+        if self
+            .challenges
+            .get(&key)
+            .is_some_and(|c| c.deadline == deadline)
+        {
+            self.challenges.remove(&key);
+        }
     }
 
     /// Sets up (or replaces) the session with `key`, as just used.

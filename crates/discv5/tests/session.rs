@@ -29,13 +29,17 @@ struct Node {
 }
 
 fn node(b: u8, port: u16) -> Node {
+    node_with(b, port, SessionConfig::default())
+}
+
+fn node_with(b: u8, port: u16, config: SessionConfig) -> Node {
     let key = SigningKey::from_slice(&[b; 32]).unwrap();
     let enr = Enr::builder()
         .ip4([127, 0, 0, 1].into())
         .udp(port)
         .build(&key)
         .unwrap();
-    let sessions = Sessions::new(key.clone(), enr.clone(), SessionConfig::default(), [b; 32]);
+    let sessions = Sessions::new(key.clone(), enr.clone(), config, [b; 32]);
     Node {
         enr,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -369,13 +373,10 @@ fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
     );
 }
 
-#[test]
-fn a_full_challenge_table_still_challenges_a_real_node() {
-    // 300 message packets from made-up node ids at made-up addresses (spoofed: none will
-    // answer) leave B more pending challenges than it keeps; A's handshake still completes.
-    let now = Instant::now();
-    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
-    for i in 0..300u16 {
+/// `count` message packets reach `to` from made-up node ids at made-up addresses (spoofed:
+/// none will answer); each gets a challenge.
+fn spoof(now: Instant, to: &mut Node, count: u16) {
+    for i in 0..count {
         let [hi, lo] = i.to_be_bytes();
         let mut src_id = [0xee; 32];
         src_id[..2].copy_from_slice(&[hi, lo]);
@@ -386,10 +387,58 @@ fn a_full_challenge_table_still_challenges_a_real_node() {
                 src_id: NodeId(src_id),
             },
         };
-        let junk = wire::encode_packet(&b.enr.node_id(), &header, &[0; 20]).unwrap();
+        let junk = wire::encode_packet(&to.enr.node_id(), &header, &[0; 20]).unwrap();
         let from = SocketAddr::from(([10, 1, hi, lo], 9000));
-        b.sessions.handle_datagram(now, from, &junk, |_| None);
+        to.sessions.handle_datagram(now, from, &junk, |_| None);
     }
+}
+
+/// A pings B; `spoofed` junk packets reach B after its WHOAREYOU left and before A's handshake
+/// arrives. What B reports.
+fn handshake_behind_junk(mut b: Node, spoofed: u16) -> Vec<SessionEvent> {
+    let now = Instant::now();
+    let mut a = node(1, 9001);
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    let whoareyou = transmits(&mut b);
+    spoof(now, &mut b, spoofed);
+    assert_eq!(transmits(&mut b).len(), usize::from(spoofed));
+    for t in &whoareyou {
+        a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
+    }
+    deliver(now, &mut a, &mut b, None);
+    events(&mut b)
+}
+
+#[test]
+fn a_real_challenge_outlives_far_more_spoofed_ones_than_fit_a_round_trip() {
+    // 3000 spoofed packets arrive while A's handshake is on its way: A's challenge is still
+    // there when it comes.
+    let at_b = handshake_behind_junk(node(2, 9002), 3000);
+    assert!(
+        matches!(&at_b[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(1)),
+        "{at_b:?}"
+    );
+    // With room for 8 challenges, 8 spoofed ones push it out: the bound is the table's size.
+    assert_eq!(handshake_behind_junk(with_challenges(2, 9002, 8), 8), []);
+}
+
+/// Like [`node`], with room for `max_challenges` challenges.
+fn with_challenges(b: u8, port: u16, max_challenges: usize) -> Node {
+    let config = SessionConfig {
+        max_challenges,
+        ..SessionConfig::default()
+    };
+    node_with(b, port, config)
+}
+
+#[test]
+fn a_full_challenge_table_still_challenges_a_real_node() {
+    // 300 message packets from made-up node ids at made-up addresses (spoofed: none will
+    // answer) leave B more pending challenges than it keeps; A's handshake still completes.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), with_challenges(2, 9002, 256));
+    spoof(now, &mut b, 300);
     let challenged = transmits(&mut b).len();
     a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
     for _ in 0..2 {
