@@ -68,8 +68,9 @@ pub struct Config {
     /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
     pub max_talk_protocols: usize,
     /// Distinct reporters whose PONG `ip`/`port` are remembered for predicting our external
-    /// address; a reporter is the PONG's source IP (IPv6: its /48), so one host with many node
-    /// ids votes once. Default 32.
+    /// address, in each address family (IPv4 and IPv6 reports are counted apart, so a
+    /// dual-stack node predicts both); a reporter is the PONG's source IP (IPv6: its /48), so
+    /// one host with many node ids votes once. Default 32.
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be predicted. Default 3.
     pub min_address_votes: usize,
@@ -272,9 +273,11 @@ pub struct Discv5 {
     requests: BTreeMap<(NodeId, RequestId), Request>,
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
-    votes: AddressVotes,
+    /// Reports of our address, IPv4 ones at 0 and IPv6 ones at 1: a dual-stack node has an
+    /// address in each, and the two must not compete for one lead.
+    votes: [AddressVotes; 2],
     /// The same reports, counted for [`Config::update_record`] with its own quorum.
-    update_votes: AddressVotes,
+    update_votes: [AddressVotes; 2],
     bootnodes: Vec<Enr>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
@@ -312,8 +315,10 @@ impl Discv5 {
         Self {
             sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
             table: Table::new(id, config.table.clone()),
-            votes: AddressVotes::new(config.address_votes, config.min_address_votes),
-            update_votes: AddressVotes::new(config.address_votes, config.min_update_votes),
+            votes: [(); 2]
+                .map(|()| AddressVotes::new(config.address_votes, config.min_address_votes)),
+            update_votes: [(); 2]
+                .map(|()| AddressVotes::new(config.address_votes, config.min_update_votes)),
             next_revalidate: now + config.revalidate_interval,
             config,
             id,
@@ -347,9 +352,17 @@ impl Discv5 {
         &self.table
     }
 
-    /// Our external address as other nodes see it, once enough of them agree.
-    pub const fn external_address(&self) -> Option<SocketAddr> {
-        self.votes.predicted()
+    /// Our external address as other nodes see it, once enough of them agree: the IPv4 one if
+    /// there is one, else the IPv6 one (see [`external_address_in`](Self::external_address_in)).
+    pub fn external_address(&self) -> Option<SocketAddr> {
+        self.external_address_in(false)
+            .or_else(|| self.external_address_in(true))
+    }
+
+    /// Our external address in one address family (`ipv6` or IPv4), once enough of the nodes
+    /// that answered us over that family agree.
+    pub fn external_address_in(&self, ipv6: bool) -> Option<SocketAddr> {
+        self.votes.get(usize::from(ipv6))?.predicted()
     }
 
     // ----- Commands -----
@@ -829,12 +842,17 @@ impl Discv5 {
                     _ => None,
                 };
                 let seen_as = SocketAddr::new(ip, port);
-                // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing.
-                if let Some(addr) = self.votes.vote(node.addr.ip(), seen_as) {
+                // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing;
+                // counted apart per address family.
+                let family = usize::from(seen_as.ip().to_canonical().is_ipv6());
+                if let Some(votes) = self.votes.get_mut(family)
+                    && let Some(addr) = votes.vote(node.addr.ip(), seen_as)
+                {
                     self.push_event(Event::ExternalAddress(addr));
                 }
                 if self.config.update_record
-                    && let Some(addr) = self.update_votes.vote(node.addr.ip(), seen_as)
+                    && let Some(votes) = self.update_votes.get_mut(family)
+                    && let Some(addr) = votes.vote(node.addr.ip(), seen_as)
                 {
                     self.announce(addr);
                 }

@@ -17,7 +17,7 @@ use std::{
 use devp2p_discv5::{
     Config, Discv5, Enr, Event, Message, NodeId, RequestError, RequestId, SigningKey,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions},
-    udp_addr,
+    udp_addr, udp_addr_in,
     wire::{self, RawRecord},
 };
 
@@ -1081,4 +1081,46 @@ fn a_request_too_large_for_a_packet_fails_at_once() {
         })
     );
     assert!(node.poll_transmit().is_none(), "nothing was sent");
+}
+
+#[test]
+fn ipv4_and_ipv6_reports_of_our_address_are_counted_apart() {
+    // Ten nodes over IPv4 and ten over IPv6 each report our address in their family: both go
+    // into our record (the default quorum is ten), neither outvoting the other.
+    let mut net = Net::new(1);
+    let (ext4, ext6) = (
+        SocketAddr::from(([11, 9, 9, 9], 9000)),
+        SocketAddr::new("2a01:4f8:99::9".parse().unwrap(), 9000),
+    );
+    for i in 0..20u16 {
+        let (peer_addr, seen_as) = if i % 2 == 0 {
+            (SocketAddr::from(([12, 0, 0, i as u8], 9000)), ext4)
+        } else {
+            let ip = format!("2a01:4f8:{i}::1").parse().unwrap();
+            (SocketAddr::new(ip, 9000), ext6)
+        };
+        let mut peer = Peer::new(0x40 + i as u8, peer_addr);
+        let now = net.now;
+        net.node(0).ping(now, &peer.record);
+        let received = peer.exchange(&mut net, 0);
+        let pong = Message::Pong {
+            req_id: req_id(&received, |m| matches!(m, Message::Ping { .. })),
+            enr_seq: 1,
+            ip: seen_as.ip(),
+            port: seen_as.port(),
+        };
+        assert!(peer.sessions.reply(&received[0].0, &pong));
+        peer.exchange(&mut net, 0);
+    }
+    let node = net.node(0);
+    assert_eq!(
+        (
+            node.external_address_in(false),
+            node.external_address_in(true)
+        ),
+        (Some(ext4), Some(ext6))
+    );
+    let record = node.local_record();
+    assert_eq!(udp_addr_in(record, false), Some(ext4));
+    assert_eq!(udp_addr_in(record, true), Some(ext6));
 }
