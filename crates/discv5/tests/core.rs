@@ -1124,3 +1124,23 @@ fn ipv4_and_ipv6_reports_of_our_address_are_counted_apart() {
     assert_eq!(udp_addr_in(record, false), Some(ext4));
     assert_eq!(udp_addr_in(record, true), Some(ext6));
 }
+
+#[test]
+fn a_findnode_distance_over_256_is_skipped_not_refused() {
+    // As go-ethereum: the valid distance is answered, the other matches nothing.
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x31, addr(1));
+    let (now, zero) = (net.now, net.record(0));
+    let find = Message::FindNode {
+        req_id: RequestId::new(&[5]).unwrap(),
+        distances: vec![300, 0],
+    };
+    assert!(peer.sessions.send(now, &zero, addr(0), find));
+    let received = peer.exchange(&mut net, 0);
+    match &received[..] {
+        [(_, Message::Nodes { total: 1, enrs, .. })] => {
+            assert_eq!(enrs, &[RawRecord::from(&zero)]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

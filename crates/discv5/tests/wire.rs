@@ -362,11 +362,20 @@ fn refused_messages_each_get_their_error() {
         0x02, 0xcb, 0x01, 0x01, 0x85, 1, 2, 3, 4, 5, 0x82, 0x76, 0x5f,
     ];
     assert_eq!(Message::decode(&pong), Err(MessageError::InvalidIp(5)));
-    // FINDNODE with distance 257, and with 257 distances.
+    // FINDNODE with distance 257 (kept, to be skipped when answering), with distance 2^16,
+    // and with 257 distances.
     let find = [0x03, 0xc5, 0x01, 0xc3, 0x82, 0x01, 0x01];
     assert_eq!(
         Message::decode(&find),
-        Err(MessageError::InvalidDistance(257))
+        Ok(Message::FindNode {
+            req_id: RequestId::new(&[1]).unwrap(),
+            distances: vec![257],
+        })
+    );
+    let find = [0x03, 0xc6, 0x01, 0xc4, 0x83, 0x01, 0x00, 0x00];
+    assert_eq!(
+        Message::decode(&find),
+        Err(MessageError::InvalidDistance(0x1_0000))
     );
     let too_many = Message::FindNode {
         req_id: RequestId::default(),

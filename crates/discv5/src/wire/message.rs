@@ -96,8 +96,10 @@ pub enum Message {
     FindNode {
         /// Request id.
         req_id: RequestId,
-        /// Log2 distances from the recipient, each at most [`MAX_DISTANCE`]; at most
-        /// [`MAX_DISTANCES`] of them. Distance 0 asks for the recipient's own record.
+        /// Log2 distances from the recipient; at most [`MAX_DISTANCES`] of them. Distance 0
+        /// asks for the recipient's own record. One over [`MAX_DISTANCE`] is kept as sent
+        /// (so that the others are still answered, as go-ethereum answers them) and matches
+        /// no node.
         distances: Vec<u16>,
     },
     /// NODES (0x04): `[request-id, total, [ENR, ...]]`.
@@ -151,8 +153,8 @@ pub enum MessageError {
     /// A FINDNODE with more than [`MAX_DISTANCES`] distances.
     #[error("FINDNODE with more than 256 distances")]
     TooManyDistances,
-    /// A FINDNODE distance over [`MAX_DISTANCE`].
-    #[error("distance {0} exceeds 256")]
+    /// A FINDNODE distance that is not even a 16-bit number.
+    #[error("distance {0} is out of range")]
     InvalidDistance(u64),
     /// A NODES record over 300 bytes or not shaped like a record ([`RawRecord::new`]).
     #[error("invalid record in NODES: {0}")]
@@ -299,10 +301,8 @@ fn decode_distances(mut list: Rlp<'_>) -> Result<Vec<u16>, MessageError> {
             return Err(MessageError::TooManyDistances);
         }
         let distance: u64 = list.decode()?;
-        let distance = u16::try_from(distance)
-            .ok()
-            .filter(|d| *d <= MAX_DISTANCE)
-            .ok_or(MessageError::InvalidDistance(distance))?;
+        let distance =
+            u16::try_from(distance).map_err(|_| MessageError::InvalidDistance(distance))?;
         distances.push(distance);
     }
     Ok(distances)
