@@ -843,14 +843,20 @@ impl Discv5 {
                 };
                 let seen_as = SocketAddr::new(ip, port);
                 // One vote per source IP (IPv6: per /48), not per node id: ids cost nothing;
-                // counted apart per address family.
-                let family = usize::from(seen_as.ip().to_canonical().is_ipv6());
-                if let Some(votes) = self.votes.get_mut(family)
+                // counted apart per address family, that of the path the PONG came over. A
+                // report in the other family cannot be what the node saw, and counted there
+                // it would face no honest votes: it is not counted at all.
+                let ipv6 = node.addr.ip().to_canonical().is_ipv6();
+                let family = usize::from(ipv6);
+                let honest = seen_as.ip().to_canonical().is_ipv6() == ipv6;
+                if honest
+                    && let Some(votes) = self.votes.get_mut(family)
                     && let Some(addr) = votes.vote(node.addr.ip(), seen_as)
                 {
                     self.push_event(Event::ExternalAddress(addr));
                 }
-                if self.config.update_record
+                if honest
+                    && self.config.update_record
                     && let Some(votes) = self.update_votes.get_mut(family)
                     && let Some(addr) = votes.vote(node.addr.ip(), seen_as)
                 {

@@ -7,8 +7,8 @@
 //!   [`wire::encode_packet`]; the messages PING, PONG, FINDNODE, NODES, TALKREQ and TALKRESP
 //!   ([`Message`]). Every limit is checked: 63 to 1280 bytes a packet, the authdata size each
 //!   flag prescribes, records of at most 300 bytes, request ids of at most 8 bytes, at most 256
-//!   FINDNODE distances of at most 256. Records stay unverified ([`wire::RawRecord`]) until
-//!   the session or the node uses one.
+//!   FINDNODE distances (one over 256 is kept, and matches no node). Records stay unverified
+//!   ([`wire::RawRecord`]) until the session or the node uses one.
 //! - [`crypto`]: ECDH with the compressed shared point, HKDF-SHA256 session keys, the
 //!   id-signature (sign and verify) and AES-128-GCM for messages.
 //! - [`session`]: sessions and handshakes, sans-IO: messages in and out under per-node session

@@ -9,7 +9,8 @@
 //! once it has a challenge to answer and its IP is within the handshake rate limit; one that
 //! fails leaves the challenge for the real node. When both sides start a handshake at once and
 //! the two cross, both keep the session the lower node id started (and still read messages
-//! sent in the other), instead of each ending up with the other's keys.
+//! sent in the other), instead of each ending up with the other's keys; should the lower id's
+//! handshake be lost, the other node's repeated WHOAREYOU makes it take the other session.
 //!
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
@@ -128,11 +129,12 @@ pub struct Transmit {
 struct Session {
     write: SessionKey,
     read: SessionKey,
-    /// When handshakes from both sides crossed: the read key of the session not kept, for
-    /// messages the node sent in it before it learned of the other.
-    fallback_read: Option<SessionKey>,
-    /// We started this session's handshake (we answered the node's WHOAREYOU).
-    ours: bool,
+    /// When handshakes from both sides crossed: the keys, `(write, read)`, of the session not
+    /// kept. Its read key decrypts what the node sent in it before it learned of the other.
+    other: Option<(SessionKey, SessionKey)>,
+    /// For a session we started: the nonce the WHOAREYOU we answered named. Should the node
+    /// repeat that WHOAREYOU, our handshake never reached it.
+    opened_by: Option<Nonce>,
     established: Instant,
     last_used: u64,
 }
@@ -280,16 +282,19 @@ impl Sessions {
 
     /// Sends `message` to the node of `record` at `addr`: in its session if there is one,
     /// otherwise after a handshake (the message waits for it; the handshake packet carries the
-    /// first one). Returns false when the message cannot even wait (too many pending).
+    /// first one that fits). Returns false when the message is not sent: it does not fit in a
+    /// packet ([`MAX_MESSAGE_SIZE`](wire::MAX_MESSAGE_SIZE)), or it cannot even wait (too many
+    /// pending).
     pub fn send(&mut self, now: Instant, record: &Enr, addr: SocketAddr, message: Message) -> bool {
+        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
+            return false;
+        }
         let id = record.node_id();
         let key = (id, addr);
         if let Some(session) = self.sessions.get_mut(&key) {
             self.clock += 1;
             session.last_used = self.clock;
             let write = session.write;
-            // Callers keep their messages within a packet (a core's requests are checked
-            // against MAX_MESSAGE_SIZE): one that is not is not sent.
             let Some(nonce) = self.send_in_session(&id, addr, &write, &message) else {
                 return false;
             };
@@ -452,13 +457,25 @@ impl Sessions {
             crypto::decrypt_message(read, &header.nonce, ciphertext, message_ad).ok()
         };
         if let Some(session) = self.sessions.get(&key)
-            && let Some(plain) =
-                decrypt(&session.read).or_else(|| session.fallback_read.as_ref().and_then(decrypt))
+            && let Some((plain, in_current)) = decrypt(&session.read)
+                .map(|plain| (plain, true))
+                .or_else(|| {
+                    let (_, read) = session.other?;
+                    decrypt(&read).map(|plain| (plain, false))
+                })
         {
             self.clock += 1;
             let clock = self.clock;
+            // A crossing is settled once the node writes in the session we kept, long enough
+            // after it (its challenge has expired; what it sent in the other has arrived).
+            let settled = in_current
+                && now.saturating_duration_since(session.established)
+                    >= self.config.handshake_timeout;
             if let Some(session) = self.sessions.get_mut(&key) {
                 session.last_used = clock;
+                if settled {
+                    session.other = None;
+                }
             }
             if let Ok(message) = Message::decode(&plain) {
                 self.push_event(SessionEvent::Message {
@@ -558,10 +575,23 @@ impl Sessions {
             };
             (key, outgoing)
         } else {
-            // Not an answer to anything we sent: ignored.
+            // Our handshake was lost while the node's crossed it, so the node uses its own
+            // session, keeps waiting for ours and repeats its WHOAREYOU: take its session.
+            if let Some(session) = self
+                .sessions
+                .iter_mut()
+                .find(|((_, addr), s)| *addr == from && s.opened_by == Some(*nonce))
+                .map(|(_, s)| s)
+                && let Some((write, read)) = session.other
+            {
+                session.other = Some((session.write, session.read));
+                (session.write, session.read, session.opened_by) = (write, read, None);
+            }
+            // Otherwise not an answer to anything we sent: ignored.
             return;
         };
         let (remote_id, addr) = key;
+        let outgoing_nonce = outgoing.nonce;
         // The node's own handshake reached us after we asked for this one (both sides started
         // at once): it made the session we need, so the messages go in it.
         if let Some(session) = self.sessions.get(&key) {
@@ -631,8 +661,8 @@ impl Sessions {
             Session {
                 write: keys.initiator_key,
                 read: keys.recipient_key,
-                fallback_read: None,
-                ours: true,
+                other: None,
+                opened_by: Some(outgoing_nonce),
                 established: now,
                 last_used: 0,
             },
@@ -708,8 +738,8 @@ impl Sessions {
         let theirs = Session {
             write: keys.recipient_key,
             read: keys.initiator_key,
-            fallback_read: None,
-            ours: false,
+            other: None,
+            opened_by: None,
             established: now,
             last_used: 0,
         };
@@ -717,18 +747,15 @@ impl Sessions {
             // Both sides started a handshake at once, and each answered the other's: two
             // sessions. Both sides keep the one the lower node id started, so that they write
             // with the same keys, and read with the other's too what was sent in it meanwhile.
-            Some(ours) if ours.ours && now < ours.established + self.config.handshake_timeout => {
+            Some(ours)
+                if ours.opened_by.is_some()
+                    && now < ours.established + self.config.handshake_timeout =>
+            {
                 if self.id < handshake.src_id {
-                    ours.fallback_read = Some(theirs.read);
+                    ours.other = Some((theirs.write, theirs.read));
                 } else {
-                    let fallback_read = Some(ours.read);
-                    self.insert_session(
-                        key,
-                        Session {
-                            fallback_read,
-                            ..theirs
-                        },
-                    );
+                    let other = Some((ours.write, ours.read));
+                    self.insert_session(key, Session { other, ..theirs });
                 }
             }
             _ => self.insert_session(key, theirs),

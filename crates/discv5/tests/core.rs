@@ -1083,6 +1083,22 @@ fn a_request_too_large_for_a_packet_fails_at_once() {
     assert!(node.poll_transmit().is_none(), "nothing was sent");
 }
 
+/// Node 0 of `net` pings a peer at `peer_addr`, which answers that it saw node 0 at `seen_as`.
+fn reported(net: &mut Net, seed: u8, peer_addr: SocketAddr, seen_as: SocketAddr) {
+    let mut peer = Peer::new(seed, peer_addr);
+    let now = net.now;
+    net.node(0).ping(now, &peer.record);
+    let received = peer.exchange(net, 0);
+    let pong = Message::Pong {
+        req_id: req_id(&received, |m| matches!(m, Message::Ping { .. })),
+        enr_seq: 1,
+        ip: seen_as.ip(),
+        port: seen_as.port(),
+    };
+    assert!(peer.sessions.reply(&received[0].0, &pong));
+    peer.exchange(net, 0);
+}
+
 #[test]
 fn ipv4_and_ipv6_reports_of_our_address_are_counted_apart() {
     // Ten nodes over IPv4 and ten over IPv6 each report our address in their family: both go
@@ -1099,18 +1115,7 @@ fn ipv4_and_ipv6_reports_of_our_address_are_counted_apart() {
             let ip = format!("2a01:4f8:{i}::1").parse().unwrap();
             (SocketAddr::new(ip, 9000), ext6)
         };
-        let mut peer = Peer::new(0x40 + i as u8, peer_addr);
-        let now = net.now;
-        net.node(0).ping(now, &peer.record);
-        let received = peer.exchange(&mut net, 0);
-        let pong = Message::Pong {
-            req_id: req_id(&received, |m| matches!(m, Message::Ping { .. })),
-            enr_seq: 1,
-            ip: seen_as.ip(),
-            port: seen_as.port(),
-        };
-        assert!(peer.sessions.reply(&received[0].0, &pong));
-        peer.exchange(&mut net, 0);
+        reported(&mut net, 0x40 + i as u8, peer_addr, seen_as);
     }
     let node = net.node(0);
     assert_eq!(
@@ -1123,6 +1128,25 @@ fn ipv4_and_ipv6_reports_of_our_address_are_counted_apart() {
     let record = node.local_record();
     assert_eq!(udp_addr_in(record, false), Some(ext4));
     assert_eq!(udp_addr_in(record, true), Some(ext6));
+}
+
+#[test]
+fn a_report_in_the_other_address_family_is_not_counted() {
+    // Ten nodes answering over IPv4 claim they saw us at an IPv6 address: an honest node
+    // reports the address of the path it answers over, so none of them counts.
+    let mut net = Net::new(1);
+    let lie = SocketAddr::new("2a01:4f8:66::6".parse().unwrap(), 53);
+    for i in 0..10u8 {
+        reported(
+            &mut net,
+            0x60 + i,
+            SocketAddr::from(([12, 0, 1, i], 9000)),
+            lie,
+        );
+    }
+    let node = net.node(0);
+    assert_eq!(node.external_address(), None);
+    assert_eq!(udp_addr_in(node.local_record(), true), None);
 }
 
 #[test]

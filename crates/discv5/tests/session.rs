@@ -533,6 +533,14 @@ fn a_message_too_large_for_the_handshake_follows_it_in_the_session() {
         request: vec![0xab; 1000],
     };
     assert!(talk.encode().len() <= wire::MAX_MESSAGE_SIZE);
+    // One that fits no packet at all is refused at once.
+    let too_large = Message::TalkReq {
+        req_id: RequestId::new(&[8]).unwrap(),
+        protocol: b"big".to_vec(),
+        request: vec![0xab; wire::MAX_MESSAGE_SIZE],
+    };
+    assert!(!a.sessions.send(now, &b.enr.clone(), b.addr, too_large));
+    assert!(transmits(&mut a).is_empty());
     a.sessions.send(now, &b.enr.clone(), b.addr, talk.clone());
     deliver(now, &mut a, &mut b, None);
     deliver(now, &mut b, &mut a, None);
@@ -686,4 +694,57 @@ fn a_whoareyou_after_the_nodes_own_handshake_uses_its_session() {
     }
     assert_eq!(messages(&events(&mut b)), [ping(1)]);
     assert_eq!(messages(&events(&mut a)), [ping(2)]);
+}
+
+#[test]
+fn a_handshake_lost_while_crossing_is_made_good_by_the_repeated_challenge() {
+    let now = Instant::now();
+    let (mut x, mut y) = (node(1, 9001), node(2, 9002));
+    // `lo` has the lower node id: both sides would keep the session it starts.
+    let (lo, hi) = if x.enr.node_id() < y.enr.node_id() {
+        (&mut x, &mut y)
+    } else {
+        (&mut y, &mut x)
+    };
+    lo.sessions.send(now, &hi.enr.clone(), hi.addr, ping(1));
+    hi.sessions.send(now, &lo.enr.clone(), lo.addr, ping(2));
+    // Random packets cross, then the WHOAREYOUs.
+    let (from_lo, from_hi) = (transmits(lo), transmits(hi));
+    for t in &from_lo {
+        hi.sessions
+            .handle_datagram(now, lo.addr, &t.bytes, |_| None);
+    }
+    for t in &from_hi {
+        lo.sessions
+            .handle_datagram(now, hi.addr, &t.bytes, |_| None);
+    }
+    let (from_lo, from_hi) = (transmits(lo), transmits(hi));
+    for t in &from_lo {
+        hi.sessions
+            .handle_datagram(now, lo.addr, &t.bytes, |_| None);
+    }
+    for t in &from_hi {
+        lo.sessions
+            .handle_datagram(now, hi.addr, &t.bytes, |_| None);
+    }
+    // Both handshakes cross; lo's is lost, hi's arrives (with ping 2).
+    transmits(lo);
+    assert_eq!(deliver(now, hi, lo, None), 1);
+    assert_eq!(messages(&events(lo)), [ping(2)]);
+    // lo writes in the session it started, which hi never got: hi repeats its challenge, and
+    // lo takes hi's session from then on.
+    lo.sessions.send(now, &hi.enr.clone(), hi.addr, ping(3));
+    deliver(now, lo, hi, None);
+    let repeated = transmits(hi);
+    assert_eq!(flag(&repeated[0].bytes, &lo.enr.node_id()), 1);
+    for t in &repeated {
+        lo.sessions
+            .handle_datagram(now, hi.addr, &t.bytes, |_| None);
+    }
+    lo.sessions.send(now, &hi.enr.clone(), hi.addr, ping(4));
+    assert_eq!(deliver(now, lo, hi, None), 1);
+    hi.sessions.send(now, &lo.enr.clone(), lo.addr, ping(5));
+    assert_eq!(deliver(now, hi, lo, None), 1);
+    assert_eq!(messages(&events(hi)), [ping(4)]);
+    assert_eq!(messages(&events(lo)), [ping(5)]);
 }
