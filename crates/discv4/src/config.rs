@@ -38,7 +38,8 @@ pub struct Config {
     pub max_bonds: usize,
     /// Interval of the random-walk table refresh: a lookup of our own id (which makes our
     /// neighbourhood know us) and one of a random target (which fills the far buckets). The
-    /// first runs as soon as a bootnode is added. Default 30 min (go-ethereum).
+    /// first runs as soon as a bootnode is added, or one interval after the start for a node
+    /// without bootnodes. Default 30 min (go-ethereum).
     pub refresh_interval: Duration,
     /// When nobody answered a refresh's lookup (bootstrapping failed), the next refresh starts
     /// after this (pinging the bootnodes again if the table is empty). Default 10 s.

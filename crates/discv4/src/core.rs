@@ -268,7 +268,9 @@ pub struct Discv4 {
     bond_clock: u64,
     // Ordered maps: the order timeouts fire in must not depend on hashing, so that runs
     // (simulations above all) are reproducible.
-    pings: BTreeMap<NodeId, PendingPing>,
+    /// Keyed by node id and address: a ping to a node at one address is not answered by its
+    /// Pong from another, nor joined by a ping meant for another.
+    pings: BTreeMap<(NodeId, SocketAddr), PendingPing>,
     queries: BTreeMap<u64, Query>,
     /// Each lookup with its target (FINDNODE names a public key, the table works on its hash).
     lookups: BTreeMap<LookupId, (PeerId, Lookup<NodeRecord>)>,
@@ -309,6 +311,7 @@ impl Discv4 {
             config.rate_limit_burst,
             config.rate_limit_ips,
         );
+        let first_refresh = now + config.refresh_interval;
         Ok(Self {
             table: Table::new(node_id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
@@ -333,7 +336,9 @@ impl Discv4 {
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
             rate,
-            next_refresh: None,
+            // Without bootnodes too (a bootnode of its own, or a node that others find):
+            // the first refresh comes one interval after the start, as later ones do.
+            next_refresh: Some(first_refresh),
             refresh_lookup: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -510,14 +515,14 @@ impl Discv4 {
 
     /// Handles the passing of time: retries, timeouts, table refresh and revalidation.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<NodeId> = self
+        let expired: Vec<(NodeId, SocketAddr)> = self
             .pings
             .iter()
             .filter(|(_, ping)| ping.deadline <= now)
-            .map(|(id, _)| *id)
+            .map(|(key, _)| *key)
             .collect();
-        for id in expired {
-            self.on_ping_timeout(now, id);
+        for key in expired {
+            self.on_ping_timeout(now, key);
         }
         let expired: Vec<u64> = self
             .queries
@@ -600,7 +605,7 @@ impl Discv4 {
         });
         self.send(from, &pong);
         let node_id = sender.node_id();
-        let bond = self.bond_mut(node_id, from.ip());
+        let bond = self.bond_mut(now, node_id, from.ip());
         bond.ping_received = Some(now);
         let proven = bond
             .pong_received
@@ -632,17 +637,18 @@ impl Discv4 {
 
     fn on_pong(&mut self, now: Instant, from: SocketAddr, sender: PeerId, pong: &Pong) {
         let node_id = sender.node_id();
+        let key = (node_id, from);
         let matches = self
             .pings
-            .get(&node_id)
-            .is_some_and(|p| p.hashes.contains(&pong.ping_hash) && p.addr == from);
+            .get(&key)
+            .is_some_and(|p| p.hashes.contains(&pong.ping_hash));
         if !matches {
             return;
         }
-        let Some(ping) = self.pings.remove(&node_id) else {
+        let Some(ping) = self.pings.remove(&key) else {
             return;
         };
-        self.bond_mut(node_id, from.ip()).pong_received = Some(now);
+        self.bond_mut(now, node_id, from.ip()).pong_received = Some(now);
         // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
         let seen_as = SocketAddr::new(pong.to.ip, pong.to.udp_port);
         if let Some(addr) = self.votes.vote(from.ip(), seen_as) {
@@ -824,11 +830,13 @@ impl Discv4 {
 
     // ----- Pings and bonds -----
 
-    /// Sends a Ping to `node` for `waiter`, or joins the one in flight. False when too many are
-    /// (for a [`Waiter::PingBack`], when ping-backs hold their share of them).
+    /// Sends a Ping to `node` for `waiter`, or joins the one in flight to the same address.
+    /// False when too many are (for a [`Waiter::PingBack`], when ping-backs hold their share
+    /// of them).
     fn send_ping(&mut self, now: Instant, node: NodeRecord, waiter: Waiter) -> bool {
         let node_id = node.node_id();
-        if let Some(pending) = self.pings.get_mut(&node_id) {
+        let addr = SocketAddr::new(node.ip, node.udp_port);
+        if let Some(pending) = self.pings.get_mut(&(node_id, addr)) {
             if !pending.waiters.contains(&waiter) {
                 pending.waiters.push(waiter);
             }
@@ -843,10 +851,9 @@ impl Discv4 {
                 return false;
             }
         }
-        let addr = SocketAddr::new(node.ip, node.udp_port);
         let hash = self.transmit_ping(now, addr);
         self.pings.insert(
-            node_id,
+            (node_id, addr),
             PendingPing {
                 hashes: vec![hash],
                 node,
@@ -875,8 +882,9 @@ impl Discv4 {
         self.send(addr, &ping)
     }
 
-    fn on_ping_timeout(&mut self, now: Instant, node_id: NodeId) {
-        let Some(ping) = self.pings.get_mut(&node_id) else {
+    fn on_ping_timeout(&mut self, now: Instant, key: (NodeId, SocketAddr)) {
+        let node_id = key.0;
+        let Some(ping) = self.pings.get_mut(&key) else {
             return;
         };
         // A ping-back is not retried: one Pong and one Ping per Ping received, whoever sent it.
@@ -886,12 +894,12 @@ impl Discv4 {
             ping.sent = now;
             let addr = ping.addr;
             let hash = self.transmit_ping(now, addr);
-            if let Some(ping) = self.pings.get_mut(&node_id) {
+            if let Some(ping) = self.pings.get_mut(&key) {
                 ping.hashes.push(hash);
             }
             return;
         }
-        let Some(ping) = self.pings.remove(&node_id) else {
+        let Some(ping) = self.pings.remove(&key) else {
             return;
         };
         for waiter in ping.waiters {
@@ -971,17 +979,38 @@ impl Discv4 {
             .is_some_and(|at| now.saturating_duration_since(at) < self.config.bond_expiration)
     }
 
-    fn bond_mut(&mut self, node_id: NodeId, ip: IpAddr) -> &mut Bond {
+    fn bond_mut(&mut self, now: Instant, node_id: NodeId, ip: IpAddr) -> &mut Bond {
         self.bond_clock += 1;
         let clock = self.bond_clock;
         if !self.bonds.contains_key(&(node_id, ip)) && self.bonds.len() >= self.config.max_bonds {
-            // Evict the least recently touched eighth in one pass, so eviction stays cheap.
-            let mut ages: Vec<u64> = self.bonds.values().map(|b| b.touched).collect();
-            let cut = ages.len() / 8;
+            // Make room in one pass, so eviction stays cheap: the older half of the bonds
+            // without a live endpoint proof (a Ping from a fresh key makes one of those), or,
+            // when every bond has one, the least recently touched eighth. A flood of Pings
+            // from fresh keys then cannot push out the proofs our peers' requests need.
+            let expiration = self.config.bond_expiration;
+            let proven = |b: &Bond| {
+                b.pong_received
+                    .is_some_and(|at| now.saturating_duration_since(at) < expiration)
+            };
+            let unproven: Vec<u64> = self
+                .bonds
+                .values()
+                .filter(|b| !proven(b))
+                .map(|b| b.touched)
+                .collect();
+            let (mut ages, cut, spare_proven) = if unproven.is_empty() {
+                let all: Vec<u64> = self.bonds.values().map(|b| b.touched).collect();
+                let cut = all.len() / 8;
+                (all, cut, false)
+            } else {
+                let cut = unproven.len() / 2;
+                (unproven, cut, true)
+            };
             if cut < ages.len() {
                 let (_, threshold, _) = ages.select_nth_unstable(cut);
                 let threshold = *threshold;
-                self.bonds.retain(|_, b| b.touched > threshold);
+                self.bonds
+                    .retain(|_, b| b.touched > threshold || (spare_proven && proven(b)));
             }
         }
         let bond = self.bonds.entry((node_id, ip)).or_default();

@@ -838,3 +838,89 @@ fn neighbours_at_privileged_ports_are_not_contacted() {
     assert!(contacted.contains(&fine), "{contacted:?}");
     assert!(!contacted.contains(&dns), "{contacted:?}");
 }
+
+#[test]
+fn a_flood_of_pings_from_fresh_keys_keeps_the_proofs_peers_need() {
+    // A bonded with B (B answered A's Ping); then Pings from 64 fresh keys at 64 addresses
+    // overflow A's 32 bonds. B's proof survives: its FINDNODE is still answered.
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let config = Config {
+        max_bonds: 32,
+        ..Config::default()
+    };
+    let mut net = Net::new(vec![(a, node_with(1, a, config)), (b, node(2, b))]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    net.deliver(now);
+    for i in 0..64u8 {
+        let from = SocketAddr::from(([10, 1, 0, i], 30303));
+        let ping = ping_packet(&key(100 + i), from, a);
+        net.node(a).handle_datagram(now, from, &ping);
+    }
+    std::iter::from_fn(|| net.node(a).poll_transmit()).for_each(drop);
+    let find = Message::FindNode(FindNode {
+        target: PeerId([7; 64]),
+        expiration: UNIX + 20,
+    });
+    net.node(a).handle_datagram(now, b, &find.encode(&key(2)).0);
+    assert!(
+        sent_to(net.node(a), b)
+            .iter()
+            .any(|p| matches!(p.message, Message::Neighbours(_)))
+    );
+}
+
+#[test]
+fn pings_to_one_node_at_two_addresses_are_two_pings() {
+    // A knows B's key at a second, stale address. A ping there does not swallow one to the
+    // real address, and B's Pong from the real address answers only that one.
+    let (mut net, a, b, record) = a_pinged_b();
+    let now = start();
+    let stale = NodeRecord {
+        ip: "10.0.0.9".parse().unwrap(),
+        ..record
+    };
+    net.sent.clear();
+    net.events.clear();
+    let to_stale = net.node(a).ping(now, stale);
+    let to_real = net.node(a).ping(now, record);
+    net.deliver(now);
+    let pinged: Vec<SocketAddr> = net
+        .sent
+        .iter()
+        .filter(|(from, t)| {
+            *from == a && matches!(wire::decode(&t.bytes).unwrap().message, Message::Ping(_))
+        })
+        .map(|(_, t)| t.dst)
+        .collect();
+    assert_eq!(pinged, [addr("10.0.0.9:30303"), b]);
+    let results: Vec<(u64, bool)> = net
+        .events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::PingResult { id, result, .. } if *at == a => Some((id.0, result.is_ok())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [(to_real.0, true)],
+        "the stale one is still waiting"
+    );
+    assert_ne!(to_stale, to_real);
+}
+
+#[test]
+fn a_node_without_bootnodes_still_refreshes_its_table() {
+    // B pinged A and A pinged back, so each knows the other; nobody added a bootnode. Half an
+    // hour on, A's refresh asks B for nodes.
+    let (mut net, a, b, _) = a_pinged_b();
+    let now = start();
+    net.sent.clear();
+    net.run_until(now, now + Duration::from_secs(31 * 60));
+    let find_nodes = sent_between(&net, a, b, |m| {
+        matches!(m, Message::FindNode(_)).then_some(())
+    });
+    assert!(!find_nodes.is_empty());
+}

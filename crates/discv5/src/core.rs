@@ -63,7 +63,8 @@ pub struct Config {
     /// Interval at which the least recently seen node of a random bucket is pinged. Default 5 s.
     pub revalidate_interval: Duration,
     /// Interval of the table refresh (a lookup of our own id and one of a random target); the
-    /// first runs when a bootnode is added. Default 30 min.
+    /// first runs when a bootnode is added, or one interval after the start for a node without
+    /// bootnodes. Default 30 min.
     pub refresh_interval: Duration,
     /// TALKREQ protocols handed to the application; others get an empty TALKRESP. Default 16.
     pub max_talk_protocols: usize,
@@ -312,6 +313,7 @@ impl Discv5 {
         let mut session_seed = [0u8; 32];
         rng.fill_bytes(&mut session_seed);
         let id = record.node_id();
+        let first_refresh = now + config.refresh_interval;
         Self {
             sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
             table: Table::new(id, config.table.clone()),
@@ -330,7 +332,9 @@ impl Discv5 {
             bootnodes: Vec::new(),
             refresh_lookup: None,
             next_id: 0,
-            next_refresh: None,
+            // Without bootnodes too (a bootnode of its own, or a node that others find):
+            // the first refresh comes one interval after the start, as later ones do.
+            next_refresh: Some(first_refresh),
             events: VecDeque::new(),
         }
     }

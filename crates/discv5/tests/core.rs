@@ -1168,3 +1168,21 @@ fn a_findnode_distance_over_256_is_skipped_not_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_node_without_bootnodes_still_refreshes_its_table() {
+    // Node 0 pinged node 1 (so each knows the other); nobody added a bootnode. Half an hour
+    // on, node 0's refresh looks up nodes.
+    let mut net = Net::new(2);
+    let (now, one) = (net.now, net.record(1));
+    net.node(0).ping(now, &one);
+    net.run(Duration::from_secs(1));
+    net.take_events(0);
+    net.run(Duration::from_secs(31 * 60));
+    let lookups = net
+        .take_events(0)
+        .into_iter()
+        .filter(|e| matches!(e, Event::LookupFinished { .. }))
+        .count();
+    assert!(lookups >= 2, "{lookups} lookups");
+}
