@@ -809,8 +809,22 @@ impl Discv4 {
         };
         let record = response.record;
         let result = if record.peer_id() == sender {
+            // The table keeps a record only if it is not older than the one it has, and names
+            // no address the node may not point us to (as go-ethereum's RequestENR); the
+            // caller gets what the node sent either way.
+            let relayable = [record.ip().map(IpAddr::V4), record.ip6().map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+                .all(|ip| relay_allowed(from.ip(), ip));
             let node_id = sender.node_id();
-            if let Some(entry) = self.table.get_mut(&node_id) {
+            if let Some(entry) = self.table.get_mut(&node_id)
+                && relayable
+                && entry
+                    .value
+                    .enr
+                    .as_ref()
+                    .is_none_or(|known| known.seq() <= record.seq())
+            {
                 entry.value.enr_seq = Some(record.seq());
                 entry.value.enr = Some(record.clone());
                 let node = entry.value.record;

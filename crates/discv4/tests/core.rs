@@ -395,8 +395,9 @@ fn a_silent_node_leaves_the_table_by_revalidation() {
     assert!(net.events.contains(&(a, Event::NodeRemoved(record))));
 }
 
-#[test]
-fn a_record_that_is_not_the_nodes_is_refused() {
+/// Our node at 10.0.0.1 after B (key 2, at 10.0.0.2) bonded with it by hand (our Ping back
+/// answered with a Pong); with B's address and its record in our table.
+fn bonded_by_hand() -> (Discv4, SocketAddr, NodeRecord) {
     let a = addr("10.0.0.1:30303");
     let b = addr("10.0.0.2:30303");
     let now = start();
@@ -433,6 +434,13 @@ fn a_record_that_is_not_the_nodes_is_refused() {
     });
     ours.handle_datagram(now, b, &pong.encode(&b_key).0);
     let b_record = ours.table().iter().next().unwrap().value.record;
+    (ours, b, b_record)
+}
+
+#[test]
+fn a_record_that_is_not_the_nodes_is_refused() {
+    let (mut ours, b, b_record) = bonded_by_hand();
+    let (now, b_key) = (start(), key(2));
     let request = ours.request_enr(now, b_record);
     let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
     assert!(matches!(enr_request.message, Message::EnrRequest(_)));
@@ -923,4 +931,53 @@ fn a_node_without_bootnodes_still_refreshes_its_table() {
         matches!(m, Message::FindNode(_)).then_some(())
     });
     assert!(!find_nodes.is_empty());
+}
+
+/// Our node asks B (bonded by hand) for its record once per entry of `records`, and B
+/// answers each time with the next; what our table then holds for B, and the last result.
+fn enr_answered_with(records: &[Enr]) -> (Option<Enr>, Option<Result<Enr, RequestError>>) {
+    let (mut ours, b, b_record) = bonded_by_hand();
+    let now = start();
+    let mut result = None;
+    for record in records {
+        let request = ours.request_enr(now, b_record);
+        let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+        let response = Message::EnrResponse(EnrResponse {
+            request_hash: enr_request.hash,
+            record: record.clone(),
+        });
+        ours.handle_datagram(now, b, &response.encode(&key(2)).0);
+        result = std::iter::from_fn(|| ours.poll_event()).find_map(|e| match e {
+            Event::EnrResult { id, result, .. } if id == request => Some(result),
+            _ => None,
+        });
+    }
+    let stored = ours.table().iter().next().unwrap().value.enr.clone();
+    (stored, result)
+}
+
+#[test]
+fn a_record_naming_a_loopback_address_or_older_than_the_known_one_stays_out_of_the_table() {
+    let at = |seq: u64, ip: [u8; 4]| {
+        Enr::builder()
+            .seq(seq)
+            .ip4(ip.into())
+            .udp(30303)
+            .build(&key(2))
+            .unwrap()
+    };
+    // A record on B's network is kept.
+    let fine = at(5, [10, 0, 0, 2]);
+    let answered = enr_answered_with(std::slice::from_ref(&fine));
+    assert_eq!(answered, (Some(fine.clone()), Some(Ok(fine.clone()))));
+    // One naming 127.0.0.1 is handed to the caller, not kept: B is not on our host.
+    let local = at(6, [127, 0, 0, 1]);
+    assert_eq!(
+        enr_answered_with(std::slice::from_ref(&local)),
+        (None, Some(Ok(local)))
+    );
+    // Nor does an older record replace a newer one.
+    let older = at(4, [10, 0, 0, 2]);
+    let answered = enr_answered_with(&[fine.clone(), older.clone()]);
+    assert_eq!(answered, (Some(fine), Some(Ok(older))));
 }
