@@ -15,14 +15,16 @@ use crate::{
 
 /// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
 pub const MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
-/// Most block headers in a request or a response (go-ethereum's `maxHeadersServe`).
+/// Most block headers in a response, and served for a request (go-ethereum's
+/// `maxHeadersServe`).
 pub const MAX_HEADERS: usize = 1024;
-/// Most block bodies, receipt lists or hashes in a body/receipt request or response
-/// (go-ethereum's `maxBodiesServe` and `maxReceiptsServe`).
+/// Most block bodies or receipt lists in a response, and served for a request however many it
+/// names (go-ethereum's `maxBodiesServe` and `maxReceiptsServe`).
 pub const MAX_BLOCKS: usize = 1024;
 /// Most transactions announced in one NewPooledTransactionHashes (caps/eth.md's soft limit).
 pub const MAX_ANNOUNCED: usize = 4096;
-/// Most transactions requested in one GetPooledTransactions (caps/eth.md's soft limit).
+/// Most transactions to ask for in one GetPooledTransactions (caps/eth.md's soft limit). A
+/// request for more is still a valid message: peers such as Erigon send them.
 pub const MAX_POOLED_REQUEST: usize = 256;
 
 /// An eth protocol version this crate speaks.
@@ -508,10 +510,10 @@ impl EthMessage {
                 limit_at(data, Some(1), MAX_HEADERS)?;
                 Self::BlockHeaders(decode_exact(data)?)
             }
-            id::GET_BLOCK_BODIES => {
-                limit_at(data, Some(1), MAX_BLOCKS)?;
-                Self::GetBlockBodies(decode_exact(data)?)
-            }
+            // A request may ask for more than is served (caps/eth.md's limits are soft; Erigon
+            // asks for every hash it was told of at once): only the message size bounds it,
+            // and the answer stops at the serving limits, as go-ethereum's does.
+            id::GET_BLOCK_BODIES => Self::GetBlockBodies(decode_exact(data)?),
             id::BLOCK_BODIES => {
                 limit_at(data, Some(1), MAX_BLOCKS)?;
                 Self::BlockBodies(decode_exact(data)?)
@@ -535,18 +537,13 @@ impl EthMessage {
                 }
                 Self::NewPooledTransactionHashes(message)
             }
-            id::GET_POOLED_TRANSACTIONS => {
-                limit_at(data, Some(1), MAX_POOLED_REQUEST)?;
-                Self::GetPooledTransactions(decode_exact(data)?)
-            }
+            id::GET_POOLED_TRANSACTIONS => Self::GetPooledTransactions(decode_exact(data)?),
             id::POOLED_TRANSACTIONS => {
                 let message: PooledTransactions = decode_exact(data)?;
                 blobs_allowed(&message.transactions, TransactionEnvelope::has_sidecar)?;
                 Self::PooledTransactions(message)
             }
             id::GET_RECEIPTS => {
-                let hashes_at = if version == EthVersion::Eth70 { 2 } else { 1 };
-                limit_at(data, Some(hashes_at), MAX_BLOCKS)?;
                 let message = match version {
                     EthVersion::Eth70 => {
                         let wire: GetReceipts70Wire = decode_exact(data)?;

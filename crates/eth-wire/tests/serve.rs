@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256, Bytes};
 use devp2p_eth_wire::{
     BlockId, ChainError, ChainReader, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
-    GetPooledTransactions, GetReceipts, HeadersQuery, Log, MemoryChain, Receipt,
+    GetPooledTransactions, GetReceipts, HeadersQuery, Log, MemoryChain, Receipt, Receipts,
     SOFT_RESPONSE_LIMIT, respond, serve_headers, serve_receipts,
 };
 use std::sync::OnceLock;
@@ -180,9 +180,11 @@ fn chain_that_does_not_link() {
     ));
 }
 
-/// The test chain, with every block holding `per_block` receipts of about 300 KB each.
+/// The test chain, with every block holding `per_block` receipts, each with a log of
+/// `log_data` bytes of data.
 struct WithReceipts {
     per_block: usize,
+    log_data: usize,
 }
 
 impl ChainReader for WithReceipts {
@@ -204,7 +206,7 @@ impl ChainReader for WithReceipts {
             logs: vec![Log {
                 address: Address::repeat_byte(0x11),
                 topics: vec![],
-                data: Bytes::from(vec![0xab; 300_000]),
+                data: Bytes::from(vec![0xab; self.log_data]),
             }],
         };
         Some((0..self.per_block).map(receipt).collect())
@@ -218,7 +220,10 @@ impl ChainReader for WithReceipts {
 /// receipts each: how many in each list, and whether the last was cut short.
 fn served(version: EthVersion, per_block: usize, first: u64) -> (Vec<usize>, bool) {
     let (lists, incomplete) = serve_receipts(
-        &WithReceipts { per_block },
+        &WithReceipts {
+            per_block,
+            log_data: 300_000,
+        },
         version,
         &[hash(1), hash(2), hash(3), hash(4)],
         first,
@@ -244,4 +249,34 @@ fn receipts_stop_at_the_soft_limit_as_each_version_allows() {
     // block is not started, and nothing was cut.
     assert_eq!(served(EthVersion::Eth70, 7, 0), (vec![7], false));
     assert_eq!(served(EthVersion::Eth69, 7, 0), (vec![7], false));
+}
+
+/// eth/68 sends receipts with their 256-byte blooms: the soft limit counts them, or a plain
+/// transfer's receipt (a few dozen bytes on eth/69) would be counted at a tenth of its size and
+/// an answer for 256 blocks would pass go-ethereum's 10 MiB message limit.
+#[test]
+fn eth68_receipts_are_counted_with_their_blooms() {
+    let chain = WithReceipts {
+        per_block: 150,
+        log_data: 0,
+    };
+    let hashes: Vec<B256> = (1..=256).map(hash).collect();
+    for version in [EthVersion::Eth68, EthVersion::Eth69] {
+        let (lists, _) = serve_receipts(&chain, version, &hashes, 0);
+        let blocks = lists.len();
+        let encoded = EthMessage::Receipts(Receipts {
+            request_id: 1,
+            last_block_incomplete: false,
+            receipts: lists,
+        })
+        .encode(version)
+        .unwrap();
+        // Whole blocks only: at most one block past the limit.
+        let per_block = encoded.len() / blocks;
+        assert!(
+            encoded.len() <= SOFT_RESPONSE_LIMIT + per_block,
+            "{version:?}: {} bytes in {blocks} blocks",
+            encoded.len()
+        );
+    }
 }
