@@ -158,7 +158,14 @@ impl<'a> Decodable<'a> for TransactionEnvelope {
         let result = if rlp.peek_is_list() == Some(true) {
             Self::from_encoded(Bytes::copy_from_slice(rlp.raw()?))
         } else {
-            Self::from_encoded(Bytes::copy_from_slice(rlp.bytes()?))
+            match rlp.bytes()? {
+                // A legacy transaction is sent as its list, never wrapped in a string (geth
+                // refuses that too): this form would not re-encode to the bytes received.
+                typed if typed.first().is_some_and(|b| *b >= 0xc0) => {
+                    Err(DecodeError::new(DecodeErrorKind::UnexpectedString, 0))
+                }
+                typed => Self::from_encoded(Bytes::copy_from_slice(typed)),
+            }
         };
         // Errors inside the transaction are reported at the transaction's own offset.
         result.map_err(|e| DecodeError::new(e.kind(), offset))

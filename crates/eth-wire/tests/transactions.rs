@@ -98,6 +98,15 @@ fn malformed_envelopes() {
     let mut legacy = vec![0xc9];
     legacy.extend([0x80; 9]);
     assert!(TransactionEnvelope::from_encoded(Bytes::copy_from_slice(&legacy)).is_ok());
+    // In a list of transactions, a legacy one must not come wrapped in a string (the bytes
+    // would not re-encode as received; go-ethereum refuses it).
+    let mut wrapped = vec![0xcb, 0x8a];
+    wrapped.extend(&legacy);
+    let in_list = decode_exact::<Vec<TransactionEnvelope>>(&wrapped);
+    assert_eq!(
+        in_list.map_err(|e| (e.kind(), e.offset())),
+        Err((DecodeErrorKind::UnexpectedString, 1))
+    );
     legacy.push(0x02);
     assert_eq!(kind(&legacy), DecodeErrorKind::TrailingBytes);
     // Lists with the wrong number of fields for their type: legacy, EIP-1559, and a blob
