@@ -13,8 +13,9 @@ use devp2p_enr::PeerId;
 use devp2p_rlpx_framing::{MAX_FRAME_SIZE, Message};
 
 use crate::{
-    Capability, CapabilityMessage, DISCONNECT_ID, DisconnectReason, Disconnected, HELLO_ID, Hello,
-    P2P_VERSION, PING_ID, PONG_ID, ProtocolError, SendError, SharedCapability,
+    CAPABILITY_BASE_ID, Capability, CapabilityMessage, DISCONNECT_ID, DisconnectReason,
+    Disconnected, HELLO_ID, Hello, P2P_VERSION, PING_ID, PONG_ID, ProtocolError, SendError,
+    SharedCapability,
     keepalive::{Due, Keepalive, TokenBucket},
     messages::EMPTY_LIST,
     mux::Multiplexer,
@@ -331,6 +332,10 @@ impl Session {
         }
         let route = match message.id {
             PING_ID | PONG_ID => None,
+            // The other ids the base protocol reserves (a second Hello, ids it may define
+            // later) are ignored, as go-ethereum discards them; ending the session for them
+            // would break with any peer speaking a later p2p version.
+            id if id < CAPABILITY_BASE_ID => return Ok(()),
             id => Some(
                 self.mux
                     .route(id)

@@ -6,9 +6,9 @@ use bytes::Bytes;
 
 use crate::ProtocolError;
 
-/// Largest decompressed message accepted: 16 MiB, as go-ethereum (a frame's size field cannot
-/// describe more either).
-pub const MAX_DECOMPRESSED_SIZE: usize = 16 * 1024 * 1024;
+/// Largest decompressed message accepted or sent: 16 MiB less one byte, the largest a 24-bit
+/// size describes, as go-ethereum (`maxUint24`), which refuses a message of exactly 16 MiB.
+pub const MAX_DECOMPRESSED_SIZE: usize = (1 << 24) - 1;
 
 /// Largest scratch buffer a [`Compressor`] keeps between messages; larger messages get a buffer
 /// of their own, so a session does not hold on to megabytes after one big message.

@@ -313,18 +313,19 @@ fn send_errors() {
         pair.a.send(1, 4, Bytes::new()),
         Err(SendError::UnknownMessage { id: 4, count: 4 })
     );
+    // The limit is 2^24 - 1 bytes, go-ethereum's: exactly 16 MiB is too large.
+    let max = (1 << 24) - 1;
     assert_eq!(
-        pair.a.send(0, 0, Bytes::from(vec![0; (16 << 20) + 1])),
-        Err(SendError::TooLarge((16 << 20) + 1))
+        pair.a.send(0, 0, Bytes::from(vec![0; max + 1])),
+        Err(SendError::TooLarge(max + 1))
     );
     // Within the size limit but not within one frame once compressed (incompressible bytes
     // grow a little); compressible ones of the same size go.
-    let sixteen = Bytes::from(noise(16 << 20, 7));
-    match pair.a.send(0, 0, sixteen) {
-        Err(SendError::TooLarge(frame)) => assert!(frame > (16 << 20), "{frame}"),
+    match pair.a.send(0, 0, Bytes::from(noise(max, 7))) {
+        Err(SendError::TooLarge(frame)) => assert!(frame > max, "{frame}"),
         other => panic!("expected TooLarge, got {other:?}"),
     }
-    assert_eq!(pair.a.send(0, 0, Bytes::from(vec![0; 16 << 20])), Ok(()));
+    assert_eq!(pair.a.send(0, 0, Bytes::from(vec![0; max])), Ok(()));
     pair.a.disconnect(DisconnectReason::ClientQuitting);
     assert_eq!(pair.a.send(0, 0, Bytes::new()), Err(SendError::Closed));
     assert!(
@@ -411,12 +412,22 @@ fn oversized_snappy_claim_is_refused() {
 
 #[test]
 fn unknown_message_ids() {
-    for id in [0x00, 0x04, 0x0f, 0x10 + 18 + 4, u64::MAX] {
+    // Past every shared capability: a breach.
+    for id in [0x10 + 18 + 4, u64::MAX] {
         let mut pair = Pair::established();
         pair.a
             .handle_message(pair.now, Message::new(id, vec![0x01, 0x00, 0xc0]));
         let ended = disconnected(&mut pair.a);
         assert_eq!(ended.reason, DisconnectReason::ProtocolBreach, "{id:#x}");
+    }
+    // The base protocol's other ids (a second Hello, ids a later p2p version may use) are
+    // ignored, as go-ethereum discards them: the session goes on.
+    for id in [0x00, 0x04, 0x0f] {
+        let mut pair = Pair::established();
+        pair.a
+            .handle_message(pair.now, Message::new(id, vec![0x01, 0x00, 0xc0]));
+        assert!(!pair.a.is_closed(), "{id:#x}");
+        assert!(pair.a.poll_transmit().is_none(), "{id:#x}");
     }
 }
 
