@@ -1,6 +1,12 @@
 //! Two `devp2p` processes: `eth status` against `eth serve` on 127.0.0.1 reports the ethtest
-//! chain's Status; an eth session of our own against the server gets its headers and bodies.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+//! chain's Status; an eth session of our own against the server gets its headers and bodies;
+//! and an eth handshake that gets no Status says why it ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod common;
 
@@ -242,4 +248,71 @@ async fn serve_answers_headers_and_bodies_and_ends_on_a_second_status() {
         }
         other => panic!("expected the server's Disconnect, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_peer_that_sends_no_status_is_told_why() {
+    use futures::StreamExt;
+    // A waits 300 ms for a Status that B, once its Hello is done, never sends: A ends the
+    // session with reason 0x0b, and B hears it.
+    let chain = MemoryChain::load(
+        &std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap(),
+        &std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap(),
+    )
+    .unwrap();
+    let local = LocalStatus {
+        spec: chain.genesis().spec.clone(),
+        head: chain.head(),
+        total_difficulty: chain.genesis().header.header.difficulty,
+        earliest: 0,
+    };
+    let (key_a, key_b) = (
+        NodeKey::new(SecretKey::from_slice(&[6; 32]).unwrap()),
+        NodeKey::new(SecretKey::from_slice(&[7; 32]).unwrap()),
+    );
+    let id_a = *key_a.id();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let info = |key: &NodeKey| NodeInfo {
+        client_id: "test".into(),
+        listen_port: 0,
+        id: *key.id(),
+    };
+    let caps = EthStream::<tokio::net::TcpStream>::capabilities;
+    let a = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let rlpx = RlpxStream::accept(tcp, &key_a, &Default::default())
+            .await
+            .unwrap();
+        let p2p = P2pStream::handshake(rlpx, Config::default(), info(&key_a), caps())
+            .await
+            .unwrap();
+        EthStream::handshake(p2p, &local, Duration::from_millis(300))
+            .await
+            .err()
+    });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let rlpx = RlpxStream::connect(tcp, &key_b, &id_a, &Default::default())
+        .await
+        .unwrap();
+    let mut b = P2pStream::handshake(rlpx, Config::default(), info(&key_b), caps())
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match b.next().await {
+                Some(Err(P2pError::Disconnected(end))) => return Some(end),
+                None => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let end = ended.expect("a Disconnect, not just the end of the connection");
+    assert_eq!(
+        (end.reason, end.by_peer),
+        (DisconnectReason::PingTimeout, true)
+    );
+    assert!(matches!(a.await.unwrap(), Some(EthError::Timeout)));
 }

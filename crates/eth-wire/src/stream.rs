@@ -108,6 +108,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> EthStream<Io> {
     /// Exchanges Status over `p2p` (whose Hello offered [`capabilities`](Self::capabilities))
     /// in the highest shared eth version, and checks the peer's against ours. A refused Status
     /// ends the session with reason 0x10 (as go-ethereum); the error keeps the peer's Status.
+    /// No Status within `timeout` ends it with reason 0x0b.
     pub async fn handshake(
         mut p2p: P2pStream<Io>,
         local: &LocalStatus,
@@ -127,9 +128,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> EthStream<Io> {
         let ours = local.status(version);
         let data = EthMessage::Status(ours.clone()).encode(version)?;
         p2p.send(capability, crate::id::STATUS, data.into()).await?;
-        let received = tokio::time::timeout(timeout, next_eth(&mut p2p, capability))
-            .await
-            .map_err(|_| EthError::Timeout)?;
+        let Ok(received) = tokio::time::timeout(timeout, next_eth(&mut p2p, capability)).await
+        else {
+            // As go-ethereum: reason 0x0b, timeout on receiving a message.
+            let _ = p2p.disconnect(DisconnectReason::PingTimeout).await;
+            return Err(EthError::Timeout);
+        };
         let (id, data) = received?;
         if id != crate::id::STATUS {
             let _ = p2p.disconnect(DisconnectReason::SubprotocolError).await;
