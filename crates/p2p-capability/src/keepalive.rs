@@ -39,6 +39,15 @@ impl Keepalive {
         self.last_received = now;
     }
 
+    /// We are not reading (our own queues are full): the silence is ours, not the peer's, and
+    /// its Pong may be waiting unread. Both clocks start again from `now`.
+    pub(crate) fn hold(&mut self, now: Instant) {
+        self.last_received = now;
+        if self.ping_sent.is_some() {
+            self.ping_sent = Some(now);
+        }
+    }
+
     /// A Pong answers our outstanding Ping; returns the round-trip time if one was outstanding.
     pub(crate) fn on_pong(&mut self, now: Instant) -> Option<Duration> {
         self.ping_sent

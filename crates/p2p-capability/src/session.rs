@@ -34,6 +34,7 @@ pub struct Config {
     /// Silence after which we send a Ping. Default 15 s (as go-ethereum).
     pub ping_interval: Duration,
     /// Time allowed for the Pong; without it the session ends with reason 0x0b. Default 20 s.
+    /// Neither clock runs while a full ingress queue stops the session reading.
     pub pong_timeout: Duration,
     /// How many of the peer's Pings we answer in a burst. Default 10.
     pub ping_burst: u32,
@@ -217,6 +218,9 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::ExpectHello { deadline } if now >= deadline => self.fail(ProtocolError::Timeout),
+            // While a full ingress queue stops us reading, the peer is not silent: we are not
+            // listening (and its Pong may be queued behind the backlog).
+            State::Established if self.mux.is_full() => self.keepalive.hold(now),
             State::Established => match self.keepalive.handle_timeout(now) {
                 Due::Ping => self.queue(PING_ID, Bytes::from_static(&EMPTY_LIST)),
                 Due::Expired => self.fail(ProtocolError::Timeout),

@@ -115,7 +115,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     }
 
     /// Sends a Ping and waits for its Pong, returning the round-trip time. Capability messages
-    /// that arrive meanwhile stay queued for the stream.
+    /// that arrive meanwhile stay queued for the stream; should a capability's queue fill up,
+    /// nothing more is read (the Pong included) until the stream is drained.
     pub async fn ping(&mut self) -> Result<Duration, P2pError> {
         self.pong = None;
         self.session.ping(now());

@@ -300,6 +300,42 @@ fn ingress_back_pressure() {
 }
 
 #[test]
+fn a_session_that_stops_reading_does_not_blame_the_peer() {
+    // B's application does not drain a full queue for a minute: B is not reading, so neither
+    // its Ping timer nor a Pong deadline runs, and the session lives. Once drained, the
+    // keepalive works as before.
+    let config = Config {
+        ingress_messages: 3,
+        ..Config::default()
+    };
+    let mut pair = Pair::new(config, vec![eth(68), test_cap()], vec![eth(68), test_cap()]);
+    pair.deliver();
+    for i in 0..3 {
+        pair.a.send(1, 0, Bytes::from(vec![i])).unwrap();
+    }
+    let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
+    for m in wire {
+        pair.b.handle_message(pair.now, m);
+    }
+    assert!(!pair.b.wants_input());
+    for _ in 0..6 {
+        pair.now += Duration::from_secs(10);
+        pair.b.handle_timeout(pair.now);
+    }
+    assert!(!pair.b.is_closed());
+    while pair.b.poll_message().is_some() {}
+    pair.now += Duration::from_secs(16);
+    pair.b.handle_timeout(pair.now);
+    let sent: Vec<u64> = core::iter::from_fn(|| pair.b.poll_transmit())
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(sent, [0x02], "a Ping after 15 s of silence");
+    pair.now += Duration::from_secs(21);
+    pair.b.handle_timeout(pair.now);
+    assert!(pair.b.is_closed(), "and the Pong deadline holds again");
+}
+
+#[test]
 fn send_errors() {
     let now = Instant::now();
     let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
