@@ -170,13 +170,25 @@ fn serve_timeout_is_at_least_one_second() {
     assert!(stderr.contains("--timeout"), "{stderr}");
 }
 
+/// The ethtest chain, and our Status on it.
+fn ethtest() -> (MemoryChain, LocalStatus) {
+    let genesis = std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap();
+    let blocks = std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap();
+    let chain = MemoryChain::load(&genesis, &blocks).unwrap();
+    let local = LocalStatus {
+        spec: chain.genesis().spec.clone(),
+        head: chain.head(),
+        total_difficulty: chain.genesis().header.header.difficulty,
+        earliest: 0,
+    };
+    (chain, local)
+}
+
 #[tokio::test]
 async fn serve_answers_headers_and_bodies_and_ends_on_a_second_status() {
     let server = serve();
     let record: NodeRecord = server.first_line.parse().unwrap();
-    let genesis = std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap();
-    let blocks = std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap();
-    let chain = MemoryChain::load(&genesis, &blocks).unwrap();
+    let (chain, local) = ethtest();
     let key = NodeKey::new(SecretKey::from_slice(&[5; 32]).unwrap());
     let tcp = tokio::net::TcpStream::connect((record.ip, record.tcp_port))
         .await
@@ -197,12 +209,6 @@ async fn serve_answers_headers_and_bodies_and_ends_on_a_second_status() {
     )
     .await
     .unwrap();
-    let local = LocalStatus {
-        spec: chain.genesis().spec.clone(),
-        head: chain.head(),
-        total_difficulty: chain.genesis().header.header.difficulty,
-        earliest: 0,
-    };
     let mut eth = EthStream::handshake(p2p, &local, Duration::from_secs(10))
         .await
         .unwrap();
@@ -255,17 +261,7 @@ async fn a_peer_that_sends_no_status_is_told_why() {
     use futures::StreamExt;
     // A waits 300 ms for a Status that B, once its Hello is done, never sends: A ends the
     // session with reason 0x0b, and B hears it.
-    let chain = MemoryChain::load(
-        &std::fs::read_to_string(format!("{CHAIN}/genesis.json")).unwrap(),
-        &std::fs::read(format!("{CHAIN}/chain.rlp")).unwrap(),
-    )
-    .unwrap();
-    let local = LocalStatus {
-        spec: chain.genesis().spec.clone(),
-        head: chain.head(),
-        total_difficulty: chain.genesis().header.header.difficulty,
-        earliest: 0,
-    };
+    let (_, local) = ethtest();
     let (key_a, key_b) = (
         NodeKey::new(SecretKey::from_slice(&[6; 32]).unwrap()),
         NodeKey::new(SecretKey::from_slice(&[7; 32]).unwrap()),

@@ -432,6 +432,17 @@ fn with_challenges(b: u8, port: u16, max_challenges: usize) -> Node {
     node_with(b, port, config)
 }
 
+/// A pings B with no session (random packet, WHOAREYOU, handshake with the Ping); what B
+/// reports.
+fn pinged_through_a_handshake(now: Instant, a: &mut Node, b: &mut Node) -> Vec<SessionEvent> {
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    for _ in 0..2 {
+        deliver(now, a, b, None);
+        deliver(now, b, a, None);
+    }
+    events(b)
+}
+
 #[test]
 fn a_full_challenge_table_still_challenges_a_real_node() {
     // 300 message packets from made-up node ids at made-up addresses (spoofed: none will
@@ -440,12 +451,7 @@ fn a_full_challenge_table_still_challenges_a_real_node() {
     let (mut a, mut b) = (node(1, 9001), with_challenges(2, 9002, 256));
     spoof(now, &mut b, 300);
     let challenged = transmits(&mut b).len();
-    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
-    for _ in 0..2 {
-        deliver(now, &mut a, &mut b, None);
-        deliver(now, &mut b, &mut a, None);
-    }
-    let at_b = events(&mut b);
+    let at_b = pinged_through_a_handshake(now, &mut a, &mut b);
     assert!(
         matches!(&at_b[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(1)),
         "{at_b:?}"
@@ -588,12 +594,7 @@ fn a_whoareyou_with_enr_seq_zero_gets_our_record_even_at_seq_zero() {
         addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
     };
     let mut b = node(2, 9002);
-    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
-    for _ in 0..2 {
-        deliver(now, &mut a, &mut b, None);
-        deliver(now, &mut b, &mut a, None);
-    }
-    let at_b = events(&mut b);
+    let at_b = pinged_through_a_handshake(now, &mut a, &mut b);
     assert!(
         matches!(&at_b[..], [SessionEvent::Established { record: Some(r), .. }, SessionEvent::Message { .. }] if *r == a.enr),
         "{at_b:?}"
@@ -602,6 +603,17 @@ fn a_whoareyou_with_enr_seq_zero_gets_our_record_even_at_seq_zero() {
 
 /// A and B each send two messages to the other with no session, at once: both random
 /// packets, then both WHOAREYOUs, then both handshakes (with the second messages right behind
+/// Both sides' packets are in flight at once: collects both, then delivers both.
+fn cross(now: Instant, a: &mut Node, b: &mut Node) {
+    let (from_a, from_b) = (transmits(a), transmits(b));
+    for t in &from_a {
+        b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
+    }
+    for t in &from_b {
+        a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
+    }
+}
+
 /// them, in the new sessions) cross. Returns what each side received.
 fn crossing(a_seed: u8, b_seed: u8) -> (Node, Node, Vec<SessionEvent>, Vec<SessionEvent>) {
     let now = Instant::now();
@@ -619,14 +631,7 @@ fn crossing(a_seed: u8, b_seed: u8) -> (Node, Node, Vec<SessionEvent>, Vec<Sessi
     }
     let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        // Both sides' packets are in flight at once: collect both, then deliver both.
-        let (from_a, from_b) = (transmits(&mut a), transmits(&mut b));
-        for t in &from_a {
-            b.sessions.handle_datagram(now, a.addr, &t.bytes, |_| None);
-        }
-        for t in &from_b {
-            a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
-        }
+        cross(now, &mut a, &mut b);
         at_a.extend(events(&mut a));
         at_b.extend(events(&mut b));
     }
@@ -709,24 +714,8 @@ fn a_handshake_lost_while_crossing_is_made_good_by_the_repeated_challenge() {
     lo.sessions.send(now, &hi.enr.clone(), hi.addr, ping(1));
     hi.sessions.send(now, &lo.enr.clone(), lo.addr, ping(2));
     // Random packets cross, then the WHOAREYOUs.
-    let (from_lo, from_hi) = (transmits(lo), transmits(hi));
-    for t in &from_lo {
-        hi.sessions
-            .handle_datagram(now, lo.addr, &t.bytes, |_| None);
-    }
-    for t in &from_hi {
-        lo.sessions
-            .handle_datagram(now, hi.addr, &t.bytes, |_| None);
-    }
-    let (from_lo, from_hi) = (transmits(lo), transmits(hi));
-    for t in &from_lo {
-        hi.sessions
-            .handle_datagram(now, lo.addr, &t.bytes, |_| None);
-    }
-    for t in &from_hi {
-        lo.sessions
-            .handle_datagram(now, hi.addr, &t.bytes, |_| None);
-    }
+    cross(now, lo, hi);
+    cross(now, lo, hi);
     // Both handshakes cross; lo's is lost, hi's arrives (with ping 2).
     transmits(lo);
     assert_eq!(deliver(now, hi, lo, None), 1);

@@ -274,8 +274,9 @@ fn ping_flood_is_limited() {
     assert!(!pair.b.is_closed());
 }
 
-#[test]
-fn ingress_back_pressure() {
+/// A and B sharing eth and `test`, B taking 3 unread messages per capability; A has queued 3
+/// `test` messages for B, not yet sent.
+fn three_queued() -> Pair {
     let config = Config {
         ingress_messages: 3,
         ..Config::default()
@@ -285,6 +286,12 @@ fn ingress_back_pressure() {
     for i in 0..3 {
         pair.a.send(1, 0, Bytes::from(vec![i])).unwrap();
     }
+    pair
+}
+
+#[test]
+fn ingress_back_pressure() {
+    let mut pair = three_queued();
     pair.a.send(0, 0, Bytes::from_static(b"eth")).unwrap();
     let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
     for m in wire {
@@ -304,15 +311,7 @@ fn a_session_that_stops_reading_does_not_blame_the_peer() {
     // B's application does not drain a full queue for a minute: B is not reading, so neither
     // its Ping timer nor a Pong deadline runs, and the session lives. Once drained, the
     // keepalive works as before.
-    let config = Config {
-        ingress_messages: 3,
-        ..Config::default()
-    };
-    let mut pair = Pair::new(config, vec![eth(68), test_cap()], vec![eth(68), test_cap()]);
-    pair.deliver();
-    for i in 0..3 {
-        pair.a.send(1, 0, Bytes::from(vec![i])).unwrap();
-    }
+    let mut pair = three_queued();
     let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
     for m in wire {
         pair.b.handle_message(pair.now, m);
