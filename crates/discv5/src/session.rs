@@ -286,9 +286,6 @@ impl Sessions {
     /// packet ([`MAX_MESSAGE_SIZE`](wire::MAX_MESSAGE_SIZE)), or it cannot even wait (too many
     /// pending).
     pub fn send(&mut self, now: Instant, record: &Enr, addr: SocketAddr, message: Message) -> bool {
-        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
-            return false;
-        }
         let id = record.node_id();
         let key = (id, addr);
         if let Some(session) = self.sessions.get_mut(&key) {
@@ -312,6 +309,11 @@ impl Sessions {
                 deadline: now + self.config.handshake_timeout,
             });
             return true;
+        }
+        // In a session, a message that fits no packet fails to encode above; one that is to
+        // wait for a handshake is checked now.
+        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
+            return false;
         }
         if let Some(pending) = self.outgoing.get_mut(&key) {
             if pending.queued.len() >= self.config.max_queued {
