@@ -104,14 +104,6 @@ impl<'a> Rlp<'a> {
         error_at(kind, self.origin, at)
     }
 
-    /// Like [`error`](Self::error), for an item already read: moves the cursor back to `start`,
-    /// where the item begins, so that a failed read leaves it where it was.
-    #[cold]
-    fn fail(&mut self, kind: DecodeErrorKind, start: &'a [u8]) -> DecodeError {
-        self.rest = start;
-        error_at(kind, self.origin, start)
-    }
-
     /// Whether the next item is a list (`Some(true)`), a string (`Some(false)`), or there is none.
     #[inline]
     pub fn peek_is_list(&self) -> Option<bool> {
@@ -178,7 +170,14 @@ impl<'a> Rlp<'a> {
         let start = self.rest;
         match self.next_payload()? {
             (false, payload) => Ok(payload),
-            (true, _) => Err(self.fail(DecodeErrorKind::UnexpectedList, start)),
+            (true, _) => {
+                self.rest = start;
+                Err(error_at(
+                    DecodeErrorKind::UnexpectedList,
+                    self.origin,
+                    start,
+                ))
+            }
         }
     }
 
@@ -198,8 +197,11 @@ impl<'a> Rlp<'a> {
         }
         let start = self.rest;
         let payload = self.bytes()?;
-        <&[u8; N]>::try_from(payload)
-            .map_err(|_| self.fail(DecodeErrorKind::UnexpectedLength, start))
+        let array = <&[u8; N]>::try_from(payload);
+        if array.is_err() {
+            self.rest = start;
+        }
+        array.map_err(|_| error_at(DecodeErrorKind::UnexpectedLength, self.origin, start))
     }
 
     /// Reads the next item as an unsigned integer of at most `N` bytes and returns its minimal
@@ -257,7 +259,11 @@ impl<'a> Rlp<'a> {
     ) -> Result<T, DecodeError> {
         let start = self.rest;
         let payload = self.bytes()?;
-        f(payload).map_err(|kind| self.fail(kind, start))
+        let converted = f(payload);
+        if converted.is_err() {
+            self.rest = start;
+        }
+        converted.map_err(|kind| error_at(kind, self.origin, start))
     }
 
     /// Reads the next item, which must be a list, and returns a cursor over its payload.
@@ -270,7 +276,14 @@ impl<'a> Rlp<'a> {
                 origin: self.origin,
                 nested: true,
             }),
-            (false, _) => Err(self.fail(DecodeErrorKind::UnexpectedString, start)),
+            (false, _) => {
+                self.rest = start;
+                Err(error_at(
+                    DecodeErrorKind::UnexpectedString,
+                    self.origin,
+                    start,
+                ))
+            }
         }
     }
 
