@@ -43,8 +43,8 @@ pub enum ProtocolError {
     /// A snappy block is corrupt.
     #[error("corrupt snappy data")]
     Snappy,
-    /// A snappy block announces more than 16 MiB.
-    #[error("snappy data announces {0} bytes, over the 16 MiB limit")]
+    /// A snappy block announces more than 16 MiB less one byte.
+    #[error("snappy data announces {0} bytes, over the limit of 16 MiB less one byte")]
     DecompressedTooLarge(usize),
     /// No Hello, or no Pong to our Ping, in time.
     #[error("the peer went silent")]

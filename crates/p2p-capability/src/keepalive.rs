@@ -22,6 +22,8 @@ pub(crate) struct Keepalive {
     timeout: Duration,
     last_received: Instant,
     ping_sent: Option<Instant>,
+    /// Since when the clocks have been held (see [`hold`](Self::hold)).
+    held_since: Option<Instant>,
 }
 
 impl Keepalive {
@@ -31,6 +33,7 @@ impl Keepalive {
             timeout,
             last_received: now,
             ping_sent: None,
+            held_since: None,
         }
     }
 
@@ -40,12 +43,24 @@ impl Keepalive {
     }
 
     /// We are not reading (our own queues are full): the silence is ours, not the peer's, and
-    /// its Pong may be waiting unread. Both clocks start again from `now`.
-    pub(crate) fn hold(&mut self, now: Instant) {
+    /// its Pong may be waiting unread. Both clocks start again from `now`, for at most one Pong
+    /// timeout in a row: a peer that fills our queues and stops reading our answers (so that
+    /// we cannot drain them) must not keep the session forever. False once that is used up.
+    pub(crate) fn hold(&mut self, now: Instant) -> bool {
+        let since = *self.held_since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= self.timeout {
+            return false;
+        }
         self.last_received = now;
         if self.ping_sent.is_some() {
             self.ping_sent = Some(now);
         }
+        true
+    }
+
+    /// We are reading again: a later hold gets its full time.
+    pub(crate) const fn release(&mut self) {
+        self.held_since = None;
     }
 
     /// A Pong answers our outstanding Ping; returns the round-trip time if one was outstanding.

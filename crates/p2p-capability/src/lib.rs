@@ -8,7 +8,7 @@
 //! - [`negotiate`]: per name, the highest version both sides offer; message ids from 0x10 in
 //!   alphabetical order of the shared names, each [`Capability`] taking its message count.
 //! - [`Session`]: the sans-IO state machine (Hello exchange, negotiation, snappy for p2p v5 with
-//!   the 16 MiB limit checked before decompressing, Ping after 15 s of silence, Pong deadline,
+//!   the limit (16 MiB less one byte) checked before decompressing, Ping after 15 s of silence, Pong deadline,
 //!   Ping flood limit, bounded per-capability ingress queues drained in turn).
 //! - [`P2pStream`]: the session over an `RlpxStream` for tokio, with a graceful
 //!   [`disconnect`](P2pStream::disconnect).

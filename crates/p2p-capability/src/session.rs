@@ -34,7 +34,8 @@ pub struct Config {
     /// Silence after which we send a Ping. Default 15 s (as go-ethereum).
     pub ping_interval: Duration,
     /// Time allowed for the Pong; without it the session ends with reason 0x0b. Default 20 s.
-    /// Neither clock runs while a full ingress queue stops the session reading.
+    /// While a full ingress queue stops the session reading, neither clock runs, for up to this
+    /// long in a row.
     pub pong_timeout: Duration,
     /// How many of the peer's Pings we answer in a burst. Default 10.
     pub ping_burst: u32,
@@ -45,8 +46,10 @@ pub struct Config {
     pub ingress_messages: usize,
     /// Per capability: bytes of such messages, at most. Default 32 MiB.
     pub ingress_bytes: usize,
-    /// Largest message (decompressed) sent or received. Default and maximum 16 MiB. A message
-    /// sent must also fit one RLPx frame (16 MiB less a byte) with its id once compressed.
+    /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
+    /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
+    /// that. A message sent must also fit one RLPx frame (16 MiB less a byte) with its id once
+    /// compressed.
     pub max_message_size: usize,
 }
 
@@ -218,14 +221,20 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::ExpectHello { deadline } if now >= deadline => self.fail(ProtocolError::Timeout),
-            // While a full ingress queue stops us reading, the peer is not silent: we are not
-            // listening (and its Pong may be queued behind the backlog).
-            State::Established if self.mux.is_full() => self.keepalive.hold(now),
-            State::Established => match self.keepalive.handle_timeout(now) {
-                Due::Ping => self.queue(PING_ID, Bytes::from_static(&EMPTY_LIST)),
-                Due::Expired => self.fail(ProtocolError::Timeout),
-                Due::Nothing => {}
-            },
+            State::Established => {
+                // While a full ingress queue stops us reading, the peer is not silent: we are
+                // not listening (and its Pong may be queued behind the backlog). For a while.
+                if !self.mux.is_full() {
+                    self.keepalive.release();
+                } else if self.keepalive.hold(now) {
+                    return;
+                }
+                match self.keepalive.handle_timeout(now) {
+                    Due::Ping => self.queue(PING_ID, Bytes::from_static(&EMPTY_LIST)),
+                    Due::Expired => self.fail(ProtocolError::Timeout),
+                    Due::Nothing => {}
+                }
+            }
             State::ExpectHello { .. } | State::Closed => {}
         }
     }
@@ -241,7 +250,7 @@ impl Session {
         }
         let wire_id = self.mux.wire_id(capability, id)?;
         let len = data.len();
-        if len > self.config.max_message_size {
+        if len > self.max_message_size() {
             return Err(SendError::TooLarge(len));
         }
         // One frame carries the id and the (compressed) data; what does not fit would fail in
@@ -328,6 +337,11 @@ impl Session {
         Ok(())
     }
 
+    /// The configured message size limit, at most [`MAX_DECOMPRESSED_SIZE`].
+    fn max_message_size(&self) -> usize {
+        self.config.max_message_size.min(MAX_DECOMPRESSED_SIZE)
+    }
+
     fn on_message(&mut self, now: Instant, message: Message) -> Result<(), ProtocolError> {
         if message.id == DISCONNECT_ID {
             let reason = self.read_disconnect(&message.data)?;
@@ -348,7 +362,7 @@ impl Session {
         };
         // Ping and Pong carry an empty list; a few bytes of extra elements are tolerated.
         let limit = if route.is_some() {
-            self.config.max_message_size
+            self.max_message_size()
         } else {
             MAX_PING_SIZE
         };

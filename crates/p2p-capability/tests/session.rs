@@ -306,22 +306,32 @@ fn ingress_back_pressure() {
     assert!(pair.b.wants_input());
 }
 
-#[test]
-fn a_session_that_stops_reading_does_not_blame_the_peer() {
-    // B's application does not drain a full queue for a minute: B is not reading, so neither
-    // its Ping timer nor a Pong deadline runs, and the session lives. Once drained, the
-    // keepalive works as before.
+/// B with a full `test` queue (three messages from A it has not taken).
+fn b_not_reading() -> Pair {
     let mut pair = three_queued();
     let wire: Vec<Message> = core::iter::from_fn(|| pair.a.poll_transmit()).collect();
     for m in wire {
         pair.b.handle_message(pair.now, m);
     }
     assert!(!pair.b.wants_input());
-    for _ in 0..6 {
+    pair
+}
+
+#[test]
+fn a_session_that_stops_reading_does_not_blame_the_peer() {
+    // B's application leaves a full queue for 20 s (the Pong timeout): B is not reading, so
+    // neither its Ping timer nor a Pong deadline runs. Once drained, the keepalive works as
+    // before.
+    let mut pair = b_not_reading();
+    for _ in 0..2 {
         pair.now += Duration::from_secs(10);
         pair.b.handle_timeout(pair.now);
     }
     assert!(!pair.b.is_closed());
+    assert!(
+        pair.b.poll_transmit().is_none(),
+        "no Ping while not reading"
+    );
     while pair.b.poll_message().is_some() {}
     pair.now += Duration::from_secs(16);
     pair.b.handle_timeout(pair.now);
@@ -332,6 +342,24 @@ fn a_session_that_stops_reading_does_not_blame_the_peer() {
     pair.now += Duration::from_secs(21);
     pair.b.handle_timeout(pair.now);
     assert!(pair.b.is_closed(), "and the Pong deadline holds again");
+}
+
+#[test]
+fn a_queue_that_stays_full_does_not_keep_the_session_forever() {
+    // A peer that fills our queue and stops reading our answers (so the application, blocked
+    // sending, never drains it) gets one Pong timeout of grace, then the usual keepalive.
+    let mut pair = b_not_reading();
+    let start = pair.now;
+    while !pair.b.is_closed() && pair.now < start + Duration::from_secs(300) {
+        pair.now += Duration::from_secs(5);
+        pair.b.handle_timeout(pair.now);
+    }
+    assert!(pair.b.is_closed());
+    assert!(
+        pair.now - start <= Duration::from_secs(60),
+        "{:?}",
+        pair.now - start
+    );
 }
 
 #[test]
