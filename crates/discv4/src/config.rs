@@ -34,7 +34,8 @@ pub struct Config {
     /// Pings that answer a node pinging us while unbonded (sent once, never retried), so a flood
     /// of Pings from fresh keys leaves room for our own requests. Default 1024.
     pub max_pings: usize,
-    /// Endpoint proofs remembered; the oldest go first. Default 8192.
+    /// Endpoint proofs remembered. When full, an eighth goes: proofs not live first, then
+    /// those of nodes not in the table, each oldest first. Default 8192.
     pub max_bonds: usize,
     /// Interval of the random-walk table refresh: a lookup of our own id (which makes our
     /// neighbourhood know us) and one of a random target (which fills the far buckets). The

@@ -311,7 +311,8 @@ impl Discv4 {
             config.rate_limit_burst,
             config.rate_limit_ips,
         );
-        let first_refresh = now + config.refresh_interval;
+        // A refresh interval too long to add (Duration::MAX: never) means no refresh.
+        let first_refresh = now.checked_add(config.refresh_interval);
         Ok(Self {
             table: Table::new(node_id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
@@ -338,7 +339,7 @@ impl Discv4 {
             rate,
             // Without bootnodes too (a bootnode of its own, or a node that others find):
             // the first refresh comes one interval after the start, as later ones do.
-            next_refresh: Some(first_refresh),
+            next_refresh: first_refresh,
             refresh_lookup: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -534,7 +535,7 @@ impl Discv4 {
             self.on_query_timeout(now, id);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
-            self.next_refresh = Some(now + self.config.refresh_interval);
+            self.next_refresh = now.checked_add(self.config.refresh_interval);
             if self.table.is_empty() {
                 for node in self.bootnodes.clone() {
                     self.send_ping(now, node, Waiter::Bond);
@@ -926,9 +927,14 @@ impl Discv4 {
                 Waiter::Query(id) => self.finish_query(now, id, false),
                 Waiter::Revalidate => {
                     // A node with a record of answering survives a few misses (as go-ethereum):
-                    // each miss divides its count by three, and it leaves at zero.
-                    let keep = self.table.get_mut(&node_id).is_some_and(|entry| {
-                        entry.value.liveness /= 3;
+                    // each miss divides its count by three, and it leaves at zero. Only a miss
+                    // at the address the table has counts: the node may have answered at a new
+                    // one meanwhile.
+                    let here = |r: &NodeRecord| SocketAddr::new(r.ip, r.udp_port) == key.1;
+                    let keep = self.table.get_mut(&node_id).is_none_or(|entry| {
+                        if here(&entry.value.record) {
+                            entry.value.liveness /= 3;
+                        }
                         entry.value.liveness > 0
                     });
                     if !keep && let Some(removed) = self.table.remove(&node_id) {
@@ -997,34 +1003,29 @@ impl Discv4 {
         self.bond_clock += 1;
         let clock = self.bond_clock;
         if !self.bonds.contains_key(&(node_id, ip)) && self.bonds.len() >= self.config.max_bonds {
-            // Make room in one pass, so eviction stays cheap: the older half of the bonds
-            // without a live endpoint proof (a Ping from a fresh key makes one of those), or,
-            // when every bond has one, the least recently touched eighth. A flood of Pings
-            // from fresh keys then cannot push out the proofs our peers' requests need.
+            // Make room in one pass, so eviction stays cheap: the eighth of the bonds that
+            // matter least. First those without a live endpoint proof (a Ping from a fresh key
+            // makes one), then proven ones of nodes not in our table, then the rest, each group
+            // least recently touched first. Answering our Ping back costs a flood one packet,
+            // but it cannot put the flooding keys into the table (bounded, and limited per
+            // IP), so the proofs of the nodes we keep are the last to go.
             let expiration = self.config.bond_expiration;
-            let proven = |b: &Bond| {
-                b.pong_received
-                    .is_some_and(|at| now.saturating_duration_since(at) < expiration)
+            let table = &self.table;
+            let rank = |(id, ip): &(NodeId, IpAddr), b: &Bond| {
+                let proven = b
+                    .pong_received
+                    .is_some_and(|at| now.saturating_duration_since(at) < expiration);
+                let kept = table
+                    .get(id)
+                    .is_some_and(|entry| entry.value.record.ip == *ip);
+                (u8::from(proven) + u8::from(proven && kept), b.touched)
             };
-            let unproven: Vec<u64> = self
-                .bonds
-                .values()
-                .filter(|b| !proven(b))
-                .map(|b| b.touched)
-                .collect();
-            let (mut ages, cut, spare_proven) = if unproven.is_empty() {
-                let all: Vec<u64> = self.bonds.values().map(|b| b.touched).collect();
-                let cut = all.len() / 8;
-                (all, cut, false)
-            } else {
-                let cut = unproven.len() / 2;
-                (unproven, cut, true)
-            };
-            if cut < ages.len() {
-                let (_, threshold, _) = ages.select_nth_unstable(cut);
+            let mut ranks: Vec<(u8, u64)> = self.bonds.iter().map(|(k, b)| rank(k, b)).collect();
+            let cut = ranks.len() / 8;
+            if cut < ranks.len() {
+                let (_, threshold, _) = ranks.select_nth_unstable(cut);
                 let threshold = *threshold;
-                self.bonds
-                    .retain(|_, b| b.touched > threshold || (spare_proven && proven(b)));
+                self.bonds.retain(|k, b| rank(k, b) > threshold);
             }
         }
         let bond = self.bonds.entry((node_id, ip)).or_default();

@@ -847,10 +847,11 @@ fn neighbours_at_privileged_ports_are_not_contacted() {
     assert!(!contacted.contains(&dns), "{contacted:?}");
 }
 
-#[test]
-fn a_flood_of_pings_from_fresh_keys_keeps_the_proofs_peers_need() {
-    // A bonded with B (B answered A's Ping); then Pings from 64 fresh keys at 64 addresses
-    // overflow A's 32 bonds. B's proof survives: its FINDNODE is still answered.
+/// A bonded with B (B answered A's Ping); then Pings from 64 fresh keys at 64 public
+/// addresses of one /24 overflow A's 32 bonds, each key answering A's Ping back if
+/// `answering` (the table's IP limits then let 10 of them in). Whether B's FINDNODE is still
+/// answered afterwards (its proof survived).
+fn b_served_after_a_flood(answering: bool) -> bool {
     let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
     let config = Config {
         max_bonds: 32,
@@ -862,9 +863,22 @@ fn a_flood_of_pings_from_fresh_keys_keeps_the_proofs_peers_need() {
     net.node(a).ping(now, record);
     net.deliver(now);
     for i in 0..64u8 {
-        let from = SocketAddr::from(([10, 1, 0, i], 30303));
-        let ping = ping_packet(&key(100 + i), from, a);
-        net.node(a).handle_datagram(now, from, &ping);
+        let from = SocketAddr::from(([11, 1, 0, i], 30303));
+        let flooder = key(100 + i);
+        net.node(a)
+            .handle_datagram(now, from, &ping_packet(&flooder, from, a));
+        for packet in sent_to(net.node(a), from) {
+            if let (Message::Ping(_), true) = (&packet.message, answering) {
+                let pong = Message::Pong(Pong {
+                    to: endpoint(a),
+                    ping_hash: packet.hash,
+                    expiration: UNIX + 20,
+                    enr_seq: None,
+                });
+                net.node(a)
+                    .handle_datagram(now, from, &pong.encode(&flooder).0);
+            }
+        }
     }
     std::iter::from_fn(|| net.node(a).poll_transmit()).for_each(drop);
     let find = Message::FindNode(FindNode {
@@ -872,11 +886,17 @@ fn a_flood_of_pings_from_fresh_keys_keeps_the_proofs_peers_need() {
         expiration: UNIX + 20,
     });
     net.node(a).handle_datagram(now, b, &find.encode(&key(2)).0);
-    assert!(
-        sent_to(net.node(a), b)
-            .iter()
-            .any(|p| matches!(p.message, Message::Neighbours(_)))
-    );
+    sent_to(net.node(a), b)
+        .iter()
+        .any(|p| matches!(p.message, Message::Neighbours(_)))
+}
+
+#[test]
+fn a_flood_of_pings_from_fresh_keys_keeps_the_proofs_peers_need() {
+    // Keys that never answer, and keys that answer our Pings back (so their bonds are proven
+    // too): either way B, in A's table, keeps its proof.
+    assert!(b_served_after_a_flood(false));
+    assert!(b_served_after_a_flood(true));
 }
 
 #[test]
@@ -980,4 +1000,67 @@ fn a_record_naming_a_loopback_address_or_older_than_the_known_one_stays_out_of_t
     let older = at(4, [10, 0, 0, 2]);
     let answered = enr_answered_with(&[fine.clone(), older.clone()]);
     assert_eq!(answered, (Some(fine), Some(Ok(older))));
+}
+
+#[test]
+fn a_refresh_interval_of_duration_max_means_no_refresh() {
+    let a = addr("10.0.0.1:30303");
+    let config = Config {
+        refresh_interval: Duration::MAX,
+        ..Config::default()
+    };
+    let mut ours = node_with(1, a, config);
+    let now = start();
+    ours.add_bootnode(now, record(&key(2), addr("10.0.0.2:30303")));
+    // The refresh that adding a bootnode starts runs, and the next is never due.
+    ours.handle_timeout(now);
+    ours.handle_timeout(now + Duration::from_secs(3600));
+}
+
+#[test]
+fn a_revalidation_missed_at_an_old_address_does_not_count_at_the_new_one() {
+    // B answered A at its old address, then moved: A's revalidation Ping goes to the old
+    // address, unanswered, while B answers a Ping at the new one. The miss at the old address
+    // does not count against the entry, which now has the new one.
+    let (a, old, new) = (
+        addr("10.0.0.1:30303"),
+        addr("10.0.0.2:30303"),
+        addr("10.0.0.3:30303"),
+    );
+    let mut net = Net::new(vec![
+        (a, node(1, a)),
+        (old, node(2, old)),
+        (new, node(2, new)),
+    ]);
+    let mut now = start();
+    let at_old = net.node(old).local_record();
+    net.node(a).ping(now, at_old);
+    net.deliver(now);
+    net.offline.push(old);
+    net.sent.clear();
+    let pinged_old = |net: &Net| {
+        !sent_between(net, a, old, |m| matches!(m, Message::Ping(_)).then_some(())).is_empty()
+    };
+    while !pinged_old(&net) && now < start() + Duration::from_secs(120) {
+        now = net.run_until(now, now + Duration::from_millis(100));
+    }
+    assert!(pinged_old(&net), "a revalidation Ping to the old address");
+    let at_new = net.node(new).local_record();
+    net.node(a).ping(now, at_new);
+    net.deliver(now);
+    let entry = |net: &mut Net| {
+        let entries: Vec<(NodeRecord, u32)> = net
+            .node(a)
+            .table()
+            .iter()
+            .map(|e| (e.value.record, e.value.liveness))
+            .collect();
+        entries
+    };
+    let answered = entry(&mut net);
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0].0, at_new);
+    // The Ping to the old address times out (three attempts of 500 ms).
+    net.run_until(now, now + Duration::from_secs(2));
+    assert_eq!(entry(&mut net), answered);
 }

@@ -313,7 +313,8 @@ impl Discv5 {
         let mut session_seed = [0u8; 32];
         rng.fill_bytes(&mut session_seed);
         let id = record.node_id();
-        let first_refresh = now + config.refresh_interval;
+        // A refresh interval too long to add (Duration::MAX: never) means no refresh.
+        let first_refresh = now.checked_add(config.refresh_interval);
         Self {
             sessions: Sessions::new(key, record.clone(), config.session.clone(), session_seed),
             table: Table::new(id, config.table.clone()),
@@ -334,7 +335,7 @@ impl Discv5 {
             next_id: 0,
             // Without bootnodes too (a bootnode of its own, or a node that others find):
             // the first refresh comes one interval after the start, as later ones do.
-            next_refresh: Some(first_refresh),
+            next_refresh: first_refresh,
             events: VecDeque::new(),
         }
     }
@@ -535,7 +536,7 @@ impl Discv5 {
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             // Our own id (our neighbourhood learns of us) and a random target (far buckets).
-            self.next_refresh = Some(now + self.config.refresh_interval);
+            self.next_refresh = now.checked_add(self.config.refresh_interval);
             if self.table.is_empty() {
                 for record in self.bootnodes.clone() {
                     let _ = self.request(now, &record, Purpose::Bootstrap, Vec::new());

@@ -1186,3 +1186,22 @@ fn a_node_without_bootnodes_still_refreshes_its_table() {
         .count();
     assert!(lookups >= 2, "{lookups} lookups");
 }
+
+#[test]
+fn a_refresh_interval_of_duration_max_means_no_refresh() {
+    let config = Config {
+        refresh_interval: Duration::MAX,
+        ..Config::default()
+    };
+    let now = Instant::now();
+    let record = Enr::builder().udp(9000).build(&key(0)).unwrap();
+    let mut node = Discv5::new(key(0), record, config, now, [0; 32]);
+    let bootnode = Enr::builder()
+        .ip([10, 0, 0, 2].into())
+        .udp(9000)
+        .build(&key(1))
+        .unwrap();
+    node.add_enr(now, bootnode).unwrap();
+    node.handle_timeout(now);
+    node.handle_timeout(now + Duration::from_secs(3600));
+}
