@@ -153,7 +153,6 @@ struct Outgoing {
     /// The nonce of the packet that asked for it: the WHOAREYOU must repeat it.
     nonce: Nonce,
     record: Enr,
-    addr: SocketAddr,
     queued: Vec<Message>,
     deadline: Instant,
 }
@@ -162,7 +161,6 @@ struct Outgoing {
 /// WHOAREYOU (it lost the session).
 #[derive(Debug)]
 struct Sent {
-    nonce: Nonce,
     record: Enr,
     addr: SocketAddr,
     message: Message,
@@ -220,7 +218,13 @@ pub struct Sessions {
     /// live equally long): the oldest is found without a search. An entry whose challenge is
     /// gone (answered) stays until it reaches the front.
     challenge_order: VecDeque<((NodeId, SocketAddr), Instant)>,
-    sent: VecDeque<Sent>,
+    /// Messages sent in sessions, by the nonce a WHOAREYOU would name.
+    sent: BTreeMap<Nonce, Sent>,
+    /// The node a WHOAREYOU naming a nonce must come from, for the nonces of handshakes we
+    /// started that wait for their WHOAREYOU and of sessions we opened whose handshake crossed
+    /// the node's: a WHOAREYOU is matched without a search, whatever the number of sessions.
+    /// Entries are checked when used; stale ones go when the map outgrows what can be live.
+    opened_by: HashMap<Nonce, (NodeId, SocketAddr)>,
     limits: IpRateLimit,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
@@ -248,7 +252,8 @@ impl Sessions {
             outgoing: BTreeMap::new(),
             challenges: BTreeMap::new(),
             challenge_order: VecDeque::new(),
-            sent: VecDeque::new(),
+            sent: BTreeMap::new(),
+            opened_by: HashMap::new(),
             limits,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -297,17 +302,21 @@ impl Sessions {
             };
             // Should the node have lost the session, it answers with a WHOAREYOU naming this
             // nonce; then the message goes again, in a new handshake.
-            self.sent.retain(|s| s.deadline > now);
-            if self.sent.len() >= self.config.max_pending {
-                self.sent.pop_front();
+            self.sent.retain(|_, s| s.deadline > now);
+            if self.sent.len() >= self.config.max_pending
+                && let Some(oldest) = least(&self.sent, |s| s.deadline)
+            {
+                self.sent.remove(&oldest);
             }
-            self.sent.push_back(Sent {
+            self.sent.insert(
                 nonce,
-                record: record.clone(),
-                addr,
-                message,
-                deadline: now + self.config.handshake_timeout,
-            });
+                Sent {
+                    record: record.clone(),
+                    addr,
+                    message,
+                    deadline: now + self.config.handshake_timeout,
+                },
+            );
             return true;
         }
         // In a session, a message that fits no packet fails to encode above; one that is to
@@ -337,12 +346,12 @@ impl Sessions {
         if let Ok(bytes) = wire::encode_packet(&id, &header, &content) {
             self.transmits.push_back(Transmit { dst: addr, bytes });
         }
+        self.note_opened_by(nonce, key);
         self.outgoing.insert(
             key,
             Outgoing {
                 nonce,
                 record: record.clone(),
-                addr,
                 queued: vec![message],
                 deadline: now + self.config.handshake_timeout,
             },
@@ -407,7 +416,7 @@ impl Sessions {
         {
             self.drop_oldest_challenge_entry(key, deadline);
         }
-        self.sent.retain(|s| s.deadline > now);
+        self.sent.retain(|_, s| s.deadline > now);
         let expired: Vec<(NodeId, SocketAddr)> = self
             .outgoing
             .iter()
@@ -477,6 +486,9 @@ impl Sessions {
                 session.last_used = clock;
                 if settled {
                     session.other = None;
+                    if let Some(nonce) = session.opened_by {
+                        self.opened_by.remove(&nonce);
+                    }
                 }
             }
             if let Ok(message) = Message::decode(&plain) {
@@ -547,31 +559,26 @@ impl Sessions {
 
     fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
         let (nonce, challenge_data) = (&packet.header.nonce, packet.message_ad.as_slice());
-        let pending = self
-            .outgoing
-            .iter()
-            .find(|(_, o)| o.nonce == *nonce && o.addr == from)
-            .map(|(key, _)| *key);
-        let (key, outgoing) = if let Some(key) = pending {
-            let Some(outgoing) = self.outgoing.remove(&key) else {
-                return;
-            };
+        let opened = self
+            .opened_by
+            .get(nonce)
+            .copied()
+            .filter(|(_, addr)| *addr == from);
+        let (key, outgoing) = if let Some(key) = opened
+            && self.outgoing.get(&key).is_some_and(|o| o.nonce == *nonce)
+            && let Some(outgoing) = self.outgoing.remove(&key)
+        {
+            self.opened_by.remove(nonce);
             (key, outgoing)
-        } else if let Some(at) = self
-            .sent
-            .iter()
-            .position(|s| s.nonce == *nonce && s.addr == from)
+        } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)
+            && let Some(sent) = self.sent.remove(nonce)
         {
             // A message sent in a session the node no longer has: a new handshake, with it.
-            let Some(sent) = self.sent.remove(at) else {
-                return;
-            };
             let key = (sent.record.node_id(), sent.addr);
             self.sessions.remove(&key);
             let outgoing = Outgoing {
-                nonce: sent.nonce,
+                nonce: *nonce,
                 record: sent.record,
-                addr: sent.addr,
                 queued: vec![sent.message],
                 deadline: sent.deadline,
             };
@@ -579,15 +586,14 @@ impl Sessions {
         } else {
             // Our handshake was lost while the node's crossed it, so the node uses its own
             // session, keeps waiting for ours and repeats its WHOAREYOU: take its session.
-            if let Some(session) = self
-                .sessions
-                .iter_mut()
-                .find(|((_, addr), s)| *addr == from && s.opened_by == Some(*nonce))
-                .map(|(_, s)| s)
+            if let Some(key) = opened
+                && let Some(session) = self.sessions.get_mut(&key)
+                && session.opened_by == Some(*nonce)
                 && let Some((write, read)) = session.other
             {
                 session.other = Some((session.write, session.read));
                 (session.write, session.read, session.opened_by) = (write, read, None);
+                self.opened_by.remove(nonce);
             }
             // Otherwise not an answer to anything we sent: ignored.
             return;
@@ -755,6 +761,9 @@ impl Sessions {
             {
                 if self.id < handshake.src_id {
                     ours.other = Some((theirs.write, theirs.read));
+                    if let Some(nonce) = ours.opened_by {
+                        self.note_opened_by(nonce, key);
+                    }
                 } else {
                     let other = Some((ours.write, ours.read));
                     self.insert_session(key, Session { other, ..theirs });
@@ -796,6 +805,21 @@ impl Sessions {
         let bytes = wire::encode_packet(id, &header, &sealed).ok()?;
         self.transmits.push_back(Transmit { dst: addr, bytes });
         Some(header.nonce)
+    }
+
+    /// Files `nonce` as opened by the node at `key` (see [`Sessions::opened_by`]). At twice
+    /// what can be live (pending handshakes and sessions), the stale entries go.
+    fn note_opened_by(&mut self, nonce: Nonce, key: (NodeId, SocketAddr)) {
+        if self.opened_by.len() >= 2 * (self.config.max_pending + self.config.max_sessions) {
+            let (outgoing, sessions) = (&self.outgoing, &self.sessions);
+            self.opened_by.retain(|nonce, key| {
+                outgoing.get(key).is_some_and(|o| o.nonce == *nonce)
+                    || sessions
+                        .get(key)
+                        .is_some_and(|s| s.opened_by == Some(*nonce) && s.other.is_some())
+            });
+        }
+        self.opened_by.insert(nonce, key);
     }
 
     /// Takes the front entry of the challenge order, `(key, deadline)`, and the challenge it

@@ -252,6 +252,76 @@ fn a_stray_whoareyou_is_ignored() {
     assert!(transmits(&mut a).is_empty());
 }
 
+#[test]
+fn a_whoareyou_counts_only_from_the_address_asked() {
+    let now = Instant::now();
+    let elsewhere = SocketAddr::from(([127, 0, 0, 2], 9002));
+    // For a handshake we started.
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    let (whoareyou, _) = challenge_from(now, &mut a, &mut b);
+    a.sessions
+        .handle_datagram(now, elsewhere, &whoareyou.bytes, |_| None);
+    assert!(transmits(&mut a).is_empty());
+    a.sessions
+        .handle_datagram(now, b.addr, &whoareyou.bytes, |_| None);
+    let handshake = transmits(&mut a);
+    assert_eq!(flag(&handshake[0].bytes, &b.enr.node_id()), 2);
+    // For a message sent in a session: the session stays.
+    let (mut a, mut b) = established(now);
+    b.sessions = Sessions::new(
+        SigningKey::from_slice(&[2; 32]).unwrap(),
+        b.enr.clone(),
+        SessionConfig::default(),
+        [9; 32],
+    );
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(5));
+    deliver(now, &mut a, &mut b, None);
+    let whoareyou = transmits(&mut b).remove(0);
+    a.sessions
+        .handle_datagram(now, elsewhere, &whoareyou.bytes, |_| None);
+    assert!(transmits(&mut a).is_empty());
+    assert!(a.sessions.has_session(&b.enr.node_id(), b.addr));
+    a.sessions
+        .handle_datagram(now, b.addr, &whoareyou.bytes, |_| None);
+    assert_eq!(flag(&transmits(&mut a)[0].bytes, &b.enr.node_id()), 2);
+}
+
+#[test]
+fn handshakes_that_timed_out_do_not_crowd_out_a_pending_one() {
+    let t0 = Instant::now();
+    let at = |ms| t0 + Duration::from_millis(ms);
+    let config = SessionConfig {
+        max_pending: 3,
+        max_sessions: 0,
+        ..SessionConfig::default()
+    };
+    let (mut a, mut b) = (node_with(1, 9001, config), node(2, 9002));
+    let silent: Vec<Enr> = (10..16).map(|i| node(i, 9100).enr).collect();
+    let send = |a: &mut Node, now, to: &Enr| {
+        assert!(
+            a.sessions
+                .send(now, to, SocketAddr::from(([127, 0, 0, 1], 9100)), ping(1))
+        );
+        transmits(a);
+    };
+    for to in &silent[..3] {
+        send(&mut a, at(0), to);
+    }
+    a.sessions.handle_timeout(at(1000));
+    for to in &silent[3..5] {
+        send(&mut a, at(1000), to);
+    }
+    a.sessions.send(at(1500), &b.enr.clone(), b.addr, ping(2));
+    deliver(at(1500), &mut a, &mut b, None);
+    let whoareyou = transmits(&mut b).remove(0);
+    a.sessions.handle_timeout(at(2000));
+    // Six handshakes were started, five timed out: the stale ones make way, B's stays.
+    send(&mut a, at(2000), &silent[5]);
+    a.sessions
+        .handle_datagram(at(2000), b.addr, &whoareyou.bytes, |_| None);
+    assert_eq!(flag(&transmits(&mut a)[0].bytes, &b.enr.node_id()), 2);
+}
+
 /// A handshake packet to `to` from the node of `from`'s id, answering `challenge`, its
 /// id-signature made with `signer` and carrying `record`.
 fn handshake_packet(
