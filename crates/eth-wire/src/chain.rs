@@ -10,7 +10,7 @@ use devp2p_rlp_codec::{DecodeError, Encodable, Rlp, decode_exact};
 use crate::{
     Block, BlockBodies, BlockBody, BlockHeaders, BlockId, EthMessage, EthVersion, Genesis,
     GenesisError, HeadersQuery, MAX_BLOCKS, MAX_HEADERS, PooledTransactions, Receipt, Receipts,
-    SealedHeader, receipt::Receipt68,
+    SealedHeader, receipt::length68,
 };
 
 /// Responses stop growing past this many bytes (caps/eth.md's recommended soft limit).
@@ -124,7 +124,7 @@ pub fn serve_receipts(
             }
             // Counted in the form sent: eth/68's carries the 256-byte bloom.
             size += if version == EthVersion::Eth68 {
-                Receipt68(receipt.clone()).length()
+                length68(&receipt)
             } else {
                 receipt.length()
             };

@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use devp2p_rlp_codec::{
     Decodable, DecodeError, DecodeErrorKind, Encodable, Header, Rlp, RlpDecodable, RlpEncodable,
-    bytes::BufMut, decode_exact, encode_to_vec,
+    bytes::BufMut, decode_exact,
 };
 
 /// A log entry.
@@ -43,12 +43,13 @@ impl Receipt {
     }
 }
 
-/// `[status, cumulative-gas, bloom, logs]`: the consensus body of a receipt.
-#[derive(RlpEncodable, RlpDecodable)]
+/// `[status, cumulative-gas, bloom, logs]`: the consensus body of a receipt, as decoded.
+#[derive(RlpDecodable)]
 struct ConsensusBody {
     status: Bytes,
     cumulative_gas_used: u64,
-    bloom: Bloom,
+    /// Checked for its form only: the bloom sent is always the one the logs give.
+    _bloom: Bloom,
     logs: Vec<Log>,
 }
 
@@ -56,36 +57,43 @@ struct ConsensusBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Receipt68(pub(crate) Receipt);
 
-impl Receipt68 {
-    fn body(&self) -> Vec<u8> {
-        encode_to_vec(&ConsensusBody {
-            status: self.0.status.clone(),
-            cumulative_gas_used: self.0.cumulative_gas_used,
-            bloom: self.0.bloom(),
-            logs: self.0.logs.clone(),
-        })
+/// The list header of the consensus body `[status, cumulative-gas, bloom, logs]`; the bloom is
+/// a fixed 256 bytes, so its length needs no bloom.
+fn body_header(receipt: &Receipt) -> Header {
+    Header::list(
+        receipt.status.length()
+            + receipt.cumulative_gas_used.length()
+            + Bloom::ZERO.length()
+            + receipt.logs.length(),
+    )
+}
+
+/// The length of `receipt` in eth/68's form, without encoding it.
+pub(crate) fn length68(receipt: &Receipt) -> usize {
+    let body = body_header(receipt).length_with_payload();
+    if receipt.tx_type == 0 {
+        body
+    } else {
+        Header::string(body + 1).length_with_payload()
     }
 }
 
 impl Encodable for Receipt68 {
     fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        let body = self.body();
-        if self.0.tx_type == 0 {
-            out.put_slice(&body);
-        } else {
-            Header::string(body.len() + 1).encode(out);
-            out.put_u8(self.0.tx_type);
-            out.put_slice(&body);
+        let (receipt, body) = (&self.0, body_header(&self.0));
+        if receipt.tx_type != 0 {
+            Header::string(body.length_with_payload() + 1).encode(out);
+            out.put_u8(receipt.tx_type);
         }
+        body.encode(out);
+        receipt.status.encode(out);
+        receipt.cumulative_gas_used.encode(out);
+        receipt.bloom().encode(out);
+        receipt.logs.encode(out);
     }
 
     fn length(&self) -> usize {
-        let body = self.body().len();
-        if self.0.tx_type == 0 {
-            body
-        } else {
-            Header::string(body + 1).length_with_payload()
-        }
+        length68(&self.0)
     }
 }
 
