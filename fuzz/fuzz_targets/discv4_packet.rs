@@ -52,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(wire::decode(&again).unwrap().message, packet.message);
 
     let now = Instant::now();
-    let here = Endpoint { ip: [127, 0, 0, 1].into(), udp_port: 30303, tcp_port: 30303 };
+    let here = Endpoint {
+        ip: [127, 0, 0, 1].into(),
+        udp_port: 30303,
+        tcp_port: 30303,
+    };
     // Expirations count from 2001, so the vectors' 2006 timestamps are still valid.
     let mut node = Discv4::new(key(), here, Config::default(), now, 1_000_000_000, 1).unwrap();
     node.handle_datagram(now, "127.0.0.2:30303".parse().unwrap(), &datagram);

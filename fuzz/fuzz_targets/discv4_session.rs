@@ -26,7 +26,7 @@ use std::{
 
 use devp2p_discv4::{
     Config, Discv4, Endpoint, Enr, EnrResponse, MAX_PACKET_SIZE, Message, Neighbours, NodeRecord,
-    PeerId, Ping, Pong, SigningKey, wire,
+    PeerId, Ping, Pong, RawRecord, SigningKey, wire,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -176,11 +176,11 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => Some(Message::EnrResponse(EnrResponse {
                 request_hash: heard.enr_request,
-                record: if first % 2 == 0 {
-                    f.peer_record.clone()
+                record: RawRecord::from(if first % 2 == 0 {
+                    &f.peer_record
                 } else {
-                    f.other_record.clone()
-                },
+                    &f.other_record
+                }),
             })),
             5 => {
                 let steps: u64 = bytes.iter().map(|b| u64::from(*b)).sum();

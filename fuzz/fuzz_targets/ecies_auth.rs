@@ -27,12 +27,17 @@ impl TryRng for FixedRng {
 impl TryCryptoRng for FixedRng {}
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(key) = SecretKey::from_slice(&[0x42; 32]) else { return };
+    let Ok(key) = SecretKey::from_slice(&[0x42; 32]) else {
+        return;
+    };
     let mut rng = FixedRng(0);
     let _ = read_auth(&key, data);
     let _ = read_ack(&key, data);
     let split = data.len() / 2;
-    let mut recipient = Handshake::recipient(Config::default(), HandshakeKeys::generate(NodeKey::new(key), &mut rng));
+    let mut recipient = Handshake::recipient(
+        Config::default(),
+        HandshakeKeys::generate(NodeKey::new(key), &mut rng),
+    );
     let first = recipient.handle_bytes(data.get(..split).unwrap_or_default(), &mut rng);
     if first.is_ok() {
         let _ = recipient.handle_bytes(data.get(split..).unwrap_or_default(), &mut rng);

@@ -10,7 +10,13 @@ fn check(record: &Enr) {
     assert_eq!(&Enr::from_rlp(record.to_rlp()).unwrap(), record);
     assert_eq!(&record.to_string().parse::<Enr>().unwrap(), record);
     assert_eq!(&Enr::from_hex(&record.to_hex()).unwrap(), record);
-    let _ = (record.ip(), record.ip6(), record.tcp(), record.udp6(), record.node_record());
+    let _ = (
+        record.ip(),
+        record.ip6(),
+        record.tcp(),
+        record.udp6(),
+        record.node_record(),
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -14,8 +14,13 @@ fuzz_target!(|data: &[u8]| {
     let version = EthVersion::ALL[usize::from(*selector) % 3];
     if let Ok(message) = EthMessage::decode(version, *id, rest) {
         assert_eq!(message.id(), *id);
-        let encoded = message.encode(version).expect("a decoded message encodes in its version");
-        assert_eq!(EthMessage::decode(version, *id, &encoded).as_ref(), Ok(&message));
+        let encoded = message
+            .encode(version)
+            .expect("a decoded message encodes in its version");
+        assert_eq!(
+            EthMessage::decode(version, *id, &encoded).as_ref(),
+            Ok(&message)
+        );
         for tx in match &message {
             EthMessage::Transactions(txs) => txs.clone(),
             EthMessage::PooledTransactions(p) => p.transactions.clone(),

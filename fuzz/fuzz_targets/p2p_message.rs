@@ -19,15 +19,25 @@ const US: PeerId = PeerId([0x11; 64]);
 const PEER: PeerId = PeerId([0x22; 64]);
 
 fn session(snappy: bool, established: bool, now: Instant) -> Session {
-    let caps = vec![Capability::new("eth", 68, 17), Capability::new("test", 1, 4)];
-    let info = NodeInfo { client_id: "fuzz".into(), listen_port: 0, id: US };
+    let caps = vec![
+        Capability::new("eth", 68, 17),
+        Capability::new("test", 1, 4),
+    ];
+    let info = NodeInfo {
+        client_id: "fuzz".into(),
+        listen_port: 0,
+        id: US,
+    };
     let mut session = Session::new(Config::default(), info, caps, PEER, now).unwrap();
     let _hello = session.poll_transmit();
     if established {
         let hello = Hello {
             protocol_version: if snappy { 5 } else { 4 },
             client_id: "peer".into(),
-            capabilities: vec![CapabilityInfo::new("eth", 68), CapabilityInfo::new("test", 1)],
+            capabilities: vec![
+                CapabilityInfo::new("eth", 68),
+                CapabilityInfo::new("test", 1),
+            ],
             listen_port: 0,
             id: PEER,
         };

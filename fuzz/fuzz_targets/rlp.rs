@@ -60,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(tree.length(), data.len());
     }
     if let Ok(message) = decode_exact::<Message<'_>>(data) {
-        assert!(generic.is_ok(), "typed decode accepted what the generic walk rejects");
+        assert!(
+            generic.is_ok(),
+            "typed decode accepted what the generic walk rejects"
+        );
         assert_eq!(encode_to_vec(&message), data);
     }
     if let Ok(words) = decode_exact::<Vec<u64>>(data) {

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = receiver.decode_eof(&mut input);
 
     // Whatever arbitrary messages look like, our own frames of them decode back.
-    let (mut tx, mut rx) = (RlpxCodec::new(&secrets(b"a", b"b"), 1 << 16), RlpxCodec::new(&secrets(b"b", b"a"), 1 << 16));
+    let (mut tx, mut rx) = (
+        RlpxCodec::new(&secrets(b"a", b"b"), 1 << 16),
+        RlpxCodec::new(&secrets(b"b", b"a"), 1 << 16),
+    );
     let message = Message::new(u64::from(data.first().copied().unwrap_or(0)), data.to_vec());
     let mut wire = BytesMut::new();
     if data.len() < 1 << 15 && tx.encode(message.clone(), &mut wire).is_ok() {

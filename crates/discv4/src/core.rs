@@ -11,7 +11,7 @@ use std::{
     time::Instant,
 };
 
-use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
+use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, RawRecord, SigningKey};
 use devp2p_kbucket::{
     AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, port_allowed, relay_allowed,
 };
@@ -66,8 +66,9 @@ pub enum RequestError {
     /// Too many requests in flight (see [`Config::max_queries`] and [`Config::max_pings`]).
     #[error("too many requests in flight")]
     Busy,
-    /// The ENR received is not the node's (its public key differs).
-    #[error("the record is not the node's")]
+    /// The ENR received is not a valid record of the node: its signature does not verify, or
+    /// its public key is another's.
+    #[error("the record is not a valid record of the node")]
     WrongRecord,
 }
 
@@ -510,7 +511,7 @@ impl Discv4 {
             Message::FindNode(find) => self.on_find_node(now, from, sender, &find),
             Message::Neighbours(neighbours) => self.on_neighbours(now, from, sender, neighbours),
             Message::EnrRequest(_) => self.on_enr_request(now, from, sender, hash),
-            Message::EnrResponse(response) => self.on_enr_response(now, from, sender, response),
+            Message::EnrResponse(response) => self.on_enr_response(from, sender, response),
         }
     }
 
@@ -782,18 +783,12 @@ impl Discv4 {
         }
         let response = Message::EnrResponse(EnrResponse {
             request_hash: hash,
-            record: self.enr.clone(),
+            record: RawRecord::from(&self.enr),
         });
         self.send(from, &response);
     }
 
-    fn on_enr_response(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        sender: PeerId,
-        response: EnrResponse,
-    ) {
+    fn on_enr_response(&mut self, from: SocketAddr, sender: PeerId, response: EnrResponse) {
         let Some((&id, _)) = self.queries.iter().find(|(_, q)| {
             q.stage == Stage::Reply
                 && q.node.id == sender
@@ -808,8 +803,13 @@ impl Discv4 {
         let QueryKind::Enr { id: request, .. } = query.kind else {
             return;
         };
-        let record = response.record;
-        let result = if record.peer_id() == sender {
+        // Verified only now that it answers a request: a signature check is not paid for
+        // whatever any key sends.
+        let result = match response.record.verify() {
+            Ok(record) if record.peer_id() == sender => Ok(record),
+            _ => Err(RequestError::WrongRecord),
+        };
+        if let Ok(record) = &result {
             // The table keeps a record only if it is not older than the one it has, and names
             // no address the node may not point us to (as go-ethereum's RequestENR); the
             // caller gets what the node sent either way.
@@ -831,11 +831,7 @@ impl Discv4 {
                 let node = entry.value.record;
                 self.push_event(Event::NodeUpdated(node));
             }
-            Ok(record)
-        } else {
-            Err(RequestError::WrongRecord)
-        };
-        let _ = now;
+        }
         self.push_event(Event::EnrResult {
             id: request,
             node: query.node,

@@ -10,7 +10,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
+use devp2p_enr::{NodeRecord, PeerId, RawRecord, SigningKey};
 use devp2p_rlp_codec::{DecodeError, Encodable, Header, Rlp, bytes::BufMut, encode_bytes};
 use ecdsa::hazmat::sign_prehashed_rfc6979;
 use k256::{
@@ -105,8 +105,9 @@ pub struct EnrRequest {
 pub struct EnrResponse {
     /// The hash of the ENRRequest this answers.
     pub request_hash: [u8; 32],
-    /// The sender's record, its signature already checked.
-    pub record: Enr,
+    /// The sender's record, as received: checked for size and shape; the signature is
+    /// verified when the response is matched to a request ([`RawRecord::verify`]).
+    pub record: RawRecord,
 }
 
 /// Any discv4 message.
@@ -157,7 +158,7 @@ pub enum PacketError {
     /// A port of more than 2 bytes.
     #[error("port of {0} bytes")]
     InvalidPort(usize),
-    /// The ENR of an ENRResponse does not decode or verify.
+    /// The ENR of an ENRResponse is not shaped like a record ([`RawRecord::new`]).
     #[error("invalid ENR in ENRResponse: {0}")]
     InvalidEnr(#[from] devp2p_enr::EnrError),
     /// The packet data is not the RLP its type requires.
@@ -225,7 +226,7 @@ impl Message {
             Self::EnrRequest(request) => request.expiration.encode(&mut body),
             Self::EnrResponse(response) => {
                 response.request_hash.encode(&mut body);
-                body.put_slice(response.record.to_rlp());
+                body.put_slice(response.record.as_bytes());
             }
         }
         Header::list(body.len()).encode(out);
@@ -342,7 +343,7 @@ fn decode_message(kind: u8, data: &[u8]) -> Result<Message, PacketError> {
         }),
         _ => Message::EnrResponse(EnrResponse {
             request_hash: list.decode()?,
-            record: Enr::from_rlp(list.raw()?)?,
+            record: RawRecord::new(list.raw()?)?,
         }),
     };
     // EIP-8: extra elements are skipped but must still be well-formed RLP.

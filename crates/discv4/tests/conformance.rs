@@ -461,10 +461,11 @@ async fn enr_request_is_answered_with_a_valid_record() {
         })
         .await;
     assert_eq!(response.request_hash, hash);
-    // Decoding verified the signature; the record is the node's own.
-    assert_eq!(response.record.peer_id(), node.local_record().id);
-    assert_eq!(response.record.udp(), Some(node.local_addr().port()));
-    assert_eq!(response.record, node.local_enr());
+    // The signature verifies; the record is the node's own.
+    let record = response.record.verify().unwrap();
+    assert_eq!(record.peer_id(), node.local_record().id);
+    assert_eq!(record.udp(), Some(node.local_addr().port()));
+    assert_eq!(record, node.local_enr());
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use std::{
 
 use devp2p_discv4::{
     Config, Discv4, Endpoint, Enr, EnrResponse, Event, FindNode, Message, NodeRecord, PeerId, Ping,
-    Pong, RequestError, SigningKey, Transmit, wire,
+    Pong, RawRecord, RequestError, SigningKey, Transmit, wire,
 };
 
 const UNIX: u64 = 1_700_000_000;
@@ -439,23 +439,32 @@ fn bonded_by_hand() -> (Discv4, SocketAddr, NodeRecord) {
 
 #[test]
 fn a_record_that_is_not_the_nodes_is_refused() {
-    let (mut ours, b, b_record) = bonded_by_hand();
-    let (now, b_key) = (start(), key(2));
-    let request = ours.request_enr(now, b_record);
-    let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
-    assert!(matches!(enr_request.message, Message::EnrRequest(_)));
-    // B answers with someone else's (validly signed) record.
+    // Someone else's (validly signed) record, and B's own with a broken signature.
     let other = Enr::builder().udp(1).build(&key(9)).unwrap();
-    let response = Message::EnrResponse(EnrResponse {
-        request_hash: enr_request.hash,
-        record: other,
-    });
-    ours.handle_datagram(now, b, &response.encode(&b_key).0);
-    let result = std::iter::from_fn(|| ours.poll_event()).find_map(|e| match e {
-        Event::EnrResult { id, result, .. } if id == request => Some(result),
-        _ => None,
-    });
-    assert_eq!(result, Some(Err(RequestError::WrongRecord)));
+    let mut forged = Enr::builder()
+        .udp(1)
+        .build(&key(2))
+        .unwrap()
+        .to_rlp()
+        .to_vec();
+    forged[10] ^= 1;
+    for record in [RawRecord::from(other), RawRecord::new(&forged).unwrap()] {
+        let (mut ours, b, b_record) = bonded_by_hand();
+        let (now, b_key) = (start(), key(2));
+        let request = ours.request_enr(now, b_record);
+        let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+        assert!(matches!(enr_request.message, Message::EnrRequest(_)));
+        let response = Message::EnrResponse(EnrResponse {
+            request_hash: enr_request.hash,
+            record,
+        });
+        ours.handle_datagram(now, b, &response.encode(&b_key).0);
+        let result = std::iter::from_fn(|| ours.poll_event()).find_map(|e| match e {
+            Event::EnrResult { id, result, .. } if id == request => Some(result),
+            _ => None,
+        });
+        assert_eq!(result, Some(Err(RequestError::WrongRecord)));
+    }
 }
 
 #[test]
@@ -964,7 +973,7 @@ fn enr_answered_with(records: &[Enr]) -> (Option<Enr>, Option<Result<Enr, Reques
         let enr_request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
         let response = Message::EnrResponse(EnrResponse {
             request_hash: enr_request.hash,
-            record: record.clone(),
+            record: record.into(),
         });
         ours.handle_datagram(now, b, &response.encode(&key(2)).0);
         result = std::iter::from_fn(|| ours.poll_event()).find_map(|e| match e {

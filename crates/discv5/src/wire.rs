@@ -13,11 +13,10 @@
 
 mod message;
 mod packet;
-mod record;
 
+pub use devp2p_enr::RawRecord;
 pub use message::{MAX_DISTANCE, MAX_DISTANCES, Message, MessageError, RequestId};
 pub use packet::{
     IdNonce, MAX_MESSAGE_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, MaskingIv, Nonce, PROTOCOL_ID,
     PROTOCOL_VERSION, Packet, PacketError, PacketHeader, PacketKind, decode_packet, encode_packet,
 };
-pub use record::RawRecord;

@@ -40,6 +40,7 @@ mod builder;
 mod enode;
 mod error;
 mod keys;
+mod raw;
 mod record;
 
 pub use builder::Builder;
@@ -47,4 +48,5 @@ pub use enode::NodeRecord;
 pub use error::{EnodeError, EnrError};
 pub use k256::{PublicKey, ecdsa::SigningKey};
 pub use keys::{NodeId, PeerId, public_key_from_compressed, verify_signature};
+pub use raw::RawRecord;
 pub use record::{Enr, MAX_RECORD_SIZE};

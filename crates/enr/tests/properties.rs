@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use devp2p_enr::{Builder, EnodeError, Enr, EnrError, NodeId, NodeRecord, PeerId, SigningKey};
+use devp2p_enr::{
+    Builder, EnodeError, Enr, EnrError, NodeId, NodeRecord, PeerId, RawRecord, SigningKey,
+};
 use devp2p_rlp_codec::{DecodeErrorKind, Encodable, bytes::BufMut};
 use proptest::prelude::*;
 
@@ -53,6 +55,29 @@ proptest! {
             let entry = decoded.get::<Vec<ForkEntry>>("eth").map(Result::unwrap);
             prop_assert_eq!(entry, eth.map(|(hash, next)| vec![ForkEntry { hash, next }]));
             prop_assert_eq!(decoded.node_id(), NodeId::from_public_key(&key.verifying_key().into()));
+        }
+    }
+
+    #[test]
+    fn a_raw_record_verifies_as_the_record_decodes(
+        key in key(),
+        seq: u64,
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+    ) {
+        let record = Enr::builder().seq(seq).udp(30303).build(&key).unwrap();
+        let mut bytes = record.to_rlp().to_vec();
+        if let Some((at, bit)) = flip {
+            let at = at.index(bytes.len());
+            bytes[at] ^= 1 << (bit % 8);
+        }
+        let raw = RawRecord::new(&bytes);
+        if let Ok(raw) = &raw {
+            prop_assert_eq!(raw.as_bytes(), &bytes[..]);
+        }
+        let verified = raw.and_then(|raw| raw.verify());
+        match Enr::from_rlp(&bytes) {
+            Ok(decoded) => prop_assert_eq!(verified, Ok(decoded)),
+            Err(_) => prop_assert!(verified.is_err()),
         }
     }
 

@@ -1,10 +1,11 @@
-//! Node records as packets and messages carry them: their encoding, checked for size and
-//! shape but not yet verified. Verifying a record's signature costs an ECDSA verification, so
-//! the session and the node verify only records they are about to use: the record of a
-//! handshake that answers our challenge, records of a NODES that answers our FINDNODE.
+//! Node records as packets carry them: their encoding, checked for size and shape but not yet
+//! verified. Verifying a record's signature costs an ECDSA verification, so a protocol can keep
+//! records it receives in this form and verify only those it is about to use (discv5's
+//! handshakes and NODES, discv4's ENRResponse).
 
-use devp2p_enr::{Enr, EnrError, MAX_RECORD_SIZE};
 use devp2p_rlp_codec::Rlp;
+
+use crate::{Enr, EnrError, MAX_RECORD_SIZE};
 
 /// A node record as received: its RLP encoding, not yet verified.
 ///
