@@ -238,29 +238,58 @@ impl Enr {
         self.get_ok("quic6")
     }
 
-    /// The enode URL of this node: the IPv4 address (`ip`) with the `tcp` and `udp` ports when
-    /// it has at least one of them; else the IPv6 address (`ip6`) with `tcp6` and `udp6`, each
-    /// falling back to `tcp` and `udp`. A missing port is written as port 0 (as go-ethereum
-    /// prints it). `None` when neither address has a port.
+    /// The enode URL of this node, at the address go-ethereum would pick: of the IPv4
+    /// address (`ip`, with the `tcp` and `udp` ports) and the IPv6 address (`ip6`, with `tcp6`
+    /// and `udp6`, each falling back to `tcp` and `udp`), the more global one (public before
+    /// private, before link-local, before loopback, before unspecified), IPv4 when they tie.
+    /// Only an address with at least one port counts, and no multicast address; an
+    /// IPv4-mapped `ip6` is an IPv4 address, with the IPv4 ports. A missing port is written
+    /// as port 0 (as go-ethereum prints it). `None` when no address qualifies.
     pub fn node_record(&self) -> Option<NodeRecord> {
-        let v4 = self.ip().map(|ip| (IpAddr::V4(ip), self.tcp(), self.udp()));
-        let v6 = self.ip6().map(|ip| {
-            (
-                IpAddr::V6(ip),
-                self.tcp6().or(self.tcp()),
-                self.udp6().or(self.udp()),
-            )
+        let (tcp, udp) = (self.tcp(), self.udp());
+        let v4 = self.ip().map(|ip| (IpAddr::V4(ip), tcp, udp));
+        let v6 = self.ip6().map(|ip| match ip.to_ipv4_mapped() {
+            Some(ip) => (IpAddr::V4(ip), tcp, udp),
+            None => (IpAddr::V6(ip), self.tcp6().or(tcp), self.udp6().or(udp)),
         });
-        let (ip, tcp, udp) = [v4, v6]
+        // `max_by_key` keeps the last of equals: IPv6 first, so that IPv4 wins a tie.
+        let (ip, tcp, udp) = [v6, v4]
             .into_iter()
             .flatten()
-            .find(|(_, tcp, udp)| tcp.is_some() || udp.is_some())?;
+            .filter(|(ip, tcp, udp)| !ip.is_multicast() && (tcp.is_some() || udp.is_some()))
+            .max_by_key(|(ip, ..)| locality(ip))?;
         Some(NodeRecord {
             id: self.peer_id(),
             ip,
             tcp_port: tcp.unwrap_or(0),
             udp_port: udp.unwrap_or(0),
         })
+    }
+}
+
+/// How far an address reaches (go-ethereum's ranking): unspecified 0, loopback 1, link-local
+/// 2, private (RFC 1918, IPv6 unique local) 3, anything else 4.
+fn locality(ip: &IpAddr) -> u8 {
+    let (unspecified, loopback, link_local, private) = match ip {
+        IpAddr::V4(ip) => (
+            ip.is_unspecified(),
+            ip.is_loopback(),
+            ip.is_link_local(),
+            ip.is_private(),
+        ),
+        IpAddr::V6(ip) => (
+            ip.is_unspecified(),
+            ip.is_loopback(),
+            ip.is_unicast_link_local(),
+            ip.is_unique_local(),
+        ),
+    };
+    match (unspecified, loopback, link_local, private) {
+        (true, ..) => 0,
+        (_, true, ..) => 1,
+        (_, _, true, _) => 2,
+        (.., true) => 3,
+        _ => 4,
     }
 }
 

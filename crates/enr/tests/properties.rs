@@ -346,29 +346,67 @@ impl Encodable for Truncated {
 }
 
 #[test]
-fn node_record_falls_back_to_ipv6_without_ipv4_ports() {
+fn node_record_picks_the_address_go_ethereum_picks() {
     let key = SigningKey::from_slice(&[3; 32]).unwrap();
-    let v4 = Ipv4Addr::new(10, 0, 0, 1);
-    let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    let private4 = Ipv4Addr::new(10, 0, 0, 1);
+    let public4 = Ipv4Addr::new(8, 8, 8, 8);
+    let public6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    let local6 = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
     let url = |b: &mut Builder| {
         let record = b.build(&key).unwrap();
-        record.node_record().map(|u| (u.ip, u.tcp_port, u.udp_port))
+        let url = record.node_record()?;
+        // Whatever is picked survives the URL's text form.
+        assert_eq!(url.to_string().parse::<NodeRecord>(), Ok(url));
+        Some((url.ip, url.tcp_port, url.udp_port))
     };
     // IPv4 address without its ports, IPv6 with them: the IPv6 endpoint.
     assert_eq!(
-        url(Enr::builder().ip4(v4).ip6(v6).tcp6(30303).udp6(30301)),
-        Some((IpAddr::V6(v6), 30303, 30301))
+        url(Enr::builder()
+            .ip4(private4)
+            .ip6(public6)
+            .tcp6(30303)
+            .udp6(30301)),
+        Some((IpAddr::V6(public6), 30303, 30301))
     );
-    // IPv4 with a port wins; IPv6 ports fall back to the IPv4 ones.
+    // Both with ports: the more global one; IPv6 ports fall back to the IPv4 ones.
     assert_eq!(
-        url(Enr::builder().ip4(v4).udp(1).ip6(v6).tcp6(2).udp6(3)),
-        Some((IpAddr::V4(v4), 0, 1))
+        url(Enr::builder().ip4(private4).udp(1).ip6(public6).tcp6(2)),
+        Some((IpAddr::V6(public6), 2, 1))
     );
     assert_eq!(
-        url(Enr::builder().ip6(v6).tcp(4).udp6(5)),
-        Some((IpAddr::V6(v6), 4, 5))
+        url(Enr::builder()
+            .ip4(public4)
+            .udp(1)
+            .ip6(local6)
+            .tcp6(2)
+            .udp6(3)),
+        Some((IpAddr::V4(public4), 0, 1))
+    );
+    // A tie goes to IPv4.
+    assert_eq!(
+        url(Enr::builder().ip4(public4).udp(1).ip6(public6).udp6(3)),
+        Some((IpAddr::V4(public4), 0, 1))
+    );
+    assert_eq!(
+        url(Enr::builder().ip6(public6).tcp(4).udp6(5)),
+        Some((IpAddr::V6(public6), 4, 5))
+    );
+    // An IPv4-mapped ip6 is IPv4, with the IPv4 ports.
+    assert_eq!(
+        url(Enr::builder()
+            .ip6(public4.to_ipv6_mapped())
+            .tcp(6)
+            .udp(7)
+            .udp6(8)),
+        Some((IpAddr::V4(public4), 6, 7))
+    );
+    // Multicast does not count.
+    let multicast = Ipv4Addr::new(224, 0, 0, 1);
+    assert_eq!(
+        url(Enr::builder().ip4(multicast).udp(1).ip6(local6).udp6(3)),
+        Some((IpAddr::V6(local6), 0, 3))
     );
     // No address with a port.
-    assert_eq!(url(Enr::builder().ip4(v4).ip6(v6)), None);
+    assert_eq!(url(Enr::builder().ip4(private4).ip6(public6)), None);
     assert_eq!(url(Enr::builder().tcp(1).udp(1)), None);
 }
