@@ -56,7 +56,7 @@ pub struct SessionConfig {
     /// WHOAREYOU packets sent and handshakes verified per IP address (IPv6: per /64) and
     /// second. Default 10, with bursts of 20. As many addresses are tracked as
     /// [`max_challenges`](Self::max_challenges) (or [`max_sessions`](Self::max_sessions) if
-    /// more); when all are busy, a new address is refused.
+    /// more); when all are busy, the less recently seen half is forgotten.
     pub handshakes_per_ip_second: u32,
     /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
     pub handshake_burst: u32,
@@ -234,8 +234,8 @@ impl Sessions {
     /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
     /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
     pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
-        // As many addresses as challenges: a spoofed flood from fresh addresses must outrun
-        // both before a real newcomer is turned away.
+        // As many addresses as challenges: a spoofed flood from fresh addresses that pushes a
+        // real node's bucket out has pushed its challenge out too.
         let limits = IpRateLimit::new(
             config.handshakes_per_ip_second,
             config.handshake_burst,

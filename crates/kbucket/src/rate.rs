@@ -19,11 +19,13 @@ struct Bucket {
 
 /// Token buckets per source host: each IPv4 address, or IPv6 /64 (one host or subscriber
 /// usually has a whole /64 to send from), may spend `burst` at once and earns `per_second`
-/// back, up to `burst`. At most `max_addresses` are tracked; when the map is full,
-/// the addresses whose bucket has refilled (idle ones) are forgotten, and if every one is
-/// busy a new address is refused, so spoofed sources cannot grow the map. The limiter knows
-/// when the first bucket can have refilled, and sweeps only from then on: a flood of new
-/// addresses at a full map costs a comparison each, not a pass over the map.
+/// back, up to `burst`. At most `max_addresses` are tracked, so spoofed sources cannot grow
+/// the map. When it is full, the addresses whose bucket has refilled (idle ones) are
+/// forgotten; if none has, the less recently seen half is, so that a flood from many sources
+/// cannot lock real newcomers out (an address that keeps sending stays, its bucket as it is).
+/// The limiter knows when the first bucket can have refilled and sweeps only from then on,
+/// and a halving makes room for half the map: a flood of new addresses costs a constant
+/// amount of work each, not a pass over the map.
 ///
 /// ```
 /// use std::{net::IpAddr, time::{Duration, Instant}};
@@ -67,22 +69,25 @@ impl IpRateLimit {
         let refilled =
             |b: &Bucket| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate;
         if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max_addresses {
-            if self.next_sweep.is_some_and(|at| now < at) {
+            if self.max_addresses == 0 {
                 return false;
             }
-            // Forget the refilled buckets, and note when the first of the others will be.
-            let mut next: Option<Instant> = None;
-            self.buckets.retain(|_, b| {
-                let missing = burst - refilled(b);
-                if missing > 0.0 {
-                    let at = refilled_at(now, missing, rate);
-                    next = Some(next.map_or(at, |next| next.min(at)));
-                }
-                missing > 0.0
-            });
-            self.next_sweep = next;
+            if self.next_sweep.is_none_or(|at| now >= at) {
+                // Forget the refilled buckets, and note when the first of the others will be.
+                let mut next: Option<Instant> = None;
+                self.buckets.retain(|_, b| {
+                    let missing = burst - refilled(b);
+                    if missing > 0.0 {
+                        let at = refilled_at(now, missing, rate);
+                        next = Some(next.map_or(at, |next| next.min(at)));
+                    }
+                    missing > 0.0
+                });
+                self.next_sweep = next;
+            }
             if self.buckets.len() >= self.max_addresses {
-                return false;
+                // Fewer buckets can only refill later: `next_sweep` stays a valid bound.
+                forget_least_recent_half(&mut self.buckets, |b| b.last);
             }
         }
         let bucket = self.buckets.entry(ip).or_insert(Bucket {
@@ -99,6 +104,15 @@ impl IpRateLimit {
         self.next_sweep = Some(self.next_sweep.map_or(at, |next| next.min(at)));
         admitted
     }
+}
+
+/// Forgets the entries of `map` last seen (`last`) no later than its median (so at least
+/// half of them).
+fn forget_least_recent_half<V>(map: &mut HashMap<IpAddr, V>, last: impl Fn(&V) -> Instant) {
+    let mut seen: Vec<Instant> = map.values().map(&last).collect();
+    let middle = seen.len() / 2;
+    let (_, &mut median, _) = seen.select_nth_unstable(middle);
+    map.retain(|_, v| last(v) > median);
 }
 
 /// When a bucket lacking `missing` tokens at `now` is full again, earning `rate` a second:
@@ -156,39 +170,34 @@ mod tests {
     }
 
     #[test]
-    fn a_full_map_forgets_idle_addresses_and_refuses_when_all_are_busy() {
+    fn a_full_map_forgets_idle_addresses_first() {
         let mut limit = IpRateLimit::new(1, 2, 3);
         let now = start();
         for last in 1..=3 {
             assert!(limit.admit(now, ip(last)));
         }
-        // All three are below their burst: a fourth address is refused.
-        assert!(!limit.admit(now, ip(4)));
-        assert_eq!(limit.buckets.len(), 3);
-        // A second later they have refilled, are forgotten, and the newcomer gets in.
+        // A second later all three have refilled: they are forgotten, the newcomer gets in.
         assert!(limit.admit(now + Duration::from_secs(1), ip(4)));
         assert_eq!(limit.buckets.len(), 1);
     }
 
     #[test]
-    fn a_flood_of_newcomers_is_refused_until_the_first_refill() {
-        let mut limit = IpRateLimit::new(1, 2, 3);
+    fn a_flood_of_newcomers_does_not_lock_out_the_next_one() {
+        let mut limit = IpRateLimit::new(1, 2, 64);
         let now = start();
-        assert!(limit.admit(now, ip(1)));
-        let later = now + Duration::from_millis(500);
-        assert!(limit.admit(later, ip(2)) && limit.admit(later, ip(3)));
-        // ip(1) lacks one token from `now`: full again one second later (a microsecond's
-        // margin for rounding).
-        let refill = now + Duration::from_secs(1) - Duration::from_micros(1);
-        assert_eq!(limit.next_sweep, Some(refill));
-        for last in 4..=200 {
-            assert!(!limit.admit(later, ip(last)));
+        let newcomer = |i: u32| IpAddr::from((0xc633_0000 + i).to_be_bytes());
+        // A busy address spends its burst, then keeps trying every 10 ms while a newcomer
+        // arrives every millisecond: far more than the map holds.
+        assert!(limit.admit(now, ip(1)) && limit.admit(now, ip(1)));
+        for i in 1..=500 {
+            let at = now + Duration::from_millis(u64::from(i));
+            assert!(limit.admit(at, newcomer(i)), "newcomer {i}");
+            assert!(limit.buckets.len() <= 64);
+            if i % 10 == 0 {
+                // Its own bucket, not a fresh one: less than a token earned since its last try.
+                assert!(!limit.admit(at, ip(1)), "busy address at {i} ms");
+            }
         }
-        assert_eq!(limit.next_sweep, Some(refill));
-        // At that instant the sweep forgets ip(1), and the newcomer takes its place.
-        assert!(limit.admit(now + Duration::from_secs(1), ip(201)));
-        assert!(!limit.buckets.contains_key(&ip(1)));
-        assert_eq!(limit.buckets.len(), 3);
     }
 
     /// The limiter without the sweep bound: every newcomer at a full map sweeps it.
@@ -206,9 +215,12 @@ mod tests {
                 tokens + now.saturating_duration_since(*last).as_secs_f64() * rate
             };
             if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max {
+                if self.max == 0 {
+                    return false;
+                }
                 self.buckets.retain(|_, b| refilled(b) < burst);
                 if self.buckets.len() >= self.max {
-                    return false;
+                    forget_least_recent_half(&mut self.buckets, |b| b.1);
                 }
             }
             let bucket = self.buckets.entry(ip).or_insert((burst, now));
