@@ -1,15 +1,8 @@
 //! Per-address rate limiting: a token bucket for each source IP, in a map of bounded size.
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, net::IpAddr, time::Instant};
 
 use crate::ip::host;
-
-/// The longest a full map waits between sweeps, should no bucket ever refill (no refill rate).
-const MAX_SWEEP_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct Bucket {
@@ -20,12 +13,10 @@ struct Bucket {
 /// Token buckets per source host: each IPv4 address, or IPv6 /64 (one host or subscriber
 /// usually has a whole /64 to send from), may spend `burst` at once and earns `per_second`
 /// back, up to `burst`. At most `max_addresses` are tracked, so spoofed sources cannot grow
-/// the map. When it is full, the addresses whose bucket has refilled (idle ones) are
-/// forgotten; if none has, the less recently seen half is, so that a flood from many sources
-/// cannot lock real newcomers out (an address that keeps sending stays, its bucket as it is).
-/// The limiter knows when the first bucket can have refilled and sweeps only from then on,
-/// and a halving makes room for half the map: a flood of new addresses costs a constant
-/// amount of work each, not a pass over the map.
+/// the map. When a newcomer finds it full, the fuller half of the buckets is forgotten (the
+/// refilled ones first): a flood from many sources cannot lock real newcomers out, and an
+/// address that has spent its tokens keeps its bucket (a flood cannot reset it). One pass
+/// over the map makes room for half of it, so the work per newcomer stays constant.
 ///
 /// ```
 /// use std::{net::IpAddr, time::{Duration, Instant}};
@@ -43,10 +34,6 @@ pub struct IpRateLimit {
     burst: f64,
     max_addresses: usize,
     buckets: HashMap<IpAddr, Bucket>,
-    /// No bucket in the map is refilled before this (`None`: no bound known); before then a
-    /// sweep would free nothing. Every admission takes the minimum with its bucket's new
-    /// refill time, so the bound holds for new buckets and changed ones alike.
-    next_sweep: Option<Instant>,
 }
 
 impl IpRateLimit {
@@ -57,7 +44,6 @@ impl IpRateLimit {
             burst: f64::from(burst),
             max_addresses,
             buckets: HashMap::new(),
-            next_sweep: None,
         }
     }
 
@@ -66,66 +52,46 @@ impl IpRateLimit {
     pub fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
         let ip = host(ip);
         let (rate, burst) = (self.per_second, self.burst);
-        let refilled =
-            |b: &Bucket| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate;
+        let refilled = |b: &Bucket| {
+            (b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate).min(burst)
+        };
         if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max_addresses {
             if self.max_addresses == 0 {
                 return false;
             }
-            if self.next_sweep.is_none_or(|at| now >= at) {
-                // Forget the refilled buckets, and note when the first of the others will be.
-                let mut next: Option<Instant> = None;
-                self.buckets.retain(|_, b| {
-                    let missing = burst - refilled(b);
-                    if missing > 0.0 {
-                        let at = refilled_at(now, missing, rate);
-                        next = Some(next.map_or(at, |next| next.min(at)));
-                    }
-                    missing > 0.0
-                });
-                self.next_sweep = next;
-            }
-            if self.buckets.len() >= self.max_addresses {
-                // Fewer buckets can only refill later: `next_sweep` stays a valid bound.
-                forget_least_recent_half(&mut self.buckets, |b| b.last);
-            }
+            forget_fuller_half(&mut self.buckets, |b| refilled(b));
         }
         let bucket = self.buckets.entry(ip).or_insert(Bucket {
             tokens: burst,
             last: now,
         });
-        bucket.tokens = refilled(bucket).min(burst);
+        bucket.tokens = refilled(bucket);
         bucket.last = now;
         let admitted = bucket.tokens >= 1.0;
         if admitted {
             bucket.tokens -= 1.0;
         }
-        let at = refilled_at(now, burst - bucket.tokens, rate);
-        self.next_sweep = Some(self.next_sweep.map_or(at, |next| next.min(at)));
         admitted
     }
 }
 
-/// Forgets the entries of `map` last seen (`last`) no later than its median (so at least
-/// half of them).
-fn forget_least_recent_half<V>(map: &mut HashMap<IpAddr, V>, last: impl Fn(&V) -> Instant) {
-    let mut seen: Vec<Instant> = map.values().map(&last).collect();
-    let middle = seen.len() / 2;
-    let (_, &mut median, _) = seen.select_nth_unstable(middle);
-    map.retain(|_, v| last(v) > median);
-}
-
-/// When a bucket lacking `missing` tokens at `now` is full again, earning `rate` a second:
-/// a microsecond early, so that rounding never makes it late, and at most [`MAX_SWEEP_WAIT`]
-/// ahead. An early sweep costs work, never a wrong answer.
-fn refilled_at(now: Instant, missing: f64, rate: f64) -> Instant {
-    let wait = Duration::try_from_secs_f64(missing / rate)
-        .map_or(MAX_SWEEP_WAIT, |wait| wait.min(MAX_SWEEP_WAIT));
-    now + wait.saturating_sub(Duration::from_micros(1))
+/// Forgets the half of `buckets` (at least one) with the most tokens, ties going by address.
+fn forget_fuller_half<V>(buckets: &mut HashMap<IpAddr, V>, tokens: impl Fn(&V) -> f64) {
+    let mut fullest: Vec<(f64, IpAddr)> = buckets.iter().map(|(ip, b)| (tokens(b), *ip)).collect();
+    let count = (fullest.len() / 2).max(1).min(fullest.len());
+    let fuller = |a: &(f64, IpAddr), b: &(f64, IpAddr)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if count < fullest.len() {
+        fullest.select_nth_unstable_by(count, fuller);
+    }
+    for (_, ip) in fullest.iter().take(count) {
+        buckets.remove(ip);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// The origin of the virtual clock.
@@ -170,37 +136,44 @@ mod tests {
     }
 
     #[test]
-    fn a_full_map_forgets_idle_addresses_first() {
-        let mut limit = IpRateLimit::new(1, 2, 3);
+    fn a_full_map_forgets_its_fuller_half() {
+        let mut limit = IpRateLimit::new(1, 3, 4);
         let now = start();
-        for last in 1..=3 {
-            assert!(limit.admit(now, ip(last)));
+        for (last, spent) in [(1, 3), (2, 2), (3, 1), (4, 1)] {
+            for _ in 0..spent {
+                assert!(limit.admit(now, ip(last)));
+            }
         }
-        // A second later all three have refilled: they are forgotten, the newcomer gets in.
-        assert!(limit.admit(now + Duration::from_secs(1), ip(4)));
-        assert_eq!(limit.buckets.len(), 1);
+        // The newcomer gets in; the two with the most tokens left make room.
+        assert!(limit.admit(now, ip(5)));
+        let mut kept: Vec<IpAddr> = limit.buckets.keys().copied().collect();
+        kept.sort();
+        assert_eq!(kept, [ip(1), ip(2), ip(5)]);
+        // Refilled buckets are the fullest: they go before a spent one.
+        let later = now + Duration::from_secs(2);
+        assert!(limit.admit(later, ip(6)) && limit.admit(later, ip(6)));
+        assert!(limit.admit(later, ip(6)) && limit.admit(later, ip(7)));
+        assert!(limit.buckets.contains_key(&ip(6)));
     }
 
     #[test]
-    fn a_flood_of_newcomers_does_not_lock_out_the_next_one() {
+    fn a_flood_of_newcomers_neither_locks_out_the_next_one_nor_resets_a_spent_bucket() {
         let mut limit = IpRateLimit::new(1, 2, 64);
         let now = start();
         let newcomer = |i: u32| IpAddr::from((0xc633_0000 + i).to_be_bytes());
-        // A busy address spends its burst, then keeps trying every 10 ms while a newcomer
-        // arrives every millisecond: far more than the map holds.
+        // An address spends its burst; then far more newcomers than the map holds arrive, one
+        // a millisecond.
         assert!(limit.admit(now, ip(1)) && limit.admit(now, ip(1)));
         for i in 1..=500 {
             let at = now + Duration::from_millis(u64::from(i));
             assert!(limit.admit(at, newcomer(i)), "newcomer {i}");
             assert!(limit.buckets.len() <= 64);
-            if i % 10 == 0 {
-                // Its own bucket, not a fresh one: less than a token earned since its last try.
-                assert!(!limit.admit(at, ip(1)), "busy address at {i} ms");
-            }
         }
+        // Its own bucket, not a fresh one: half a token earned in 500 ms.
+        assert!(!limit.admit(now + Duration::from_millis(500), ip(1)));
     }
 
-    /// The limiter without the sweep bound: every newcomer at a full map sweeps it.
+    /// The limiter as plainly as it can be said: a full sort to find the fuller half.
     struct Model {
         rate: f64,
         burst: f64,
@@ -212,19 +185,21 @@ mod tests {
         fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
             let (rate, burst) = (self.rate, self.burst);
             let refilled = |(tokens, last): &(f64, Instant)| {
-                tokens + now.saturating_duration_since(*last).as_secs_f64() * rate
+                (tokens + now.saturating_duration_since(*last).as_secs_f64() * rate).min(burst)
             };
             if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max {
-                if self.max == 0 {
-                    return false;
-                }
-                self.buckets.retain(|_, b| refilled(b) < burst);
-                if self.buckets.len() >= self.max {
-                    forget_least_recent_half(&mut self.buckets, |b| b.1);
+                let mut all: Vec<(f64, IpAddr)> = self
+                    .buckets
+                    .iter()
+                    .map(|(ip, b)| (refilled(b), *ip))
+                    .collect();
+                all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                for (_, ip) in all.iter().take((all.len() / 2).max(1)) {
+                    self.buckets.remove(ip);
                 }
             }
             let bucket = self.buckets.entry(ip).or_insert((burst, now));
-            *bucket = (refilled(bucket).min(burst), now);
+            *bucket = (refilled(bucket), now);
             if bucket.0 >= 1.0 {
                 bucket.0 -= 1.0;
                 true
@@ -235,11 +210,11 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Same answers as sweeping at every newcomer. Rates of 1, 2 or 4 a second and steps
-        /// of quarter seconds keep every token count a multiple of a quarter, exact in
-        /// floating point, so no rounding differs.
+        /// Same answers as the model. Rates of 1, 2 or 4 a second and steps of quarter seconds
+        /// keep every token count a multiple of a quarter, exact in floating point, so no
+        /// rounding differs.
         #[test]
-        fn the_sweep_bound_changes_no_answer(
+        fn answers_as_the_model(
             rate in proptest::sample::select(vec![1u32, 2, 4]),
             burst in 1u32..4,
             max in 1usize..5,
@@ -256,6 +231,7 @@ mod tests {
             for (step, last) in events {
                 now += Duration::from_millis(250 * step);
                 proptest::prop_assert_eq!(limit.admit(now, ip(last)), model.admit(now, ip(last)));
+                proptest::prop_assert!(limit.buckets.len() <= max);
             }
         }
     }
