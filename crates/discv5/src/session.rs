@@ -56,7 +56,8 @@ pub struct SessionConfig {
     /// WHOAREYOU packets sent and handshakes verified per IP address (IPv6: per /64) and
     /// second. Default 10, with bursts of 20. As many addresses are tracked as
     /// [`max_challenges`](Self::max_challenges) (or [`max_sessions`](Self::max_sessions) if
-    /// more); when all are busy, the less recently seen half is forgotten.
+    /// more); when a new address finds them all tracked, the fuller half of the buckets is
+    /// forgotten.
     pub handshakes_per_ip_second: u32,
     /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
     pub handshake_burst: u32,
@@ -234,8 +235,8 @@ impl Sessions {
     /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
     /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
     pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
-        // As many addresses as challenges: a spoofed flood from fresh addresses that pushes a
-        // real node's bucket out has pushed its challenge out too.
+        // As many addresses as challenges can wait, so that while the challenge table has room
+        // the limiter forgets no bucket.
         let limits = IpRateLimit::new(
             config.handshakes_per_ip_second,
             config.handshake_burst,
@@ -425,6 +426,7 @@ impl Sessions {
             .collect();
         for key in expired {
             if let Some(outgoing) = self.outgoing.remove(&key) {
+                self.opened_by.remove(&outgoing.nonce);
                 self.push_event(SessionEvent::HandshakeTimeout {
                     node: NodeAddress {
                         id: key.0,
@@ -810,7 +812,11 @@ impl Sessions {
     /// Files `nonce` as opened by the node at `key` (see [`Sessions::opened_by`]). At twice
     /// what can be live (pending handshakes and sessions), the stale entries go.
     fn note_opened_by(&mut self, nonce: Nonce, key: (NodeId, SocketAddr)) {
-        if self.opened_by.len() >= 2 * (self.config.max_pending + self.config.max_sessions) {
+        let live = self
+            .config
+            .max_pending
+            .saturating_add(self.config.max_sessions);
+        if self.opened_by.len() >= live.saturating_mul(2) {
             let (outgoing, sessions) = (&self.outgoing, &self.sessions);
             self.opened_by.retain(|nonce, key| {
                 outgoing.get(key).is_some_and(|o| o.nonce == *nonce)

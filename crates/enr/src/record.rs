@@ -242,9 +242,11 @@ impl Enr {
     /// address (`ip`, with the `tcp` and `udp` ports) and the IPv6 address (`ip6`, with `tcp6`
     /// and `udp6`, each falling back to `tcp` and `udp`), the more global one (public before
     /// private, before link-local, before loopback, before unspecified), IPv4 when they tie.
-    /// Only an address with at least one port counts, and no multicast address; an
-    /// IPv4-mapped `ip6` is an IPv4 address, with the IPv4 ports. A missing port is written
-    /// as port 0 (as go-ethereum prints it). `None` when no address qualifies.
+    /// Only an address with at least one port counts (go-ethereum picks without looking at
+    /// ports), and no multicast address; an IPv4-mapped `ip6` is an IPv4 address, with the
+    /// IPv4 ports (go-ethereum also ranks it as one, except that it takes `::ffff:0.0.0.0` for
+    /// public). A missing port is written as port 0 (as go-ethereum prints it). `None` when
+    /// no address qualifies.
     pub fn node_record(&self) -> Option<NodeRecord> {
         let (tcp, udp) = (self.tcp(), self.udp());
         let v4 = self.ip().map(|ip| (IpAddr::V4(ip), tcp, udp));
