@@ -307,10 +307,19 @@ impl Discv4 {
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let node_id = id.node_id();
         let enr = build_enr(&key, &endpoint, None)?;
+        // Every packet admitted costs a public key recovery: new addresses are held, all
+        // together, to the pace at which the tracked addresses' buckets refill.
+        let ips = u32::try_from(config.rate_limit_ips).unwrap_or(u32::MAX);
+        let newcomers_per_second = u64::from(ips) * u64::from(config.rate_limit_per_second)
+            / u64::from(config.rate_limit_burst.max(1));
         let rate = IpRateLimit::new(
             config.rate_limit_per_second,
             config.rate_limit_burst,
             config.rate_limit_ips,
+        )
+        .with_newcomer_limit(
+            u32::try_from(newcomers_per_second).unwrap_or(u32::MAX),
+            (ips / 2).max(1),
         );
         // A refresh interval too long to add (Duration::MAX: never) means no refresh.
         let first_refresh = now.checked_add(config.refresh_interval);

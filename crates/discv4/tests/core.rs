@@ -467,61 +467,83 @@ fn a_record_that_is_not_the_nodes_is_refused() {
     }
 }
 
+/// Delivers to `ours` (at `to`) a Ping signed by `sender` from `from`, its expiration
+/// `UNIX + 20 + n` (distinct packets, so the replay filter keeps out of the way); whether
+/// `ours` answered with a Pong.
+fn pinged(
+    ours: &mut Discv4,
+    now: Instant,
+    to: SocketAddr,
+    from: SocketAddr,
+    sender: u8,
+    n: u64,
+) -> bool {
+    let ping = Message::Ping(Ping {
+        version: 4,
+        from: Endpoint {
+            ip: from.ip(),
+            udp_port: from.port(),
+            tcp_port: 0,
+        },
+        to: Endpoint {
+            ip: to.ip(),
+            udp_port: to.port(),
+            tcp_port: 0,
+        },
+        expiration: UNIX + 20 + n,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, from, &ping.encode(&key(sender)).0);
+    std::iter::from_fn(|| ours.poll_transmit())
+        .filter(|t| matches!(wire::decode(&t.bytes).unwrap().message, Message::Pong(_)))
+        .count()
+        > 0
+}
+
 #[test]
 fn pings_beyond_the_per_ip_burst_are_dropped() {
     let a = addr("10.0.0.1:30303");
     let now = start();
     let mut ours = node(1, a);
     let burst = Config::default().rate_limit_burst as usize;
-    let mut answered = 0;
-    for i in 0..burst + 50 {
-        // Distinct senders on one IP, so neither replay filter nor bonds interfere.
-        let sender = key(10 + (i % 200) as u8);
-        let ping = Message::Ping(Ping {
-            version: 4,
-            from: Endpoint {
-                ip: [10, 9, 9, 9].into(),
-                udp_port: 1000 + i as u16,
-                tcp_port: 0,
-            },
-            to: Endpoint {
-                ip: a.ip(),
-                udp_port: a.port(),
-                tcp_port: 0,
-            },
-            expiration: UNIX + 20 + i as u64,
-            enr_seq: None,
-        });
-        ours.handle_datagram(
-            now,
-            addr(&format!("10.9.9.9:{}", 1000 + i)),
-            &ping.encode(&sender).0,
-        );
-        while let Some(t) = ours.poll_transmit() {
-            if matches!(wire::decode(&t.bytes).unwrap().message, Message::Pong(_)) {
-                answered += 1;
-            }
-        }
-    }
+    // Distinct senders on one IP, so neither replay filter nor bonds interfere.
+    let answered = (0..burst + 50)
+        .filter(|&i| {
+            let from = addr(&format!("10.9.9.9:{}", 1000 + i));
+            pinged(&mut ours, now, a, from, 10 + (i % 200) as u8, i as u64)
+        })
+        .count();
     assert_eq!(answered, burst);
     // Another IP is not affected.
-    let ping = Message::Ping(Ping {
-        version: 4,
-        from: Endpoint {
-            ip: [10, 8, 8, 8].into(),
-            udp_port: 1,
-            tcp_port: 0,
-        },
-        to: Endpoint {
-            ip: a.ip(),
-            udp_port: a.port(),
-            tcp_port: 0,
-        },
-        expiration: UNIX + 20,
-        enr_seq: None,
-    });
-    ours.handle_datagram(now, addr("10.8.8.8:1"), &ping.encode(&key(7)).0);
-    assert!(ours.poll_transmit().is_some());
+    assert!(pinged(&mut ours, now, a, addr("10.8.8.8:1"), 7, 0));
+}
+
+#[test]
+fn a_flood_from_fresh_addresses_is_held_to_the_newcomer_budget() {
+    let a = addr("10.0.0.1:30303");
+    let now = start();
+    // Four addresses tracked, one packet each: newcomers earn 4 × 1 / 1 = 4 a second, up to
+    // 2 at once.
+    let config = Config {
+        rate_limit_ips: 4,
+        rate_limit_per_second: 1,
+        rate_limit_burst: 1,
+        ..Config::default()
+    };
+    let mut ours = node_with(1, a, config);
+    let flood = |ours: &mut Discv4, at: Instant, first: u8| {
+        (first..first + 20)
+            .filter(|&i| {
+                let from = addr(&format!("10.9.9.{i}:1000"));
+                pinged(ours, at, a, from, i, 0)
+            })
+            .count()
+    };
+    assert_eq!(flood(&mut ours, now, 10), 2);
+    assert_eq!(flood(&mut ours, now + Duration::from_secs(1), 40), 2);
+    // An address already tracked is held to its own bucket only.
+    let later = now + Duration::from_secs(2);
+    assert!(pinged(&mut ours, later, a, addr("10.9.9.40:1000"), 40, 1));
 }
 
 #[test]
