@@ -220,7 +220,11 @@ pub struct Sessions {
     /// gone (answered) stays until it reaches the front.
     challenge_order: VecDeque<((NodeId, SocketAddr), Instant)>,
     /// Messages sent in sessions, by the nonce a WHOAREYOU would name.
-    sent: BTreeMap<Nonce, Sent>,
+    sent: HashMap<Nonce, Sent>,
+    /// Their nonces in the order sent, which is the order they expire in. A nonce whose
+    /// message is gone (sent again after a WHOAREYOU) stays until it reaches the front, or
+    /// until the queue holds twice what can be live.
+    sent_order: VecDeque<(Nonce, Instant)>,
     /// The node a WHOAREYOU naming a nonce must come from, for the nonces of handshakes we
     /// started that wait for their WHOAREYOU and of sessions we opened whose handshake crossed
     /// the node's: a WHOAREYOU is matched without a search, whatever the number of sessions.
@@ -253,7 +257,8 @@ impl Sessions {
             outgoing: BTreeMap::new(),
             challenges: BTreeMap::new(),
             challenge_order: VecDeque::new(),
-            sent: BTreeMap::new(),
+            sent: HashMap::new(),
+            sent_order: VecDeque::new(),
             opened_by: HashMap::new(),
             limits,
             transmits: VecDeque::new(),
@@ -303,21 +308,28 @@ impl Sessions {
             };
             // Should the node have lost the session, it answers with a WHOAREYOU naming this
             // nonce; then the message goes again, in a new handshake.
-            self.sent.retain(|_, s| s.deadline > now);
-            if self.sent.len() >= self.config.max_pending
-                && let Some(oldest) = least(&self.sent, |s| s.deadline)
+            self.expire_sent(now);
+            while self.sent.len() >= self.config.max_pending.max(1)
+                && let Some((oldest, _)) = self.sent_order.pop_front()
             {
                 self.sent.remove(&oldest);
             }
+            let deadline = now + self.config.handshake_timeout;
             self.sent.insert(
                 nonce,
                 Sent {
                     record: record.clone(),
                     addr,
                     message,
-                    deadline: now + self.config.handshake_timeout,
+                    deadline,
                 },
             );
+            self.sent_order.push_back((nonce, deadline));
+            if self.sent_order.len() > 2 * self.config.max_pending.max(1) {
+                let live = &self.sent;
+                self.sent_order
+                    .retain(|(nonce, _)| live.contains_key(nonce));
+            }
             return true;
         }
         // In a session, a message that fits no packet fails to encode above; one that is to
@@ -417,7 +429,7 @@ impl Sessions {
         {
             self.drop_oldest_challenge_entry(key, deadline);
         }
-        self.sent.retain(|_, s| s.deadline > now);
+        self.expire_sent(now);
         let expired: Vec<(NodeId, SocketAddr)> = self
             .outgoing
             .iter()
@@ -807,6 +819,16 @@ impl Sessions {
         let bytes = wire::encode_packet(id, &header, &sealed).ok()?;
         self.transmits.push_back(Transmit { dst: addr, bytes });
         Some(header.nonce)
+    }
+
+    /// Forgets the messages sent in sessions whose WHOAREYOU can no longer come.
+    fn expire_sent(&mut self, now: Instant) {
+        while let Some(&(nonce, deadline)) = self.sent_order.front()
+            && deadline <= now
+        {
+            self.sent_order.pop_front();
+            self.sent.remove(&nonce);
+        }
     }
 
     /// Files `nonce` as opened by the node at `key` (see [`Sessions::opened_by`]). At twice
