@@ -599,6 +599,49 @@ fn a_node_that_lost_the_session_gets_a_new_handshake_with_the_message() {
 }
 
 #[test]
+fn only_the_latest_messages_sent_in_a_session_are_kept_for_a_whoareyou() {
+    let now = Instant::now();
+    let config = SessionConfig {
+        max_pending: 2,
+        ..SessionConfig::default()
+    };
+    let (mut a, mut b) = (node_with(1, 9001, config), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    for _ in 0..2 {
+        deliver(now, &mut a, &mut b, None);
+        deliver(now, &mut b, &mut a, None);
+    }
+    assert!(a.sessions.has_session(&b.enr.node_id(), b.addr));
+    for id in 5..=7 {
+        a.sessions.send(now, &b.enr.clone(), b.addr, ping(id));
+    }
+    let sent = transmits(&mut a);
+    // B restarts (forgets every session) twice, seeing one of the messages each time.
+    let whoareyou_for = |b: &mut Node, packet: &Transmit| {
+        let key = SigningKey::from_slice(&[2; 32]).unwrap();
+        b.sessions = Sessions::new(key, b.enr.clone(), SessionConfig::default(), [9; 32]);
+        b.sessions
+            .handle_datagram(now, a.addr, &packet.bytes, |_| None);
+        transmits(b).remove(0)
+    };
+    let (oldest, latest) = (
+        whoareyou_for(&mut b, &sent[0]),
+        whoareyou_for(&mut b, &sent[2]),
+    );
+    // Two are kept: the first message is forgotten, the last goes again in a handshake.
+    a.sessions
+        .handle_datagram(now, b.addr, &oldest.bytes, |_| None);
+    assert!(transmits(&mut a).is_empty());
+    a.sessions
+        .handle_datagram(now, b.addr, &latest.bytes, |_| None);
+    let handshake = transmits(&mut a);
+    assert_eq!(flag(&handshake[0].bytes, &b.enr.node_id()), 2);
+    b.sessions
+        .handle_datagram(now, a.addr, &handshake[0].bytes, |_| None);
+    assert_eq!(messages(&events(&mut b)), [ping(7)]);
+}
+
+#[test]
 fn a_message_too_large_for_the_handshake_follows_it_in_the_session() {
     let now = Instant::now();
     let (mut a, mut b) = (node(1, 9001), node(2, 9002));
