@@ -52,11 +52,8 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// Packets accepted from one IP address in a burst. Default 200.
     pub rate_limit_burst: u32,
-    /// IP addresses the rate limiter tracks. Default 4096. Addresses it does not track yet
-    /// are admitted, all together, at the pace at which tracked ones refill
-    /// (`rate_limit_ips × rate_limit_per_second / rate_limit_burst` a second, up to half of
-    /// `rate_limit_ips` at once), so a flood from fresh (spoofed) addresses costs a bounded
-    /// amount of work.
+    /// IP addresses the rate limiter tracks. Default 4096. When a new one finds them all
+    /// tracked, the fuller half of their buckets is forgotten (see `IpRateLimit`).
     pub rate_limit_ips: usize,
     /// Hashes of recently received packets, to drop replays. Default 2048.
     pub dedup_capacity: usize,

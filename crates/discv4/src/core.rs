@@ -307,19 +307,10 @@ impl Discv4 {
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let node_id = id.node_id();
         let enr = build_enr(&key, &endpoint, None)?;
-        // Every packet admitted costs a public key recovery: new addresses are held, all
-        // together, to the pace at which the tracked addresses' buckets refill.
-        let ips = u32::try_from(config.rate_limit_ips).unwrap_or(u32::MAX);
-        let newcomers_per_second = u64::from(ips) * u64::from(config.rate_limit_per_second)
-            / u64::from(config.rate_limit_burst.max(1));
         let rate = IpRateLimit::new(
             config.rate_limit_per_second,
             config.rate_limit_burst,
             config.rate_limit_ips,
-        )
-        .with_newcomer_limit(
-            u32::try_from(newcomers_per_second).unwrap_or(u32::MAX),
-            (ips / 2).max(1),
         );
         // A refresh interval too long to add (Duration::MAX: never) means no refresh.
         let first_refresh = now.checked_add(config.refresh_interval);
@@ -487,6 +478,14 @@ impl Discv4 {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
         if !self.rate.admit(now, from.ip()) {
+            return;
+        }
+        // A replay is dropped before its public key is recovered. (A packet that merely starts
+        // with a recent hash is dropped too: it is not the packet that hash was made of.)
+        if bytes
+            .first_chunk::<32>()
+            .is_some_and(|hash| self.recent.contains(hash))
+        {
             return;
         }
         let Ok(packet) = wire::decode(bytes) else {

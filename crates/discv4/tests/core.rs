@@ -519,31 +519,35 @@ fn pings_beyond_the_per_ip_burst_are_dropped() {
 }
 
 #[test]
-fn a_flood_from_fresh_addresses_is_held_to_the_newcomer_budget() {
+fn a_flood_from_fresh_addresses_keeps_out_neither_newcomers_nor_a_spent_limit() {
     let a = addr("10.0.0.1:30303");
     let now = start();
-    // Four addresses tracked, one packet each: newcomers earn 4 × 1 / 1 = 4 a second, up to
-    // 2 at once.
     let config = Config {
         rate_limit_ips: 4,
         rate_limit_per_second: 1,
-        rate_limit_burst: 1,
+        rate_limit_burst: 2,
         ..Config::default()
     };
     let mut ours = node_with(1, a, config);
-    let flood = |ours: &mut Discv4, at: Instant, first: u8| {
-        (first..first + 20)
-            .filter(|&i| {
-                let from = addr(&format!("10.9.9.{i}:1000"));
-                pinged(ours, at, a, from, i, 0)
-            })
-            .count()
-    };
-    assert_eq!(flood(&mut ours, now, 10), 2);
-    assert_eq!(flood(&mut ours, now + Duration::from_secs(1), 40), 2);
-    // An address already tracked is held to its own bucket only.
-    let later = now + Duration::from_secs(2);
-    assert!(pinged(&mut ours, later, a, addr("10.9.9.40:1000"), 40, 1));
+    // One address spends its burst.
+    let busy = addr("10.9.8.1:1000");
+    let answered = (0..3)
+        .filter(|&n| pinged(&mut ours, now, a, busy, 9, n))
+        .count();
+    assert_eq!(answered, 2);
+    // Twenty fresh addresses, five times what the limiter tracks: each is answered.
+    for i in 10..30 {
+        assert!(pinged(
+            &mut ours,
+            now,
+            a,
+            addr(&format!("10.9.9.{i}:1000")),
+            i,
+            0
+        ));
+    }
+    // The spent address is still held to its own bucket.
+    assert!(!pinged(&mut ours, now, a, busy, 9, 3));
 }
 
 #[test]

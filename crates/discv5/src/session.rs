@@ -239,8 +239,7 @@ impl Sessions {
     /// Sessions of the node with `key` and `record`; `seed` seeds the random numbers (nonces,
     /// id-nonces, ephemeral keys), so it must come from a cryptographic source.
     pub fn new(key: SigningKey, record: Enr, config: SessionConfig, seed: [u8; 32]) -> Self {
-        // As many addresses as challenges can wait, so that while the challenge table has room
-        // the limiter forgets no bucket.
+        // As many addresses tracked as challenges can wait (or sessions, if more).
         let limits = IpRateLimit::new(
             config.handshakes_per_ip_second,
             config.handshake_burst,

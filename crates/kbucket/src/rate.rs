@@ -10,42 +10,14 @@ struct Bucket {
     last: Instant,
 }
 
-impl Bucket {
-    /// Its tokens at `now`, earning `rate` a second up to `burst`.
-    fn refilled(&self, now: Instant, rate: f64, burst: f64) -> f64 {
-        (self.tokens + now.saturating_duration_since(self.last).as_secs_f64() * rate).min(burst)
-    }
-
-    /// Takes a token at `now`, if there is one.
-    fn take(&mut self, now: Instant, rate: f64, burst: f64) -> bool {
-        self.tokens = self.refilled(now, rate, burst);
-        self.last = now;
-        let taken = self.tokens >= 1.0;
-        if taken {
-            self.tokens -= 1.0;
-        }
-        taken
-    }
-}
-
-/// See [`IpRateLimit::with_newcomer_limit`].
-#[derive(Debug)]
-struct NewcomerLimit {
-    per_second: f64,
-    burst: f64,
-    /// Made at the first newcomer, full.
-    bucket: Option<Bucket>,
-}
-
 /// Token buckets per source host: each IPv4 address, or IPv6 /64 (one host or subscriber
 /// usually has a whole /64 to send from), may spend `burst` at once and earns `per_second`
 /// back, up to `burst`. At most `max_addresses` are tracked, so spoofed sources cannot grow
 /// the map. When a newcomer finds it full, the fuller half of the buckets is forgotten (the
 /// refilled ones first): a flood from many sources cannot lock real newcomers out, and an
-/// address that has spent its tokens keeps its bucket (a flood cannot reset it). One pass
-/// over the map makes room for half of it, so the work per newcomer stays constant. Where
-/// each admitted event costs real work, [`with_newcomer_limit`](Self::with_newcomer_limit)
-/// also bounds how many newcomers it takes in all.
+/// address that has spent its tokens keeps its bucket (a bucket a flood can push out had at
+/// least as many tokens as the flood's newest, `burst - 1`, so little is given away). One pass
+/// over the map makes room for half of it, so the work per newcomer stays constant.
 ///
 /// ```
 /// use std::{net::IpAddr, time::{Duration, Instant}};
@@ -63,7 +35,6 @@ pub struct IpRateLimit {
     burst: f64,
     max_addresses: usize,
     buckets: HashMap<IpAddr, Bucket>,
-    newcomers: Option<NewcomerLimit>,
 }
 
 impl IpRateLimit {
@@ -74,24 +45,7 @@ impl IpRateLimit {
             burst: f64::from(burst),
             max_addresses,
             buckets: HashMap::new(),
-            newcomers: None,
         }
-    }
-
-    /// Also limits newcomers (addresses without a bucket), all together, to `per_second` on
-    /// average and `burst` at once. A flood from fresh (spoofed) sources then costs no more
-    /// than this, however many sources it has; while it lasts, real newcomers share the
-    /// budget with it. For protocols where each admitted event is costly (discv4 recovers a
-    /// public key from every packet); where it is cheap, leaving newcomers unlimited keeps
-    /// real ones from being refused at all.
-    #[must_use]
-    pub fn with_newcomer_limit(mut self, per_second: u32, burst: u32) -> Self {
-        self.newcomers = Some(NewcomerLimit {
-            per_second: f64::from(per_second),
-            burst: f64::from(burst),
-            bucket: None,
-        });
-        self
     }
 
     /// Whether an event from `ip` at `now` is within its host's limit (see [`IpRateLimit`]);
@@ -99,31 +53,26 @@ impl IpRateLimit {
     pub fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
         let ip = host(ip);
         let (rate, burst) = (self.per_second, self.burst);
-        if !self.buckets.contains_key(&ip) {
+        let refilled = |b: &Bucket| {
+            (b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate).min(burst)
+        };
+        if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max_addresses {
             if self.max_addresses == 0 {
                 return false;
             }
-            if let Some(limit) = &mut self.newcomers {
-                let (rate, burst) = (limit.per_second, limit.burst);
-                let budget = limit.bucket.get_or_insert(Bucket {
-                    tokens: burst,
-                    last: now,
-                });
-                if !budget.take(now, rate, burst) {
-                    return false;
-                }
-            }
-            if self.buckets.len() >= self.max_addresses {
-                forget_fuller_half(&mut self.buckets, |b| b.refilled(now, rate, burst));
-            }
+            forget_fuller_half(&mut self.buckets, |b| refilled(b));
         }
-        self.buckets
-            .entry(ip)
-            .or_insert(Bucket {
-                tokens: burst,
-                last: now,
-            })
-            .take(now, rate, burst)
+        let bucket = self.buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        bucket.tokens = refilled(bucket);
+        bucket.last = now;
+        let admitted = bucket.tokens >= 1.0;
+        if admitted {
+            bucket.tokens -= 1.0;
+        }
+        admitted
     }
 }
 
@@ -223,24 +172,6 @@ mod tests {
         }
         // Its own bucket, not a fresh one: half a token earned in 500 ms.
         assert!(!limit.admit(now + Duration::from_millis(500), ip(1)));
-    }
-
-    #[test]
-    fn a_newcomer_limit_bounds_the_newcomers_in_all() {
-        let mut limit = IpRateLimit::new(1, 2, 2).with_newcomer_limit(1, 3);
-        let now = start();
-        // Three newcomers spend the budget (the third makes room in the full map).
-        assert!((2..=4).all(|last| limit.admit(now, ip(last))));
-        assert!(!limit.admit(now, ip(5)));
-        // A tracked address is not a newcomer: its own bucket decides.
-        assert!(limit.admit(now, ip(4)) && !limit.admit(now, ip(4)));
-        // The budget earns one a second.
-        let later = now + Duration::from_secs(1);
-        assert!(limit.admit(later, ip(6)));
-        assert!(!limit.admit(later, ip(7)));
-        // Without it, every newcomer gets in.
-        let mut open = IpRateLimit::new(1, 2, 2);
-        assert!((1..=7).all(|last| open.admit(now, ip(last))));
     }
 
     /// The limiter as plainly as it can be said: a full sort to find the fuller half.
