@@ -530,6 +530,29 @@ fn a_full_challenge_table_still_challenges_a_real_node() {
 }
 
 #[test]
+fn a_flood_from_more_addresses_than_are_tracked_still_lets_a_real_node_in() {
+    // The per-IP limiter tracks 256 addresses here; 2000 spoofed ones come first.
+    let config = SessionConfig {
+        max_challenges: 256,
+        max_sessions: 256,
+        ..SessionConfig::default()
+    };
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node_with(2, 9002, config));
+    spoof(now, &mut b, 2000);
+    assert_eq!(
+        transmits(&mut b).len(),
+        2000,
+        "every junk packet was challenged"
+    );
+    let at_b = pinged_through_a_handshake(now, &mut a, &mut b);
+    assert!(
+        matches!(&at_b[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(1)),
+        "{at_b:?}"
+    );
+}
+
+#[test]
 fn a_handshake_without_record_needs_the_known_one() {
     let now = Instant::now();
     let (mut a, mut b) = (node(1, 9001), node(2, 9002));
