@@ -11,6 +11,9 @@ use core::{
 
 use crate::{EnodeError, NodeId, PeerId};
 
+/// The scheme of an enode URL, with its separator.
+const SCHEME: &str = "enode://";
+
 /// A node's identity and address, as an enode URL carries them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeRecord {
@@ -49,16 +52,18 @@ impl fmt::Display for NodeRecord {
 impl FromStr for NodeRecord {
     type Err = EnodeError;
 
-    /// Parses an enode URL as go-ethereum does: of the query, only the first `discport` is
+    /// Parses an enode URL as go-ethereum does: the scheme in any case; of the query, only the first `discport` is
     /// read (an empty one counts as absent) and other parameters are ignored; the node id takes
     /// no `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address. Unlike
     /// go-ethereum, the host must be an IP address (a DNS name would need a lookup, which is
     /// the caller's to make) and a URL without one (`enode://<id>`) is refused: a
     /// `NodeRecord` is always dialable.
     fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let url = url.trim();
         let rest = url
-            .trim()
-            .strip_prefix("enode://")
+            .get(..SCHEME.len())
+            .filter(|scheme| scheme.eq_ignore_ascii_case(SCHEME))
+            .and_then(|_| url.get(SCHEME.len()..))
             .ok_or(EnodeError::MissingScheme)?;
         let (id, rest) = rest.split_once('@').ok_or(EnodeError::MissingAddress)?;
         if id.starts_with("0x") {

@@ -146,8 +146,14 @@ fn malformed_enode_urls() {
     assert_eq!((ok.tcp_port, ok.udp_port), (30303, 30301));
     let v6: NodeRecord = format!("enode://{id}@[::1]:30303").parse().unwrap();
     assert_eq!(v6.to_string(), format!("enode://{id}@[::1]:30303"));
+    // The scheme in any case, as go-ethereum's URL parser reads it.
+    let upper: NodeRecord = format!("ENode://{id}@127.0.0.1:30303?discport=30301")
+        .parse()
+        .unwrap();
+    assert_eq!(upper, ok);
     let cases = [
         (format!("enr://{id}@127.0.0.1:1"), EnodeError::MissingScheme),
+        ("enodé://".to_owned(), EnodeError::MissingScheme),
         (format!("enode://{id}"), EnodeError::MissingAddress),
         (
             format!("enode://{}@127.0.0.1:1", &id[2..]),
