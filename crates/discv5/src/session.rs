@@ -44,7 +44,9 @@ pub struct SessionConfig {
     /// without a session waits for the WHOAREYOU. Default 1 s.
     pub handshake_timeout: Duration,
     /// Handshakes we start that may wait for their WHOAREYOU at once; beyond it, more are
-    /// refused. Default 256.
+    /// refused. Also the number of messages sent in sessions kept (for `handshake_timeout`)
+    /// to go again should the node answer one with a WHOAREYOU; the oldest goes first.
+    /// Default 256.
     pub max_pending: usize,
     /// WHOAREYOU challenges that may wait for their handshake at once. Beyond it, a new
     /// challenge replaces the oldest, so that packets from spoofed node ids cannot lock real
@@ -324,7 +326,7 @@ impl Sessions {
                 },
             );
             self.sent_order.push_back((nonce, deadline));
-            if self.sent_order.len() > 2 * self.config.max_pending.max(1) {
+            if self.sent_order.len() > self.config.max_pending.max(1).saturating_mul(2) {
                 let live = &self.sent;
                 self.sent_order
                     .retain(|(nonce, _)| live.contains_key(nonce));
@@ -563,7 +565,7 @@ impl Sessions {
         );
         self.challenge_order.push_back((key, deadline));
         // Answered challenges leave entries behind; past twice the table's size, they go.
-        if self.challenge_order.len() > 2 * self.config.max_challenges.max(1) {
+        if self.challenge_order.len() > self.config.max_challenges.max(1).saturating_mul(2) {
             let live = &self.challenges;
             self.challenge_order
                 .retain(|(key, deadline)| live.get(key).is_some_and(|c| c.deadline == *deadline));
@@ -911,4 +913,105 @@ struct Handshake<'a> {
     id_signature: &'a [u8; 64],
     ephemeral_pubkey: &'a [u8; 33],
     record: Option<&'a RawRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The origin of the virtual clock.
+    #[allow(clippy::disallowed_methods)]
+    fn start() -> Instant {
+        Instant::now()
+    }
+
+    fn sessions(max_pending: usize, max_sessions: usize) -> Result<Sessions, devp2p_enr::EnrError> {
+        let key =
+            SigningKey::from_slice(&[1; 32]).map_err(|_| devp2p_enr::EnrError::InvalidPublicKey)?;
+        let record = Enr::builder().udp(9001).build(&key)?;
+        let config = SessionConfig {
+            max_pending,
+            max_sessions,
+            ..SessionConfig::default()
+        };
+        Ok(Sessions::new(key, record, config, [1; 32]))
+    }
+
+    fn key(i: u8) -> (NodeId, SocketAddr) {
+        (
+            NodeId([i; 32]),
+            SocketAddr::from(([127, 0, 0, 1], u16::from(i))),
+        )
+    }
+
+    #[test]
+    fn stale_nonces_go_and_live_ones_stay() -> Result<(), devp2p_enr::EnrError> {
+        let mut s = sessions(1, 1)?;
+        let peer = Enr::builder().udp(9002).build(
+            &SigningKey::from_slice(&[2; 32])
+                .map_err(|_| devp2p_enr::EnrError::InvalidPublicKey)?,
+        )?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9002));
+        assert!(s.send(
+            start(),
+            &peer,
+            addr,
+            Message::Ping {
+                req_id: RequestId::from([1; 8]),
+                enr_seq: 1
+            }
+        ));
+        let live = s.outgoing.get(&(peer.node_id(), addr)).map(|o| o.nonce);
+        // Stale entries (no handshake, no session behind them) up to the bound of twice
+        // what can be live: 2 × (1 + 1).
+        for i in 0..3 {
+            s.note_opened_by([i; 12], key(i));
+        }
+        assert_eq!(s.opened_by.len(), 4);
+        s.note_opened_by([9; 12], key(9));
+        let mut left: Vec<Nonce> = s.opened_by.keys().copied().collect();
+        left.sort_unstable();
+        let mut expected = vec![[9; 12]];
+        expected.extend(live);
+        expected.sort_unstable();
+        assert_eq!(left, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn nonces_of_messages_sent_again_are_compacted() -> Result<(), devp2p_enr::EnrError> {
+        let now = start();
+        let mut s = sessions(2, 10)?;
+        let signer =
+            SigningKey::from_slice(&[2; 32]).map_err(|_| devp2p_enr::EnrError::InvalidPublicKey)?;
+        let peer = Enr::builder().udp(9002).build(&signer)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9002));
+        let session = Session {
+            write: [3; 16],
+            read: [4; 16],
+            other: None,
+            opened_by: None,
+            established: now,
+            last_used: 0,
+        };
+        s.insert_session((peer.node_id(), addr), session);
+        let mut sent = Vec::new();
+        for i in 1..=5 {
+            let ping = Message::Ping {
+                req_id: RequestId::from([i; 8]),
+                enr_seq: 1,
+            };
+            assert!(s.send(now, &peer, addr, ping));
+            let nonce = s.sent_order.back().map(|(nonce, _)| *nonce);
+            sent.extend(nonce);
+            // Every message but the first is answered by a WHOAREYOU and goes again in a
+            // handshake: its nonce is stale, behind the first's.
+            if i > 1 && i < 5 {
+                s.sent.remove(&nonce.unwrap_or_default());
+            }
+        }
+        let order: Vec<Nonce> = s.sent_order.iter().map(|(nonce, _)| *nonce).collect();
+        assert_eq!(order, [sent[0], sent[4]]);
+        Ok(())
+    }
 }
