@@ -315,7 +315,7 @@ fn handshakes_that_timed_out_do_not_crowd_out_a_pending_one() {
     deliver(at(1500), &mut a, &mut b, None);
     let whoareyou = transmits(&mut b).remove(0);
     a.sessions.handle_timeout(at(2000));
-    // Six handshakes were started, five timed out: the stale ones make way, B's stays.
+    // Six handshakes were started and five timed out: B's is still answered.
     send(&mut a, at(2000), &silent[5]);
     a.sessions
         .handle_datagram(at(2000), b.addr, &whoareyou.bytes, |_| None);

@@ -15,8 +15,9 @@ struct Bucket {
 /// back, up to `burst`. At most `max_addresses` are tracked, so spoofed sources cannot grow
 /// the map. When a newcomer finds it full, the fuller half of the buckets is forgotten (the
 /// refilled ones first): a flood from many sources cannot lock real newcomers out, and an
-/// address that has spent its tokens keeps its bucket (a bucket a flood can push out had at
-/// least as many tokens as the flood's newest, `burst - 1`, so little is given away). One pass
+/// address that has spent its tokens keeps its bucket while at most half the tracked ones are
+/// emptier (a flood that spends its own buckets to push it out pays more than it gets back).
+/// One pass
 /// over the map makes room for half of it, so the work per newcomer stays constant.
 ///
 /// ```
