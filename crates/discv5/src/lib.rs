@@ -60,6 +60,7 @@ struct ReadmeDoctests;
 mod core;
 pub mod crypto;
 mod driver;
+mod expiring;
 pub mod session;
 pub mod wire;
 

@@ -28,6 +28,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::{
     Message, RequestId,
     crypto::{self, SessionKey},
+    expiring::Expiring,
     wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
 };
 
@@ -167,7 +168,6 @@ struct Sent {
     record: Enr,
     addr: SocketAddr,
     message: Message,
-    deadline: Instant,
 }
 
 /// A WHOAREYOU we sent: waiting for the handshake.
@@ -176,7 +176,6 @@ struct Challenge {
     challenge_data: Vec<u8>,
     packet: Vec<u8>,
     known: Option<Enr>,
-    deadline: Instant,
 }
 
 /// Sessions with many nodes, sans-IO.
@@ -214,19 +213,13 @@ pub struct Sessions {
     rng: StdRng,
     clock: u64,
     sessions: HashMap<(NodeId, SocketAddr), Session>,
-    // Ordered maps: timeouts fire in a reproducible order.
+    // An ordered map: timeouts fire in a reproducible order.
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
-    challenges: BTreeMap<(NodeId, SocketAddr), Challenge>,
-    /// The challenges in the order they were sent, which is also the order they expire in (all
-    /// live equally long): the oldest is found without a search. An entry whose challenge is
-    /// gone (answered) stays until it reaches the front.
-    challenge_order: VecDeque<((NodeId, SocketAddr), Instant)>,
+    /// WHOAREYOUs waiting for their handshake; when full, the oldest goes (see
+    /// [`SessionConfig::max_challenges`]).
+    challenges: Expiring<(NodeId, SocketAddr), Challenge>,
     /// Messages sent in sessions, by the nonce a WHOAREYOU would name.
-    sent: HashMap<Nonce, Sent>,
-    /// Their nonces in the order sent, which is the order they expire in. A nonce whose
-    /// message is gone (sent again after a WHOAREYOU) stays until it reaches the front, or
-    /// until the queue holds twice what can be live.
-    sent_order: VecDeque<(Nonce, Instant)>,
+    sent: Expiring<Nonce, Sent>,
     /// The node a WHOAREYOU naming a nonce must come from, for the nonces of handshakes we
     /// started that wait for their WHOAREYOU and of sessions we opened whose handshake crossed
     /// the node's: a WHOAREYOU is matched without a search, whatever the number of sessions.
@@ -247,6 +240,10 @@ impl Sessions {
             config.handshake_burst,
             config.max_challenges.max(config.max_sessions),
         );
+        let (challenges, sent) = (
+            Expiring::new(config.max_challenges),
+            Expiring::new(config.max_pending),
+        );
         Self {
             config,
             id: record.node_id(),
@@ -256,10 +253,8 @@ impl Sessions {
             clock: 0,
             sessions: HashMap::new(),
             outgoing: BTreeMap::new(),
-            challenges: BTreeMap::new(),
-            challenge_order: VecDeque::new(),
-            sent: HashMap::new(),
-            sent_order: VecDeque::new(),
+            challenges,
+            sent,
             opened_by: HashMap::new(),
             limits,
             transmits: VecDeque::new(),
@@ -309,28 +304,14 @@ impl Sessions {
             };
             // Should the node have lost the session, it answers with a WHOAREYOU naming this
             // nonce; then the message goes again, in a new handshake.
-            self.expire_sent(now);
-            while self.sent.len() >= self.config.max_pending.max(1)
-                && let Some((oldest, _)) = self.sent_order.pop_front()
-            {
-                self.sent.remove(&oldest);
-            }
-            let deadline = now + self.config.handshake_timeout;
-            self.sent.insert(
-                nonce,
-                Sent {
-                    record: record.clone(),
-                    addr,
-                    message,
-                    deadline,
-                },
-            );
-            self.sent_order.push_back((nonce, deadline));
-            if self.sent_order.len() > self.config.max_pending.max(1).saturating_mul(2) {
-                let live = &self.sent;
-                self.sent_order
-                    .retain(|(nonce, _)| live.contains_key(nonce));
-            }
+            self.sent.expire(now);
+            let sent = Sent {
+                record: record.clone(),
+                addr,
+                message,
+            };
+            self.sent
+                .insert(nonce, sent, now + self.config.handshake_timeout);
             return true;
         }
         // In a session, a message that fits no packet fails to encode above; one that is to
@@ -425,12 +406,8 @@ impl Sessions {
 
     /// Expires pending handshakes and challenges.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(key, deadline)) = self.challenge_order.front()
-            && deadline <= now
-        {
-            self.drop_oldest_challenge_entry(key, deadline);
-        }
-        self.expire_sent(now);
+        self.challenges.expire(now);
+        self.sent.expire(now);
         let expired: Vec<(NodeId, SocketAddr)> = self
             .outgoing
             .iter()
@@ -464,9 +441,8 @@ impl Sessions {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let outgoing = self.outgoing.values().map(|o| o.deadline);
-        // The front may belong to an answered challenge: then this is a turn too early.
-        let challenges = self.challenge_order.front().map(|(_, deadline)| *deadline);
-        outgoing.chain(challenges).min()
+        // The oldest challenge may have been answered: then this is a turn too early.
+        outgoing.chain(self.challenges.next_deadline()).min()
     }
 
     fn on_message(
@@ -528,14 +504,6 @@ impl Sessions {
         if !self.limits.admit(now, from.ip()) {
             return;
         }
-        // A full table makes room: the oldest challenge goes (the one nearest expiry).
-        // Refusing new ones instead would let spoofed packets, from node ids that need not
-        // exist, lock out every real handshake.
-        while self.challenges.len() >= self.config.max_challenges.max(1)
-            && let Some(&(key, deadline)) = self.challenge_order.front()
-        {
-            self.drop_oldest_challenge_entry(key, deadline);
-        }
         let known = known(&src_id);
         let id_nonce: IdNonce = self.random();
         let whoareyou = PacketHeader {
@@ -553,23 +521,16 @@ impl Sessions {
             dst: from,
             bytes: packet.clone(),
         });
-        let deadline = now + self.config.handshake_timeout;
-        self.challenges.insert(
-            key,
-            Challenge {
-                challenge_data: whoareyou.challenge_data(),
-                packet,
-                known,
-                deadline,
-            },
-        );
-        self.challenge_order.push_back((key, deadline));
-        // Answered challenges leave entries behind; past twice the table's size, they go.
-        if self.challenge_order.len() > self.config.max_challenges.max(1).saturating_mul(2) {
-            let live = &self.challenges;
-            self.challenge_order
-                .retain(|(key, deadline)| live.get(key).is_some_and(|c| c.deadline == *deadline));
-        }
+        let challenge = Challenge {
+            challenge_data: whoareyou.challenge_data(),
+            packet,
+            known,
+        };
+        // A full table makes room: the oldest challenge goes (the one nearest expiry).
+        // Refusing new ones instead would let spoofed packets, from node ids that need not
+        // exist, lock out every real handshake.
+        self.challenges
+            .insert(key, challenge, now + self.config.handshake_timeout);
     }
 
     fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {
@@ -586,7 +547,7 @@ impl Sessions {
             self.opened_by.remove(nonce);
             (key, outgoing)
         } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)
-            && let Some(sent) = self.sent.remove(nonce)
+            && let Some((sent, deadline)) = self.sent.remove(nonce)
         {
             // A message sent in a session the node no longer has: a new handshake, with it.
             let key = (sent.record.node_id(), sent.addr);
@@ -595,7 +556,7 @@ impl Sessions {
                 nonce: *nonce,
                 record: sent.record,
                 queued: vec![sent.message],
-                deadline: sent.deadline,
+                deadline,
             };
             (key, outgoing)
         } else {
@@ -822,16 +783,6 @@ impl Sessions {
         Some(header.nonce)
     }
 
-    /// Forgets the messages sent in sessions whose WHOAREYOU can no longer come.
-    fn expire_sent(&mut self, now: Instant) {
-        while let Some(&(nonce, deadline)) = self.sent_order.front()
-            && deadline <= now
-        {
-            self.sent_order.pop_front();
-            self.sent.remove(&nonce);
-        }
-    }
-
     /// Files `nonce` as opened by the node at `key` (see [`Sessions::opened_by`]). At twice
     /// what can be live (pending handshakes and sessions), the stale entries go.
     fn note_opened_by(&mut self, nonce: Nonce, key: (NodeId, SocketAddr)) {
@@ -849,19 +800,6 @@ impl Sessions {
             });
         }
         self.opened_by.insert(nonce, key);
-    }
-
-    /// Takes the front entry of the challenge order, `(key, deadline)`, and the challenge it
-    /// stands for, unless that was answered (and perhaps replaced by a later one).
-    fn drop_oldest_challenge_entry(&mut self, key: (NodeId, SocketAddr), deadline: Instant) {
-        self.challenge_order.pop_front();
-        if self
-            .challenges
-            .get(&key)
-            .is_some_and(|c| c.deadline == deadline)
-        {
-            self.challenges.remove(&key);
-        }
     }
 
     /// Sets up (or replaces) the session with `key`, as just used.
@@ -1002,7 +940,7 @@ mod tests {
                 enr_seq: 1,
             };
             assert!(s.send(now, &peer, addr, ping));
-            let nonce = s.sent_order.back().map(|(nonce, _)| *nonce);
+            let nonce = s.sent.queued().last().copied();
             sent.extend(nonce);
             // Every message but the first is answered by a WHOAREYOU and goes again in a
             // handshake: its nonce is stale, behind the first's.
@@ -1010,7 +948,7 @@ mod tests {
                 s.sent.remove(&nonce.unwrap_or_default());
             }
         }
-        let order: Vec<Nonce> = s.sent_order.iter().map(|(nonce, _)| *nonce).collect();
+        let order: Vec<Nonce> = s.sent.queued().copied().collect();
         assert_eq!(order, [sent[0], sent[4]]);
         Ok(())
     }
