@@ -3,9 +3,7 @@
 //! records it receives in this form and verify only those it is about to use (discv5's
 //! handshakes and NODES, discv4's ENRResponse).
 
-use devp2p_rlp_codec::Rlp;
-
-use crate::{Enr, EnrError, MAX_RECORD_SIZE};
+use crate::{Enr, EnrError, record};
 
 /// A node record as received: its RLP encoding, not yet verified.
 ///
@@ -18,14 +16,7 @@ pub struct RawRecord(Vec<u8>);
 impl RawRecord {
     /// The record encoded as `bytes`, if its size and shape are those of a record.
     pub fn new(bytes: &[u8]) -> Result<Self, EnrError> {
-        if bytes.len() > MAX_RECORD_SIZE {
-            return Err(EnrError::TooLarge { size: bytes.len() });
-        }
-        let mut top = Rlp::new(bytes);
-        let mut list = top.list()?;
-        if !top.is_empty() {
-            return Err(EnrError::TrailingBytes(top.remaining().len()));
-        }
+        let mut list = record::open(bytes)?;
         if list.bytes()?.len() != 64 {
             return Err(EnrError::InvalidSignatureLength);
         }

@@ -44,14 +44,7 @@ impl Enr {
 
     /// Decodes and verifies a record from its RLP encoding.
     pub fn from_rlp(input: &[u8]) -> Result<Self, EnrError> {
-        if input.len() > MAX_RECORD_SIZE {
-            return Err(EnrError::TooLarge { size: input.len() });
-        }
-        let mut top = Rlp::new(input);
-        let mut list = top.list()?;
-        if !top.is_empty() {
-            return Err(EnrError::TrailingBytes(top.remaining().len()));
-        }
+        let mut list = open(input)?;
         let signature = list.bytes()?;
         let seq = list.decode::<u64>()?;
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -293,6 +286,20 @@ fn locality(ip: &IpAddr) -> u8 {
         (.., true) => 3,
         _ => 4,
     }
+}
+
+/// The items of an encoded record: `input` must be at most [`MAX_RECORD_SIZE`] bytes of one
+/// RLP list with nothing after it.
+pub(crate) fn open(input: &[u8]) -> Result<Rlp<'_>, EnrError> {
+    if input.len() > MAX_RECORD_SIZE {
+        return Err(EnrError::TooLarge { size: input.len() });
+    }
+    let mut top = Rlp::new(input);
+    let list = top.list()?;
+    if !top.is_empty() {
+        return Err(EnrError::TrailingBytes(top.remaining().len()));
+    }
+    Ok(list)
 }
 
 /// Checks the "v4" scheme entries and returns the public key.
