@@ -186,7 +186,8 @@ impl DisconnectReason {
 
     /// Reads Disconnect's data in the forms peers send: the list `[reason]` (rlpx.md, geth), the
     /// bare reason `reason` (ethereumjs, older clients), or an empty list (no reason given: taken
-    /// as [`DisconnectRequested`](Self::DisconnectRequested)). Extra list elements are ignored.
+    /// as [`DisconnectRequested`](Self::DisconnectRequested)). Extra list elements are ignored,
+    /// and reason 0 may come as the non-canonical byte `00`.
     pub fn decode(data: &[u8]) -> Result<Self, ProtocolError> {
         let mut rlp = Rlp::new(data);
         let code = if rlp.peek_is_list() == Some(true) {
@@ -194,16 +195,24 @@ impl DisconnectReason {
             if list.is_empty() {
                 0
             } else {
-                list.decode::<u8>()
-                    .map_err(ProtocolError::InvalidP2pMessage)?
+                reason_code(&mut list)?
             }
         } else {
-            rlp.decode::<u8>()
-                .map_err(ProtocolError::InvalidP2pMessage)?
+            reason_code(&mut rlp)?
         };
         rlp.finish().map_err(ProtocolError::InvalidP2pMessage)?;
         Ok(Self::from_code(code))
     }
+}
+
+/// A reason code: a canonical byte, or the byte `00` some clients send for reason 0 (reth reads
+/// it too; canonical RLP would be `80`).
+fn reason_code(rlp: &mut Rlp<'_>) -> Result<u8, ProtocolError> {
+    if rlp.clone().raw() == Ok(&[0x00]) {
+        rlp.raw().map_err(ProtocolError::InvalidP2pMessage)?;
+        return Ok(0);
+    }
+    rlp.decode::<u8>().map_err(ProtocolError::InvalidP2pMessage)
 }
 
 impl core::fmt::Display for DisconnectReason {

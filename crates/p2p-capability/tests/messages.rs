@@ -118,9 +118,18 @@ fn disconnect_other_forms() {
         DisconnectReason::decode(&[0xc2, 0x04, 0x01]).unwrap(),
         DisconnectReason::TooManyPeers
     );
-    // Non-canonical, over a byte, trailing bytes, empty: errors, not guesses.
+    // Reason 0 as the byte 00, bare or in a list, as some clients send it.
+    for data in [&[0x00][..], &[0xc1, 0x00], &[0x80], &[0xc1, 0x80]] {
+        assert_eq!(
+            DisconnectReason::decode(data).unwrap(),
+            DisconnectReason::DisconnectRequested,
+            "{data:x?}"
+        );
+    }
+    // Other non-canonical forms, over a byte, trailing bytes, empty: errors, not guesses.
     for data in [
-        &[0x00][..],
+        &[0x00, 0x00][..],
+        &[0xc2, 0x00, 0x00, 0x00],
         &[0x81, 0x04],
         &[0x82, 0x01, 0x00],
         &[0x04, 0x04],
