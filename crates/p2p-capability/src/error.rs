@@ -49,6 +49,10 @@ pub enum ProtocolError {
     /// No Hello, or no Pong to our Ping, in time.
     #[error("the peer went silent")]
     Timeout,
+    /// What we sent could not be written for [`Config::write_timeout`](crate::Config): the
+    /// peer stopped reading.
+    #[error("the peer stopped reading what we send")]
+    WriteTimeout,
 }
 
 impl From<&ProtocolError> for DisconnectReason {
@@ -57,7 +61,7 @@ impl From<&ProtocolError> for DisconnectReason {
             ProtocolError::NullNodeId => Self::NullNodeIdentity,
             ProtocolError::UnexpectedIdentity => Self::UnexpectedIdentity,
             ProtocolError::NoSharedCapability => Self::UselessPeer,
-            ProtocolError::Timeout => Self::PingTimeout,
+            ProtocolError::Timeout | ProtocolError::WriteTimeout => Self::PingTimeout,
             ProtocolError::ExpectedHello(_)
             | ProtocolError::HelloTooLarge(_)
             | ProtocolError::InvalidHello(_)

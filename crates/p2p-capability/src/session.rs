@@ -44,8 +44,14 @@ pub struct Config {
     /// Per capability: received messages the application has not taken yet, at most. When a
     /// capability reaches it, [`Session::wants_input`] turns false. Default 256.
     pub ingress_messages: usize,
-    /// Per capability: bytes of such messages, at most. Default 32 MiB.
+    /// Per capability: bytes of such messages. Reading pauses once a queue holds this many, so
+    /// it can exceed them by one message (at most 16 MiB). Default 32 MiB.
     pub ingress_bytes: usize,
+    /// How long what we hand the connection may wait to be written; past it the session ends
+    /// with reason 0x0b. The keepalive cannot see a peer that keeps sending but stopped reading
+    /// (its messages are not silence); this can. Default 20 s (go-ethereum's frame write
+    /// deadline).
+    pub write_timeout: Duration,
     /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
     /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
     /// that. A message sent must also fit one RLPx frame (16 MiB less a byte) with its id once
@@ -63,6 +69,7 @@ impl Default for Config {
             ping_refill: Duration::from_secs(1),
             ingress_messages: 256,
             ingress_bytes: 32 << 20,
+            write_timeout: Duration::from_secs(20),
             max_message_size: MAX_DECOMPRESSED_SIZE,
         }
     }
@@ -121,6 +128,8 @@ pub struct Session {
     pings: TokenBucket,
     transmit: VecDeque<Message>,
     events: VecDeque<Event>,
+    /// Since when the connection has held bytes it could not write.
+    write_backlog_since: Option<Instant>,
 }
 
 impl Session {
@@ -160,6 +169,7 @@ impl Session {
             compressor: Compressor::default(),
             transmit,
             events: VecDeque::new(),
+            write_backlog_since: None,
         })
     }
 
@@ -217,11 +227,30 @@ impl Session {
         }
     }
 
-    /// Advances the timers to `now`: the Hello deadline, Pings after silence, Pong deadlines.
+    /// Tells the session whether the connection holds bytes it could not write yet. When that
+    /// lasts [`Config::write_timeout`] in a row, the session ends at the next
+    /// [`handle_timeout`](Self::handle_timeout).
+    pub fn handle_write_backlog(&mut self, now: Instant, backlog: bool) {
+        if backlog {
+            self.write_backlog_since.get_or_insert(now);
+        } else {
+            self.write_backlog_since = None;
+        }
+    }
+
+    /// Advances the timers to `now`: the Hello deadline, Pings after silence, Pong deadlines,
+    /// the write deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::ExpectHello { deadline } if now >= deadline => self.fail(ProtocolError::Timeout),
             State::Established => {
+                if self
+                    .write_deadline()
+                    .is_some_and(|deadline| now >= deadline)
+                {
+                    self.fail(ProtocolError::WriteTimeout);
+                    return;
+                }
                 // While a full ingress queue stops us reading, the peer is not silent: we are
                 // not listening (and its Pong may be queued behind the backlog). For a while.
                 if !self.mux.is_full() {
@@ -299,7 +328,13 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::ExpectHello { deadline } => Some(deadline),
-            State::Established => Some(self.keepalive.deadline()),
+            State::Established => {
+                let keepalive = self.keepalive.deadline();
+                Some(
+                    self.write_deadline()
+                        .map_or(keepalive, |w| w.min(keepalive)),
+                )
+            }
             State::Closed => None,
         }
     }
@@ -335,6 +370,13 @@ impl Session {
         self.state = State::Established;
         self.events.push_back(Event::Established);
         Ok(())
+    }
+
+    /// When the bytes the connection could not write have waited too long (none: no backlog, or
+    /// a timeout beyond what `Instant` can count).
+    fn write_deadline(&self) -> Option<Instant> {
+        self.write_backlog_since?
+            .checked_add(self.config.write_timeout)
     }
 
     /// The configured message size limit, at most [`MAX_DECOMPRESSED_SIZE`].

@@ -51,6 +51,8 @@ pub struct P2pStream<Io> {
     ended: Option<Disconnected>,
     /// Until when the end may wait for the Disconnect to be flushed ([`END_GRACE`]).
     end_by: Option<tokio::time::Instant>,
+    /// How the connection failed, while messages received before are still being delivered.
+    failed: Option<P2pError>,
     /// Whether the end was reported to the application.
     reported: bool,
 }
@@ -76,6 +78,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             pong: None,
             ended: None,
             end_by: None,
+            failed: None,
             reported: false,
         };
         poll_fn(|cx| {
@@ -141,7 +144,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     }
 
     /// Drives the session until everything queued is flushed, or until it has ended (a peer
-    /// that stops reading makes the keepalive end it): then the error that reports the end.
+    /// that stops reading makes the write deadline end it): then the error that reports the
+    /// end.
     async fn flush(&mut self) -> Result<(), P2pError> {
         poll_fn(|cx| {
             self.drive(cx)?;
@@ -201,6 +205,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
                 flushed?;
                 self.flushed = true;
             }
+            self.session.handle_write_backlog(now(), !self.flushed);
             // Receive, unless the session is full or ended.
             if self.session.wants_input() {
                 match Pin::new(&mut self.rlpx).poll_next(cx) {
@@ -253,12 +258,18 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for P2pStream<Io> {
         if this.reported {
             return Poll::Ready(None);
         }
-        if let Err(error) = this.drive(cx) {
-            this.reported = true;
-            return Poll::Ready(Some(Err(error)));
+        if this.failed.is_none()
+            && let Err(error) = this.drive(cx)
+        {
+            this.failed = Some(error);
         }
+        // What arrived before the connection failed is delivered first.
         if let Some(message) = this.session.poll_message() {
             return Poll::Ready(Some(Ok(message)));
+        }
+        if let Some(error) = this.failed.take() {
+            this.reported = true;
+            return Poll::Ready(Some(Err(error)));
         }
         match this.poll_end(cx) {
             Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),

@@ -95,6 +95,14 @@ impl Pair {
     }
 }
 
+/// A Ping as a peer speaking p2p v5 sends it.
+fn ping() -> Message {
+    Message::new(
+        0x02,
+        snap::raw::Encoder::new().compress_vec(&[0xc0]).unwrap(),
+    )
+}
+
 fn events(session: &mut Session) -> Vec<Event> {
     core::iter::from_fn(|| session.poll_event()).collect()
 }
@@ -360,6 +368,48 @@ fn a_queue_that_stays_full_does_not_keep_the_session_forever() {
         "{:?}",
         pair.now - start
     );
+}
+
+#[test]
+fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
+    // B stops reading: A's connection keeps a backlog. B's Pings every 5 s keep the keepalive
+    // content (they are not silence), so only the write deadline can end the session.
+    let mut pair = Pair::established();
+    let start = pair.now;
+    pair.a.handle_write_backlog(start, true);
+    assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
+    for step in 1..=3 {
+        pair.now = start + Duration::from_secs(5 * step);
+        pair.a.handle_message(pair.now, ping());
+        pair.a.handle_timeout(pair.now);
+        assert!(!pair.a.is_closed(), "closed after {step} Pings");
+        // What went out meanwhile (Pongs) is still stuck: the backlog persists.
+        pair.a.handle_write_backlog(pair.now, true);
+    }
+    assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(20)));
+    pair.now = start + Duration::from_secs(20);
+    pair.a.handle_message(pair.now, ping());
+    pair.a.handle_timeout(pair.now);
+    let ended = disconnected(&mut pair.a);
+    assert_eq!(ended.reason, DisconnectReason::PingTimeout);
+    assert_eq!(ended.cause, Some(ProtocolError::WriteTimeout));
+    assert!(!ended.by_peer);
+}
+
+#[test]
+fn a_backlog_that_drains_restarts_the_write_deadline() {
+    let mut pair = Pair::established();
+    let start = pair.now;
+    pair.a.handle_write_backlog(start, true);
+    pair.a
+        .handle_write_backlog(start + Duration::from_secs(19), false);
+    pair.a
+        .handle_write_backlog(start + Duration::from_secs(19), true);
+    pair.now = start + Duration::from_secs(25);
+    pair.a.handle_message(pair.now, ping());
+    pair.a.handle_timeout(pair.now);
+    assert!(!pair.a.is_closed());
+    assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(39)));
 }
 
 #[test]

@@ -295,6 +295,103 @@ async fn hello_and_disconnect_in_one_read() {
     .unwrap();
 }
 
+/// A peer that sends its Hello and a capability message and then hangs up without a
+/// Disconnect: the message still reaches the application, then the end.
+#[tokio::test]
+async fn messages_before_a_hang_up_are_delivered() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        raw.feed(Message::new(0x00, their_hello(&kb).encode()))
+            .await
+            .unwrap();
+        raw.feed(Message::new(0x10, snappy(&[0xc1, 0x07])))
+            .await
+            .unwrap();
+        raw.close().await.unwrap();
+        drop(raw);
+        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
+            .await
+            .unwrap();
+        match session.next().await {
+            Some(Ok(message)) => {
+                assert_eq!((message.capability, message.id), (0, 0));
+                assert_eq!(message.data.as_ref(), [0xc1, 0x07]);
+            }
+            other => panic!("expected the eth message, got {other:?}"),
+        }
+        assert!(matches!(session.next().await, Some(Err(P2pError::Closed))));
+        assert!(session.next().await.is_none());
+    })
+    .await
+    .unwrap();
+}
+
+/// A peer that never reads but sends a Ping every 100 ms: it is never silent, so the keepalive
+/// alone would let a blocked `send` wait for ever. The write deadline ends the session.
+#[tokio::test]
+async fn a_peer_that_talks_but_never_reads_cannot_hold_a_send_forever() {
+    let (ka, kb) = (key(1), key(2));
+    let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+    raw.send(Message::new(0x00, their_hello(&kb).encode()))
+        .await
+        .unwrap();
+    let config = Config {
+        ping_interval: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(300),
+        write_timeout: Duration::from_millis(500),
+        ..Config::default()
+    };
+    let mut a = P2pStream::handshake(ours, config, info(&ka, "alice"), caps())
+        .await
+        .unwrap();
+    let talker = async {
+        for _ in 0..200 {
+            if raw.send(Message::new(0x02, snappy(&[0xc0]))).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let message = Bytes::from(noise(1 << 20, 0x2545_f491_4f6c_dd1d));
+    let sender = async {
+        loop {
+            if let Err(error) = a.send(0, 0x03, message.clone()).await {
+                return error;
+            }
+        }
+    };
+    let ended = timeout(LIMIT, async {
+        tokio::select! {
+            error = sender => error,
+            () = talker => panic!("the peer stopped talking first"),
+        }
+    })
+    .await
+    .expect("the send is still blocked");
+    match ended {
+        P2pError::Disconnected(ended) => {
+            assert_eq!(ended.cause, Some(ProtocolError::WriteTimeout));
+            assert!(!ended.by_peer);
+        }
+        other => panic!("expected our Disconnect, got {other:?}"),
+    }
+}
+
+fn their_hello(key: &NodeKey) -> devp2p_p2p_capability::Hello {
+    devp2p_p2p_capability::Hello {
+        protocol_version: 5,
+        client_id: "raw".into(),
+        capabilities: vec![devp2p_p2p_capability::CapabilityInfo::new("eth", 68)],
+        listen_port: 0,
+        id: *key.id(),
+    }
+}
+
+fn snappy(data: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(data).unwrap()
+}
+
 /// A peer that completes the Hello exchange and then never reads: our sends fill the
 /// connection until one cannot be flushed, the keepalive's Ping cannot go out either and the
 /// session ends for want of a Pong. The blocked send then returns that end within the grace
