@@ -23,6 +23,18 @@ pub const MAX_HEADERS: usize = 1024;
 pub const MAX_BLOCKS: usize = 1024;
 /// Most transactions announced in one NewPooledTransactionHashes (caps/eth.md's soft limit).
 pub const MAX_ANNOUNCED: usize = 4096;
+/// Most transactions in one Transactions or PooledTransactions message. go-ethereum and
+/// Nethermind pack broadcasts to about 100 KiB, and a GetPooledTransactions asks for up to
+/// 256; 4096 signed transactions (each about 77 bytes or more, with its 32-byte r and s) take
+/// over a quarter of a MiB.
+pub const MAX_TRANSACTIONS: usize = 4096;
+/// Most transactions in all the bodies of one BlockBodies message, or in a NewBlock. A 2 MiB
+/// response (caps/eth.md's soft limit) holds fewer than 30,000 signed transactions.
+pub const MAX_BODY_TRANSACTIONS: usize = 1 << 16;
+/// Most receipts in all the lists of one Receipts message. The smallest receipt a chain makes
+/// (no logs) takes 8 bytes in eth/69's form, so a 2 MiB response holds at most 262,144, and
+/// this is twice that.
+pub const MAX_RECEIPTS: usize = 1 << 19;
 /// Most transactions to ask for in one GetPooledTransactions (caps/eth.md's soft limit). A
 /// request for more is still a valid message: peers such as Erigon send them.
 pub const MAX_POOLED_REQUEST: usize = 256;
@@ -391,28 +403,61 @@ fn blobs_allowed(
     }
 }
 
-/// Refuses a message whose list at field `field` (see [`count_items`]) holds more than `limit`
-/// items, before anything is decoded: a 10 MiB message of empty items would otherwise build
-/// millions of values before the limit could be checked.
-fn limit_at(data: &[u8], field: Option<usize>, limit: usize) -> Result<(), MessageError> {
-    match count_items(data, field) {
+/// Refuses a message whose list at `path` (see [`list_at`]) holds more than `limit` items,
+/// before anything is decoded: a 10 MiB message of empty items would otherwise build millions
+/// of values before the limit could be checked.
+fn limit_at(data: &[u8], path: &[usize], limit: usize) -> Result<(), MessageError> {
+    check_count(count_items(list_at(data, path)), limit)
+}
+
+/// Like [`limit_at`] for the items one level down: the total over the elements of the list
+/// at `path` of the items in each element's list at `inner`. The smallest receipt or
+/// transaction is a few bytes but decodes into about 72, so a message of them is bounded by
+/// their total, not only by how many blocks hold them.
+fn limit_nested(
+    data: &[u8],
+    path: &[usize],
+    inner: &[usize],
+    limit: usize,
+) -> Result<(), MessageError> {
+    let total = list_at(data, path).and_then(|mut outer| {
+        let mut total = 0;
+        while !outer.is_empty() {
+            let element = outer.list()?;
+            total += count_items(descend(element, inner))?;
+        }
+        Ok(total)
+    });
+    check_count(total, limit)
+}
+
+fn check_count(got: Result<usize, DecodeError>, limit: usize) -> Result<(), MessageError> {
+    match got {
         Ok(got) if got > limit => Err(MessageError::TooManyItems { limit, got }),
         // Input that cannot be counted is malformed: the decoder reports where.
         _ => Ok(()),
     }
 }
 
-/// How many items the list at field `field` of `data`'s top-level list holds (the top-level
-/// list itself for `None`), counting their headers only.
-fn count_items(data: &[u8], field: Option<usize>) -> Result<usize, DecodeError> {
-    let mut top = Rlp::new(data);
-    let mut list = top.list()?;
-    if let Some(field) = field {
+/// The list reached from `data`'s top-level list by taking, for each index of `path` in
+/// turn, that field of the current list (which must itself be a list).
+fn list_at<'a>(data: &'a [u8], path: &[usize]) -> Result<Rlp<'a>, DecodeError> {
+    descend(Rlp::new(data).list()?, path)
+}
+
+fn descend<'a>(mut list: Rlp<'a>, path: &[usize]) -> Result<Rlp<'a>, DecodeError> {
+    for &field in path {
         for _ in 0..field {
             list.raw()?;
         }
         list = list.list()?;
     }
+    Ok(list)
+}
+
+/// How many items `list` holds, counting their headers only.
+fn count_items(list: Result<Rlp<'_>, DecodeError>) -> Result<usize, DecodeError> {
+    let mut list = list?;
     let mut got = 0;
     while !list.is_empty() {
         list.raw()?;
@@ -497,17 +542,18 @@ impl EthMessage {
                 }
             }),
             id::NEW_BLOCK_HASHES => {
-                limit_at(data, None, MAX_ANNOUNCED)?;
+                limit_at(data, &[], MAX_ANNOUNCED)?;
                 Self::NewBlockHashes(decode_exact(data)?)
             }
             id::TRANSACTIONS => {
+                limit_at(data, &[], MAX_TRANSACTIONS)?;
                 let transactions: Vec<TransactionEnvelope> = decode_exact(data)?;
                 blobs_allowed(&transactions, |_| false)?;
                 Self::Transactions(transactions)
             }
             id::GET_BLOCK_HEADERS => Self::GetBlockHeaders(decode_exact(data)?),
             id::BLOCK_HEADERS => {
-                limit_at(data, Some(1), MAX_HEADERS)?;
+                limit_at(data, &[1], MAX_HEADERS)?;
                 Self::BlockHeaders(decode_exact(data)?)
             }
             // A request may ask for more than is served (caps/eth.md's limits are soft; Erigon
@@ -515,13 +561,17 @@ impl EthMessage {
             // and the answer stops at the serving limits, as go-ethereum's does.
             id::GET_BLOCK_BODIES => Self::GetBlockBodies(decode_exact(data)?),
             id::BLOCK_BODIES => {
-                limit_at(data, Some(1), MAX_BLOCKS)?;
+                limit_at(data, &[1], MAX_BLOCKS)?;
+                limit_nested(data, &[1], &[0], MAX_BODY_TRANSACTIONS)?;
                 Self::BlockBodies(decode_exact(data)?)
             }
-            id::NEW_BLOCK => Self::NewBlock(Box::new(decode_exact(data)?)),
+            id::NEW_BLOCK => {
+                limit_at(data, &[0, 1], MAX_BODY_TRANSACTIONS)?;
+                Self::NewBlock(Box::new(decode_exact(data)?))
+            }
             id::NEW_POOLED_TRANSACTION_HASHES => {
-                limit_at(data, Some(1), MAX_ANNOUNCED)?;
-                limit_at(data, Some(2), MAX_ANNOUNCED)?;
+                limit_at(data, &[1], MAX_ANNOUNCED)?;
+                limit_at(data, &[2], MAX_ANNOUNCED)?;
                 let message: NewPooledTransactionHashes = decode_exact(data)?;
                 let (types, sizes, hashes) = (
                     message.types.len(),
@@ -539,6 +589,7 @@ impl EthMessage {
             }
             id::GET_POOLED_TRANSACTIONS => Self::GetPooledTransactions(decode_exact(data)?),
             id::POOLED_TRANSACTIONS => {
+                limit_at(data, &[1], MAX_TRANSACTIONS)?;
                 let message: PooledTransactions = decode_exact(data)?;
                 blobs_allowed(&message.transactions, TransactionEnvelope::has_sidecar)?;
                 Self::PooledTransactions(message)
@@ -566,7 +617,8 @@ impl EthMessage {
             }
             id::RECEIPTS => {
                 let receipts_at = if version == EthVersion::Eth70 { 2 } else { 1 };
-                limit_at(data, Some(receipts_at), MAX_BLOCKS)?;
+                limit_at(data, &[receipts_at], MAX_BLOCKS)?;
+                limit_nested(data, &[receipts_at], &[], MAX_RECEIPTS)?;
                 let message = match version {
                     EthVersion::Eth68 => {
                         let wire: Receipts68Wire = decode_exact(data)?;

@@ -303,9 +303,62 @@ fn limits_come_before_decoding() {
     struct WithIndex(u64, u64, Vec<Vec<u64>>);
     #[derive(RlpEncodable)]
     struct Two32(u64, Vec<B256>);
+    // Items one level down: bodies `[[txs...]]` and receipt lists, and NewBlock's
+    // `[[header, [txs...]], td]`.
+    #[derive(RlpEncodable)]
+    struct Nested(u64, Vec<Vec<Vec<u64>>>);
+    #[derive(RlpEncodable)]
+    struct Bodies(u64, Vec<Vec<Vec<Vec<u64>>>>);
+    #[derive(RlpEncodable)]
+    struct NestedWithFlag(u64, bool, Vec<Vec<Vec<u64>>>);
+    #[derive(RlpEncodable)]
+    struct BlockShape(Vec<u64>, Vec<Vec<u64>>);
+    #[derive(RlpEncodable)]
+    struct NewBlockShape(BlockShape, u64);
     let empties = |n: usize| vec![Vec::<u64>::new(); n];
     let request = |n: usize| encode_to_vec(&Two(1, empties(n)));
+    // Two blocks' worth, one item over the limit between them.
+    let split = |limit: usize| vec![empties(limit / 2), empties(limit / 2 + 1)];
     let cases = [
+        (
+            EthVersion::Eth68,
+            id::TRANSACTIONS,
+            encode_to_vec(&empties(4097)),
+            4096,
+        ),
+        (
+            EthVersion::Eth69,
+            id::POOLED_TRANSACTIONS,
+            request(4097),
+            4096,
+        ),
+        (
+            EthVersion::Eth69,
+            id::BLOCK_BODIES,
+            encode_to_vec(&Bodies(
+                1,
+                split(1 << 16).into_iter().map(|txs| vec![txs]).collect(),
+            )),
+            1 << 16,
+        ),
+        (
+            EthVersion::Eth68,
+            id::NEW_BLOCK,
+            encode_to_vec(&NewBlockShape(BlockShape(vec![], empties(1 << 16 | 1)), 0)),
+            1 << 16,
+        ),
+        (
+            EthVersion::Eth69,
+            id::RECEIPTS,
+            encode_to_vec(&Nested(1, split(1 << 19))),
+            1 << 19,
+        ),
+        (
+            EthVersion::Eth70,
+            id::RECEIPTS,
+            encode_to_vec(&NestedWithFlag(1, false, split(1 << 19))),
+            1 << 19,
+        ),
         (
             EthVersion::Eth68,
             id::NEW_BLOCK_HASHES,
