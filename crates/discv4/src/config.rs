@@ -64,7 +64,8 @@ pub struct Config {
     /// Votes an address needs (and it must lead all others) to be our predicted external
     /// address. Default 3.
     pub min_address_votes: usize,
-    /// Capacity of the event queue; older events are dropped when it is full. Default 1024.
+    /// Capacity of the event queue; older events are dropped when it is full, but never the
+    /// answer to a request or lookup (each has one, which its caller waits for). Default 1024.
     pub max_events: usize,
     /// Whether an external address that [`min_update_votes`](Self::min_update_votes)
     /// reporters agree on, of the announced endpoint's address family, and different from its

@@ -128,6 +128,16 @@ pub enum Event {
     ExternalAddress(SocketAddr),
 }
 
+impl Event {
+    /// Whether this answers a request or a lookup.
+    const fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Self::LookupFinished { .. } | Self::PingResult { .. } | Self::EnrResult { .. }
+        )
+    }
+}
+
 /// Who waits for a Pong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Waiter {
@@ -1246,9 +1256,18 @@ impl Discv4 {
         hash
     }
 
+    /// Queues `event`. When the queue is full, the oldest event that is not an answer goes, or
+    /// else `event` itself unless it is an answer: each request and lookup gets exactly one
+    /// answer, which its caller waits for, so answers are bounded by the requests made.
     fn push_event(&mut self, event: Event) {
         if self.events.len() >= self.config.max_events {
-            self.events.pop_front();
+            match self.events.iter().position(|queued| !queued.is_answer()) {
+                Some(oldest) => {
+                    self.events.remove(oldest);
+                }
+                None if !event.is_answer() => return,
+                None => {}
+            }
         }
         self.events.push_back(event);
     }

@@ -568,3 +568,36 @@ async fn the_handle_follows_a_predicted_external_address() {
     assert_eq!(cloned_before.local_enr(), after);
     assert_eq!(cloned_before.local_record(), record);
 }
+
+/// With an event queue of one, two requests that fail at the same time still both get their
+/// answer: an answer is never the event the full queue drops.
+#[tokio::test]
+async fn answers_survive_a_full_event_queue() {
+    let config = Config {
+        max_events: 1,
+        request_timeout: Duration::from_millis(200),
+        request_attempts: 1,
+        ..Config::default()
+    };
+    let key = SigningKey::from_slice(&[0x43; 32]).unwrap();
+    let node = Discv4Handle::bind("127.0.0.1:0".parse().unwrap(), key, config)
+        .await
+        .unwrap();
+    let (a, b) = (
+        Peer::new(1, "127.0.0.2").await,
+        Peer::new(2, "127.0.0.2").await,
+    );
+    let (ra, rb) = timeout(Duration::from_secs(10), async {
+        tokio::join!(node.ping(a.record()), node.ping(b.record()))
+    })
+    .await
+    .expect("a request never got its answer");
+    for result in [ra, rb] {
+        assert_eq!(
+            result,
+            Err(devp2p_discv4::DriverError::Request(
+                devp2p_discv4::RequestError::Timeout
+            ))
+        );
+    }
+}

@@ -75,7 +75,8 @@ pub struct Config {
     pub address_votes: usize,
     /// Votes an address needs (and it must lead all others) to be predicted. Default 3.
     pub min_address_votes: usize,
-    /// Capacity of the event queue; the oldest events go when it is full. Default 1024.
+    /// Capacity of the event queue; the oldest events go when it is full, but never the answer
+    /// to a request or lookup (each has one, which its caller waits for). Default 1024.
     pub max_events: usize,
     /// Whether an external address that [`min_update_votes`](Self::min_update_votes)
     /// reporters agree on, and our record does not carry yet, replaces the record's address of
@@ -209,6 +210,19 @@ pub enum Event {
         /// At most a bucket's worth.
         nodes: Vec<Enr>,
     },
+}
+
+impl Event {
+    /// Whether this answers a request or a lookup.
+    const fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Self::Pong { .. }
+                | Self::Nodes { .. }
+                | Self::TalkResponse { .. }
+                | Self::LookupFinished { .. }
+        )
+    }
 }
 
 /// What the table keeps about a node.
@@ -1089,9 +1103,18 @@ impl Discv5 {
         self.next_id
     }
 
+    /// Queues `event`. When the queue is full, the oldest event that is not an answer goes, or
+    /// else `event` itself unless it is an answer: each request and lookup gets exactly one
+    /// answer, which its caller waits for, so answers are bounded by the requests made.
     fn push_event(&mut self, event: Event) {
         if self.events.len() >= self.config.max_events {
-            self.events.pop_front();
+            match self.events.iter().position(|queued| !queued.is_answer()) {
+                Some(oldest) => {
+                    self.events.remove(oldest);
+                }
+                None if !event.is_answer() => return,
+                None => {}
+            }
         }
         self.events.push_back(event);
     }

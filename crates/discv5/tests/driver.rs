@@ -28,10 +28,10 @@ async fn node(seed: u8, config: Config) -> Discv5Handle {
 }
 
 /// A record for a socket that never answers.
-async fn silent_peer() -> (UdpSocket, Enr) {
+async fn silent_peer(seed: u8) -> (UdpSocket, Enr) {
     let socket = UdpSocket::bind("127.0.0.2:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
-    let key = SigningKey::from_slice(&[0x77; 32]).unwrap();
+    let key = SigningKey::from_slice(&[seed; 32]).unwrap();
     let record = Enr::builder()
         .ip(addr.ip())
         .udp(addr.port())
@@ -45,7 +45,7 @@ async fn requests_to_a_silent_node_time_out_after_every_attempt() {
     let config = config();
     let attempts = u32::from(config.request_attempts);
     let node = node(1, config).await;
-    let (socket, record) = silent_peer().await;
+    let (socket, record) = silent_peer(0x77).await;
     // The task is idle, its timer armed far ahead; then requests come in one after another,
     // each while the timer is armed for an earlier one.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -133,4 +133,24 @@ async fn the_handle_reports_the_record_with_the_predicted_address() {
         (Some(real.ip()), Some(real.port()))
     );
     assert_eq!(record.seq(), announced.seq() + 1);
+}
+
+/// With an event queue of one, two requests that fail at the same time still both get their
+/// answer: an answer is never the event the full queue drops.
+#[tokio::test]
+async fn answers_survive_a_full_event_queue() {
+    let mut config = config();
+    config.max_events = 1;
+    config.request_attempts = 1;
+    let node = node(3, config).await;
+    let (_socket, record) = silent_peer(0x77).await;
+    let (_second_socket, second) = silent_peer(0x78).await;
+    let (a, b) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(node.ping(record), node.ping(second))
+    })
+    .await
+    .expect("a request never got its answer");
+    for result in [a, b] {
+        assert_eq!(result, Err(DriverError::Request(RequestError::Timeout)));
+    }
 }
