@@ -115,8 +115,10 @@ pub enum MessageError {
     /// No eth message has this id.
     #[error("unknown message id {0:#04x}")]
     UnknownId(u8),
-    /// The message exists, but not in this version (e.g. NewBlock in eth/69).
-    #[error("message {id:#04x} is not part of eth/{version}")]
+    /// The message exists, but not in this version (e.g. NewBlock in eth/69), or not in this
+    /// form (a Status of the other version's shape; a partial receipt list, or a request for
+    /// one, before eth/70).
+    #[error("message {id:#04x} in this form is not part of eth/{version}")]
     NotInVersion {
         /// The id.
         id: u8,
@@ -663,10 +665,17 @@ impl EthMessage {
     }
 
     /// Encodes the message's data for a session speaking `version`. Fails for a message the
-    /// version does not have, or a Status in the other version's form.
+    /// version does not have, a Status in the other version's form, and before eth/70, for a
+    /// GetReceipts starting inside a block or Receipts whose last list is incomplete (the
+    /// older forms cannot say so).
     pub fn encode(&self, version: EthVersion) -> Result<Vec<u8>, MessageError> {
         let id = self.id();
-        if !is_allowed(version, id) {
+        let partial = match self {
+            Self::GetReceipts(m) => m.first_block_receipt_index != 0,
+            Self::Receipts(m) => m.last_block_incomplete,
+            _ => false,
+        };
+        if !is_allowed(version, id) || (partial && version != EthVersion::Eth70) {
             return Err(MessageError::NotInVersion {
                 id,
                 version: version as u8,

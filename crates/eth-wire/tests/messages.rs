@@ -219,6 +219,29 @@ fn versions_allow_their_own_messages() {
             .encode(EthVersion::Eth69)
             .is_err()
     );
+    // eth/70's partial receipts cannot be said in the older forms: refused, not cut short.
+    let from_inside = EthMessage::GetReceipts(GetReceipts {
+        request_id: 1,
+        first_block_receipt_index: 5,
+        hashes: vec![B256::ZERO],
+    });
+    let incomplete = EthMessage::Receipts(Receipts {
+        request_id: 1,
+        last_block_incomplete: true,
+        receipts: receipts(),
+    });
+    for message in [from_inside, incomplete] {
+        for version in [EthVersion::Eth68, EthVersion::Eth69] {
+            assert_eq!(
+                message.encode(version),
+                Err(MessageError::NotInVersion {
+                    id: message.id(),
+                    version: version as u8
+                })
+            );
+        }
+        assert!(message.encode(EthVersion::Eth70).is_ok());
+    }
 }
 
 #[test]
