@@ -6,8 +6,8 @@
 
 use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
 use devp2p_rlp_codec::{
-    Decodable, DecodeError, DecodeErrorKind, Encodable, Header as RlpHeader, Item, Rlp,
-    RlpDecodable, RlpEncodable, bytes::BufMut, decode_exact,
+    Decodable, DecodeError, DecodeErrorKind, Encodable, Header as RlpHeader, Rlp, RlpDecodable,
+    RlpEncodable, bytes::BufMut, decode_exact,
 };
 
 /// Legacy transactions' type number (they carry none on the wire).
@@ -75,13 +75,7 @@ impl TransactionEnvelope {
         let hash = if with_sidecar {
             let inner = list.raw()?;
             expect_fields(Rlp::new(inner).list()?, EIP4844_FIELDS)?;
-            // The version (Osaka) or not (Cancun), then blobs, commitments and proofs.
-            let rest = list
-                .iter::<Item<'_>>()
-                .try_fold(0, |n, item| item.map(|_| n + 1))?;
-            if !(3..=4).contains(&rest) {
-                return Err(DecodeError::new(DecodeErrorKind::MissingItem, 0));
-            }
+            check_sidecar(list, blob_hashes(inner)?)?;
             let mut hasher = alloy_primitives::Keccak256::new();
             hasher.update([first]);
             hasher.update(inner);
@@ -139,6 +133,67 @@ impl TransactionEnvelope {
 /// Fields of a legacy transaction and of an EIP-4844 one.
 const LEGACY_FIELDS: usize = 9;
 const EIP4844_FIELDS: usize = 14;
+/// Where an EIP-4844 transaction lists its blob versioned hashes.
+const BLOB_HASHES_FIELD: usize = 10;
+/// Bytes in a blob (EIP-4844).
+const BLOB_SIZE: usize = 131_072;
+/// Cell proofs per blob in the Osaka sidecar (EIP-7594's `CELLS_PER_EXT_BLOB`).
+const CELL_PROOFS_PER_BLOB: usize = 128;
+
+/// How many blob versioned hashes the EIP-4844 transaction `tx` (its field list) names.
+fn blob_hashes(tx: &[u8]) -> Result<usize, DecodeError> {
+    let mut fields = Rlp::new(tx).list()?;
+    for _ in 0..BLOB_HASHES_FIELD {
+        fields.raw()?;
+    }
+    count_sized(fields.list()?, 32)
+}
+
+/// Checks the shape of a blob sidecar from its headers (`list` stands after the transaction):
+/// a wrapper version, which must be 1 (EIP-7594's cell proofs), or none (Cancun); then lists of
+/// blobs, commitments and proofs, each of its fixed size: one blob per versioned hash (`blobs`
+/// of them), one commitment per blob, and one proof per blob, or 128 with cell proofs.
+fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
+    let per_blob = if list.peek_is_list() == Some(false) {
+        let offset = list.offset();
+        if list.decode::<u8>()? != 1 {
+            return Err(DecodeError::new(
+                DecodeErrorKind::Custom("unknown blob sidecar version"),
+                offset,
+            ));
+        }
+        CELL_PROOFS_PER_BLOB
+    } else {
+        1
+    };
+    let offset = list.offset();
+    let counts = [
+        count_sized(list.list()?, BLOB_SIZE)?,
+        count_sized(list.list()?, 48)?,
+        count_sized(list.list()?, 48)?,
+    ];
+    list.finish()?;
+    if counts != [blobs, blobs, blobs.saturating_mul(per_blob)] {
+        return Err(DecodeError::new(
+            DecodeErrorKind::Custom("blob sidecar counts do not match the blob hashes"),
+            offset,
+        ));
+    }
+    Ok(())
+}
+
+/// How many strings `list` holds, each of `size` bytes.
+fn count_sized(mut list: Rlp<'_>, size: usize) -> Result<usize, DecodeError> {
+    let mut count = 0;
+    while !list.is_empty() {
+        let offset = list.offset();
+        if list.bytes()?.len() != size {
+            return Err(DecodeError::new(DecodeErrorKind::UnexpectedLength, offset));
+        }
+        count += 1;
+    }
+    Ok(count)
+}
 
 /// Checks that `list` holds exactly `n` well-formed items (their contents are not decoded).
 fn expect_fields(list: Rlp<'_>, n: usize) -> Result<(), DecodeError> {

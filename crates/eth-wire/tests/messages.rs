@@ -588,7 +588,16 @@ fn blob_transactions_only_where_eip_4844_allows_them() {
     }
     // The same transaction in its network form (Cancun: [tx, blobs, commitments, proofs]).
     let fields = &txs[blob].encoded()[1..];
-    let sidecar = [vec![0xc0], vec![0xc0], vec![0xc0]].concat();
+    let Ok(devp2p_eth_wire::Transaction::Eip4844(tx, None)) = txs[blob].decode() else {
+        panic!("not a blob transaction");
+    };
+    let blobs = tx.blob_versioned_hashes.len();
+    let sidecar = [
+        encode_to_vec(&vec![Bytes::from(vec![0u8; 131_072]); blobs]),
+        encode_to_vec(&vec![alloy_primitives::FixedBytes::<48>::ZERO; blobs]),
+        encode_to_vec(&vec![alloy_primitives::FixedBytes::<48>::ZERO; blobs]),
+    ]
+    .concat();
     let mut wrapper = Vec::new();
     devp2p_rlp_codec::Header::list(fields.len() + sidecar.len()).encode(&mut wrapper);
     wrapper.extend(fields);

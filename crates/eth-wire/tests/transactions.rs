@@ -77,6 +77,45 @@ fn blob_network_form_keeps_the_hash() {
     // In a list it travels as a string, like any typed transaction.
     let again: TransactionEnvelope = decode_exact(&encode_to_vec(&network)).unwrap();
     assert_eq!(again, network);
+    // Sidecars that do not fit the transaction: a blob per versioned hash, a commitment per
+    // blob, a proof per blob (or 128 cell proofs), each part of its size.
+    let hashes = fields.blob_versioned_hashes.len();
+    let sidecar = |version: Option<u8>, blobs: usize, commitments: usize, proofs: usize| {
+        let mut items = vec![encode_to_vec(&fields)];
+        items.extend(version.map(|v| encode_to_vec(&v)));
+        items.push(encode_to_vec(&vec![Bytes::from(vec![7u8; 131_072]); blobs]));
+        items.push(encode_to_vec(&vec![FixedBytes::<48>::ZERO; commitments]));
+        items.push(encode_to_vec(&vec![FixedBytes::<48>::ZERO; proofs]));
+        TransactionEnvelope::from_encoded([&[3u8][..], &list(&items)].concat().into())
+    };
+    assert!(sidecar(None, hashes, hashes, hashes).is_ok());
+    assert!(sidecar(Some(1), hashes, hashes, 128 * hashes).is_ok());
+    for (version, blobs, commitments, proofs) in [
+        (None, hashes + 1, hashes + 1, hashes + 1),
+        (None, hashes, hashes + 1, hashes),
+        (None, hashes, hashes, hashes + 1),
+        (Some(1), hashes, hashes, hashes),
+    ] {
+        assert!(
+            matches!(
+                sidecar(version, blobs, commitments, proofs).map_err(|e| e.kind()),
+                Err(DecodeErrorKind::Custom(_))
+            ),
+            "{version:?} {blobs} {commitments} {proofs}"
+        );
+    }
+    let short_blob = list(&[
+        encode_to_vec(&fields),
+        encode_to_vec(&vec![Bytes::from(vec![7u8; 131_071]); hashes]),
+        encode_to_vec(&vec![FixedBytes::<48>::ZERO; hashes]),
+        encode_to_vec(&vec![FixedBytes::<48>::ZERO; hashes]),
+    ]);
+    assert_eq!(
+        TransactionEnvelope::from_encoded([&[3u8][..], &short_blob].concat().into())
+            .unwrap_err()
+            .kind(),
+        DecodeErrorKind::UnexpectedLength
+    );
 }
 
 #[test]
@@ -118,23 +157,40 @@ fn malformed_envelopes() {
     assert_eq!(kind(&ten), DecodeErrorKind::ListTooLong);
     assert_eq!(kind(&[0x02, 0xc0]), DecodeErrorKind::MissingItem);
     assert_eq!(kind(&[0x02, 0xc1, 0x01]), DecodeErrorKind::MissingItem);
-    let network_with = |fields: usize, rest: usize| {
+    // A transaction of `fields` fields (no blob hashes: field 10 is an empty list), then
+    // `rest` as the sidecar.
+    let network_with = |fields: usize, rest: &[u8]| {
         let mut payload = vec![0xc0 + fields as u8];
-        payload.extend(std::iter::repeat_n(0x80, fields));
-        payload.extend(std::iter::repeat_n(0xc0, rest));
+        payload.extend((0..fields).map(|i| if i == 10 { 0xc0 } else { 0x80 }));
+        payload.extend(rest);
         let mut encoded = vec![0x03, 0xc0 + payload.len() as u8];
         encoded.extend(payload);
         TransactionEnvelope::from_encoded(encoded.into())
     };
-    let network = |rest: usize| network_with(14, rest);
-    assert!(network(3).unwrap().has_sidecar());
-    assert!(network(4).unwrap().has_sidecar());
-    assert_eq!(network(2).unwrap_err().kind(), DecodeErrorKind::MissingItem);
-    assert_eq!(network(5).unwrap_err().kind(), DecodeErrorKind::MissingItem);
+    let network = |rest: &[u8]| network_with(14, rest);
+    let error = |rest: &[u8]| network(rest).unwrap_err().kind();
+    assert!(network(&[0xc0; 3]).unwrap().has_sidecar());
+    assert!(network(&[0x01, 0xc0, 0xc0, 0xc0]).unwrap().has_sidecar());
+    assert_eq!(error(&[0xc0; 2]), DecodeErrorKind::MissingItem);
+    assert_eq!(error(&[0xc0; 4]), DecodeErrorKind::ListTooLong);
     assert_eq!(
-        network_with(13, 3).unwrap_err().kind(),
+        error(&[0x01, 0xc0, 0xc0, 0xc0, 0xc0]),
+        DecodeErrorKind::ListTooLong
+    );
+    assert_eq!(
+        network_with(13, &[0xc0; 3]).unwrap_err().kind(),
         DecodeErrorKind::MissingItem
     );
+    // Counted is not enough: the sidecar's parts must be lists, and its version 1.
+    assert_eq!(
+        error(&[0x01, 0x80, 0x80, 0x80]),
+        DecodeErrorKind::UnexpectedString
+    );
+    assert!(matches!(error(&[0x80; 3]), DecodeErrorKind::Custom(_)));
+    assert!(matches!(
+        error(&[0x02, 0xc0, 0xc0, 0xc0]),
+        DecodeErrorKind::Custom(_)
+    ));
     // Types this crate does not know.
     assert_eq!(kind(&[0x05, 0xc0]), DecodeErrorKind::UnexpectedString);
     // Well-formed envelopes whose fields are not a transaction of their type.
