@@ -29,6 +29,11 @@ pub enum GenesisError {
     /// A fork entry of `config` is not an unsigned integer.
     #[error("fork {0:?} is not an unsigned integer")]
     Fork(String),
+    /// Two keys of `alloc`, or of one account's `storage`, name the same address or slot in
+    /// different spellings (e.g. with and without `0x`): which one counts would depend on
+    /// their order in the file.
+    #[error("{0} names one key twice")]
+    Duplicate(&'static str),
 }
 
 impl ChainSpec {

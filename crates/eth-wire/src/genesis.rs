@@ -3,12 +3,19 @@
 
 use alloy_primitives::{Address, B64, B256, Bloom, Bytes, U256, hex, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::state_root_unhashed};
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value};
 
 use crate::{ChainSpec, GenesisError, Header, SealedHeader, chainspec::quantity};
 
 /// go-ethereum's base fee for a London genesis without `baseFeePerGas` (`InitialBaseFee`).
 const INITIAL_BASE_FEE: u64 = 1_000_000_000;
+/// go-ethereum's gas limit for a genesis whose `gasLimit` is 0 or absent (`GenesisGasLimit`).
+const GENESIS_GAS_LIMIT: u64 = 4_712_388;
+/// go-ethereum's difficulty for an ethash genesis without `difficulty` or `mixHash`
+/// (`GenesisDifficulty`).
+const GENESIS_DIFFICULTY: u64 = 131_072;
 
 /// A chain's genesis: its header (and hash) and its chain spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +73,14 @@ fn time_fork_active(config: &Map<String, Value>, key: &str, timestamp: u64) -> b
 
 /// The allocation's accounts as the state trie stores them.
 fn accounts(alloc: &Map<String, Value>) -> Result<Vec<(Address, TrieAccount)>, GenesisError> {
+    let mut seen = BTreeSet::new();
     alloc
         .iter()
         .map(|(address, account)| {
             let address: Address = address.parse().map_err(|_| GenesisError::Field("alloc"))?;
+            if !seen.insert(address) {
+                return Err(GenesisError::Duplicate("alloc"));
+            }
             let balance = account
                 .get("balance")
                 .map_or(Ok(U256::ZERO), |b| big(b, "alloc.balance"))?;
@@ -88,17 +99,20 @@ fn accounts(alloc: &Map<String, Value>) -> Result<Vec<(Address, TrieAccount)>, G
                 }
                 None => KECCAK_EMPTY,
             };
-            let mut storage = Vec::new();
+            let mut storage = BTreeMap::new();
             if let Some(slots) = account.get("storage").and_then(Value::as_object) {
                 for (slot, value) in slots {
+                    // Keys and values are hex, `0x` or not, left-padded to 32 bytes (as
+                    // go-ethereum's storageJSON reads them).
                     let slot = word_of(&Value::String(slot.clone()), "alloc.storage")?;
-                    let value = big(value, "alloc.storage")?;
-                    // A zero value is no entry at all.
-                    if !value.is_zero() {
-                        storage.push((slot, value));
+                    let value = U256::from_be_bytes(word_of(value, "alloc.storage")?.0);
+                    if storage.insert(slot, value).is_some() {
+                        return Err(GenesisError::Duplicate("alloc.storage"));
                     }
                 }
             }
+            // A zero value is no entry at all.
+            storage.retain(|_, value| !value.is_zero());
             let storage_root = if storage.is_empty() {
                 EMPTY_ROOT_HASH
             } else {
@@ -132,8 +146,17 @@ impl Genesis {
                 .cloned()
                 .ok_or(GenesisError::Field("alloc"))?,
         };
+        // As go-ethereum's toBlockWithRoot: the time forks count only on top of London.
         let london = config.get("londonBlock").and_then(Value::as_u64) == Some(0);
-        let cancun = time_fork_active(config, "cancunTime", timestamp);
+        let shanghai = london && time_fork_active(config, "shanghaiTime", timestamp);
+        let cancun = london && time_fork_active(config, "cancunTime", timestamp);
+        let prague = london && time_fork_active(config, "pragueTime", timestamp);
+        let optional = |name: &'static str, default: u64| {
+            field(&genesis, name).map_or(Ok(default), |v| {
+                quantity(v).ok_or(GenesisError::Field(name))
+            })
+        };
+        let mix_hash = word(&genesis, "mixHash")?;
         let beneficiary = match field(&genesis, "coinbase") {
             None => Address::ZERO,
             Some(value) => Address::try_from(hex_bytes(value, "coinbase")?.as_slice())
@@ -147,42 +170,37 @@ impl Genesis {
             transactions_root: EMPTY_ROOT_HASH,
             receipts_root: EMPTY_ROOT_HASH,
             logs_bloom: Bloom::ZERO,
-            difficulty: field(&genesis, "difficulty")
-                .map_or(Ok(U256::ZERO), |d| big(d, "difficulty"))?,
+            difficulty: match field(&genesis, "difficulty") {
+                Some(difficulty) => big(difficulty, "difficulty")?,
+                None if config.contains_key("ethash") && mix_hash.is_zero() => {
+                    U256::from(GENESIS_DIFFICULTY)
+                }
+                None => U256::ZERO,
+            },
             number: number(&genesis, "number")?,
-            gas_limit: number(&genesis, "gasLimit")?,
+            gas_limit: match number(&genesis, "gasLimit")? {
+                0 => GENESIS_GAS_LIMIT,
+                limit => limit,
+            },
             gas_used: number(&genesis, "gasUsed")?,
             timestamp,
             extra_data: match field(&genesis, "extraData") {
                 None => Bytes::new(),
                 Some(value) => hex_bytes(value, "extraData")?.into(),
             },
-            mix_hash: word(&genesis, "mixHash")?,
+            mix_hash,
             nonce: B64::from(number(&genesis, "nonce")?),
-            base_fee_per_gas: london.then(|| {
-                field(&genesis, "baseFeePerGas")
-                    .and_then(quantity)
-                    .unwrap_or(INITIAL_BASE_FEE)
-            }),
-            withdrawals_root: time_fork_active(config, "shanghaiTime", timestamp)
-                .then_some(EMPTY_ROOT_HASH),
-            blob_gas_used: cancun.then(|| {
-                field(&genesis, "blobGasUsed")
-                    .and_then(quantity)
-                    .unwrap_or(0)
-            }),
-            excess_blob_gas: cancun.then(|| {
-                field(&genesis, "excessBlobGas")
-                    .and_then(quantity)
-                    .unwrap_or(0)
-            }),
+            base_fee_per_gas: london
+                .then(|| optional("baseFeePerGas", INITIAL_BASE_FEE))
+                .transpose()?,
+            withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
+            blob_gas_used: cancun.then(|| optional("blobGasUsed", 0)).transpose()?,
+            excess_blob_gas: cancun.then(|| optional("excessBlobGas", 0)).transpose()?,
             parent_beacon_block_root: cancun.then_some(B256::ZERO),
             // EIP-7685 with no requests: sha256 of nothing.
-            requests_hash: time_fork_active(config, "pragueTime", timestamp).then_some(
-                alloy_primitives::b256!(
-                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-                ),
-            ),
+            requests_hash: prague.then_some(alloy_primitives::b256!(
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            )),
         };
         let header = SealedHeader::seal(header);
         let spec = ChainSpec::from_geth_genesis(json, header.hash)?;

@@ -258,4 +258,75 @@ fn genesis_with_bad_alloc_is_an_error() {
         devp2p_eth_wire::GenesisError::Field("alloc.storage")
     );
     assert!(devp2p_eth_wire::Genesis::from_geth_json(&with_slot("0xzz")).is_err());
+    // One address, or one slot, in two spellings: refused, not a panic in the trie builder.
+    let one = "0000000000000000000000000000000000000001";
+    let twice = format!(
+        r#"{{"config":{{"chainId":1}},"alloc":{{"0x{one}":{{"balance":"0x1"}},"{one}":{{"balance":"0x2"}}}}}}"#
+    );
+    assert_eq!(
+        devp2p_eth_wire::Genesis::from_geth_json(&twice).unwrap_err(),
+        devp2p_eth_wire::GenesisError::Duplicate("alloc")
+    );
+    let slots = |storage: &str| {
+        format!(
+            r#"{{"config":{{"chainId":1}},"alloc":{{"0x{one}":{{"balance":"0x1","storage":{{{storage}}}}}}}}}"#
+        )
+    };
+    let root = |storage: &str| {
+        devp2p_eth_wire::Genesis::from_geth_json(&slots(storage))
+            .map(|g| g.header.header.state_root)
+    };
+    assert_eq!(
+        root(r#""0x01":"0x01","0x0001":"0x02""#).unwrap_err(),
+        devp2p_eth_wire::GenesisError::Duplicate("alloc.storage")
+    );
+    // Storage values are hex with or without 0x, as go-ethereum reads them: "10" is 16.
+    assert_eq!(root(r#""0x01":"10""#), root(r#""0x01":"0x10""#));
+    assert_ne!(root(r#""0x01":"10""#), root(r#""0x01":"0x0a""#));
+    // A zero value is no entry.
+    assert_eq!(root(r#""0x01":"0x00""#), root(""));
+}
+
+/// The header defaults of go-ethereum's `toBlockWithRoot`: gas limit 4712388 for none or 0,
+/// difficulty 131072 for an ethash genesis without one, time forks only on top of London,
+/// and a malformed optional field is an error rather than its default.
+#[test]
+fn genesis_header_defaults_follow_go_ethereum() {
+    let header = |config: &str, fields: &str| {
+        devp2p_eth_wire::Genesis::from_geth_json(&format!(
+            r#"{{"config":{{"chainId":1{config}}}{fields}}}"#
+        ))
+        .map(|genesis| genesis.header.header)
+    };
+    let plain = header("", "").unwrap();
+    assert_eq!(plain.gas_limit, 4_712_388);
+    assert_eq!(
+        header("", r#","gasLimit":"0x0""#).unwrap().gas_limit,
+        4_712_388
+    );
+    assert_eq!(header("", r#","gasLimit":"0x10""#).unwrap().gas_limit, 16);
+    assert_eq!(plain.difficulty, alloy_primitives::U256::ZERO);
+    let ethash = header(r#","ethash":{}"#, "").unwrap();
+    assert_eq!(ethash.difficulty, alloy_primitives::U256::from(131_072));
+    let mixed = header(
+        r#","ethash":{}"#,
+        r#","mixHash":"0x0000000000000000000000000000000000000000000000000000000000000001""#,
+    )
+    .unwrap();
+    assert_eq!(mixed.difficulty, alloy_primitives::U256::ZERO);
+    // Shanghai and Cancun at genesis, but no London: neither counts.
+    let no_london = header(r#","shanghaiTime":0,"cancunTime":0"#, "").unwrap();
+    assert_eq!(no_london.withdrawals_root, None);
+    assert_eq!(no_london.excess_blob_gas, None);
+    let london = r#","londonBlock":0,"shanghaiTime":0,"cancunTime":0"#;
+    let with_london = header(london, "").unwrap();
+    assert!(with_london.withdrawals_root.is_some());
+    assert_eq!(with_london.excess_blob_gas, Some(0));
+    assert_eq!(with_london.base_fee_per_gas, Some(1_000_000_000));
+    for field in ["baseFeePerGas", "blobGasUsed", "excessBlobGas"] {
+        assert_eq!(
+            header(london, &format!(r#","{field}":"zz""#)).unwrap_err(),
+            devp2p_eth_wire::GenesisError::Field(field)
+        );
+    }
 }
