@@ -5,16 +5,21 @@
 use std::collections::HashMap;
 
 use alloy_primitives::B256;
+use alloy_trie::EMPTY_ROOT_HASH;
 use devp2p_rlp_codec::{DecodeError, Encodable, Rlp, decode_exact};
 
 use crate::{
     Block, BlockBodies, BlockBody, BlockHeaders, BlockId, EthMessage, EthVersion, Genesis,
-    GenesisError, HeadersQuery, MAX_BLOCKS, MAX_HEADERS, PooledTransactions, Receipt, Receipts,
-    SealedHeader, receipt::length68,
+    GenesisError, HeadersQuery, MAX_BLOCKS, MAX_HEADERS, MAX_MESSAGE_SIZE, PooledTransactions,
+    Receipt, Receipts, SealedHeader, receipt::length68,
 };
 
 /// Responses stop growing past this many bytes (caps/eth.md's recommended soft limit).
 pub const SOFT_RESPONSE_LIMIT: usize = 2 * 1024 * 1024;
+/// How many bytes of receipts an eth/70 answer may hold before its last list is cut:
+/// [`MAX_MESSAGE_SIZE`] less room for the list headers (at most 1024 lists of at most 5 header
+/// bytes each), the request id and the flag.
+const RECEIPTS_HARD_LIMIT: usize = MAX_MESSAGE_SIZE - 64 * 1024;
 
 /// What a node serves from: its canonical chain.
 pub trait ChainReader {
@@ -92,10 +97,11 @@ pub fn serve_bodies(chain: &impl ChainReader, hashes: &[B256]) -> Vec<BlockBody>
 }
 
 /// The receipt lists of the blocks with `hashes`, ending at the first block the chain has no
-/// receipts for or where the soft size limit is reached, in the form `version` serves them.
-/// From eth/70 the first list starts at `first_index`, and the limit may cut the last list
-/// short: the returned flag says so. Before eth/70 a list is never cut (a partial list would not
-/// match the block's receipts root), so the limit is checked between blocks only.
+/// receipts for or where the soft size limit is reached (checked between blocks: a partial
+/// list cannot be checked against the block's receipts root), in the form `version` serves
+/// them. From eth/70 the first list starts at `first_index`, and a list that would take the
+/// message over [`MAX_MESSAGE_SIZE`] is cut short (caps/eth.md: only a list that would overflow
+/// the message may be incomplete): the returned flag says so. Before eth/70 a list is never cut.
 pub fn serve_receipts(
     chain: &impl ChainReader,
     version: EthVersion,
@@ -118,16 +124,25 @@ pub fn serve_receipts(
         };
         let mut list = Vec::new();
         for receipt in receipts.into_iter().skip(skip) {
-            if split && size >= SOFT_RESPONSE_LIMIT {
-                lists.push(list);
-                return (lists, true);
-            }
             // Counted in the form sent: eth/68's carries the 256-byte bloom.
-            size += if version == EthVersion::Eth68 {
+            let length = if version == EthVersion::Eth68 {
                 length68(&receipt)
             } else {
                 receipt.length()
             };
+            if split && size + length > RECEIPTS_HARD_LIMIT {
+                // Never an empty list flagged incomplete (go-ethereum refuses it): a block
+                // that cannot start here is left for the next request.
+                if !list.is_empty() {
+                    lists.push(list);
+                    return (lists, true);
+                }
+                if !lists.is_empty() {
+                    return (lists, false);
+                }
+                // A first receipt over the limit on its own: nothing smaller can be sent.
+            }
+            size += length;
             list.push(receipt);
         }
         lists.push(list);
@@ -194,8 +209,9 @@ pub enum ChainError {
     },
 }
 
-/// A chain held in memory: the genesis and the blocks after it, all canonical. Receipts are
-/// not available (the blocks are not executed).
+/// A chain held in memory: the genesis and the blocks after it, all canonical. The blocks are
+/// not executed, so receipts are known only for blocks without transactions (an empty list,
+/// as their empty receipts root says).
 #[derive(Debug, Clone)]
 pub struct MemoryChain {
     genesis: Genesis,
@@ -262,8 +278,9 @@ impl ChainReader for MemoryChain {
         self.bodies.get(*self.by_hash.get(hash)?).cloned()
     }
 
-    fn receipts(&self, _hash: &B256) -> Option<Vec<Receipt>> {
-        None
+    fn receipts(&self, hash: &B256) -> Option<Vec<Receipt>> {
+        let header = self.headers.get(*self.by_hash.get(hash)?)?;
+        (header.header.receipts_root == EMPTY_ROOT_HASH).then(Vec::new)
     }
 
     fn head(&self) -> SealedHeader {

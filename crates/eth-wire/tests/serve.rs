@@ -115,14 +115,18 @@ fn request_ids_are_echoed() {
     // The unknown hash is left out.
     assert_eq!((bodies.request_id, bodies.bodies.len()), (5, 2));
     assert_eq!(bodies.bodies[0], chain().body(&hash(10)).unwrap());
-    // No receipts (blocks are not executed) and no pool: empty answers with the ids.
+    // Blocks are not executed: receipts are known (none) for blocks without transactions
+    // only, so the answer stops at the first block with some. No pool: an empty answer.
+    let has_transactions = |n: u64| !chain().body(&hash(n)).unwrap().transactions.is_empty();
+    let busy = (1..=600).find(|&n| has_transactions(n)).unwrap();
+    let idle = (1..=600).find(|&n| !has_transactions(n)).unwrap();
     let receipts = respond(
         chain(),
         EthVersion::Eth70,
         &EthMessage::GetReceipts(GetReceipts {
             request_id: 8,
             first_block_receipt_index: 0,
-            hashes: vec![hash(1)],
+            hashes: vec![hash(0), hash(idle), hash(busy), hash(idle)],
         }),
     )
     .unwrap();
@@ -132,10 +136,10 @@ fn request_ids_are_echoed() {
     assert_eq!(
         (
             receipts.request_id,
-            receipts.receipts.len(),
+            receipts.receipts,
             receipts.last_block_incomplete
         ),
-        (8, 0, false)
+        (8, vec![vec![], vec![]], false)
     );
     let pooled = respond(
         chain(),
@@ -231,24 +235,56 @@ fn served(version: EthVersion, per_block: usize, first: u64) -> (Vec<usize>, boo
     (lists.iter().map(Vec::len).collect(), incomplete)
 }
 
-/// The 2 MiB soft limit: eth/70 may cut the last block's list and says so; eth/68 and eth/69
-/// send whole blocks only (a partial list fails the receipts root), checking between blocks.
+/// The 2 MiB soft limit is checked between blocks, in every version: a partial list cannot be
+/// checked against the receipts root, so eth/70 cuts one only where the message would
+/// otherwise pass 10 MiB.
 #[test]
 fn receipts_stop_at_the_soft_limit_as_each_version_allows() {
     const { assert!(4 * 300_000 < SOFT_RESPONSE_LIMIT && 8 * 300_000 > SOFT_RESPONSE_LIMIT) };
-    // Four per block: the limit falls in the second block, after its third receipt.
-    for version in [EthVersion::Eth68, EthVersion::Eth69] {
+    // Four per block: the limit is passed in the second block, which is still sent whole.
+    for version in EthVersion::ALL {
         assert_eq!(served(version, 4, 0), (vec![4, 4], false), "{version:?}");
     }
-    assert_eq!(served(EthVersion::Eth70, 4, 0), (vec![4, 3], true));
-    // eth/70 resumes inside the first block (here the second then ends right at the limit);
-    // the others ignore the index.
+    // eth/70 resumes inside the first block; the others ignore the index.
     assert_eq!(served(EthVersion::Eth70, 4, 1), (vec![3, 4], false));
     assert_eq!(served(EthVersion::Eth69, 4, 1), (vec![4, 4], false));
     // Seven per block: the limit is reached exactly where the first block ends, so the next
-    // block is not started, and nothing was cut.
+    // block is not started.
     assert_eq!(served(EthVersion::Eth70, 7, 0), (vec![7], false));
     assert_eq!(served(EthVersion::Eth69, 7, 0), (vec![7], false));
+}
+
+/// A block whose receipts alone would pass 10 MiB: eth/70 sends what fits and flags the list
+/// incomplete; resuming at that index gets the rest.
+#[test]
+fn eth70_cuts_a_list_only_where_the_message_would_pass_10_mib() {
+    let (lists, incomplete) = served(EthVersion::Eth70, 40, 0);
+    assert!(incomplete);
+    let sent = lists[0];
+    assert_eq!(lists.len(), 1);
+    assert!((30..40).contains(&sent), "{sent} receipts");
+    let chain = WithReceipts {
+        per_block: 40,
+        log_data: 300_000,
+    };
+    let (lists, incomplete) = serve_receipts(&chain, EthVersion::Eth70, &[hash(1)], 0);
+    let encoded = EthMessage::Receipts(Receipts {
+        request_id: u64::MAX,
+        last_block_incomplete: incomplete,
+        receipts: lists,
+    })
+    .encode(EthVersion::Eth70)
+    .unwrap();
+    assert!(
+        encoded.len() <= devp2p_eth_wire::MAX_MESSAGE_SIZE,
+        "{}",
+        encoded.len()
+    );
+    // The rest of the block, then as much of the next as fits: the same total.
+    assert_eq!(
+        served(EthVersion::Eth70, 40, sent as u64),
+        (vec![40 - sent, sent - (40 - sent)], true)
+    );
 }
 
 /// eth/68 sends receipts with their 256-byte blooms: the soft limit counts them, or a plain
