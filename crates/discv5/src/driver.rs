@@ -52,14 +52,17 @@ pub struct TalkRequest {
     /// The request bytes.
     pub request: Vec<u8>,
     req_id: RequestId,
-    owner: Arc<Owner>,
+    /// Weak: a request waiting in a handler's queue does not keep the node running once the
+    /// last handle is gone.
+    owner: Weak<Owner>,
 }
 
 impl TalkRequest {
-    /// Sends the TALKRESP.
+    /// Sends the TALKRESP. Fails with [`DriverError::Stopped`] once the node has stopped.
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
         let (node, req_id) = (self.node, self.req_id);
-        self.owner.call(|state, _| {
+        let owner = self.owner.upgrade().ok_or(DriverError::Stopped)?;
+        owner.call(|state, _| {
             state.core.talk_response(&node, req_id, response);
         })
     }
@@ -166,8 +169,7 @@ impl Shared {
     }
 }
 
-/// Held by the handles (and by talk requests not yet answered): when the last one goes, the
-/// task stops.
+/// Held by the handles: when the last one goes, the task stops.
 #[derive(Debug)]
 struct Owner {
     shared: Arc<Shared>,
@@ -480,17 +482,16 @@ fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut 
             request,
         } => {
             let handler = waiting.handlers.get(protocol);
-            let delivered = match (handler, owner.upgrade()) {
-                (Some(handler), Some(owner)) => handler
+            let delivered = handler.is_some_and(|handler| {
+                handler
                     .try_send(TalkRequest {
                         node: node.clone(),
                         request: request.clone(),
                         req_id: *req_id,
-                        owner,
+                        owner: owner.clone(),
                     })
-                    .is_ok(),
-                _ => false,
-            };
+                    .is_ok()
+            });
             // Nobody to answer (handler gone or full): say we have nothing.
             if !delivered {
                 state.core.talk_response(node, *req_id, Vec::new());

@@ -154,3 +154,30 @@ async fn answers_survive_a_full_event_queue() {
         assert_eq!(result, Err(DriverError::Request(RequestError::Timeout)));
     }
 }
+
+/// A talk request held unanswered (or waiting unread in its handler's queue) does not keep the
+/// node running once the last handle is gone; answering it then fails.
+#[tokio::test]
+async fn a_held_talk_request_does_not_keep_the_node() {
+    let a = node(4, config()).await;
+    let addr = a.local_addr();
+    let mut requests = a.register_talk_handler(b"x".to_vec(), 4).await.unwrap();
+    let b = node(5, config()).await;
+    let (held, _) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            async { requests.recv().await.unwrap() },
+            b.talk_req(a.local_enr(), b"x".to_vec(), b"hi".to_vec())
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(held.request, b"hi");
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while UdpSocket::bind(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "the socket stayed bound");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(held.respond(Vec::new()).await, Err(DriverError::Stopped));
+    drop(requests);
+}
