@@ -69,7 +69,8 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct Discv4Handle {
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    /// Weak: the task holds the sender, so subscriptions close when it ends.
+    events: broadcast::WeakSender<Event>,
     /// Our enode address and record, as the task last saw them in the core.
     local: watch::Receiver<Local>,
     addr: SocketAddr,
@@ -126,7 +127,7 @@ impl Discv4Handle {
         let (local_tx, local) = watch::channel(Local::of(&core));
         let handle = Self {
             commands,
-            events: events.clone(),
+            events: events.downgrade(),
             local,
             addr,
         };
@@ -151,9 +152,11 @@ impl Discv4Handle {
         self.addr
     }
 
-    /// A stream of the node's events from now on.
+    /// A stream of the node's events from now on. It closes when the node stops.
     pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+        self.events
+            .upgrade()
+            .map_or_else(|| broadcast::channel(1).1, |events| events.subscribe())
     }
 
     /// Adds a bootnode and starts a table refresh.

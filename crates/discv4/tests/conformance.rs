@@ -601,3 +601,29 @@ async fn answers_survive_a_full_event_queue() {
         );
     }
 }
+
+/// When the task is gone (here its runtime was shut down), event subscriptions close instead
+/// of waiting for ever, as the handle's calls fail instead of hanging.
+#[test]
+fn subscriptions_close_when_the_task_is_gone() {
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let (node, mut events) = first.block_on(async {
+        let node = node().await;
+        let events = node.events();
+        (node, events)
+    });
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let closed = timeout(Duration::from_secs(5), events.recv()).await;
+        assert_eq!(
+            closed.unwrap(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed)
+        );
+        let later = timeout(Duration::from_secs(5), node.events().recv()).await;
+        assert_eq!(
+            later.unwrap(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed)
+        );
+    });
+}

@@ -116,13 +116,14 @@ struct State {
     armed: Instant,
     /// The task has ended: calls fail with [`DriverError::Stopped`].
     stopped: bool,
+    /// Where the events go; dropped when the task ends, which closes every subscription.
+    events: Option<broadcast::Sender<Event>>,
 }
 
 /// What the handles and the task share.
 struct Shared {
     state: Mutex<State>,
     socket: UdpSocket,
-    events: broadcast::Sender<Event>,
     /// Wakes the task: an earlier deadline, a backlog, or the last handle gone.
     wake: Notify,
     closed: AtomicBool,
@@ -160,7 +161,9 @@ impl Shared {
             while let Some(event) = state.core.poll_event() {
                 moved = true;
                 deliver(state, owner, &event, answers);
-                let _ = self.events.send(event);
+                if let Some(events) = &state.events {
+                    let _ = events.send(event);
+                }
             }
             if !moved {
                 return;
@@ -270,16 +273,16 @@ impl Discv5Handle {
                 // The task's first turn arms the real deadline.
                 armed: now,
                 stopped: false,
+                events: Some(broadcast::channel(EVENT_CAPACITY).0),
             }),
             socket,
-            events: broadcast::channel(EVENT_CAPACITY).0,
             wake: Notify::new(),
             closed: AtomicBool::new(false),
         });
         let owner = Arc::new(Owner {
             shared: Arc::clone(&shared),
         });
-        tokio::spawn(run(shared, Arc::downgrade(&owner), heartbeat));
+        tokio::spawn(run(Stopping(shared), Arc::downgrade(&owner), heartbeat));
         Ok(Self { owner, addr })
     }
 
@@ -294,9 +297,14 @@ impl Discv5Handle {
         self.addr
     }
 
-    /// The node's events from now on.
+    /// The node's events from now on. The subscription closes when the node stops.
     pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.owner.shared.events.subscribe()
+        self.owner
+            .shared
+            .lock()
+            .events
+            .as_ref()
+            .map_or_else(|| broadcast::channel(1).1, broadcast::Sender::subscribe)
     }
 
     /// Adds a known node (a bootnode) and starts a table refresh.
@@ -384,20 +392,22 @@ impl Discv5Handle {
     }
 }
 
-/// Marks the node stopped when the task ends, however it ends, so that nobody waits for an
-/// answer that cannot come.
-struct Stopping<'a>(&'a Shared);
+/// Marks the node stopped when the task ends, however it ends (also when it is dropped before
+/// its first turn, as the task owns it from the start), so that nobody waits for an answer or
+/// an event that cannot come.
+struct Stopping(Arc<Shared>);
 
-impl Drop for Stopping<'_> {
+impl Drop for Stopping {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.stopped = true;
         state.waiting = Waiting::default();
+        state.events = None;
     }
 }
 
-async fn run(shared: Arc<Shared>, owner: Weak<Owner>, heartbeat: Duration) {
-    let _stopping = Stopping(&shared);
+async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
+    let shared = &stopping.0;
     // One byte more than the largest packet, so an oversized one is seen as such.
     let mut buf = vec![0u8; crate::wire::MAX_PACKET_SIZE + 1];
     let mut answers = Vec::new();

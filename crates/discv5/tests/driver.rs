@@ -181,3 +181,26 @@ async fn a_held_talk_request_does_not_keep_the_node() {
     assert_eq!(held.respond(Vec::new()).await, Err(DriverError::Stopped));
     drop(requests);
 }
+
+/// When the task is gone (here its runtime was shut down), event subscriptions close instead
+/// of waiting for ever, as the handle's calls fail instead of hanging.
+#[test]
+fn subscriptions_close_when_the_task_is_gone() {
+    use tokio::sync::broadcast::error::RecvError;
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let (node, mut events) = first.block_on(async {
+        let node = node(6, config()).await;
+        let events = node.events();
+        (node, events)
+    });
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let wait = Duration::from_secs(5);
+        let closed = tokio::time::timeout(wait, events.recv()).await;
+        assert_eq!(closed.unwrap(), Err(RecvError::Closed));
+        let later = tokio::time::timeout(wait, node.events().recv()).await;
+        assert_eq!(later.unwrap(), Err(RecvError::Closed));
+        assert_eq!(node.table().await, Err(DriverError::Stopped));
+    });
+}
