@@ -491,7 +491,7 @@ async fn cli_ping(dir: &Path, keys: &Keys) -> Result<String, String> {
     let mut peer = Peer::start(dir, RLPX_PEER, &["server", THEIR_KEY])?;
     let port = peer.expect("LISTENING ").await?;
     let enode = format!("enode://{}@127.0.0.1:{port}", keys.their_id);
-    let output = Command::new(root().join("target/debug/devp2p"))
+    let output = Command::new(crate::cli_binary())
         .args(["rlpx", "ping", &enode, "--json", "--timeout", "10"])
         .output()
         .await

@@ -69,6 +69,14 @@ fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// The `devp2p` binary that `cargo build` puts in the target directory (`CARGO_TARGET_DIR`
+/// when set, relative to the workspace root, else `target`).
+fn cli_binary() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    root().join(target).join("debug").join("devp2p")
+}
+
 /// Runs `cargo` with `args` in the workspace root.
 fn cargo(args: &[&str]) -> TaskResult {
     run(Command::new(env!("CARGO")).args(args).current_dir(root()))
