@@ -94,6 +94,20 @@ fn readable(key: &[u8], raw: &[u8]) -> Option<String> {
     }
 }
 
+/// How a key is shown: as text when it is UTF-8 without control characters, else as `0x` and
+/// its hex (so that two keys that are not text never show, or map in JSON, as one).
+enum Name {
+    Text(String),
+    Hex(String),
+}
+
+fn key_name(key: &[u8]) -> Name {
+    match core::str::from_utf8(key) {
+        Ok(text) if !text.chars().any(char::is_control) => Name::Text(text.to_owned()),
+        _ => Name::Hex(format!("0x{}", hex::encode(key))),
+    }
+}
+
 fn to_text(record: &Enr) -> String {
     let mut out = format!("Node ID: {}\n", record.node_id());
     if let Some(url) = record.node_record() {
@@ -105,9 +119,15 @@ fn to_text(record: &Enr) -> String {
         record.seq(),
         pairs.len()
     );
-    let width = pairs.iter().map(|(k, _)| k.len() + 2).max().unwrap_or(0);
-    for (key, raw) in pairs {
-        let name = format!("\"{}\"", String::from_utf8_lossy(key));
+    let names: Vec<String> = pairs
+        .iter()
+        .map(|(key, _)| match key_name(key) {
+            Name::Text(text) => format!("\"{text}\""),
+            Name::Hex(hex) => hex,
+        })
+        .collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    for ((key, raw), name) in pairs.into_iter().zip(names) {
         let value = readable(key, raw).unwrap_or_else(|| format!("raw {}", hex::encode(raw)));
         out += &format!("  {name:<width$} {value}\n");
     }
@@ -128,7 +148,8 @@ fn to_json(record: &Enr) -> Value {
             },
             None => json!({ "raw": hex::encode(raw) }),
         };
-        pairs.insert(String::from_utf8_lossy(key).into_owned(), value);
+        let (Name::Text(name) | Name::Hex(name)) = key_name(key);
+        pairs.insert(name, value);
     }
     json!({
         "node_id": record.node_id().to_string(),

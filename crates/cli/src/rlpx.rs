@@ -3,10 +3,7 @@
 // A command-line driver: it owns the runtime, the clock and the OS randomness.
 #![allow(clippy::disallowed_methods)]
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args as ClapArgs, Subcommand};
 use devp2p_enr::{Enr, NodeRecord, PeerId};
@@ -69,25 +66,27 @@ pub(crate) fn run(command: RlpxCommand) -> CmdResult {
     }
 }
 
-/// The node id and TCP address of an enode URL or a node record.
+/// The node id and TCP address of an enode URL or a node record. A record gives the address
+/// go-ethereum would dial ([`Enr::node_record`]: the more global of `ip` and `ip6`, `tcp6`
+/// falling back to `tcp`).
 pub(crate) fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
     let node = node.trim();
-    if node.starts_with("enode://") {
-        let record: NodeRecord = node
-            .parse()
-            .map_err(|e| format!("invalid enode URL: {e}"))?;
-        if record.tcp_port == 0 {
-            return Err(format!("the node has no TCP port (port 0): {node}"));
-        }
-        return Ok((record.id, SocketAddr::new(record.ip, record.tcp_port)));
-    }
-    let record = Enr::parse_any(node).map_err(|e| format!("invalid node: {e}"))?;
-    let address = match (record.ip(), record.tcp(), record.ip6(), record.tcp6()) {
-        (Some(ip), Some(port @ 1..), _, _) => SocketAddr::new(IpAddr::V4(ip), port),
-        (_, _, Some(ip), Some(port @ 1..)) => SocketAddr::new(IpAddr::V6(ip), port),
-        _ => return Err("the record has no IP address with a TCP port".to_owned()),
+    let record: NodeRecord = if node
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("enode://"))
+    {
+        node.parse()
+            .map_err(|e| format!("invalid enode URL: {e}"))?
+    } else {
+        Enr::parse_any(node)
+            .map_err(|e| format!("invalid node: {e}"))?
+            .node_record()
+            .ok_or("the record has no IP address with a port")?
     };
-    Ok((record.peer_id(), address))
+    if record.tcp_port == 0 {
+        return Err(format!("the node has no TCP port (port 0): {record}"));
+    }
+    Ok((record.id, SocketAddr::new(record.ip, record.tcp_port)))
 }
 
 /// What the exchange brought back.
@@ -173,5 +172,60 @@ fn print(outcome: &Outcome, as_json: bool) {
     if let Some(ended) = &outcome.disconnect {
         let by = if ended.by_peer { "peer" } else { "we" };
         println!("disconnect        {} (sent by {by})", ended.reason);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use devp2p_enr::{Enr, SigningKey};
+
+    use super::target;
+
+    fn key() -> SigningKey {
+        SigningKey::from_slice(&[7; 32]).unwrap()
+    }
+
+    fn address(record: Enr) -> Result<(IpAddr, u16), String> {
+        target(&record.to_string()).map(|(_, address)| (address.ip(), address.port()))
+    }
+
+    #[test]
+    fn records_are_dialed_where_go_ethereum_would() {
+        let build = |builder: &mut devp2p_enr::Builder| builder.build(&key()).unwrap();
+        // `ip6` with a plain `tcp`: the port serves both families (EIP-778).
+        let v6 = build(Enr::builder().ip6(Ipv6Addr::LOCALHOST).tcp(30303));
+        assert_eq!(address(v6), Ok((IpAddr::V6(Ipv6Addr::LOCALHOST), 30303)));
+        // A global IPv6 beats a private IPv4.
+        let global = "2001:db8::1".parse().unwrap();
+        let both = build(
+            Enr::builder()
+                .ip(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 2)))
+                .ip6(global)
+                .tcp(1)
+                .tcp6(2),
+        );
+        assert_eq!(address(both), Ok((IpAddr::V6(global), 2)));
+        let udp_only = build(Enr::builder().ip(IpAddr::V4(Ipv4Addr::LOCALHOST)).udp(1));
+        assert!(address(udp_only).is_err());
+        assert!(address(build(&mut Enr::builder())).is_err());
+    }
+
+    #[test]
+    fn the_enode_scheme_is_read_in_any_case() {
+        let record = Enr::builder()
+            .ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .tcp(30303)
+            .build(&key())
+            .unwrap();
+        let lower = record
+            .node_record()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let url = lower.replacen("enode://", "ENODE://", 1);
+        assert!(url.starts_with("ENODE://"));
+        assert_eq!(target(&url).map(|(_, address)| address.port()), Ok(30303));
     }
 }

@@ -170,6 +170,31 @@ fn enrdump_json() {
     assert_eq!(json["record"], EIP778);
 }
 
+/// Keys that are not text show as hex, so that two of them stay two (in JSON, two map keys).
+#[test]
+fn enrdump_shows_keys_that_are_not_text_as_hex() {
+    let key = devp2p_enr::SigningKey::from_slice(&[9; 32]).unwrap();
+    let record = devp2p_enr::Enr::builder()
+        .set([0xfe], &1u8)
+        .set([0xff], &2u8)
+        .set("a\nb", &3u8)
+        .build(&key)
+        .unwrap()
+        .to_string();
+    let out = run(&["enrdump", "--json", &record]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let pairs = json["pairs"].as_object().unwrap();
+    assert_eq!(pairs.len(), 5, "{pairs:?}");
+    for key in ["0xfe", "0xff", "0x610a62", "id", "secp256k1"] {
+        assert!(pairs.contains_key(key), "{key} in {pairs:?}");
+    }
+    let text = run(&["enrdump", &record]).stdout;
+    assert!(
+        text.contains("\n  0xfe ") && text.contains("\n  0xff "),
+        "{text}"
+    );
+}
+
 #[test]
 fn enrdump_reads_text_hex_and_rlp_files() {
     let dir = scratch("enrdump-files");

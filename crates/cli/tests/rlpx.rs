@@ -170,12 +170,16 @@ fn malformed_nodes() {
             "{node}: {stderr}"
         );
     }
-    // A record without an IP address.
+    // A record with an IP address and a UDP port, but no TCP port.
     let (code, _, stderr) = ping(&[
         "enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5wBgmlkgnY0gmlwhH8AAAGJc2VjcDI1NmsxoQPKY0yuDUmstAHYpMa2_oxVtw0RW_QAdpzBQA8yWM0xOIN1ZHCCdl8",
     ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("no IP address with a TCP port"), "{stderr}");
+    assert!(
+        stderr.starts_with("devp2p: the node has no TCP port (port 0): enode://")
+            && stderr.contains("@127.0.0.1:0?discport=30303"),
+        "{stderr}"
+    );
     // Usage errors.
     let (code, _, _) = ping(&[]);
     assert_eq!(code, 2);
