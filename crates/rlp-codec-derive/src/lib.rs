@@ -19,7 +19,9 @@
 //!
 //! Fields of type `Option<T>` are trailing optional fields and must come after all the others. On
 //! decoding, a field is `None` when the list ends before it. On encoding, fields are written up to
-//! the last `Some`; a `None` before it is written as the empty string `0x80`.
+//! the last `Some`; a `None` before it is written as the empty string `0x80`, which does not
+//! round-trip (it decodes as `Some` of what `0x80` reads as, or fails for a type it is not):
+//! set optional fields from the front.
 
 mod decode;
 mod encode;
