@@ -30,8 +30,11 @@ fn field<'a>(genesis: &'a Value, name: &'static str) -> Option<&'a Value> {
     genesis.get(name).filter(|v| !v.is_null())
 }
 
-fn number(genesis: &Value, name: &'static str) -> Result<u64, GenesisError> {
-    field(genesis, name).map_or(Ok(0), |v| quantity(v).ok_or(GenesisError::Field(name)))
+/// A number field, `default` when absent; malformed is an error.
+fn number(genesis: &Value, name: &'static str, default: u64) -> Result<u64, GenesisError> {
+    field(genesis, name).map_or(Ok(default), |v| {
+        quantity(v).ok_or(GenesisError::Field(name))
+    })
 }
 
 fn hex_bytes(value: &Value, name: &'static str) -> Result<Vec<u8>, GenesisError> {
@@ -138,7 +141,7 @@ impl Genesis {
             .get("config")
             .and_then(Value::as_object)
             .ok_or(GenesisError::Field("config"))?;
-        let timestamp = number(&genesis, "timestamp")?;
+        let timestamp = number(&genesis, "timestamp", 0)?;
         let alloc = match genesis.get("alloc") {
             None => Map::new(),
             Some(alloc) => alloc
@@ -146,16 +149,16 @@ impl Genesis {
                 .cloned()
                 .ok_or(GenesisError::Field("alloc"))?,
         };
-        // As go-ethereum's toBlockWithRoot: the time forks count only on top of London.
-        let london = config.get("londonBlock").and_then(Value::as_u64) == Some(0);
+        // As go-ethereum's toBlockWithRoot: the time forks count only on top of London, active
+        // at the genesis block's number.
+        let block_number = number(&genesis, "number", 0)?;
+        let london = config
+            .get("londonBlock")
+            .and_then(Value::as_u64)
+            .is_some_and(|block| block <= block_number);
         let shanghai = london && time_fork_active(config, "shanghaiTime", timestamp);
         let cancun = london && time_fork_active(config, "cancunTime", timestamp);
         let prague = london && time_fork_active(config, "pragueTime", timestamp);
-        let optional = |name: &'static str, default: u64| {
-            field(&genesis, name).map_or(Ok(default), |v| {
-                quantity(v).ok_or(GenesisError::Field(name))
-            })
-        };
         let mix_hash = word(&genesis, "mixHash")?;
         let beneficiary = match field(&genesis, "coinbase") {
             None => Address::ZERO,
@@ -172,30 +175,36 @@ impl Genesis {
             logs_bloom: Bloom::ZERO,
             difficulty: match field(&genesis, "difficulty") {
                 Some(difficulty) => big(difficulty, "difficulty")?,
-                None if config.contains_key("ethash") && mix_hash.is_zero() => {
+                None if config.get("ethash").is_some_and(|e| !e.is_null())
+                    && mix_hash.is_zero() =>
+                {
                     U256::from(GENESIS_DIFFICULTY)
                 }
                 None => U256::ZERO,
             },
-            number: number(&genesis, "number")?,
-            gas_limit: match number(&genesis, "gasLimit")? {
+            number: block_number,
+            gas_limit: match number(&genesis, "gasLimit", 0)? {
                 0 => GENESIS_GAS_LIMIT,
                 limit => limit,
             },
-            gas_used: number(&genesis, "gasUsed")?,
+            gas_used: number(&genesis, "gasUsed", 0)?,
             timestamp,
             extra_data: match field(&genesis, "extraData") {
                 None => Bytes::new(),
                 Some(value) => hex_bytes(value, "extraData")?.into(),
             },
             mix_hash,
-            nonce: B64::from(number(&genesis, "nonce")?),
+            nonce: B64::from(number(&genesis, "nonce", 0)?),
             base_fee_per_gas: london
-                .then(|| optional("baseFeePerGas", INITIAL_BASE_FEE))
+                .then(|| number(&genesis, "baseFeePerGas", INITIAL_BASE_FEE))
                 .transpose()?,
             withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
-            blob_gas_used: cancun.then(|| optional("blobGasUsed", 0)).transpose()?,
-            excess_blob_gas: cancun.then(|| optional("excessBlobGas", 0)).transpose()?,
+            blob_gas_used: cancun
+                .then(|| number(&genesis, "blobGasUsed", 0))
+                .transpose()?,
+            excess_blob_gas: cancun
+                .then(|| number(&genesis, "excessBlobGas", 0))
+                .transpose()?,
             parent_beacon_block_root: cancun.then_some(B256::ZERO),
             // EIP-7685 with no requests: sha256 of nothing.
             requests_hash: prague.then_some(alloy_primitives::b256!(

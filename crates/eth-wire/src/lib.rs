@@ -45,6 +45,7 @@ mod receipt;
 mod status;
 mod stream;
 mod transaction;
+mod walk;
 
 pub use block::{Block, BlockBody, Withdrawal};
 pub use chain::{
@@ -59,8 +60,8 @@ pub use messages::{
     BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, EthMessage, EthVersion,
     GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts, HeadersQuery,
     MAX_ANNOUNCED, MAX_BLOCKS, MAX_BODY_TRANSACTIONS, MAX_HEADERS, MAX_MESSAGE_SIZE,
-    MAX_POOLED_REQUEST, MAX_RECEIPTS, MAX_TRANSACTIONS, MessageError, NewBlock,
-    NewPooledTransactionHashes, PooledTransactions, Receipts, id, is_allowed,
+    MAX_POOLED_REQUEST, MAX_TRANSACTIONS, MessageError, NewBlock, NewPooledTransactionHashes,
+    PooledTransactions, Receipts, id, is_allowed,
 };
 pub use receipt::{Log, Receipt};
 pub use status::{Status, Status68, Status69, StatusError, check_status};

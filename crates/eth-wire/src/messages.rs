@@ -10,7 +10,7 @@ use devp2p_rlp_codec::{
 
 use crate::{
     Block, BlockBody, EIP4844_TX_TYPE, Receipt, SealedHeader, Status, Status68, Status69,
-    StatusError, TransactionEnvelope, receipt::Receipt68, status::check_block_range,
+    StatusError, TransactionEnvelope, receipt::Receipt68, status::check_block_range, walk,
 };
 
 /// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
@@ -23,18 +23,17 @@ pub const MAX_HEADERS: usize = 1024;
 pub const MAX_BLOCKS: usize = 1024;
 /// Most transactions announced in one NewPooledTransactionHashes (caps/eth.md's soft limit).
 pub const MAX_ANNOUNCED: usize = 4096;
-/// Most transactions in one Transactions or PooledTransactions message. go-ethereum and
-/// Nethermind pack broadcasts to about 100 KiB, and a GetPooledTransactions asks for up to
-/// 256; 4096 signed transactions (each about 77 bytes or more, with its 32-byte r and s) take
-/// over a quarter of a MiB.
+/// Most transactions in one Transactions or PooledTransactions message. go-ethereum, reth,
+/// Erigon and Nethermind pack broadcasts to about 100-128 KiB, and pooled transactions are
+/// asked for 256 at a time; 4096 signed transactions (each about 77 bytes or more, with its
+/// 32-byte r and s) take over a quarter of a MiB. A GetPooledTransactions naming more than
+/// 4096 hashes can get an answer this refuses.
 pub const MAX_TRANSACTIONS: usize = 4096;
-/// Most transactions in all the bodies of one BlockBodies message, or in a NewBlock. A 2 MiB
-/// response (caps/eth.md's soft limit) holds fewer than 30,000 signed transactions.
-pub const MAX_BODY_TRANSACTIONS: usize = 1 << 16;
-/// Most receipts in all the lists of one Receipts message. The smallest receipt a chain makes
-/// (no logs) takes 8 bytes in eth/69's form, so a 2 MiB response holds at most 262,144, and
-/// this is twice that.
-pub const MAX_RECEIPTS: usize = 1 << 19;
+/// Most transactions in all the bodies of one BlockBodies message, or in a NewBlock: what
+/// 10 MiB (the message limit, which Besu fills) of the smallest signed transactions, about 77
+/// bytes each, can hold is under 140,000; this is almost twice that. The smallest envelope a
+/// peer can send without a real signature is 10 bytes but decodes into about 72.
+pub const MAX_BODY_TRANSACTIONS: usize = 1 << 18;
 /// Most transactions to ask for in one GetPooledTransactions (caps/eth.md's soft limit). A
 /// request for more is still a valid message: peers such as Erigon send them.
 pub const MAX_POOLED_REQUEST: usize = 256;
@@ -409,13 +408,12 @@ fn blobs_allowed(
 /// before anything is decoded: a 10 MiB message of empty items would otherwise build millions
 /// of values before the limit could be checked.
 fn limit_at(data: &[u8], path: &[usize], limit: usize) -> Result<(), MessageError> {
-    check_count(count_items(list_at(data, path)), limit)
+    check_count(list_at(data, path).and_then(walk::count), limit)
 }
 
 /// Like [`limit_at`] for the items one level down: the total over the elements of the list
-/// at `path` of the items in each element's list at `inner`. The smallest receipt or
-/// transaction is a few bytes but decodes into about 72, so a message of them is bounded by
-/// their total, not only by how many blocks hold them.
+/// at `path` of the items in each element's list at `inner` (the transactions of all bodies:
+/// a block count alone does not bound them).
 fn limit_nested(
     data: &[u8],
     path: &[usize],
@@ -425,8 +423,7 @@ fn limit_nested(
     let total = list_at(data, path).and_then(|mut outer| {
         let mut total = 0;
         while !outer.is_empty() {
-            let element = outer.list()?;
-            total += count_items(descend(element, inner))?;
+            total += walk::count(walk::descend(outer.list()?, inner)?)?;
         }
         Ok(total)
     });
@@ -441,31 +438,9 @@ fn check_count(got: Result<usize, DecodeError>, limit: usize) -> Result<(), Mess
     }
 }
 
-/// The list reached from `data`'s top-level list by taking, for each index of `path` in
-/// turn, that field of the current list (which must itself be a list).
+/// The list at `path` (see [`walk::descend`]) inside `data`'s top-level list.
 fn list_at<'a>(data: &'a [u8], path: &[usize]) -> Result<Rlp<'a>, DecodeError> {
-    descend(Rlp::new(data).list()?, path)
-}
-
-fn descend<'a>(mut list: Rlp<'a>, path: &[usize]) -> Result<Rlp<'a>, DecodeError> {
-    for &field in path {
-        for _ in 0..field {
-            list.raw()?;
-        }
-        list = list.list()?;
-    }
-    Ok(list)
-}
-
-/// How many items `list` holds, counting their headers only.
-fn count_items(list: Result<Rlp<'_>, DecodeError>) -> Result<usize, DecodeError> {
-    let mut list = list?;
-    let mut got = 0;
-    while !list.is_empty() {
-        list.raw()?;
-        got += 1;
-    }
-    Ok(got)
+    walk::descend(Rlp::new(data).list()?, path)
 }
 
 /// Whether `version` has message `id`.
@@ -620,7 +595,6 @@ impl EthMessage {
             id::RECEIPTS => {
                 let receipts_at = if version == EthVersion::Eth70 { 2 } else { 1 };
                 limit_at(data, &[receipts_at], MAX_BLOCKS)?;
-                limit_nested(data, &[receipts_at], &[], MAX_RECEIPTS)?;
                 let message = match version {
                     EthVersion::Eth68 => {
                         let wire: Receipts68Wire = decode_exact(data)?;

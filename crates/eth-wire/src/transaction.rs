@@ -10,6 +10,8 @@ use devp2p_rlp_codec::{
     RlpEncodable, bytes::BufMut, decode_exact,
 };
 
+use crate::walk;
+
 /// Legacy transactions' type number (they carry none on the wire).
 pub const LEGACY_TX_TYPE: u8 = 0x00;
 /// EIP-2930.
@@ -142,11 +144,10 @@ const CELL_PROOFS_PER_BLOB: usize = 128;
 
 /// How many blob versioned hashes the EIP-4844 transaction `tx` (its field list) names.
 fn blob_hashes(tx: &[u8]) -> Result<usize, DecodeError> {
-    let mut fields = Rlp::new(tx).list()?;
-    for _ in 0..BLOB_HASHES_FIELD {
-        fields.raw()?;
-    }
-    count_sized(fields.list()?, 32)
+    walk::count_sized(
+        walk::descend(Rlp::new(tx).list()?, &[BLOB_HASHES_FIELD])?,
+        32,
+    )
 }
 
 /// Checks the shape of a blob sidecar from its headers (`list` stands after the transaction):
@@ -168,9 +169,9 @@ fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
     };
     let offset = list.offset();
     let counts = [
-        count_sized(list.list()?, BLOB_SIZE)?,
-        count_sized(list.list()?, 48)?,
-        count_sized(list.list()?, 48)?,
+        walk::count_sized(list.list()?, BLOB_SIZE)?,
+        walk::count_sized(list.list()?, 48)?,
+        walk::count_sized(list.list()?, 48)?,
     ];
     list.finish()?;
     if counts != [blobs, blobs, blobs.saturating_mul(per_blob)] {
@@ -180,19 +181,6 @@ fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
         ));
     }
     Ok(())
-}
-
-/// How many strings `list` holds, each of `size` bytes.
-fn count_sized(mut list: Rlp<'_>, size: usize) -> Result<usize, DecodeError> {
-    let mut count = 0;
-    while !list.is_empty() {
-        let offset = list.offset();
-        if list.bytes()?.len() != size {
-            return Err(DecodeError::new(DecodeErrorKind::UnexpectedLength, offset));
-        }
-        count += 1;
-    }
-    Ok(count)
 }
 
 /// Checks that `list` holds exactly `n` well-formed items (their contents are not decoded).

@@ -314,6 +314,13 @@ fn genesis_header_defaults_follow_go_ethereum() {
     )
     .unwrap();
     assert_eq!(mixed.difficulty, alloy_primitives::U256::ZERO);
+    let null = header(r#","ethash":null"#, "").unwrap();
+    assert_eq!(null.difficulty, alloy_primitives::U256::ZERO);
+    // London counts from its block: a genesis numbered past it is a London block.
+    let later = header(r#","londonBlock":3"#, r#","number":"0x5""#).unwrap();
+    assert_eq!(later.base_fee_per_gas, Some(1_000_000_000));
+    let before = header(r#","londonBlock":6"#, r#","number":"0x5""#).unwrap();
+    assert_eq!(before.base_fee_per_gas, None);
     // Shanghai and Cancun at genesis, but no London: neither counts.
     let no_london = header(r#","shanghaiTime":0,"cancunTime":0"#, "").unwrap();
     assert_eq!(no_london.withdrawals_root, None);

@@ -326,14 +326,9 @@ fn limits_come_before_decoding() {
     struct WithIndex(u64, u64, Vec<Vec<u64>>);
     #[derive(RlpEncodable)]
     struct Two32(u64, Vec<B256>);
-    // Items one level down: bodies `[[txs...]]` and receipt lists, and NewBlock's
-    // `[[header, [txs...]], td]`.
-    #[derive(RlpEncodable)]
-    struct Nested(u64, Vec<Vec<Vec<u64>>>);
+    // Items one level down: bodies `[[txs...]]`, and NewBlock's `[[header, [txs...]], td]`.
     #[derive(RlpEncodable)]
     struct Bodies(u64, Vec<Vec<Vec<Vec<u64>>>>);
-    #[derive(RlpEncodable)]
-    struct NestedWithFlag(u64, bool, Vec<Vec<Vec<u64>>>);
     #[derive(RlpEncodable)]
     struct BlockShape(Vec<u64>, Vec<Vec<u64>>);
     #[derive(RlpEncodable)]
@@ -360,27 +355,15 @@ fn limits_come_before_decoding() {
             id::BLOCK_BODIES,
             encode_to_vec(&Bodies(
                 1,
-                split(1 << 16).into_iter().map(|txs| vec![txs]).collect(),
+                split(1 << 18).into_iter().map(|txs| vec![txs]).collect(),
             )),
-            1 << 16,
+            1 << 18,
         ),
         (
             EthVersion::Eth68,
             id::NEW_BLOCK,
-            encode_to_vec(&NewBlockShape(BlockShape(vec![], empties(1 << 16 | 1)), 0)),
-            1 << 16,
-        ),
-        (
-            EthVersion::Eth69,
-            id::RECEIPTS,
-            encode_to_vec(&Nested(1, split(1 << 19))),
-            1 << 19,
-        ),
-        (
-            EthVersion::Eth70,
-            id::RECEIPTS,
-            encode_to_vec(&NestedWithFlag(1, false, split(1 << 19))),
-            1 << 19,
+            encode_to_vec(&NewBlockShape(BlockShape(vec![], empties(1 << 18 | 1)), 0)),
+            1 << 18,
         ),
         (
             EthVersion::Eth68,
