@@ -47,10 +47,11 @@ pub struct Config {
     /// Per capability: bytes of such messages. Reading pauses once a queue holds this many, so
     /// it can exceed them by one message (at most 16 MiB). Default 32 MiB.
     pub ingress_bytes: usize,
-    /// How long what we hand the connection may wait to be written; past it the session ends
-    /// with reason 0x0b. The keepalive cannot see a peer that keeps sending but stopped reading
-    /// (its messages are not silence); this can. Default 20 s (go-ethereum's frame write
-    /// deadline).
+    /// How long writing may stall (bytes waiting, none of them written) before the session
+    /// ends with reason 0x0b. The keepalive cannot see a peer that keeps sending but stopped
+    /// reading (its messages are not silence); this can. Default 20 s (go-ethereum's frame
+    /// write deadline; ours restarts whenever some bytes go out, so a slow reader of a large
+    /// message is not cut off).
     pub write_timeout: Duration,
     /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
     /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
@@ -128,8 +129,8 @@ pub struct Session {
     pings: TokenBucket,
     transmit: VecDeque<Message>,
     events: VecDeque<Event>,
-    /// Since when the connection has held bytes it could not write.
-    write_backlog_since: Option<Instant>,
+    /// Since when writing has been stalled (bytes waiting, none written).
+    write_stalled_since: Option<Instant>,
 }
 
 impl Session {
@@ -169,7 +170,7 @@ impl Session {
             compressor: Compressor::default(),
             transmit,
             events: VecDeque::new(),
-            write_backlog_since: None,
+            write_stalled_since: None,
         })
     }
 
@@ -227,14 +228,14 @@ impl Session {
         }
     }
 
-    /// Tells the session whether the connection holds bytes it could not write yet. When that
-    /// lasts [`Config::write_timeout`] in a row, the session ends at the next
-    /// [`handle_timeout`](Self::handle_timeout).
-    pub fn handle_write_backlog(&mut self, now: Instant, backlog: bool) {
-        if backlog {
-            self.write_backlog_since.get_or_insert(now);
+    /// Tells the session whether writing is stalled: bytes wait to be written and none went
+    /// out since the last report. When that lasts [`Config::write_timeout`] in a row, the
+    /// session ends at the next [`handle_timeout`](Self::handle_timeout).
+    pub fn handle_write_stall(&mut self, now: Instant, stalled: bool) {
+        if stalled {
+            self.write_stalled_since.get_or_insert(now);
         } else {
-            self.write_backlog_since = None;
+            self.write_stalled_since = None;
         }
     }
 
@@ -372,10 +373,10 @@ impl Session {
         Ok(())
     }
 
-    /// When the bytes the connection could not write have waited too long (none: no backlog, or
-    /// a timeout beyond what `Instant` can count).
+    /// When a stalled write has waited too long (none: not stalled, or a timeout beyond what
+    /// `Instant` can count).
     fn write_deadline(&self) -> Option<Instant> {
-        self.write_backlog_since?
+        self.write_stalled_since?
             .checked_add(self.config.write_timeout)
     }
 

@@ -190,13 +190,19 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     fn drive(&mut self, cx: &mut Context<'_>) -> Result<(), P2pError> {
         loop {
             let mut progress = false;
-            // Send what the session queued.
+            // Send what the session queued. Writing is stalled while bytes wait and none went
+            // out (in `poll_ready`, which flushes past a threshold, or in the flush below): the
+            // peer is not reading. So time the application spent not polling us counts only
+            // against a peer that took nothing since.
+            let mut expected = self.rlpx.unwritten();
             while let Poll::Ready(ready) = Pin::new(&mut self.rlpx).poll_ready(cx) {
                 ready?;
                 let Some(message) = self.session.poll_transmit() else {
                     break;
                 };
+                let before = self.rlpx.unwritten();
                 Pin::new(&mut self.rlpx).start_send(message)?;
+                expected += self.rlpx.unwritten().saturating_sub(before);
                 self.flushed = false;
             }
             if !self.flushed
@@ -205,7 +211,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
                 flushed?;
                 self.flushed = true;
             }
-            self.session.handle_write_backlog(now(), !self.flushed);
+            let stalled = !self.flushed && self.rlpx.unwritten() >= expected;
+            self.session.handle_write_stall(now(), stalled);
             // Receive, unless the session is full or ended.
             if self.session.wants_input() {
                 match Pin::new(&mut self.rlpx).poll_next(cx) {

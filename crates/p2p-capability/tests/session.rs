@@ -376,7 +376,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
     // content (they are not silence), so only the write deadline can end the session.
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write_backlog(start, true);
+    pair.a.handle_write_stall(start, true);
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
     for step in 1..=3 {
         pair.now = start + Duration::from_secs(5 * step);
@@ -384,7 +384,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
         pair.a.handle_timeout(pair.now);
         assert!(!pair.a.is_closed(), "closed after {step} Pings");
         // What went out meanwhile (Pongs) is still stuck: the backlog persists.
-        pair.a.handle_write_backlog(pair.now, true);
+        pair.a.handle_write_stall(pair.now, true);
     }
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(20)));
     pair.now = start + Duration::from_secs(20);
@@ -400,11 +400,11 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
 fn a_backlog_that_drains_restarts_the_write_deadline() {
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write_backlog(start, true);
+    pair.a.handle_write_stall(start, true);
     pair.a
-        .handle_write_backlog(start + Duration::from_secs(19), false);
+        .handle_write_stall(start + Duration::from_secs(19), false);
     pair.a
-        .handle_write_backlog(start + Duration::from_secs(19), true);
+        .handle_write_stall(start + Duration::from_secs(19), true);
     pair.now = start + Duration::from_secs(25);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);

@@ -11,7 +11,7 @@ use devp2p_p2p_capability::{
     Capability, Config, DisconnectReason, NodeInfo, P2pError, P2pStream, ProtocolError,
 };
 use devp2p_rlpx_framing::{Message, NodeKey, RlpxStream};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use k256::SecretKey;
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -376,6 +376,61 @@ async fn a_peer_that_talks_but_never_reads_cannot_hold_a_send_forever() {
         }
         other => panic!("expected our Disconnect, got {other:?}"),
     }
+}
+
+/// A peer that reads, but slowly: its socket buffers are small and it takes what arrived once
+/// every 50 ms. Each flush of a 2 MiB message then waits for it many times, never near the
+/// write deadline (200 ms) in a row: the message goes through. A deadline on the whole flush
+/// would have ended the session.
+#[tokio::test]
+async fn a_slow_reader_is_not_a_stalled_one() {
+    let (ka, kb) = (key(1), key(2));
+    let listener = tokio::net::TcpSocket::new_v4().unwrap();
+    listener.set_recv_buffer_size(32 << 10).unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = listener.listen(1).unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = devp2p_rlpx_framing::Config::default();
+    let accept = async {
+        let (socket, _) = listener.accept().await.unwrap();
+        RlpxStream::accept(socket, &kb, &config).await.unwrap()
+    };
+    let connect = async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(32 << 10).unwrap();
+        let socket = socket.connect(address).await.unwrap();
+        RlpxStream::connect(socket, &ka, kb.id(), &config)
+            .await
+            .unwrap()
+    };
+    let (ra, rb) = tokio::join!(connect, accept);
+    let strict = Config {
+        write_timeout: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let (a, b) = tokio::join!(
+        P2pStream::handshake(ra, strict, info(&ka, "alice"), caps()),
+        P2pStream::handshake(rb, Config::default(), info(&kb, "bob"), caps()),
+    );
+    let (mut a, mut b) = (a.unwrap(), b.unwrap());
+    let message = Bytes::from(noise(2 << 20, 0x0bad_5eed_0bad_5eed));
+    let reader = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // One poll: what has arrived, and no more.
+            if let Some(Some(received)) = b.next().now_or_never() {
+                return received;
+            }
+        }
+    };
+    let sender = async {
+        let sent = a.send(1, 0x03, message.clone()).await;
+        assert!(sent.is_ok(), "a peer that reads was dropped: {sent:?}");
+    };
+    let ((), received) = timeout(LIMIT, async { tokio::join!(sender, reader) })
+        .await
+        .expect("the message did not get through");
+    assert_eq!(received.unwrap().data, message);
 }
 
 fn their_hello(key: &NodeKey) -> devp2p_p2p_capability::Hello {

@@ -96,6 +96,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> RlpxStream<Io> {
     pub fn get_ref(&self) -> &Io {
         self.framed.get_ref()
     }
+
+    /// Bytes of frames sent but not yet written to the connection; a flush that lowers it made
+    /// progress.
+    pub fn unwritten(&self) -> usize {
+        self.framed.write_buffer().len()
+    }
 }
 
 /// Moves handshake messages until the handshake completes.
