@@ -1099,3 +1099,40 @@ fn a_revalidation_missed_at_an_old_address_does_not_count_at_the_new_one() {
     net.run_until(now, now + Duration::from_secs(2));
     assert_eq!(entry(&mut net), answered);
 }
+
+/// With an event queue of two, three pings to silent nodes that fail at the same instant still
+/// each get their answer (the driver completes requests only from these events).
+#[test]
+fn a_full_event_queue_keeps_every_answer() {
+    let config = Config {
+        max_events: 2,
+        request_attempts: 1,
+        ..Config::default()
+    };
+    let mut ours = node_with(1, addr("127.0.0.1:30301"), config);
+    let now = start();
+    let silent: Vec<NodeRecord> = (2..5)
+        .map(|b| {
+            record(
+                &key(b),
+                addr(&format!("127.0.0.2:{}", 30300 + u16::from(b))),
+            )
+        })
+        .collect();
+    let requests: Vec<_> = silent.iter().map(|node| ours.ping(now, *node)).collect();
+    while ours.poll_transmit().is_some() {}
+    let deadline = ours.poll_timeout().unwrap();
+    ours.handle_timeout(deadline + Duration::from_secs(10));
+    let mut answered: Vec<_> = std::iter::from_fn(|| ours.poll_event())
+        .filter_map(|event| match event {
+            Event::PingResult {
+                id,
+                result: Err(RequestError::Timeout),
+                ..
+            } => Some(id),
+            _ => None,
+        })
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(answered, requests);
+}

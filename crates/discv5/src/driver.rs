@@ -492,16 +492,19 @@ fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut 
             request,
         } => {
             let handler = waiting.handlers.get(protocol);
-            let delivered = handler.is_some_and(|handler| {
-                handler
-                    .try_send(TalkRequest {
-                        node: node.clone(),
-                        request: request.clone(),
-                        req_id: *req_id,
-                        owner: owner.clone(),
-                    })
-                    .is_ok()
-            });
+            // A node being stopped says it has nothing rather than leave the request waiting.
+            let running = owner.strong_count() > 0;
+            let delivered = running
+                && handler.is_some_and(|handler| {
+                    handler
+                        .try_send(TalkRequest {
+                            node: node.clone(),
+                            request: request.clone(),
+                            req_id: *req_id,
+                            owner: owner.clone(),
+                        })
+                        .is_ok()
+                });
             // Nobody to answer (handler gone or full): say we have nothing.
             if !delivered {
                 state.core.talk_response(node, *req_id, Vec::new());

@@ -1205,3 +1205,49 @@ fn a_refresh_interval_of_duration_max_means_no_refresh() {
     node.handle_timeout(now);
     node.handle_timeout(now + Duration::from_secs(3600));
 }
+
+/// With an event queue of two, three pings to silent nodes that fail at the same instant still
+/// each get their answer (the driver completes requests only from these events).
+#[test]
+fn a_full_event_queue_keeps_every_answer() {
+    let mut config = Config {
+        max_events: 2,
+        request_attempts: 1,
+        ..Config::default()
+    };
+    config.session.max_events = 16;
+    let record = |i: usize| {
+        Enr::builder()
+            .ip(addr(i).ip())
+            .udp(addr(i).port())
+            .build(&key(i))
+            .unwrap()
+    };
+    let now = Instant::now();
+    let mut ours = Discv5::new(key(0), record(0), config, now, [0; 32]);
+    let mut requests: Vec<_> = (1..=3).map(|i| ours.ping(now, &record(i))).collect();
+    while ours.poll_transmit().is_some() {}
+    let mut at = now;
+    let mut answered = Vec::new();
+    // Every deadline up to well past the requests' own, each handled once.
+    while let Some(due) = ours
+        .poll_timeout()
+        .filter(|due| *due < now + Duration::from_secs(30))
+    {
+        at = at.max(due) + Duration::from_secs(5);
+        ours.handle_timeout(at);
+        while ours.poll_transmit().is_some() {}
+        answered.extend(
+            std::iter::from_fn(|| ours.poll_event()).filter_map(|event| match event {
+                Event::Pong {
+                    id,
+                    result: Err(RequestError::Timeout),
+                } => Some(id),
+                _ => None,
+            }),
+        );
+    }
+    answered.sort_unstable();
+    requests.sort_unstable();
+    assert_eq!(answered, requests);
+}
