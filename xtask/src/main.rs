@@ -69,12 +69,20 @@ fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The `devp2p` binary that `cargo build` puts in the target directory (`CARGO_TARGET_DIR`
-/// when set, relative to the workspace root, else `target`).
+/// The `devp2p` binary `cargo build` wrote, in the target directory cargo reports (which
+/// follows `CARGO_TARGET_DIR`, `build.target-dir` and the rest); `target/` if cargo cannot say.
 fn cli_binary() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    root().join(target).join("debug").join("devp2p")
+    let target = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| root().join("target"));
+    target
+        .join("debug")
+        .join(format!("devp2p{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs `cargo` with `args` in the workspace root.
