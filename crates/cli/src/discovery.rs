@@ -276,11 +276,11 @@ impl<N: Send + 'static> Crawl<N> {
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
             None if as_json => {
-                println!("{}", Value::Object(self.found.into_iter().collect()));
+                out!("{}", Value::Object(self.found.into_iter().collect()));
             }
             None => {
                 for value in self.found.values() {
-                    println!(
+                    out!(
                         "{}",
                         value
                             .get(text_key)
@@ -324,22 +324,22 @@ pub(crate) fn print_external(
     as_json: bool,
 ) {
     if as_json {
-        println!(
+        out!(
             "{}",
             json!({ "event": "external address", "address": seen.to_string(), "announced": after.to_string() })
         );
     } else if seen != after && fixed {
-        println!(
+        out!(
             "external address {seen} (other nodes see us there; announcing {after}, fixed by --extaddr)"
         );
     } else if seen != after {
-        println!(
+        out!(
             "external address {seen} (other nodes see us there; announcing {after} until {UPDATE_QUORUM} of them agree)"
         );
     } else if seen != before {
-        println!("external address {seen} (announced from now on, in place of {before})");
+        out!("external address {seen} (announced from now on, in place of {before})");
     } else {
-        println!("external address {seen} (as announced)");
+        out!("external address {seen} (as announced)");
     }
 }
 
@@ -374,9 +374,9 @@ pub(crate) async fn watch<E: Clone>(
 /// Prints a table change: `added <node>` or, as JSON, `{"event": "added", key: node}`.
 pub(crate) fn print_event(what: &str, key: &str, node: &str, as_json: bool) {
     if as_json {
-        println!("{}", json!({ "event": what, key: node }));
+        out!("{}", json!({ "event": what, key: node }));
     } else {
-        println!("{what} {node}");
+        out!("{what} {node}");
     }
 }
 

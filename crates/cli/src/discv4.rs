@@ -129,12 +129,12 @@ async fn ping(args: &NodeArgs) -> CmdResult {
             "enr_seq": pong.enr_seq,
             "seen_as": seen_as.to_string(),
         });
-        println!("{out}");
+        out!("{out}");
     } else {
         let seq = pong
             .enr_seq
             .map_or_else(|| "none".to_owned(), |s| s.to_string());
-        println!(
+        out!(
             "pong from {} in {:.1} ms: enr seq {seq}, sees us at {seen_as}",
             SocketAddr::new(target.ip, target.udp_port),
             pong.rtt.as_secs_f64() * 1e3
@@ -152,12 +152,12 @@ async fn request_enr(args: &NodeArgs) -> CmdResult {
         .map_err(|_| format!("no answer within {} s", args.timeout))?
         .map_err(|e| failed(&target, e))?;
     if args.common.json {
-        println!(
+        out!(
             "{}",
             json!({ "enr": record.to_string(), "seq": record.seq(), "node_id": record.node_id().to_string() })
         );
     } else {
-        println!("{record}");
+        out!("{record}");
     }
     Ok(())
 }
@@ -198,12 +198,12 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
             other => failed(&found, other),
         })?;
     if args.common.json {
-        println!(
+        out!(
             "{}",
             json!({ "enode": found.to_string(), "enr": record.to_string() })
         );
     } else {
-        println!("{found}");
+        out!("{found}");
     }
     Ok(())
 }
@@ -256,12 +256,12 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         eprintln!("{note}");
     }
     if args.common.json {
-        println!(
+        out!(
             "{}",
             json!({ "enode": me.to_string(), "enr": node.local_enr().to_string() })
         );
     } else {
-        println!("{me}");
+        out!("{me}");
     }
     let (as_json, fixed) = (args.common.json, args.common.extaddr.is_some());
     let mut announced = announced;

@@ -114,12 +114,13 @@ async fn ping(args: &NodeArgs) -> CmdResult {
     let rtt = started.elapsed().as_secs_f64() * 1e3;
     if args.common.json {
         let out = json!({ "node_id": target.node_id().to_string(), "rtt_ms": rtt, "enr_seq": pong.enr_seq, "seen_as": pong.seen_as.to_string() });
-        println!("{out}");
+        out!("{out}");
     } else {
         let from = udp_addr(&target).map(|a| a.to_string()).unwrap_or_default();
-        println!(
+        out!(
             "pong from {from} in {rtt:.1} ms (handshake included): enr seq {}, sees us at {}",
-            pong.enr_seq, pong.seen_as
+            pong.enr_seq,
+            pong.seen_as
         );
     }
     Ok(())
@@ -170,12 +171,12 @@ async fn resolve(args: &NodeArgs) -> CmdResult {
         target
     };
     if args.common.json {
-        println!(
+        out!(
             "{}",
             json!({ "enr": newest.to_string(), "seq": newest.seq() })
         );
     } else {
-        println!("{newest}");
+        out!("{newest}");
     }
     Ok(())
 }
@@ -246,12 +247,12 @@ async fn listen(args: &ListenArgs) -> CmdResult {
         eprintln!("{note}");
     }
     if args.common.json {
-        println!(
+        out!(
             "{}",
             json!({ "enr": me.to_string(), "node_id": me.node_id().to_string() })
         );
     } else {
-        println!("{me}");
+        out!("{me}");
     }
     let (as_json, fixed) = (args.common.json, args.common.extaddr.is_some());
     let mut announced = announced;

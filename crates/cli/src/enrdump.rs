@@ -46,9 +46,9 @@ pub(crate) fn run(args: &Args) -> CmdResult {
         (None, None) => return Err("give a record or --file".to_owned()),
     };
     if args.json {
-        println!("{}", to_json(&record));
+        out!("{}", to_json(&record));
     } else {
-        print!("{}", to_text(&record));
+        crate::write_out(format_args!("{}", to_text(&record)), false);
     }
     Ok(())
 }

@@ -234,26 +234,26 @@ fn print_status(
                 map.insert("refused".into(), json!(reason));
             }
         }
-        println!("{out}");
+        out!("{out}");
         return;
     }
-    println!("version           eth/{version}");
-    println!("network id        {}", status.network_id());
-    println!("genesis           {}", status.genesis());
+    out!("version           eth/{version}");
+    out!("network id        {}", status.network_id());
+    out!("genesis           {}", status.genesis());
     let verdict = if accepted { "accepted" } else { "rejected" };
-    println!("fork id           {fork} ({verdict} by our filter)");
+    out!("fork id           {fork} ({verdict} by our filter)");
     match status {
         Status::Eth68(s) => {
-            println!("total difficulty  {}", s.total_difficulty);
-            println!("head              {}", s.head);
+            out!("total difficulty  {}", s.total_difficulty);
+            out!("head              {}", s.head);
         }
         Status::Eth69(s) => {
-            println!("block range       {}..={}", s.earliest, s.latest);
-            println!("latest hash       {}", s.latest_hash);
+            out!("block range       {}..={}", s.earliest, s.latest);
+            out!("latest hash       {}", s.latest_hash);
         }
     }
     if let Some(reason) = refused {
-        println!("refused           {reason}");
+        out!("refused           {reason}");
     }
 }
 
@@ -276,7 +276,7 @@ async fn serve(args: &ServeArgs) -> CmdResult {
         tcp_port: local.port(),
         udp_port: local.port(),
     };
-    println!("{enode}");
+    out!("{enode}");
     if local.ip().is_unspecified() {
         eprintln!(
             "note: listening on {local} (every interface); the enode URL names {}, which only this host can reach: other hosts need one of its addresses in its place",

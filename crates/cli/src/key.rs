@@ -52,7 +52,7 @@ pub(crate) fn run(cmd: KeyCommand) -> CmdResult {
         KeyCommand::Generate { file } => generate(&file),
         KeyCommand::ToId { file } => {
             let key = load(&file)?;
-            println!(
+            out!(
                 "{}",
                 PeerId::from_public_key(&key.verifying_key().into()).node_id()
             );
@@ -66,7 +66,7 @@ pub(crate) fn run(cmd: KeyCommand) -> CmdResult {
                 tcp_port: endpoint.tcp,
                 udp_port: endpoint.udp.unwrap_or(endpoint.tcp),
             };
-            println!("{url}");
+            out!("{url}");
             Ok(())
         }
         KeyCommand::ToEnr(endpoint) => {
@@ -77,7 +77,7 @@ pub(crate) fn run(cmd: KeyCommand) -> CmdResult {
                 .udp(endpoint.udp.unwrap_or(endpoint.tcp))
                 .build(&key)
                 .map_err(|e| format!("cannot build the record: {e}"))?;
-            println!("{record}");
+            out!("{record}");
             Ok(())
         }
     }
@@ -94,7 +94,7 @@ fn generate(file: &Path) -> CmdResult {
         .map_err(|e| format!("cannot create {}: {e}", file.display()))?;
     writeln!(out, "{}", hex::encode(key.to_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    println!(
+    out!(
         "{}",
         PeerId::from_public_key(&key.verifying_key().into()).node_id()
     );

@@ -2,6 +2,14 @@
 //!
 //! Errors are one line on stderr and exit code 1; usage errors exit with code 2.
 
+/// `println!` for the tool's output. Once stdout is closed (piped into `head`, say), the program
+/// ends quietly with success, as a Unix tool killed by SIGPIPE would, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*), true)
+    };
+}
+
 mod discovery;
 mod discv4;
 mod discv5;
@@ -10,7 +18,24 @@ mod eth;
 mod key;
 mod rlpx;
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
+
+/// Writes output, then a newline if `newline`; see [`out!`].
+fn write_out(text: std::fmt::Arguments<'_>, newline: bool) {
+    let mut stdout = std::io::stdout().lock();
+    let end: &[u8] = if newline { b"\n" } else { b"" };
+    if let Err(error) = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(end))
+        .and_then(|()| stdout.flush())
+    {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("devp2p: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
 
 use clap::{Parser, Subcommand, error::ErrorKind};
 
@@ -81,7 +106,7 @@ fn main() -> ExitCode {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
             ) =>
         {
-            print!("{err}");
+            write_out(format_args!("{err}"), false);
             return ExitCode::SUCCESS;
         }
         Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {

@@ -158,20 +158,20 @@ fn print(outcome: &Outcome, as_json: bool) {
                 }),
             );
         }
-        println!("{}", Value::Object(out));
+        out!("{}", Value::Object(out));
         return;
     }
     if let Some(hello) = &outcome.hello {
         let caps: Vec<String> = hello.capabilities.iter().map(ToString::to_string).collect();
-        println!("protocol version  {}", hello.protocol_version);
-        println!("client id         {}", hello.client_id);
-        println!("capabilities      {}", caps.join(" "));
-        println!("listen port       {}", hello.listen_port);
-        println!("node id           {}", hello.id);
+        out!("protocol version  {}", hello.protocol_version);
+        out!("client id         {}", hello.client_id);
+        out!("capabilities      {}", caps.join(" "));
+        out!("listen port       {}", hello.listen_port);
+        out!("node id           {}", hello.id);
     }
     if let Some(ended) = &outcome.disconnect {
         let by = if ended.by_peer { "peer" } else { "we" };
-        println!("disconnect        {} (sent by {by})", ended.reason);
+        out!("disconnect        {} (sent by {by})", ended.reason);
     }
 }
 

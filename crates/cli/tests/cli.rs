@@ -287,3 +287,22 @@ fn enrdump_rejects_bad_records() {
         "cannot be used with",
     );
 }
+
+/// Output into a pipe nobody reads any more (`devp2p … | head -1`): the tool ends quietly with
+/// success, as a Unix tool killed by SIGPIPE would, instead of panicking.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("devp2p"))
+        .args(["enrdump", EIP778])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
