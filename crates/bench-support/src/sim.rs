@@ -33,6 +33,10 @@ pub struct Network<N> {
     now: Instant,
     packets: BinaryHeap<Reverse<InFlight>>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Each node's deadline as last armed: a deadline goes into `timers` once, so the heap
+    /// grows with deadline changes, not with datagrams, and a node whose deadline does not move
+    /// past a timer it was given is not given it again (no endless loop at one instant).
+    armed: Vec<Option<Instant>>,
     seq: u64,
     rng: u64,
     loss_percent: u64,
@@ -50,6 +54,7 @@ impl<N: SimNode> Network<N> {
             now,
             packets: BinaryHeap::new(),
             timers: BinaryHeap::new(),
+            armed: Vec::new(),
             seq: 0,
             rng: seed | 1,
             loss_percent,
@@ -64,6 +69,7 @@ impl<N: SimNode> Network<N> {
         self.by_addr.insert(addr, index);
         self.addrs.push(addr);
         self.nodes.push(node);
+        self.armed.push(None);
         self.flush(index);
         index
     }
@@ -119,8 +125,13 @@ impl<N: SimNode> Network<N> {
             self.packets
                 .push(Reverse((self.now + latency, self.seq, to, from, bytes)));
         }
-        if let Some(at) = deadline {
-            self.timers.push(Reverse((at, index)));
+        if let Some(armed) = self.armed.get_mut(index)
+            && *armed != deadline
+        {
+            *armed = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, index)));
+            }
         }
     }
 
@@ -167,5 +178,67 @@ impl<N: SimNode> Network<N> {
             }
         }
         self.now = self.now.max(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core that pings a peer every 10 ms (a correct timer) or, when `stuck`, never moves its
+    /// deadline past the one it was handed.
+    struct Node {
+        peer: SocketAddr,
+        due: Instant,
+        stuck: bool,
+        fired: u32,
+        outbox: Vec<(SocketAddr, Vec<u8>)>,
+    }
+
+    impl SimNode for Node {
+        fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _bytes: &[u8]) {}
+        fn handle_timeout(&mut self, now: Instant) {
+            if now >= self.due {
+                self.fired += 1;
+                self.outbox.push((self.peer, vec![1]));
+                if !self.stuck {
+                    self.due = now + Duration::from_millis(10);
+                }
+            }
+        }
+        fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+            self.outbox.pop()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(self.due)
+        }
+    }
+
+    #[test]
+    fn timers_fire_once_per_deadline_and_the_heap_stays_small() {
+        let start = Instant::now();
+        let (a, b) = (
+            SocketAddr::from(([10, 0, 0, 1], 1)),
+            SocketAddr::from(([10, 0, 0, 2], 1)),
+        );
+        let mut net = Network::new(start, 0, 7);
+        for (me, peer, stuck) in [(a, b, false), (b, a, true)] {
+            let node = Node {
+                peer,
+                due: start + Duration::from_millis(10),
+                stuck,
+                fired: 0,
+                outbox: Vec::new(),
+            };
+            net.add(me, node);
+        }
+        net.run_until(start + Duration::from_secs(1), |_, _| true);
+        let fired: Vec<u32> = net.nodes().iter().map(|n| n.fired).collect();
+        // 100 deadlines in a second; the stuck node got its one deadline once, not forever.
+        assert_eq!(fired, [100, 1]);
+        // The datagrams the stuck node got (all but those still in flight) each had it
+        // re-polled for its unchanged deadline.
+        assert!(net.counts().0 > 90, "{:?}", net.counts());
+        assert!(net.timers.len() <= 2, "{} timers queued", net.timers.len());
     }
 }
