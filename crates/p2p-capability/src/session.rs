@@ -49,9 +49,9 @@ pub struct Config {
     pub ingress_bytes: usize,
     /// How long writing may stall (bytes waiting, none of them written) before the session
     /// ends with reason 0x0b. The keepalive cannot see a peer that keeps sending but stopped
-    /// reading (its messages are not silence); this can. Default 20 s (go-ethereum's frame
-    /// write deadline; ours restarts whenever some bytes go out, so a slow reader of a large
-    /// message is not cut off).
+    /// reading (its messages are not silence); this can. Default 20 s, as go-ethereum's frame
+    /// write deadline; unlike that one, it restarts whenever some bytes go out, so a slow
+    /// reader of a large message is not cut off, while a peer that takes nothing is.
     pub write_timeout: Duration,
     /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
     /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
@@ -129,7 +129,7 @@ pub struct Session {
     pings: TokenBucket,
     transmit: VecDeque<Message>,
     events: VecDeque<Event>,
-    /// Since when writing has been stalled (bytes waiting, none written).
+    /// Since when bytes have waited to be written with none going out.
     write_stalled_since: Option<Instant>,
 }
 
@@ -228,14 +228,17 @@ impl Session {
         }
     }
 
-    /// Tells the session whether writing is stalled: bytes wait to be written and none went
-    /// out since the last report. When that lasts [`Config::write_timeout`] in a row, the
-    /// session ends at the next [`handle_timeout`](Self::handle_timeout).
-    pub fn handle_write_stall(&mut self, now: Instant, stalled: bool) {
-        if stalled {
-            self.write_stalled_since.get_or_insert(now);
-        } else {
+    /// Tells the session how writing goes: whether bytes wait to be written, and whether some
+    /// went out since the last report. Bytes that wait [`Config::write_timeout`] with none going
+    /// out end the session at the next [`handle_timeout`](Self::handle_timeout); each write
+    /// that makes progress restarts that clock.
+    pub fn handle_write(&mut self, now: Instant, waiting: bool, progressed: bool) {
+        if !waiting {
             self.write_stalled_since = None;
+        } else if progressed {
+            self.write_stalled_since = Some(now);
+        } else {
+            self.write_stalled_since.get_or_insert(now);
         }
     }
 

@@ -190,10 +190,9 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     fn drive(&mut self, cx: &mut Context<'_>) -> Result<(), P2pError> {
         loop {
             let mut progress = false;
-            // Send what the session queued. Writing is stalled while bytes wait and none went
-            // out (in `poll_ready`, which flushes past a threshold, or in the flush below): the
-            // peer is not reading. So time the application spent not polling us counts only
-            // against a peer that took nothing since.
+            // Send what the session queued, and tell the session whether bytes wait and whether
+            // some went out (in `poll_ready`, which flushes past a threshold, or in the flush
+            // below): bytes waiting with none going out mean the peer is not reading.
             let mut expected = self.rlpx.unwritten();
             while let Poll::Ready(ready) = Pin::new(&mut self.rlpx).poll_ready(cx) {
                 ready?;
@@ -211,8 +210,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
                 flushed?;
                 self.flushed = true;
             }
-            let stalled = !self.flushed && self.rlpx.unwritten() >= expected;
-            self.session.handle_write_stall(now(), stalled);
+            let progressed = self.rlpx.unwritten() < expected;
+            self.session.handle_write(now(), !self.flushed, progressed);
             // Receive, unless the session is full or ended.
             if self.session.wants_input() {
                 match Pin::new(&mut self.rlpx).poll_next(cx) {

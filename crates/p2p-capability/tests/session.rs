@@ -376,15 +376,15 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
     // content (they are not silence), so only the write deadline can end the session.
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write_stall(start, true);
+    pair.a.handle_write(start, true, false);
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
     for step in 1..=3 {
         pair.now = start + Duration::from_secs(5 * step);
         pair.a.handle_message(pair.now, ping());
         pair.a.handle_timeout(pair.now);
         assert!(!pair.a.is_closed(), "closed after {step} Pings");
-        // What went out meanwhile (Pongs) is still stuck: the backlog persists.
-        pair.a.handle_write_stall(pair.now, true);
+        // What went out meanwhile (Pongs) is still stuck: bytes wait, none went out.
+        pair.a.handle_write(pair.now, true, false);
     }
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(20)));
     pair.now = start + Duration::from_secs(20);
@@ -397,19 +397,28 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
 }
 
 #[test]
-fn a_backlog_that_drains_restarts_the_write_deadline() {
+fn writing_that_progresses_or_drains_restarts_the_write_deadline() {
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write_stall(start, true);
-    pair.a
-        .handle_write_stall(start + Duration::from_secs(19), false);
-    pair.a
-        .handle_write_stall(start + Duration::from_secs(19), true);
-    pair.now = start + Duration::from_secs(25);
+    let s = Duration::from_secs;
+    pair.a.handle_write(start, true, false);
+    // Some bytes went out at 19 s, others still wait: the clock starts again from there.
+    pair.a.handle_write(start + s(19), true, true);
+    pair.a.handle_write(start + s(30), true, false);
+    pair.now = start + s(25);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);
     assert!(!pair.a.is_closed());
-    assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(39)));
+    assert_eq!(pair.a.poll_timeout(), Some(start + s(39)));
+    // Everything written: no deadline, and the next wait starts its own.
+    pair.a.handle_write(start + s(38), false, true);
+    pair.a.handle_write(start + s(50), true, false);
+    assert_eq!(pair.a.poll_timeout(), Some(start + s(40)));
+    pair.now = start + s(60);
+    pair.a.handle_message(pair.now, ping());
+    pair.a.handle_timeout(pair.now);
+    assert!(!pair.a.is_closed());
+    assert_eq!(pair.a.poll_timeout(), Some(start + s(70)));
 }
 
 #[test]
