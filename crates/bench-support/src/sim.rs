@@ -34,8 +34,7 @@ pub struct Network<N> {
     packets: BinaryHeap<Reverse<InFlight>>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Each node's deadline as last armed: a deadline goes into `timers` once, so the heap
-    /// grows with deadline changes, not with datagrams, and a node whose deadline does not move
-    /// past a timer it was given is not given it again (no endless loop at one instant).
+    /// grows with deadline changes, not with datagrams.
     armed: Vec<Option<Instant>>,
     seq: u64,
     rng: u64,
@@ -165,6 +164,12 @@ impl<N: SimNode> Network<N> {
                 match self.nodes.get_mut(index) {
                     Some(node) if node.poll_timeout() == Some(at) => {
                         node.handle_timeout(self.now);
+                        // A core must move its deadline past a timer it handled; one that does
+                        // not would never be handed a timer again (see `armed`).
+                        assert!(
+                            node.poll_timeout().is_none_or(|next| next > self.now),
+                            "node {index} left its deadline due after handle_timeout"
+                        );
                         Some(index)
                     }
                     _ => None,
@@ -185,8 +190,8 @@ impl<N: SimNode> Network<N> {
 mod tests {
     use super::*;
 
-    /// A core that pings a peer every 10 ms (a correct timer) or, when `stuck`, never moves its
-    /// deadline past the one it was handed.
+    /// A core that pings a peer every 10 ms or, when `stuck`, never moves its deadline past the
+    /// one it was handed.
     struct Node {
         peer: SocketAddr,
         due: Instant,
@@ -214,15 +219,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn timers_fire_once_per_deadline_and_the_heap_stays_small() {
+    /// Two nodes pinging each other for a second, the second one `stuck` or not.
+    fn run(stuck: bool) -> Network<Node> {
         let start = Instant::now();
         let (a, b) = (
             SocketAddr::from(([10, 0, 0, 1], 1)),
             SocketAddr::from(([10, 0, 0, 2], 1)),
         );
         let mut net = Network::new(start, 0, 7);
-        for (me, peer, stuck) in [(a, b, false), (b, a, true)] {
+        for (me, peer, stuck) in [(a, b, false), (b, a, stuck)] {
             let node = Node {
                 peer,
                 due: start + Duration::from_millis(10),
@@ -233,12 +238,22 @@ mod tests {
             net.add(me, node);
         }
         net.run_until(start + Duration::from_secs(1), |_, _| true);
+        net
+    }
+
+    #[test]
+    fn timers_fire_once_per_deadline_and_the_heap_stays_small() {
+        let net = run(false);
         let fired: Vec<u32> = net.nodes().iter().map(|n| n.fired).collect();
-        // 100 deadlines in a second; the stuck node got its one deadline once, not forever.
-        assert_eq!(fired, [100, 1]);
-        // The datagrams the stuck node got (all but those still in flight) each had it
-        // re-polled for its unchanged deadline.
-        assert!(net.counts().0 > 90, "{:?}", net.counts());
+        assert_eq!(fired, [100, 100]);
+        // Each datagram had its recipient re-polled for its deadline: the heap did not grow.
+        assert!(net.counts().0 > 190, "{:?}", net.counts());
         assert!(net.timers.len() <= 2, "{} timers queued", net.timers.len());
+    }
+
+    #[test]
+    #[should_panic(expected = "left its deadline due")]
+    fn a_core_that_does_not_move_its_deadline_stops_the_simulation() {
+        run(true);
     }
 }
