@@ -238,7 +238,7 @@ impl<N: Send + 'static> Crawl<N> {
     pub(crate) fn report(&mut self) {
         if self.last_report.elapsed() >= Duration::from_secs(5) {
             self.last_report = Instant::now();
-            eprintln!(
+            note!(
                 "crawl: {:.0} s, {} lookups, {} nodes",
                 self.started.elapsed().as_secs_f64(),
                 self.lookups,
@@ -260,7 +260,7 @@ impl<N: Send + 'static> Crawl<N> {
             .iter()
             .filter(|id| !self.found.contains_key(*id))
             .count();
-        eprintln!(
+        note!(
             "crawl: done, {} lookups, {} nodes ({silent} more reported that did not answer in time)",
             self.lookups,
             self.found.len(),

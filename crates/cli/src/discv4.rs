@@ -253,7 +253,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     let me = node.local_record();
     let announced = SocketAddr::new(me.ip, me.udp_port);
     if let Some(note) = announce_note(&args.common, announced) {
-        eprintln!("{note}");
+        note!("{note}");
     }
     if args.common.json {
         out!(

@@ -244,7 +244,7 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     let me = node.local_enr();
     let announced = udp_addr(&me).unwrap_or_else(|| node.local_addr());
     if let Some(note) = announce_note(&args.common, announced) {
-        eprintln!("{note}");
+        note!("{note}");
     }
     if args.common.json {
         out!(

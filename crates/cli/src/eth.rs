@@ -278,7 +278,7 @@ async fn serve(args: &ServeArgs) -> CmdResult {
     };
     out!("{enode}");
     if local.ip().is_unspecified() {
-        eprintln!(
+        note!(
             "note: listening on {local} (every interface); the enode URL names {}, which only this host can reach: other hosts need one of its addresses in its place",
             enode.ip
         );
@@ -292,7 +292,7 @@ async fn serve(args: &ServeArgs) -> CmdResult {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     if !failing {
-                        eprintln!(
+                        note!(
                             "cannot accept connections: {e} (retrying every {} ms)",
                             ACCEPT_BACKOFF.as_millis()
                         );
@@ -304,13 +304,13 @@ async fn serve(args: &ServeArgs) -> CmdResult {
             };
             failing = false;
             let Ok(permit) = Arc::clone(&sessions).try_acquire_owned() else {
-                eprintln!("{peer}: refused (--max-peers {} reached)", args.max_peers);
+                note!("{peer}: refused (--max-peers {} reached)", args.max_peers);
                 continue;
             };
             let (chain, status, key) = (chain.clone(), status.clone(), key.clone());
             tokio::spawn(async move {
                 if let Err(e) = session(tcp, &key, &chain, &status, local.port()).await {
-                    eprintln!("{peer}: {e}");
+                    note!("{peer}: {e}");
                 }
                 drop(permit);
             });

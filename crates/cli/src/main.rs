@@ -10,6 +10,15 @@ macro_rules! out {
     };
 }
 
+/// `eprintln!` for notes and errors: a closed stderr (`devp2p … 2>&1 | head`) loses the line
+/// instead of panicking.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod discovery;
 mod discv4;
 mod discv5;
@@ -32,7 +41,7 @@ fn write_out(text: std::fmt::Arguments<'_>, newline: bool) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("devp2p: cannot write the output: {error}");
+        note!("devp2p: cannot write the output: {error}");
         std::process::exit(1);
     }
 }
@@ -110,7 +119,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprint!("{err}");
+            let _ = write!(std::io::stderr(), "{err}");
             return ExitCode::from(2);
         }
         Err(err) => {
@@ -121,7 +130,7 @@ fn main() -> ExitCode {
                 .map(str::trim)
                 .take_while(|l| !l.is_empty())
                 .collect();
-            eprintln!(
+            note!(
                 "devp2p: {} (see --help)",
                 message.join(" ").trim_start_matches("error: ")
             );
@@ -139,7 +148,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("devp2p: {msg}");
+            note!("devp2p: {msg}");
             ExitCode::FAILURE
         }
     }
