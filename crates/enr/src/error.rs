@@ -28,7 +28,7 @@ pub enum EnrError {
     /// Bytes follow the record's RLP list.
     #[error("{0} trailing bytes after the record")]
     TrailingBytes(usize),
-    /// A key has no value (the list has an even number of elements).
+    /// A key has no value (the list has an odd number of elements).
     #[error("key without a value")]
     MissingValue,
     /// Keys are not in ascending byte order.

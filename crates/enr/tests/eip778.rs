@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use devp2p_enr::{Enr, EnrError, NodeRecord, SigningKey};
-use devp2p_rlp_codec::{DecodeErrorKind, Header, encode_to_vec};
+use devp2p_rlp_codec::{DecodeErrorKind, Header, Rlp, encode_to_vec};
 use k256::ecdsa::{Signature, signature::hazmat::PrehashSigner};
 use serde_json::Value;
 use sha3::{Digest, Keccak256};
@@ -139,6 +139,19 @@ fn each_malformed_record_has_its_own_error() {
     bad[5] ^= 1;
     assert_eq!(Enr::from_rlp(&bad), Err(EnrError::BadSignature));
 
+    // The same signature with s replaced by n - s: a valid ECDSA signature, but not low-s
+    // (EIP-2), which both back ends refuse.
+    let mut list = Rlp::new(&good).list().unwrap();
+    let sig = Signature::from_slice(list.bytes().unwrap()).unwrap();
+    let content = list.remaining();
+    let (r, s) = sig.split_scalars();
+    let high = Signature::from_scalars(r, -*s).unwrap();
+    assert!(high.normalize_s() == sig && high != sig);
+    assert_eq!(
+        Enr::from_rlp(&record_with_signature(&high.to_bytes(), content)),
+        Err(EnrError::BadSignature)
+    );
+
     // Unsorted keys and a duplicate key, validly signed.
     let mut unsorted = v4_pairs();
     unsorted.swap(0, 1);
@@ -217,7 +230,7 @@ fn each_malformed_record_has_its_own_error() {
     );
 
     // Signature of the wrong length; non-canonical sequence number.
-    let mut list = devp2p_rlp_codec::Rlp::new(&good).list().unwrap();
+    let mut list = Rlp::new(&good).list().unwrap();
     list.bytes().unwrap();
     let content = list.remaining();
     assert_eq!(
@@ -300,7 +313,7 @@ fn a_record_inside_a_list_reports_offsets_in_the_whole_input() {
     outer.extend(&padding);
     outer.extend(&record);
 
-    let mut top = devp2p_rlp_codec::Rlp::new(&outer);
+    let mut top = Rlp::new(&outer);
     let mut list = top.list().unwrap();
     list.bytes().unwrap();
     let e = list.decode::<Enr>().unwrap_err();

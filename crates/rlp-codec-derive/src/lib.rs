@@ -13,8 +13,10 @@
 //!
 //! Struct attributes, as `#[rlp(...)]`:
 //! - `transparent`: a struct with one field is encoded exactly as that field (newtype wrapper).
-//! - `ignore_extra`: on decoding, list elements after the last field are checked to be well
-//!   formed and skipped (EIP-8 forward compatibility) instead of rejected.
+//! - `ignore_extra`: on decoding, list elements after the last field are skipped (EIP-8
+//!   forward compatibility) instead of rejected. Each must be a complete item within the list
+//!   (its header is checked); what a skipped list holds is not read, as go-ethereum's
+//!   `rlp:"tail"` does not read it either.
 //! - `crate = "path"`: where `devp2p_rlp_codec` is, if it was renamed.
 //!
 //! Fields of type `Option<T>` are trailing optional fields and must come after all the others. On

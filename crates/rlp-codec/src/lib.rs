@@ -9,7 +9,8 @@
 //!   leading zeros in integers or lengths, `81 xx` for a byte below `0x80`, long-form lengths
 //!   under 56, lengths past the input, and (with [`decode_exact`]) trailing bytes are each a
 //!   [`DecodeError`] naming the problem and the byte offset where it was found. Decoding never
-//!   panics and never allocates more than the input's size justifies.
+//!   panics, and what it allocates is bounded by the input: a list of `T` holds at most one
+//!   element per [`Decodable::MIN_LENGTH`] bytes of its payload.
 //! - [`Rlp`] also walks any RLP generically ([`Rlp::item`]) and hands out the exact bytes of an
 //!   item ([`Rlp::raw`]), for hashing headers and transactions as they were sent.
 //! - With the `derive` feature (on by default), `#[derive(RlpEncodable, RlpDecodable)]` encodes a

@@ -344,8 +344,9 @@ impl<'a> Rlp<'a> {
         }
     }
 
-    /// Checks that each remaining item is well formed (headers only) and consumes them all;
-    /// for "ignore extra list elements" (EIP-8 forward compatibility).
+    /// Consumes the remaining items, checking that each is a complete item (its header only:
+    /// a list's contents are not read); for "ignore extra list elements" (EIP-8 forward
+    /// compatibility).
     pub fn skip_rest(&mut self) -> Result<(), DecodeError> {
         let start = self.rest;
         while !self.rest.is_empty() {
