@@ -86,8 +86,8 @@ enum ReadState {
 /// Encrypts and decrypts the frames of one session.
 ///
 /// [`encode`](Self::encode) appends a frame to an output buffer; [`decode`](Self::decode) takes
-/// one frame off the front of an input buffer once it is complete, checking both MACs before
-/// decrypting anything. Decoding reads the header first and refuses a frame over the size limit
+/// one frame off the front of an input buffer once it is complete, checking each MAC before
+/// decrypting what it covers (the header, then the body). Decoding reads the header first and refuses a frame over the size limit
 /// before its body is buffered.
 pub struct FrameCodec {
     egress: Ctr128BE<Aes256>,

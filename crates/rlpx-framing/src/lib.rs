@@ -2,8 +2,8 @@
 //! authenticated with keccak256 MACs, on top of the secrets of the `devp2p-ecies` handshake.
 //!
 //! - [`FrameCodec`]: the sans-IO core. Encodes a message into a frame, decodes frames off a
-//!   buffer, checks both MACs before decrypting, refuses frames over the size limit as soon as
-//!   their header is read.
+//!   buffer, checks each MAC before decrypting what it covers, refuses frames over the size
+//!   limit as soon as their header is read.
 //! - [`RlpxCodec`]: the same as a `tokio_util` `Encoder`/`Decoder` of [`Message`]s.
 //! - [`RlpxStream`]: handshake (with a timeout) and framing over any `AsyncRead + AsyncWrite`,
 //!   as a `Stream` of received messages and a `Sink` of messages to send.

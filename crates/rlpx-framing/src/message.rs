@@ -11,7 +11,9 @@ use crate::FrameError;
 pub struct Message {
     /// Message id (0x00–0x0f: `p2p`; 0x10 and up: capabilities).
     pub id: u64,
-    /// Message data.
+    /// Message data. A received message's data is a slice of the buffer its frame was read
+    /// into, not a copy: a message kept long keeps that buffer (up to the frame size) alive;
+    /// copy the data (`Bytes::copy_from_slice`) to keep a small message from a large frame.
     pub data: Bytes,
 }
 

@@ -9,7 +9,7 @@ use core::{
     time::Duration,
 };
 
-use devp2p_ecies::{Handshake, HandshakeKeys, NodeKey, Secrets};
+use devp2p_ecies::{Handshake, HandshakeError, HandshakeKeys, NodeKey, Secrets};
 use devp2p_enr::PeerId;
 use futures::{Sink, Stream};
 use rand_core::UnwrapErr;
@@ -57,7 +57,11 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> RlpxStream<Io> {
     ) -> Result<Self, RlpxError> {
         let mut rng = UnwrapErr(getrandom::SysRng);
         let keys = HandshakeKeys::generate(key.clone(), &mut rng);
-        let handshake = Handshake::initiator(config.handshake.clone(), keys, remote_id, &mut rng)?;
+        let handshake = Handshake::initiator(config.handshake.clone(), keys, remote_id, &mut rng)
+            .map_err(|e| match e {
+            HandshakeError::InvalidPublicKey => RlpxError::InvalidRemoteId,
+            other => RlpxError::Handshake(other),
+        })?;
         Self::establish(io, handshake, config).await
     }
 

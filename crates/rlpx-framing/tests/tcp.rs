@@ -1,6 +1,7 @@
 //! `RlpxStream` over TCP on 127.0.0.1: our initiator and our recipient handshake and exchange
 //! messages of 0 B, 1 B, 16 B, 1 MiB and the maximum size in both directions; a silent peer times
-//! out and a peer that hangs up mid-handshake is reported.
+//! out, a peer that hangs up mid-handshake is reported, and a node id off the curve is refused
+//! before anything is sent.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::Duration;
@@ -144,4 +145,29 @@ async fn a_peer_hanging_up_mid_handshake_is_reported() {
         ),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn a_node_id_off_the_curve_is_refused_before_sending() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = async {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut received)
+            .await
+            .unwrap();
+        received
+    };
+    let client = async {
+        let socket = TcpStream::connect(address).await.unwrap();
+        // (0, 0) is not on secp256k1: 0² ≠ 0³ + 7.
+        RlpxStream::connect(socket, &key(1), &PeerId([0; 64]), &Config::default()).await
+    };
+    let (result, received) = tokio::join!(client, server);
+    assert!(
+        matches!(result, Err(RlpxError::InvalidRemoteId)),
+        "{result:?}"
+    );
+    assert!(received.is_empty());
 }
