@@ -1,10 +1,12 @@
 //! EIP-8's RLPx handshake vectors (`testdata/rlpx/handshake.json`): every auth and ack packet,
 //! legacy and EIP-8, decrypts with the recipient's key to the given fields, and B's secrets for
-//! (Auth2, Ack2) match, down to the ingress MAC after "foo".
+//! (Auth2, Ack2) match, down to the ingress MAC after "foo", computed directly and by B's
+//! handshake state machine fed each auth packet.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use devp2p_ecies::{
-    Format, MacInit, Role, SecretInputs, Secrets, auth_ephemeral_key, decrypt, read_ack, read_auth,
+    Config, Format, Handshake, HandshakeKeys, MacInit, NodeKey, Role, SecretInputs, Secrets,
+    auth_ephemeral_key, decrypt, read_ack, read_auth,
 };
 use devp2p_enr::PeerId;
 use k256::SecretKey;
@@ -140,6 +142,49 @@ fn recipient_secrets_match() {
     assert_eq!(initiator.aes_secret, secrets.aes_secret);
     let egress_foo = mac_after(&initiator.egress_mac, b"foo");
     assert_eq!(egress_foo.to_vec(), bytes(&v, "/secrets/ingress_mac_foo"));
+}
+
+#[test]
+fn recipient_handshake_reaches_the_vector_secrets() {
+    let v = vectors();
+    let nonce_b: [u8; 32] = bytes(&v, "/keys/nonce_b").try_into().unwrap();
+    let keys = || HandshakeKeys {
+        static_key: NodeKey::new(key(&v, "static_key_b")),
+        ephemeral_key: key(&v, "ephemeral_key_b"),
+        nonce: nonce_b,
+    };
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let packets = v["auth"].as_array().unwrap();
+    assert_eq!(packets.len(), 3);
+    for (i, packet) in packets.iter().enumerate() {
+        let wire = hex::decode(packet["packet"].as_str().unwrap()).unwrap();
+        // Whole, then a byte at a time.
+        for piece in [wire.len(), 1] {
+            let mut b = Handshake::recipient(Config::default(), keys());
+            for chunk in wire.chunks(piece) {
+                b.handle_bytes(chunk, &mut rng).unwrap();
+            }
+            assert!(b.is_complete(), "auth {i}");
+            assert_eq!(b.remote_id(), Some(PeerId(id(&key(&v, "static_key_a")))));
+            assert!(b.poll_transmit().is_some(), "auth {i}: the ack");
+            let (secrets, rest) = b.take_secrets().unwrap();
+            assert!(rest.is_empty());
+            // The secrets depend on the keys and nonces only, the same in every auth.
+            assert_eq!(
+                secrets.aes_secret.to_vec(),
+                bytes(&v, "/secrets/aes_secret")
+            );
+            assert_eq!(
+                secrets.mac_secret.to_vec(),
+                bytes(&v, "/secrets/mac_secret")
+            );
+            // B's ingress MAC starts from the auth as received (with Auth2's size prefix).
+            if i == 1 {
+                let foo = mac_after(&secrets.ingress_mac, b"foo");
+                assert_eq!(foo.to_vec(), bytes(&v, "/secrets/ingress_mac_foo"));
+            }
+        }
+    }
 }
 
 /// The MAC digest once `data` is absorbed after the handshake.
