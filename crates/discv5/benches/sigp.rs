@@ -172,24 +172,8 @@ impl Caller {
             Self::Task => paired(
                 ROUNDS,
                 1,
-                || {
-                    let round: Vec<A> = (0..calls).map(|_| ours()).collect();
-                    rt.block_on(rt.spawn(async move {
-                        for call in round {
-                            call().await;
-                        }
-                    }))
-                    .unwrap();
-                },
-                || {
-                    let round: Vec<B> = (0..calls).map(|_| theirs()).collect();
-                    rt.block_on(rt.spawn(async move {
-                        for call in round {
-                            call().await;
-                        }
-                    }))
-                    .unwrap();
-                },
+                || in_task(rt, (0..calls).map(|_| ours()).collect()),
+                || in_task(rt, (0..calls).map(|_| theirs()).collect()),
             ),
             Self::Thread => paired(
                 ROUNDS,
@@ -208,6 +192,20 @@ impl Caller {
             floor: result.floor / per_call,
         }
     }
+}
+
+/// Makes the calls one after the other in one task of the runtime, and waits for it.
+fn in_task<C, F>(rt: &Runtime, calls: Vec<C>)
+where
+    C: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    rt.block_on(rt.spawn(async move {
+        for call in calls {
+            call().await;
+        }
+    }))
+    .unwrap();
 }
 
 fn main() {

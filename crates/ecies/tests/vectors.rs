@@ -117,14 +117,7 @@ fn recipient_secrets_match() {
         ack: &ack,
         remote_id: PeerId(id(&key(&v, "static_key_a"))),
     });
-    assert_eq!(
-        secrets.aes_secret.to_vec(),
-        bytes(&v, "/secrets/aes_secret")
-    );
-    assert_eq!(
-        secrets.mac_secret.to_vec(),
-        bytes(&v, "/secrets/mac_secret")
-    );
+    assert_secrets_of_b(&v, &secrets);
     let foo = mac_after(&secrets.ingress_mac, b"foo");
     assert_eq!(foo.to_vec(), bytes(&v, "/secrets/ingress_mac_foo"));
 
@@ -170,14 +163,7 @@ fn recipient_handshake_reaches_the_vector_secrets() {
             let (secrets, rest) = b.take_secrets().unwrap();
             assert!(rest.is_empty());
             // The secrets depend on the keys and nonces only, the same in every auth.
-            assert_eq!(
-                secrets.aes_secret.to_vec(),
-                bytes(&v, "/secrets/aes_secret")
-            );
-            assert_eq!(
-                secrets.mac_secret.to_vec(),
-                bytes(&v, "/secrets/mac_secret")
-            );
+            assert_secrets_of_b(&v, &secrets);
             // B's ingress MAC starts from the auth as received (with Auth2's size prefix).
             if i == 1 {
                 let foo = mac_after(&secrets.ingress_mac, b"foo");
@@ -185,6 +171,12 @@ fn recipient_handshake_reaches_the_vector_secrets() {
             }
         }
     }
+}
+
+/// B's aes-secret and mac-secret are the vector's.
+fn assert_secrets_of_b(v: &Value, secrets: &Secrets) {
+    assert_eq!(secrets.aes_secret.to_vec(), bytes(v, "/secrets/aes_secret"));
+    assert_eq!(secrets.mac_secret.to_vec(), bytes(v, "/secrets/mac_secret"));
 }
 
 /// The MAC digest once `data` is absorbed after the handshake.
