@@ -61,27 +61,17 @@ impl<V> Bucket<V> {
         self.replacements.iter().position(|slot| slot.id == *id)
     }
 
-    /// Entries of the bucket (not its replacements) counted in `prefix`.
-    pub(crate) fn count_prefix(&self, prefix: Option<IpPrefix>) -> usize {
+    /// Nodes of the bucket, entries and replacements alike, counted in `prefix`, except
+    /// `except` (a node whose own count is being redone).
+    pub(crate) fn count_prefix(&self, prefix: Option<IpPrefix>, except: &NodeId) -> usize {
         match prefix {
             Some(prefix) => self
                 .entries
                 .iter()
-                .filter(|slot| slot.prefix == Some(prefix))
+                .chain(&self.replacements)
+                .filter(|slot| slot.prefix == Some(prefix) && slot.id != *except)
                 .count(),
             None => 0,
-        }
-    }
-
-    /// Adds `slot` as the most recent replacement, replacing an older copy of the same id and
-    /// dropping the oldest when more than `capacity` would remain.
-    pub(crate) fn push_replacement(&mut self, slot: Slot<V>, capacity: usize) {
-        if let Some(pos) = self.replacement_position(&slot.id) {
-            self.replacements.remove(pos);
-        }
-        self.replacements.push_back(slot);
-        while self.replacements.len() > capacity {
-            self.replacements.pop_front();
         }
     }
 }

@@ -32,10 +32,11 @@ impl Default for Config {
 /// (`bucketIPLimit`, `tableIPLimit`, both per /24).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpLimits {
-    /// Entries of one range in one bucket. Default 2. 0 refuses every counted address.
+    /// Nodes of one range in one bucket, its replacement cache included. Default 2. 0 refuses
+    /// every counted address.
     pub per_bucket: usize,
-    /// Entries of one range in the whole table (replacement caches not included). Default 10.
-    /// 0 refuses every counted address.
+    /// Nodes of one range in the whole table, replacement caches included. Default 10. 0
+    /// refuses every counted address.
     pub per_table: usize,
     /// Whether LAN addresses are exempt: loopback (127/8, `::1`), private (10/8, 172.16/12,
     /// 192.168/16, `fc00::/7`), link-local (169.254/16, `fe80::/10`) and unspecified. Default

@@ -26,8 +26,8 @@ pub enum InsertResult {
     /// The bucket is full: the node went to the bucket's replacement cache (or was dropped
     /// when [`Config::replacements`] is 0).
     Pending,
-    /// The node's IP range is at its bucket or table limit ([`IpLimits`](crate::IpLimits));
-    /// nothing changed.
+    /// The node's IP range is at its bucket or table limit ([`IpLimits`](crate::IpLimits), in
+    /// which replacement caches count as entries do); nothing changed.
     IpLimited,
     /// The id is the local node's own.
     LocalId,
@@ -155,7 +155,8 @@ impl<V> Table<V> {
     /// A node already in the table gets the new `ip` and `value` and keeps its place and
     /// times; when its IP range changes the limits are checked again, and if they refuse,
     /// nothing changes. A new node is checked against the IP limits before it goes to the
-    /// bucket or its cache.
+    /// bucket or its cache; cached nodes count against them as entries do (as in go-ethereum),
+    /// so one range cannot fill the caches that replace failed entries.
     pub fn insert(
         &mut self,
         id: NodeId,
@@ -168,11 +169,10 @@ impl<V> Table<V> {
             return InsertResult::LocalId;
         };
         let prefix = self.ips.prefix(ip);
-        let in_bucket = bucket.count_prefix(prefix);
+        let in_bucket = bucket.count_prefix(prefix, &id);
 
         if let Some(slot) = bucket.entries.iter_mut().find(|slot| slot.id == id) {
             if slot.prefix != prefix {
-                // The entry itself is not among `in_bucket`: it is counted in another range.
                 if !self.ips.allows(prefix, in_bucket) {
                     return InsertResult::IpLimited;
                 }
@@ -185,12 +185,22 @@ impl<V> Table<V> {
             return InsertResult::Updated;
         }
 
+        // A node waiting in the cache is counted already: checked without that count, and it
+        // stays there when the limits refuse its new range.
+        let cached = bucket.replacement_position(&id);
+        let cached_prefix = cached
+            .and_then(|pos| bucket.replacements.get(pos))
+            .map(|slot| slot.prefix);
+        if let Some(counted) = cached_prefix {
+            self.ips.remove(counted);
+        }
         if !self.ips.allows(prefix, in_bucket) {
+            if let Some(counted) = cached_prefix {
+                self.ips.add(counted);
+            }
             return InsertResult::IpLimited;
         }
-        let earlier = bucket
-            .replacement_position(&id)
-            .and_then(|pos| bucket.replacements.remove(pos));
+        let earlier = cached.and_then(|pos| bucket.replacements.remove(pos));
         let added_at = earlier.map_or(now, |slot| slot.entry.added_at);
         let slot = Slot {
             id,
@@ -203,13 +213,18 @@ impl<V> Table<V> {
                 last_seen: now,
             },
         };
+        self.ips.add(prefix);
         if bucket.entries.len() < self.config.bucket_size {
             bucket.entries.push_back(slot);
-            self.ips.add(prefix);
             self.len += 1;
             InsertResult::Inserted
         } else {
-            bucket.push_replacement(slot, self.config.replacements);
+            bucket.replacements.push_back(slot);
+            while bucket.replacements.len() > self.config.replacements {
+                if let Some(oldest) = bucket.replacements.pop_front() {
+                    self.ips.remove(oldest.prefix);
+                }
+            }
             InsertResult::Pending
         }
     }
@@ -232,13 +247,16 @@ impl<V> Table<V> {
     }
 
     /// Removes `id` (e.g. after a failed revalidation). The most recent replacement of its
-    /// bucket that the IP limits allow takes its place and is named in the result. An `id`
+    /// bucket takes its place and is named in the result. An `id`
     /// only in a replacement cache is dropped from it, and the result is `None`.
     pub fn remove(&mut self, id: &NodeId) -> Option<Removed<V>> {
         let bucket = bucket_index(&self.local, id).and_then(|i| self.buckets.get_mut(i))?;
         let Some(pos) = bucket.position(id) else {
-            if let Some(pos) = bucket.replacement_position(id) {
-                bucket.replacements.remove(pos);
+            if let Some(slot) = bucket
+                .replacement_position(id)
+                .and_then(|pos| bucket.replacements.remove(pos))
+            {
+                self.ips.remove(slot.prefix);
             }
             return None;
         };
@@ -246,18 +264,14 @@ impl<V> Table<V> {
         self.ips.remove(slot.prefix);
         self.len -= 1;
 
+        // Cached nodes count against the limits already, so the most recent one always fits.
         let mut promoted = None;
-        if bucket.entries.len() < self.config.bucket_size {
-            let pick = bucket
-                .replacements
-                .iter()
-                .rposition(|r| self.ips.allows(r.prefix, bucket.count_prefix(r.prefix)));
-            if let Some(replacement) = pick.and_then(|pos| bucket.replacements.remove(pos)) {
-                promoted = Some(replacement.id);
-                self.ips.add(replacement.prefix);
-                bucket.entries.push_back(replacement);
-                self.len += 1;
-            }
+        if bucket.entries.len() < self.config.bucket_size
+            && let Some(replacement) = bucket.replacements.pop_back()
+        {
+            promoted = Some(replacement.id);
+            bucket.entries.push_back(replacement);
+            self.len += 1;
         }
         Some(Removed {
             entry: slot.entry,
@@ -405,6 +419,11 @@ impl<V> Table<V> {
             for slot in &bucket.replacements {
                 assert_eq!(bucket_index(&self.local, &slot.id), Some(i));
                 assert!(seen.insert(slot.id), "{:?} twice", slot.id);
+                assert_eq!(slot.prefix, self.ips.prefix(slot.entry.ip));
+                if let Some(prefix) = slot.prefix {
+                    *in_bucket.entry(prefix).or_insert(0) += 1;
+                    *per_prefix.entry(prefix).or_insert(0) += 1;
+                }
             }
             if let Some(limits) = &self.config.ip_limits {
                 assert!(in_bucket.values().all(|&n| n <= limits.per_bucket));

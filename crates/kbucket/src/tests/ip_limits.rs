@@ -1,4 +1,5 @@
-//! The IP limits: per bucket, per table, IPv6 /48, the LAN exemption, re-checks and promotion.
+//! The IP limits: per bucket, per table, IPv6 /48, the LAN exemption, re-checks, and the
+//! replacement caches counted with the entries.
 
 use super::*;
 use crate::{Config, InsertResult, IpLimits, NodeId, Table};
@@ -244,38 +245,63 @@ fn removing_frees_the_ip_slot() {
 }
 
 #[test]
-fn promotion_skips_replacements_over_the_ip_limit() {
+fn replacement_caches_count_against_the_ip_limits() {
     let now = start();
     let mut table = new_table();
     table.insert(at(256, 0), v4(1, 2, 3, 1), 0, now);
     for n in 1..16 {
         table.insert(at(256, n), None, 0, now);
     }
-    // Two replacements: an older one without IP, a newer one in 1.2.3.0/24 (one there so far).
+    // One of 1.2.3.0/24 in the bucket: one more may wait in its cache, not two.
     assert_eq!(
-        table.insert(at(256, 100), None, 0, now),
+        table.insert(at(256, 100), v4(1, 2, 3, 2), 0, now),
         InsertResult::Pending
     );
     assert_eq!(
-        table.insert(at(256, 101), v4(1, 2, 3, 2), 0, now),
-        InsertResult::Pending
+        table.insert(at(256, 101), v4(1, 2, 3, 3), 0, now),
+        InsertResult::IpLimited
     );
-    // Now the bucket fills its quota of 1.2.3.0/24.
+    assert_eq!(ids(table.replacements(256)), [at(256, 100)]);
+    // A cached node moving into a full range stays cached, at its old address.
+    table.insert(at(256, 102), v4(5, 5, 5, 1), 0, now);
     assert_eq!(
-        table.insert(at(256, 1), v4(1, 2, 3, 3), 0, now),
-        InsertResult::Updated
+        table.insert(at(256, 102), v4(1, 2, 3, 4), 0, now),
+        InsertResult::IpLimited
     );
-    // The newer replacement would break the limit: the older one is promoted.
+    assert_eq!(table.replacement(&at(256, 102)).unwrap().ip, v4(5, 5, 5, 1));
+    // The cached node is counted: promoting it changes no count.
+    assert_eq!(
+        table.remove(&at(256, 1)).unwrap().promoted,
+        Some(at(256, 102))
+    );
     assert_eq!(
         table.remove(&at(256, 2)).unwrap().promoted,
         Some(at(256, 100))
     );
-    assert_eq!(table.remove(&at(256, 3)).unwrap().promoted, None);
-    assert_eq!(ids(table.replacements(256)), [at(256, 101)]);
-    // Once the range has room again, it is promoted.
+    table.assert_consistent();
+
+    // Table-wide too: ten of 9.9.9.0/24 in caches of ten full buckets, and no eleventh.
+    let mut table = new_table();
+    for d in 240..=250u16 {
+        for n in 0..16 {
+            table.insert(at(d, n), None, 0, now);
+        }
+        let cached = table.insert(at(d, 100), v4(9, 9, 9, d as u8), 0, now);
+        let expected = if d < 250 {
+            InsertResult::Pending
+        } else {
+            InsertResult::IpLimited
+        };
+        assert_eq!(cached, expected, "distance {d}");
+    }
+    // A node dropped from a full cache frees its count.
+    for n in 101..=110 {
+        table.insert(at(240, n), None, 0, now);
+    }
+    assert!(table.replacement(&at(240, 100)).is_none());
     assert_eq!(
-        table.remove(&at(256, 0)).unwrap().promoted,
-        Some(at(256, 101))
+        table.insert(at(250, 100), v4(9, 9, 9, 250), 0, now),
+        InsertResult::Pending
     );
     table.assert_consistent();
 }
