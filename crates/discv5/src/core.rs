@@ -159,7 +159,9 @@ pub struct PongInfo {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A node proved its identity (handshake) at its record's address and entered the table.
+    /// A node entered the table: one that proved its identity (handshake) at its record's
+    /// address, a record a lookup found (not yet proven: revalidation checks it), or a node
+    /// promoted from a replacement cache.
     NodeAdded(Enr),
     /// A node in the table has a newer record.
     NodeUpdated(Enr),
@@ -732,6 +734,10 @@ impl Discv5 {
                 });
                 if !keep && let Some(removed) = self.table.remove(&node_id) {
                     self.push_event(Event::NodeRemoved(removed.entry.value.record));
+                    let promoted = removed.promoted.and_then(|id| self.table.get(&id));
+                    if let Some(entry) = promoted {
+                        self.push_event(Event::NodeAdded(entry.value.record.clone()));
+                    }
                 }
             }
             Purpose::RefreshRecord if success => {
@@ -1079,9 +1085,9 @@ impl Discv5 {
         match self.table.insert(id, ip, entry, now) {
             InsertResult::Inserted => self.push_event(Event::NodeAdded(record)),
             // A full bucket: a proven node takes the place of one a lookup only heard of. The
-            // newcomer is the most recent in the bucket's replacement cache, so it is the one
-            // promoted.
-            InsertResult::Pending => {
+            // newcomer, when the cache kept it (not with `replacements` 0), is the most recent
+            // there, so it is the one promoted.
+            InsertResult::Pending if self.table.replacement(&id).is_some() => {
                 let unproven = self
                     .table
                     .at_distance(self.id.log2_distance(&id))

@@ -1254,3 +1254,47 @@ fn a_full_event_queue_keeps_every_answer() {
     requests.sort_unstable();
     assert_eq!(answered, requests);
 }
+
+/// A node that stops answering revalidation leaves the table, and the proven node waiting in
+/// its bucket's replacement cache takes its place: both are reported.
+#[test]
+fn a_promoted_replacement_is_reported_as_added() {
+    let mut net = Net::new(8);
+    let id0 = net.record(0).node_id();
+    let distance = |i: usize| id0.log2_distance(&net.record(i).node_id());
+    let (first, second) = {
+        let same: Vec<usize> = (2..8)
+            .filter(|&i| (1..i).any(|j| distance(j) == distance(i)))
+            .collect();
+        let second = same[0];
+        let first = (1..second)
+            .find(|&j| distance(j) == distance(second))
+            .unwrap();
+        (first, second)
+    };
+    let mut config = Config::default();
+    config.table.bucket_size = 1;
+    net.reconfigure(0, config);
+    let (a, b) = (net.record(first), net.record(second));
+    let now = net.now;
+    net.node(0).ping(now, &a);
+    net.run(Duration::from_millis(100));
+    let now = net.now;
+    net.node(0).ping(now, &b);
+    net.run(Duration::from_millis(100));
+    assert!(net.node(0).table().contains(&a.node_id()));
+    assert!(net.node(0).table().replacement(&b.node_id()).is_some());
+    net.take_events(0);
+
+    net.nodes.remove(&addr(first));
+    net.run(Duration::from_secs(600));
+    assert!(net.node(0).table().contains(&b.node_id()));
+    let events = net.take_events(0);
+    let removed = events
+        .iter()
+        .position(|e| *e == Event::NodeRemoved(a.clone()));
+    let added = events
+        .iter()
+        .position(|e| *e == Event::NodeAdded(b.clone()));
+    assert!(removed.is_some() && removed < added, "{events:?}");
+}
