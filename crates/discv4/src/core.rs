@@ -969,21 +969,24 @@ impl Discv4 {
     fn update_seen(&mut self, now: Instant, node: NodeRecord, enr_seq: Option<u64>) {
         let node_id = node.node_id();
         if let Some(entry) = self.table.get_mut(&node_id) {
-            let moved = entry.value.record != node;
-            entry.value.liveness = entry.value.liveness.saturating_add(1);
-            if enr_seq.is_some() {
+            let liveness = entry.value.liveness.saturating_add(1);
+            let enr_seq = enr_seq.or(entry.value.enr_seq);
+            if entry.value.record == node {
+                entry.value.liveness = liveness;
                 entry.value.enr_seq = enr_seq;
-            }
-            if moved {
+            } else {
                 let info = NodeInfo {
                     record: node,
-                    enr_seq: entry.value.enr_seq,
+                    enr_seq,
                     enr: None,
-                    liveness: entry.value.liveness,
+                    liveness,
                 };
-                if self.table.insert(node_id, Some(node.ip), info, now) == InsertResult::Updated {
-                    self.push_event(Event::NodeUpdated(node));
+                // Seen at an address the IP limits keep out of the table: the entry keeps its
+                // old endpoint, and is not counted as seen there.
+                if self.table.insert(node_id, Some(node.ip), info, now) != InsertResult::Updated {
+                    return;
                 }
+                self.push_event(Event::NodeUpdated(node));
             }
             self.table.mark_seen(&node_id, now);
             return;

@@ -1136,3 +1136,57 @@ fn a_full_event_queue_keeps_every_answer() {
     answered.sort_unstable();
     assert_eq!(answered, requests);
 }
+
+/// A node in the table answering from an address whose /24 is full in its bucket (IP limits)
+/// keeps its old endpoint, and is not counted as seen at the new one.
+#[test]
+fn a_node_seen_where_the_ip_limits_keep_it_out_is_not_refreshed() {
+    let ours = addr("1.1.1.1:30303");
+    let moved = addr("5.5.5.1:30303");
+    let our_id = record(&key(1), ours).node_id();
+    let distance = |b: u8| our_id.log2_distance(&record(&key(b), ours).node_id());
+    // Two nodes in the same bucket as the moving node (key 2), both in 9.9.9.0/24.
+    let same: Vec<u8> = (3..=255u8)
+        .filter(|b| distance(*b) == distance(2))
+        .take(2)
+        .collect();
+    let (q1, q2) = (addr("9.9.9.1:30303"), addr("9.9.9.2:30303"));
+    let mut net = Net::new(vec![
+        (ours, node(1, ours)),
+        (moved, node(2, moved)),
+        (q1, node(same[0], q1)),
+        (q2, node(same[1], q2)),
+    ]);
+    let now = start();
+    for peer in [moved, q1, q2] {
+        let record = net.node(peer).local_record();
+        net.node(ours).ping(now, record);
+    }
+    net.deliver(now);
+    let id = record(&key(2), moved).node_id();
+    let before = net.node(ours).table().get(&id).unwrap().clone();
+    assert_eq!(net.node(ours).table().len(), 3);
+
+    // The node (same key) now pings from 9.9.9.3: we bond with it there, and it answers.
+    let now = now + Duration::from_secs(5);
+    let there = addr("9.9.9.3:30303");
+    net.nodes.remove(&moved);
+    net.nodes.insert(there, node(2, there));
+    net.node(there).ping(now, record(&key(1), ours));
+    net.deliver(now);
+    assert!(
+        net.sent
+            .iter()
+            .any(|(from, t)| *from == ours && t.dst == there)
+    );
+
+    let after = net.node(ours).table().get(&id).unwrap();
+    assert_eq!(after.value.record.ip, moved.ip());
+    assert_eq!(after.value.liveness, before.value.liveness);
+    assert_eq!(after.last_seen, before.last_seen);
+    assert!(
+        !net.events
+            .iter()
+            .any(|(at, e)| *at == ours && matches!(e, Event::NodeUpdated(_)))
+    );
+}
