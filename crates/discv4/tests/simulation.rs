@@ -35,11 +35,19 @@ fn scenario(loss_percent: u64, seed: u64) -> (usize, usize) {
             exact += 1;
         }
     }
+    let (delivered, lost) = (sim.delivered(), sim.lost());
+    // The loss asked for is the loss applied (within two points over this many datagrams).
+    let share = lost * 100 / (delivered + lost).max(1);
+    assert!(
+        share.abs_diff(loss_percent) <= 2,
+        "{lost} of {} datagrams lost",
+        delivered + lost
+    );
     eprintln!(
         "{NODES} nodes, {loss_percent}% loss: {exact}/{LOOKUPS} lookups exact, {found_total}/{} of the true closest found; {} datagrams delivered, {} lost; {:.1} s wall",
         LOOKUPS * K,
-        sim.delivered(),
-        sim.lost(),
+        delivered,
+        lost,
         started.elapsed().as_secs_f64()
     );
     (exact, found_total)

@@ -37,6 +37,13 @@ fn scenario(loss_percent: u64, seed: u64) -> (usize, usize) {
         }
     }
     let (delivered, lost) = sim.net.counts();
+    // The loss asked for is the loss applied (within two points over this many datagrams).
+    let share = lost * 100 / (delivered + lost).max(1);
+    assert!(
+        share.abs_diff(loss_percent) <= 2,
+        "{lost} of {} datagrams lost",
+        delivered + lost
+    );
     eprintln!(
         "discv5, {NODES} nodes, {loss_percent}% loss: {exact}/{LOOKUPS} lookups exact, {found_total}/{} of the true closest found; {delivered} datagrams delivered, {lost} lost; {:.1} s wall",
         LOOKUPS * K,
