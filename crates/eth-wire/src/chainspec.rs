@@ -7,6 +7,41 @@ use serde_json::Value;
 
 use crate::{ForkFilter, ForkId, ForkSchedule};
 
+/// go-ethereum's block forks (`params.ChainConfig`, its JSON keys), in its order.
+const GETH_BLOCK_FORKS: [&str; 15] = [
+    "homesteadBlock",
+    "daoForkBlock",
+    "eip150Block",
+    "eip155Block",
+    "eip158Block",
+    "byzantiumBlock",
+    "constantinopleBlock",
+    "petersburgBlock",
+    "istanbulBlock",
+    "muirGlacierBlock",
+    "berlinBlock",
+    "londonBlock",
+    "arrowGlacierBlock",
+    "grayGlacierBlock",
+    "mergeNetsplitBlock",
+];
+
+/// go-ethereum's time forks (`params.ChainConfig`, its JSON keys), in its order.
+const GETH_TIME_FORKS: [&str; 12] = [
+    "shanghaiTime",
+    "cancunTime",
+    "pragueTime",
+    "osakaTime",
+    "bpo1Time",
+    "bpo2Time",
+    "bpo3Time",
+    "bpo4Time",
+    "bpo5Time",
+    "amsterdamTime",
+    "bogotaTime",
+    "ubtTime",
+];
+
 /// A chain: what Status announces about it and what its fork ids are computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainSpec {
@@ -141,10 +176,12 @@ impl ChainSpec {
         }
     }
 
-    /// Reads the chain id and fork schedule from a go-ethereum `genesis.json`: every number in
-    /// `config` whose key ends in `Block` is a block fork, in `Time` a time fork (that is how
-    /// go-ethereum names them, from `homesteadBlock` to `pragueTime` and beyond). The genesis
-    /// hash is given, as it needs the genesis header (see `Genesis`).
+    /// Reads the chain id and fork schedule from a go-ethereum `genesis.json`: the numbers under
+    /// the fork keys of go-ethereum's `ChainConfig`, `homesteadBlock` to `mergeNetsplitBlock`
+    /// and `shanghaiTime` to `ubtTime`. Other keys are ignored, as go-ethereum ignores them,
+    /// even those named like forks (a `verkleTime` from an older go-ethereum is not a fork of
+    /// today's). The genesis hash is
+    /// given, as it needs the genesis header (see `Genesis`).
     pub fn from_geth_genesis(json: &str, genesis_hash: B256) -> Result<Self, GenesisError> {
         let genesis: Value =
             serde_json::from_str(json).map_err(|e| GenesisError::Json(e.to_string()))?;
@@ -160,31 +197,19 @@ impl ChainSpec {
             None => 0,
             Some(value) => quantity(value).ok_or(GenesisError::Field("timestamp"))?,
         };
-        let (mut block_forks, mut time_forks) = (Vec::new(), Vec::new());
-        for (key, value) in config {
-            let list = if key.ends_with("Block") {
-                &mut block_forks
-            } else if key.ends_with("Time") {
-                &mut time_forks
-            } else {
-                continue;
-            };
-            if value.is_null() {
-                continue;
-            }
-            list.push(
-                value
-                    .as_u64()
-                    .ok_or_else(|| GenesisError::Fork(key.clone()))?,
-            );
-        }
+        let forks = |keys: &[&str]| -> Result<Vec<u64>, GenesisError> {
+            keys.iter()
+                .filter_map(|key| Some((*key, config.get(*key).filter(|v| !v.is_null())?)))
+                .map(|(key, value)| value.as_u64().ok_or_else(|| GenesisError::Fork(key.into())))
+                .collect()
+        };
         Ok(Self {
             chain_id,
             schedule: ForkSchedule {
                 genesis_hash,
                 genesis_time,
-                block_forks,
-                time_forks,
+                block_forks: forks(&GETH_BLOCK_FORKS)?,
+                time_forks: forks(&GETH_TIME_FORKS)?,
             },
         })
     }

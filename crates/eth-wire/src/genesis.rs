@@ -150,12 +150,12 @@ impl Genesis {
                 .ok_or(GenesisError::Field("alloc"))?,
         };
         // As go-ethereum's toBlockWithRoot: the time forks count only on top of London, active
-        // at the genesis block's number.
+        // at the genesis block's number; the base fee defaults to 1 gwei only with London at
+        // block 0, and one given is kept whatever the forks (as is a given excess blob gas).
         let block_number = number(&genesis, "number", 0)?;
-        let london = config
-            .get("londonBlock")
-            .and_then(Value::as_u64)
-            .is_some_and(|block| block <= block_number);
+        let london_block = config.get("londonBlock").and_then(Value::as_u64);
+        let london = london_block.is_some_and(|block| block <= block_number);
+        let base_fee = london_block == Some(0) || field(&genesis, "baseFeePerGas").is_some();
         let shanghai = london && time_fork_active(config, "shanghaiTime", timestamp);
         let cancun = london && time_fork_active(config, "cancunTime", timestamp);
         let prague = london && time_fork_active(config, "pragueTime", timestamp);
@@ -195,14 +195,14 @@ impl Genesis {
             },
             mix_hash,
             nonce: B64::from(number(&genesis, "nonce", 0)?),
-            base_fee_per_gas: london
+            base_fee_per_gas: base_fee
                 .then(|| number(&genesis, "baseFeePerGas", INITIAL_BASE_FEE))
                 .transpose()?,
             withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
             blob_gas_used: cancun
                 .then(|| number(&genesis, "blobGasUsed", 0))
                 .transpose()?,
-            excess_blob_gas: cancun
+            excess_blob_gas: (cancun || field(&genesis, "excessBlobGas").is_some())
                 .then(|| number(&genesis, "excessBlobGas", 0))
                 .transpose()?,
             parent_beacon_block_root: cancun.then_some(B256::ZERO),

@@ -118,6 +118,35 @@ fn validation_geth() {
     }
 }
 
+/// Time forks at or before the genesis time are the genesis rules, not forks (go-ethereum's
+/// `TestTimeBasedForkInGenesis`, with its genesis time).
+#[test]
+fn time_forks_up_to_the_genesis_time_are_skipped() {
+    let time = 1_690_475_657;
+    let schedule = |time_forks: Vec<u64>| ForkSchedule {
+        genesis_hash: B256::repeat_byte(0x42),
+        genesis_time: time,
+        block_forks: Vec::new(),
+        time_forks,
+    };
+    let genesis_only = schedule(Vec::new()).fork_id(0, time).hash;
+    for forks in [
+        vec![time - 1, time + 1],
+        vec![time, time + 1],
+        vec![time + 1, time + 2],
+    ] {
+        let id = schedule(forks.clone()).fork_id(0, time);
+        assert_eq!(
+            id,
+            ForkId {
+                hash: genesis_only,
+                next: time + 1
+            },
+            "{forks:?}"
+        );
+    }
+}
+
 #[test]
 fn eip2124_tables() {
     let file = load("forkid/eip2124.json");
@@ -222,6 +251,12 @@ fn genesis_errors() {
     let spec = ChainSpec::from_geth_genesis(ok, hash).unwrap();
     assert_eq!((spec.chain_id, spec.schedule.genesis_time), (7, 16));
     assert_eq!(spec.schedule.block_forks, [5]);
+    // Only go-ethereum's fork keys are forks: others named like them are ignored, as
+    // go-ethereum ignores keys it does not know (`verkleTime` was one of its forks once).
+    let other = r#"{"config":{"chainId":7,"londonBlock":5,"verkleTime":9,"someBlock":"x","shanghaiTime":8,"bpo1Time":10}}"#;
+    let spec = ChainSpec::from_geth_genesis(other, hash).unwrap();
+    assert_eq!(spec.schedule.block_forks, [5]);
+    assert_eq!(spec.schedule.time_forks, [8, 10]);
 }
 
 #[test]
@@ -288,8 +323,9 @@ fn genesis_with_bad_alloc_is_an_error() {
 }
 
 /// The header defaults of go-ethereum's `toBlockWithRoot`: gas limit 4712388 for none or 0,
-/// difficulty 131072 for an ethash genesis without one, time forks only on top of London,
-/// and a malformed optional field is an error rather than its default.
+/// difficulty 131072 for an ethash genesis without one, a base fee by default only with London
+/// at block 0, time forks only on top of London, and a malformed optional field is an error
+/// rather than its default.
 #[test]
 fn genesis_header_defaults_follow_go_ethereum() {
     let header = |config: &str, fields: &str| {
@@ -316,11 +352,25 @@ fn genesis_header_defaults_follow_go_ethereum() {
     assert_eq!(mixed.difficulty, alloy_primitives::U256::ZERO);
     let null = header(r#","ethash":null"#, "").unwrap();
     assert_eq!(null.difficulty, alloy_primitives::U256::ZERO);
-    // London counts from its block: a genesis numbered past it is a London block.
+    // The base fee defaults to 1 gwei only with London at block 0 (go-ethereum's
+    // IsLondon(0)), even for a genesis numbered past London; one given is always kept.
     let later = header(r#","londonBlock":3"#, r#","number":"0x5""#).unwrap();
-    assert_eq!(later.base_fee_per_gas, Some(1_000_000_000));
-    let before = header(r#","londonBlock":6"#, r#","number":"0x5""#).unwrap();
-    assert_eq!(before.base_fee_per_gas, None);
+    assert_eq!(later.base_fee_per_gas, None);
+    let given = header(r#","londonBlock":6"#, r#","baseFeePerGas":"0x7""#).unwrap();
+    assert_eq!(given.base_fee_per_gas, Some(7));
+    assert_eq!(
+        header(r#","londonBlock":0"#, "").unwrap().base_fee_per_gas,
+        Some(1_000_000_000)
+    );
+    // London at the genesis number is what the time forks stand on.
+    let shanghai = header(r#","londonBlock":3,"shanghaiTime":0"#, r#","number":"0x5""#).unwrap();
+    assert!(shanghai.withdrawals_root.is_some());
+    // An excess blob gas before Cancun is kept (go-ethereum allows it for testing).
+    let early = header("", r#","excessBlobGas":"0x2""#).unwrap();
+    assert_eq!(
+        (early.excess_blob_gas, early.blob_gas_used),
+        (Some(2), None)
+    );
     // Shanghai and Cancun at genesis, but no London: neither counts.
     let no_london = header(r#","shanghaiTime":0,"cancunTime":0"#, "").unwrap();
     assert_eq!(no_london.withdrawals_root, None);
