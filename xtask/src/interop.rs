@@ -493,6 +493,7 @@ async fn cli_ping(dir: &Path, keys: &Keys) -> Result<String, String> {
     let enode = format!("enode://{}@127.0.0.1:{port}", keys.their_id);
     let output = Command::new(crate::cli_binary())
         .args(["rlpx", "ping", &enode, "--json", "--timeout", "10"])
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run devp2p: {e}"))?;

@@ -203,6 +203,7 @@ pub(super) async fn cli_ping(dir: &Path) -> Result<String, String> {
             "--timeout",
             "10",
         ])
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run devp2p: {e}"))?;

@@ -12,8 +12,8 @@ const CHAINSAFE_KEY: &str = "ccccccccccccccccccccccccccccccccccccccccccccccccccc
 const OUR_KEYS: [[u8; 32]; 2] = [[0x31; 32], [0x32; 32]];
 const STEP: Duration = Duration::from_secs(8);
 
-/// A free UDP port on 127.0.0.1 for the chainsafe node (it binds the port it is given).
-fn free_port() -> Result<u16, String> {
+/// A UDP port on 127.0.0.1 free a moment ago, for a peer that binds the port it is given.
+pub(super) fn free_port() -> Result<u16, String> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(socket.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -24,8 +24,21 @@ struct Chainsafe {
 }
 
 impl Chainsafe {
+    /// Starts on a port found free a moment before. Another process may take it in between,
+    /// so a failed start is tried again on another port, three times in all.
     async fn start(dir: &Path, bootnode: Option<&Enr>) -> Result<Self, String> {
-        let port = free_port()?.to_string();
+        let mut failed = String::new();
+        for _ in 0..3 {
+            match Self::start_on(dir, bootnode, free_port()?).await {
+                Ok(node) => return Ok(node),
+                Err(e) => failed = e,
+            }
+        }
+        Err(failed)
+    }
+
+    async fn start_on(dir: &Path, bootnode: Option<&Enr>, port: u16) -> Result<Self, String> {
+        let port = port.to_string();
         let boot = bootnode.map(ToString::to_string);
         let args: Vec<&str> = [CHAINSAFE_KEY, port.as_str()]
             .into_iter()

@@ -7,19 +7,28 @@ use discv5::{ConfigBuilder, Discv5 as Sigp, Event as SigpEvent, ListenConfig};
 use enr::{CombinedKey, Enr as SigpEnr};
 use tokio::time::timeout;
 
-use super::discv5::{our_node, our_pair};
+use super::discv5::{free_port, our_node, our_pair};
 
 const OUR_KEYS: [[u8; 32]; 2] = [[0x51; 32], [0x52; 32]];
 const STEP: Duration = Duration::from_secs(8);
 
 type TheirEnr = SigpEnr<CombinedKey>;
 
-/// A sigp node on 127.0.0.1 that answers TALKREQ "echo" with the request.
+/// A sigp node on 127.0.0.1 that answers TALKREQ "echo" with the request. Its port is found
+/// free a moment before it binds it; another process may take it in between, so a failed
+/// start is tried again on another port, three times in all.
 async fn start_sigp() -> Result<Sigp, String> {
-    let port = {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        socket.local_addr().map_err(|e| e.to_string())?.port()
-    };
+    let mut failed = String::new();
+    for _ in 0..3 {
+        match start_sigp_on(free_port()?).await {
+            Ok(sigp) => return Ok(sigp),
+            Err(e) => failed = e,
+        }
+    }
+    Err(failed)
+}
+
+async fn start_sigp_on(port: u16) -> Result<Sigp, String> {
     let mut secret = [0x61u8; 32];
     let key = CombinedKey::secp256k1_from_bytes(&mut secret).map_err(|e| e.to_string())?;
     let enr = TheirEnr::builder()
