@@ -4,11 +4,11 @@
 //! Convention for every benchmark in the workspace: a group per scenario (`integers/decode`), a
 //! function `ours` and one function per peer or floor (`fastrlp`, `alloy-rlp`, `keccak+aes`).
 
-use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
+use std::{collections::BTreeMap, fs, path::Path, process::Command, time::SystemTime};
 
 use serde_json::Value;
 
-use crate::{TaskResult, cargo, root};
+use crate::{TaskResult, cargo, root, run as run_command};
 
 /// The function id of our implementation in every group.
 const OURS: &str = "ours";
@@ -28,6 +28,21 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
         // All features put discv5's handshakes on libsecp256k1; its default is k256.
         println!("devp2p-discv5 again on its default features (k256):");
         cargo(&["bench", "-p", "devp2p-discv5", "--bench", "sigp"])?;
+        // On two cores its round trips depend on whether the kernel puts the caller and the
+        // runtime's threads on the same core (waking the other costs tens of microseconds);
+        // on one core the ratios are the work each library does.
+        let taskset = Command::new("taskset").arg("-V").output();
+        if taskset.is_ok_and(|out| out.status.success()) {
+            println!("devp2p-discv5 (libsecp256k1) once more, pinned to one core (taskset -c 0):");
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", "0", env!("CARGO")])
+                .args(["bench", "-p", "devp2p-discv5", "--all-features"])
+                .args(["--bench", "sigp"])
+                .current_dir(root());
+            run_command(&mut cmd)?;
+        } else {
+            println!("(taskset not found: no run pinned to one core)");
+        }
     }
     let groups = collect(&root().join("target/criterion"), started)?;
     if groups.is_empty() {
