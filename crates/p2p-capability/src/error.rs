@@ -28,9 +28,6 @@ pub enum ProtocolError {
     /// Hello's node id is not the key the RLPx handshake authenticated.
     #[error("Hello carries a node id other than the RLPx handshake's")]
     UnexpectedIdentity,
-    /// Hello announces a capability name over 8 bytes.
-    #[error("capability name of {0} bytes is over the 8-byte limit")]
-    CapabilityNameTooLong(usize),
     /// No capability is shared.
     #[error("no shared capability")]
     NoSharedCapability,
@@ -66,7 +63,6 @@ impl From<&ProtocolError> for DisconnectReason {
             | ProtocolError::HelloTooLarge(_)
             | ProtocolError::InvalidHello(_)
             | ProtocolError::NodeIdLength(_)
-            | ProtocolError::CapabilityNameTooLong(_)
             | ProtocolError::UnknownMessageId(_)
             | ProtocolError::InvalidP2pMessage(_)
             | ProtocolError::Snappy

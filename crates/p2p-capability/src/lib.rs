@@ -3,8 +3,9 @@
 //! encrypted RLPx transport is up.
 //!
 //! - Messages: [`Hello`], Disconnect with every [`DisconnectReason`] (the `[reason]` list and
-//!   the bare forms peers send), Ping and Pong. A Hello over 2 KiB, with a node id that is not
-//!   64 bytes or not the RLPx identity, or with a capability name over 8 bytes ends the session.
+//!   the bare forms peers send), Ping and Pong. A Hello over 2 KiB, or with a node id that is
+//!   not 64 bytes or not the RLPx identity, ends the session; a capability no one could share
+//!   (a name over 8 bytes, say) is left out, as go-ethereum leaves it.
 //! - [`negotiate`]: per name, the highest version both sides offer; message ids from 0x10 in
 //!   alphabetical order of the shared names, each [`Capability`] taking its message count.
 //! - [`Session`]: the sans-IO state machine (Hello exchange, negotiation, snappy for p2p v5 with

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use devp2p_enr::PeerId;
-use devp2p_rlp_codec::{Rlp, RlpDecodable, RlpEncodable, decode_exact, encode_to_vec};
+use devp2p_rlp_codec::{Rlp, RlpDecodable, RlpEncodable, encode_to_vec};
 
 use crate::ProtocolError;
 
@@ -53,8 +53,7 @@ impl core::fmt::Display for CapabilityInfo {
 
 /// Hello: `[protocolVersion, clientId, capabilities, listenPort, nodeKey, ...]`. Extra elements
 /// are accepted and ignored (EIP-8).
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-#[rlp(ignore_extra)]
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable)]
 pub struct Hello {
     /// The `p2p` version (5 enables snappy).
     pub protocol_version: u64,
@@ -69,34 +68,56 @@ pub struct Hello {
 }
 
 impl Hello {
-    /// Decodes a Hello from its message data, checking this crate's limits: at most
-    /// [`MAX_HELLO_SIZE`] bytes, a 64-byte node id that is not all zeros, capability names of at
-    /// most [`MAX_CAPABILITY_NAME`] bytes.
+    /// Decodes a Hello from its message data: at most [`MAX_HELLO_SIZE`] bytes and a 64-byte
+    /// node id that is not all zeros, or an error that ends the session.
+    ///
+    /// What go-ethereum takes is taken too: a capability no one could share with us (a name
+    /// over [`MAX_CAPABILITY_NAME`] bytes or not UTF-8, a version past `u32`) is left out of
+    /// `capabilities` rather than refusing the peer; a client id that is not UTF-8 is kept with
+    /// replacement characters; a listen port past `u16` reads as 0; bytes after the Hello's
+    /// list are ignored.
     pub fn decode(data: &[u8]) -> Result<Self, ProtocolError> {
         if data.len() > MAX_HELLO_SIZE {
             return Err(ProtocolError::HelloTooLarge(data.len()));
         }
+        let invalid = ProtocolError::InvalidHello;
+        let mut list = Rlp::new(data).list().map_err(invalid)?;
         // The node id first, to name its length when it is wrong.
-        let mut list = Rlp::new(data).list().map_err(ProtocolError::InvalidHello)?;
+        let mut ahead = list;
         for _ in 0..4 {
-            list.raw().map_err(ProtocolError::InvalidHello)?;
+            ahead.raw().map_err(invalid)?;
         }
-        let id = list.bytes().map_err(ProtocolError::InvalidHello)?;
-        if id.len() != 64 {
-            return Err(ProtocolError::NodeIdLength(id.len()));
-        }
-        let hello: Self = decode_exact(data).map_err(ProtocolError::InvalidHello)?;
-        if let Some(cap) = hello
-            .capabilities
-            .iter()
-            .find(|cap| cap.name.len() > MAX_CAPABILITY_NAME)
-        {
-            return Err(ProtocolError::CapabilityNameTooLong(cap.name.len()));
-        }
-        if hello.id.0 == [0; 64] {
+        let id = ahead.bytes().map_err(invalid)?;
+        let id = <[u8; 64]>::try_from(id).map_err(|_| ProtocolError::NodeIdLength(id.len()))?;
+        if id == [0; 64] {
             return Err(ProtocolError::NullNodeId);
         }
-        Ok(hello)
+
+        let protocol_version = list.decode::<u64>().map_err(invalid)?;
+        let client_id = String::from_utf8_lossy(list.bytes().map_err(invalid)?).into_owned();
+        let mut offered = list.list().map_err(invalid)?;
+        let mut capabilities = Vec::new();
+        while !offered.is_empty() {
+            let mut cap = offered.list().map_err(invalid)?;
+            let name = cap.bytes().map_err(invalid)?;
+            let version = cap.decode::<u64>().map_err(invalid)?;
+            cap.finish().map_err(invalid)?;
+            if let (Ok(name), Ok(version)) = (core::str::from_utf8(name), u32::try_from(version))
+                && name.len() <= MAX_CAPABILITY_NAME
+            {
+                capabilities.push(CapabilityInfo::new(name, version));
+            }
+        }
+        let listen_port = u16::try_from(list.decode::<u64>().map_err(invalid)?).unwrap_or(0);
+        list.bytes().map_err(invalid)?;
+        list.skip_rest().map_err(invalid)?;
+        Ok(Self {
+            protocol_version,
+            client_id,
+            capabilities,
+            listen_port,
+            id: PeerId(id),
+        })
     }
 
     /// The message data.

@@ -50,9 +50,6 @@ fn hello_extra_elements_accepted() {
 fn hello_limits() {
     let bad = |h: Hello| Hello::decode(&h.encode()).unwrap_err();
     let mut h = hello();
-    h.capabilities.push(CapabilityInfo::new("ninebytes", 1));
-    assert_eq!(bad(h), ProtocolError::CapabilityNameTooLong(9));
-    let mut h = hello();
     h.id = PeerId([0; 64]);
     assert_eq!(bad(h), ProtocolError::NullNodeId);
     let mut h = hello();
@@ -80,6 +77,55 @@ fn hello_limits() {
             ProtocolError::InvalidHello(_)
         ));
     }
+}
+
+/// What go-ethereum's Hello decoding takes, we take: capabilities no one could share (a name
+/// over 8 bytes or not UTF-8, a version past u32) are left out, a client id that is not UTF-8
+/// is kept lossily, a port past u16 reads as 0, and bytes after the list are ignored.
+#[test]
+fn hello_takes_what_go_ethereum_takes() {
+    let cap = |name: &[u8], version: u64| list(&[encode_to_vec(name), encode_to_vec(&version)]);
+    let mut data = list(&[
+        encode_to_vec(&5u64),
+        encode_to_vec(&b"geth\xff"[..]),
+        list(&[
+            cap(b"eth", 68),
+            cap(b"customproto", 1),
+            cap(b"\xff\xfe", 1),
+            cap(b"snap", 1 << 32),
+            cap(b"snap", 1),
+        ]),
+        encode_to_vec(&70_000u64),
+        encode_to_vec(&[0x11u8; 64][..]),
+    ]);
+    data.extend([0xc0, 0x01]);
+    let hello = Hello::decode(&data).unwrap();
+    assert_eq!(
+        hello.capabilities,
+        [
+            CapabilityInfo::new("eth", 68),
+            CapabilityInfo::new("snap", 1)
+        ]
+    );
+    assert_eq!(hello.client_id, "geth\u{fffd}");
+    assert_eq!(hello.listen_port, 0);
+    assert_eq!(hello.id, PeerId([0x11; 64]));
+    // A capability that is not [name, version] is still malformed, as for go-ethereum.
+    let extra = list(&[
+        encode_to_vec(&5u64),
+        encode_to_vec("a"),
+        list(&[list(&[
+            encode_to_vec("eth"),
+            encode_to_vec(&68u64),
+            encode_to_vec(&1u64),
+        ])]),
+        encode_to_vec(&30303u16),
+        encode_to_vec(&[0x11u8; 64][..]),
+    ]);
+    assert!(matches!(
+        Hello::decode(&extra).unwrap_err(),
+        ProtocolError::InvalidHello(_)
+    ));
 }
 
 #[test]

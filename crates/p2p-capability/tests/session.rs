@@ -598,10 +598,12 @@ fn malicious_hello_random_2k_capability_name() {
     let ended = first_message(Message::new(0x00, hello_with_id(&B.0, caps)));
     assert_eq!(ended.reason, DisconnectReason::ProtocolBreach);
     assert!(matches!(ended.cause, Some(ProtocolError::HelloTooLarge(_))));
-    // Under the size limit, a long name is refused by itself.
+    // Under the size limit, a long name is left out (as go-ethereum leaves it): with nothing
+    // else offered, nothing is shared.
     let caps = vec![CapabilityInfo::new("abcdefghi", 1)];
     let ended = first_message(Message::new(0x00, hello_with_id(&B.0, caps)));
-    assert_eq!(ended.cause, Some(ProtocolError::CapabilityNameTooLong(9)));
+    assert_eq!(ended.cause, Some(ProtocolError::NoSharedCapability));
+    assert_eq!(ended.reason, DisconnectReason::UselessPeer);
 }
 
 #[test]
