@@ -341,14 +341,14 @@ fn limits_come_before_decoding() {
         (
             EthVersion::Eth68,
             id::TRANSACTIONS,
-            encode_to_vec(&empties(4097)),
-            4096,
+            encode_to_vec(&empties(1 << 14 | 1)),
+            1 << 14,
         ),
         (
             EthVersion::Eth69,
             id::POOLED_TRANSACTIONS,
-            request(4097),
-            4096,
+            request(1 << 14 | 1),
+            1 << 14,
         ),
         (
             EthVersion::Eth69,
