@@ -73,7 +73,13 @@ async fn start(common: &Common, first_contact: Option<&Enr>) -> Result<Discv5Han
         .map(|a| a.ip());
     let (key, socket, announced) = bind(common, toward).await?;
     let mut builder = Enr::builder();
-    builder.ip(announced.ip());
+    // Numbered by the time in milliseconds, as go-ethereum numbers a record it has no database
+    // for (and as `Discv5Handle::bind` does): a restart with the same key does not set it back.
+    #[allow(clippy::disallowed_methods)] // A tool, not a protocol core.
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    builder.seq(millis.max(1)).ip(announced.ip());
     if announced.is_ipv4() {
         builder.udp(announced.port());
     } else {

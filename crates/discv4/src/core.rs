@@ -305,7 +305,9 @@ impl Discv4 {
     /// A node with `key` that announces `endpoint` (in its Pings and its ENR; an unspecified IP
     /// is left out of the ENR; the record cannot exceed its size limit, but the error is passed on
     /// rather than hidden). `now` and `unix_time` (seconds) name the same moment: expirations
-    /// are computed from them. `seed` seeds the randomness (refresh targets, revalidation order).
+    /// are computed from them, and the record's first sequence number is `unix_time` in
+    /// milliseconds (as go-ethereum's for a node without a database), so a restart does not set
+    /// it back. `seed` seeds the randomness (refresh targets, revalidation order).
     pub fn new(
         key: SigningKey,
         endpoint: Endpoint,
@@ -316,7 +318,16 @@ impl Discv4 {
     ) -> Result<Self, EnrError> {
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let node_id = id.node_id();
-        let enr = build_enr(&key, &endpoint, None)?;
+        // go-ethereum's first sequence number for a node without a database: the time in
+        // milliseconds, so that a restart never sets it back (peers holding a record of ours
+        // with a higher one would keep it, stale, and never fetch the new one).
+        let first_seq = unix_time.saturating_mul(1000).max(1);
+        let enr = {
+            let mut builder = Builder::new();
+            builder.seq(first_seq);
+            set_endpoint_fields(&mut builder, &endpoint);
+            builder.build(&key)?
+        };
         let rate = IpRateLimit::new(
             config.rate_limit_per_second,
             config.rate_limit_burst,
@@ -400,7 +411,9 @@ impl Discv4 {
     /// is re-signed with a higher sequence number if it changed. A predicted external address
     /// does this by itself with [`Config::update_endpoint`].
     pub fn set_endpoint(&mut self, endpoint: Endpoint) -> Result<(), EnrError> {
-        self.enr = build_enr(&self.key, &endpoint, Some(&self.enr))?;
+        self.enr = self
+            .enr
+            .update(&self.key, |builder| set_endpoint_fields(builder, &endpoint))?;
         self.endpoint = endpoint;
         Ok(())
     }
@@ -1305,35 +1318,21 @@ impl Discv4 {
     }
 }
 
-/// Our record for `endpoint`: a new one, or `previous` updated (its sequence number goes up when
-/// something changed).
-fn build_enr(
-    key: &SigningKey,
-    endpoint: &Endpoint,
-    previous: Option<&Enr>,
-) -> Result<Enr, EnrError> {
-    let fill = |builder: &mut Builder| {
-        builder
-            .remove("ip")
-            .remove("ip6")
-            .remove("udp")
-            .remove("udp6")
-            .remove("tcp")
-            .remove("tcp6");
-        if !endpoint.ip.is_unspecified() {
-            builder.ip(endpoint.ip);
-        }
-        builder.udp(endpoint.udp_port);
-        if endpoint.tcp_port != 0 {
-            builder.tcp(endpoint.tcp_port);
-        }
-    };
-    match previous {
-        Some(previous) => previous.update(key, fill),
-        None => {
-            let mut builder = Builder::new();
-            fill(&mut builder);
-            builder.build(key)
-        }
+/// Sets `endpoint` in a record being built or updated: `ip` (left out when unspecified), `udp`,
+/// and `tcp` when there is one; no other address keys.
+fn set_endpoint_fields(builder: &mut Builder, endpoint: &Endpoint) {
+    builder
+        .remove("ip")
+        .remove("ip6")
+        .remove("udp")
+        .remove("udp6")
+        .remove("tcp")
+        .remove("tcp6");
+    if !endpoint.ip.is_unspecified() {
+        builder.ip(endpoint.ip);
+    }
+    builder.udp(endpoint.udp_port);
+    if endpoint.tcp_port != 0 {
+        builder.tcp(endpoint.tcp_port);
     }
 }

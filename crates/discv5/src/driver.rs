@@ -12,7 +12,7 @@ use std::{
         Arc, Mutex, MutexGuard, PoisonError, Weak,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
@@ -234,11 +234,17 @@ pub struct Discv5Handle {
 
 impl Discv5Handle {
     /// Binds a UDP socket on `addr` and starts a node whose record announces the socket's
-    /// address (the IP left out when unspecified).
+    /// address (the IP left out when unspecified). The record's sequence number is the time in
+    /// milliseconds, as go-ethereum's for a node without a database: a restart does not set it
+    /// back, so peers holding an older record of ours fetch the new one.
     pub async fn bind(addr: SocketAddr, key: SigningKey, config: Config) -> io::Result<Self> {
         let socket = UdpSocket::bind(addr).await?;
         let local = socket.local_addr()?;
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let mut builder = Enr::builder();
+        builder.seq(millis.max(1));
         if !local.ip().is_unspecified() {
             builder.ip(local.ip());
         }

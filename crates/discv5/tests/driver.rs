@@ -1,6 +1,7 @@
 //! The tokio driver over real UDP on 127.0.0.0/8: requests made from a handle keep their
 //! deadlines (the task's timer is armed without a wake-up per request), and the node lets go
-//! of its socket when the last handle is dropped. Every wait is bounded.
+//! of its socket when the last handle is dropped, and its record is numbered by the time.
+//! Every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
@@ -73,6 +74,21 @@ async fn requests_to_a_silent_node_time_out_after_every_attempt() {
         seen += 1;
     }
     assert!(seen >= attempts, "{seen} packets for {attempts} attempts");
+}
+
+/// A bound node's record starts at the time in milliseconds, so a node restarted with the same
+/// key announces a newer record than the one it had (as go-ethereum's without a database).
+#[tokio::test]
+async fn a_bound_node_numbers_its_record_by_the_time() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let first = node(3, config()).await.local_enr().seq();
+    assert!(u128::from(first) >= before, "{first} < {before}");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let restarted = node(3, config()).await.local_enr().seq();
+    assert!(restarted > first, "{restarted} <= {first}");
 }
 
 #[tokio::test]
