@@ -407,6 +407,15 @@ impl Discv4 {
 
     // ----- Commands -----
 
+    /// Sets the wall-clock time at `now` to `unix_time` (seconds since the Unix epoch), from
+    /// which packet expirations are written and checked. A driver calls it before each call that
+    /// takes `now`, so that a clock stepped by NTP, or a suspend (which a monotonic clock does
+    /// not count), does not leave our expirations off; without it, the time passed to
+    /// [`Discv4::new`] is counted on by `now`.
+    pub fn set_unix_time(&mut self, now: Instant, unix_time: u64) {
+        self.epoch = (now, unix_time);
+    }
+
     /// Announces a new endpoint (after a change of address): later Pings carry it, and the ENR
     /// is re-signed with a higher sequence number if it changed. A predicted external address
     /// does this by itself with [`Config::update_endpoint`].

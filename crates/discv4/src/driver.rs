@@ -114,9 +114,7 @@ impl Discv4Handle {
         config: Config,
     ) -> io::Result<Self> {
         let addr = socket.local_addr()?;
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let unix = unix_seconds();
         let seed = u64::from_le_bytes(*key.to_bytes().first_chunk::<8>().unwrap_or(&[0; 8]))
             ^ unix.rotate_left(17)
             ^ u64::from(addr.port());
@@ -246,20 +244,39 @@ async fn run(
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
                 if let Ok((len, from)) = received {
-                    core.handle_datagram(Instant::now(), from, buf.get(..len).unwrap_or_default());
+                    let now = clock(&mut core);
+                    core.handle_datagram(now, from, buf.get(..len).unwrap_or_default());
                 }
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
                 execute(&mut core, &mut waiting, command);
             }
-            () = sleep => core.handle_timeout(Instant::now()),
+            () = sleep => {
+                let now = clock(&mut core);
+                core.handle_timeout(now);
+            }
         }
     }
 }
 
-fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
+/// The time now, with the core's wall clock set to the system's: a clock stepped by NTP, or a
+/// suspend (which the monotonic clock does not count), moves packet expirations with it.
+fn clock(core: &mut Discv4) -> Instant {
     let now = Instant::now();
+    core.set_unix_time(now, unix_seconds());
+    now
+}
+
+/// Seconds since the Unix epoch by the system clock (0 before it).
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
+    let now = clock(core);
     match command {
         Command::Lookup(target, reply) => match core.lookup(now, target) {
             Some(id) => {

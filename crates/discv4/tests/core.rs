@@ -1192,3 +1192,27 @@ fn a_node_seen_where_the_ip_limits_keep_it_out_is_not_refreshed() {
             .any(|(at, e)| *at == ours && matches!(e, Event::NodeUpdated(_)))
     );
 }
+
+/// The wall clock can be set again (NTP steps it; a suspend stops the monotonic clock): our
+/// expirations follow it, and a packet it has expired is dropped.
+#[test]
+fn expirations_follow_the_wall_clock_when_it_is_set() {
+    let (ours, peer) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut node = node(1, ours);
+    let now = start();
+    let an_hour_on = UNIX + 3600;
+    node.set_unix_time(now, an_hour_on);
+    // Valid for 20 s by the first clock, long expired by the new one: no Pong.
+    node.handle_datagram(now, peer, &ping_packet(&key(2), peer, ours));
+    assert!(sent_to(&mut node, peer).is_empty());
+    // Our Ping expires 20 s after the new time.
+    node.ping(now, record(&key(2), peer));
+    let expirations: Vec<u64> = sent_to(&mut node, peer)
+        .into_iter()
+        .filter_map(|p| match p.message {
+            Message::Ping(ping) => Some(ping.expiration),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expirations, [an_hour_on + 20]);
+}
