@@ -152,9 +152,6 @@ pub enum PacketError {
     /// A packet type other than 0x01–0x06.
     #[error("unknown packet type {0:#04x}")]
     UnknownType(u8),
-    /// An IP address that is neither 4 nor 16 bytes.
-    #[error("IP address of {0} bytes")]
-    InvalidIp(usize),
     /// A port of more than 2 bytes.
     #[error("port of {0} bytes")]
     InvalidPort(usize),
@@ -331,7 +328,7 @@ fn decode_message(kind: u8, data: &[u8]) -> Result<Message, PacketError> {
             let mut entries = list.list()?;
             let mut nodes = Vec::new();
             while !entries.is_empty() {
-                nodes.push(decode_node(&mut entries.list()?)?);
+                nodes.extend(decode_node(&mut entries.list()?)?);
             }
             Message::Neighbours(Neighbours {
                 nodes,
@@ -360,13 +357,16 @@ fn optional_seq(list: &mut Rlp<'_>) -> Option<u64> {
     Some(seq)
 }
 
-fn decode_ip(bytes: &[u8]) -> Result<IpAddr, PacketError> {
+/// An IP address of 4 or 16 bytes; go-ethereum reads a byte string of any length there (its
+/// own Pings carry an empty one when it knows no endpoint), so other lengths are not an error
+/// of the packet: `None`.
+fn decode_ip(bytes: &[u8]) -> Option<IpAddr> {
     if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
-        Ok(IpAddr::V4(Ipv4Addr::from(v4)))
-    } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
-        Ok(IpAddr::V6(Ipv6Addr::from(v6)).to_canonical())
+        Some(IpAddr::V4(Ipv4Addr::from(v4)))
     } else {
-        Err(PacketError::InvalidIp(bytes.len()))
+        <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|v6| IpAddr::V6(Ipv6Addr::from(v6)).to_canonical())
     }
 }
 
@@ -380,10 +380,12 @@ fn decode_port(fields: &mut Rlp<'_>) -> Result<u16, PacketError> {
     Ok(bytes.iter().fold(0, |port, b| (port << 8) | u16::from(*b)))
 }
 
+/// An endpoint whose IP is not an address reads as unspecified: nothing takes an address
+/// from a Ping's `from`, and address votes ignore an unspecified `to`.
 fn decode_endpoint(list: &mut Rlp<'_>) -> Result<Endpoint, PacketError> {
     let mut fields = list.list()?;
     let endpoint = Endpoint {
-        ip: decode_ip(fields.bytes()?)?,
+        ip: decode_ip(fields.bytes()?).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         udp_port: decode_port(&mut fields)?,
         tcp_port: decode_port(&mut fields)?,
     };
@@ -391,15 +393,20 @@ fn decode_endpoint(list: &mut Rlp<'_>) -> Result<Endpoint, PacketError> {
     Ok(endpoint)
 }
 
-fn decode_node(fields: &mut Rlp<'_>) -> Result<NodeRecord, PacketError> {
-    let node = NodeRecord {
-        ip: decode_ip(fields.bytes()?)?,
-        udp_port: decode_port(fields)?,
-        tcp_port: decode_port(fields)?,
-        id: fields.decode()?,
-    };
+/// A Neighbours entry; `None` for one whose IP is not an address, which is skipped as
+/// go-ethereum skips it (the rest of the packet still counts).
+fn decode_node(fields: &mut Rlp<'_>) -> Result<Option<NodeRecord>, PacketError> {
+    let ip = decode_ip(fields.bytes()?);
+    let udp_port = decode_port(fields)?;
+    let tcp_port = decode_port(fields)?;
+    let id = fields.decode()?;
     fields.skip_rest()?;
-    Ok(node)
+    Ok(ip.map(|ip| NodeRecord {
+        ip,
+        udp_port,
+        tcp_port,
+        id,
+    }))
 }
 
 fn ip_payload(ip: &IpAddr) -> ([u8; 16], usize) {

@@ -190,3 +190,59 @@ fn ports_with_a_leading_zero_byte_are_accepted() {
         PacketError::InvalidPort(3)
     );
 }
+
+/// go-ethereum reads an IP of any length (its own Pings carry an empty one when it knows no
+/// endpoint): a Ping with one decodes with that IP unspecified, and a Neighbours entry with
+/// one is skipped while the others count.
+#[test]
+fn ips_of_other_lengths_are_not_errors_of_the_packet() {
+    use devp2p_rlp_codec::{Header, encode_to_vec};
+    let list = |items: &[Vec<u8>]| {
+        let payload = items.concat();
+        let mut out = Vec::new();
+        Header::list(payload.len()).encode(&mut out);
+        out.extend(payload);
+        out
+    };
+    let key = SigningKey::from_slice(&[3; 32]).unwrap();
+    let expiration = encode_to_vec(&1_700_000_020u64);
+    let endpoint = |ip: &[u8]| {
+        list(&[
+            encode_to_vec(ip),
+            encode_to_vec(&30303u16),
+            encode_to_vec(&0u16),
+        ])
+    };
+    let ping = list(&[
+        encode_to_vec(&4u64),
+        endpoint(&[]),
+        endpoint(&[127, 0, 0, 1]),
+        expiration.clone(),
+    ]);
+    let packet = wire::encode_packet(&key, 0x01, &ping).0;
+    let Message::Ping(decoded) = wire::decode(&packet).unwrap().message else {
+        panic!("not a Ping")
+    };
+    assert!(decoded.from.ip.is_unspecified());
+    assert_eq!(decoded.to.ip, IpAddr::from([127, 0, 0, 1]));
+
+    let node = |ip: &[u8], id: u8| {
+        list(&[
+            encode_to_vec(ip),
+            encode_to_vec(&30303u16),
+            encode_to_vec(&30303u16),
+            encode_to_vec(&[id; 64][..]),
+        ])
+    };
+    let entries = list(&[
+        node(&[10, 0, 0, 1], 1),
+        node(&[1, 2, 3, 4, 5], 2),
+        node(&[10, 0, 0, 3], 3),
+    ]);
+    let packet = wire::encode_packet(&key, 0x04, &list(&[entries, expiration])).0;
+    let Message::Neighbours(decoded) = wire::decode(&packet).unwrap().message else {
+        panic!("not Neighbours")
+    };
+    let ids: Vec<u8> = decoded.nodes.iter().map(|n| n.id.0[0]).collect();
+    assert_eq!(ids, [1, 3]);
+}
