@@ -50,11 +50,13 @@ pub struct Config {
     pub max_lookups: usize,
     /// Records we return to one FINDNODE at most. Default 16 (go-ethereum).
     pub max_nodes_returned: usize,
-    /// Records per NODES message: 3 records of up to 300 bytes keep a packet under 1280 bytes
-    /// (go-ethereum sends 3 too). Default 3.
-    pub nodes_per_message: usize,
+    /// Bytes of records in one NODES message we send: records are packed in order while they
+    /// fit (one always goes), as go-ethereum packs them. Default 1000, go-ethereum's: with the
+    /// packet's framing and the message's other fields a packet stays under 1280 bytes, and
+    /// 16 records of a usual size go in 2 or 3 messages (go-ethereum reads at most 5).
+    pub nodes_message_bytes: usize,
     /// NODES messages accepted in answer to one FINDNODE; a larger `total` is cut to this (0
-    /// counts as 1). Default 6: 16 records 3 at a time.
+    /// counts as 1). Default 6: 16 records of the largest size (300 bytes), 3 to a message.
     pub max_nodes_messages: u64,
     /// Records of the answer to one FINDNODE of ours that are verified (an ECDSA check each)
     /// at most, across its NODES messages; further ones are dropped unread. Default 16, the
@@ -105,7 +107,7 @@ impl Default for Config {
             lookup_candidates: 64,
             max_lookups: 16,
             max_nodes_returned: 16,
-            nodes_per_message: 3,
+            nodes_message_bytes: 1000,
             max_nodes_messages: 6,
             max_nodes_accepted: 16,
             revalidate_interval: Duration::from_secs(5),
@@ -994,19 +996,27 @@ impl Discv5 {
             }
         }
         records.truncate(self.config.max_nodes_returned);
-        let chunks: Vec<&[Enr]> = if records.is_empty() {
-            vec![&[]]
-        } else {
-            records
-                .chunks(self.config.nodes_per_message.max(1))
-                .collect()
-        };
-        let total = chunks.len() as u64;
-        for chunk in chunks {
+        let mut messages: Vec<(usize, Vec<RawRecord>)> = Vec::new();
+        for record in &records {
+            let raw = RawRecord::from(record);
+            let size = raw.as_bytes().len();
+            match messages.last_mut() {
+                Some((filled, enrs)) if *filled + size <= self.config.nodes_message_bytes => {
+                    *filled += size;
+                    enrs.push(raw);
+                }
+                _ => messages.push((size, vec![raw])),
+            }
+        }
+        if messages.is_empty() {
+            messages.push((0, Vec::new()));
+        }
+        let total = messages.len() as u64;
+        for (_, enrs) in messages {
             let message = Message::Nodes {
                 req_id,
                 total,
-                enrs: chunk.iter().map(RawRecord::from).collect(),
+                enrs,
             };
             self.sessions.reply(node, &message);
         }

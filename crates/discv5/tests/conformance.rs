@@ -361,6 +361,7 @@ async fn findnode_for_populated_distances_returns_them_all_across_nodes_messages
     .await;
     let mut records = Vec::new();
     let mut messages = 0;
+    let mut filled: Vec<usize> = Vec::new();
     let mut expected_total = None;
     loop {
         let Message::Nodes {
@@ -377,14 +378,27 @@ async fn findnode_for_populated_distances_returns_them_all_across_nodes_messages
             total,
             "total must not change"
         );
-        assert!(enrs.len() <= 3);
+        // Packed as go-ethereum packs them: at most 1000 bytes of records a message, and each
+        // message full (the next record would not have fitted).
+        let sizes: Vec<usize> = enrs.iter().map(|r| r.as_bytes().len()).collect();
+        let bytes: usize = sizes.iter().sum();
+        assert!(bytes <= 1000, "{bytes} bytes of records");
+        if let (Some(previous), Some(first)) = (filled.last(), sizes.first()) {
+            assert!(
+                previous + first > 1000,
+                "{previous} + {first} bytes would have fitted"
+            );
+        }
+        filled.push(bytes);
         records.extend(enrs.iter().map(|r| r.verify().unwrap()));
         messages += 1;
         if messages == total {
             break;
         }
     }
+    // Ten records of about 140 bytes each are more than one message holds.
     assert!(messages > 1, "ten records take several NODES messages");
+    assert!(messages <= 5, "go-ethereum reads at most 5 NODES messages");
     // The peer's own record may be among them: its handshake put it in the table too.
     let mut got: Vec<NodeId> = records
         .iter()
