@@ -8,9 +8,10 @@
 //! answering it succeeds or the challenge expires. A handshake costs signature checks only
 //! once it has a challenge to answer and its IP is within the handshake rate limit; one that
 //! fails leaves the challenge for the real node. When both sides start a handshake at once and
-//! the two cross, both keep the session the lower node id started (and still read messages
-//! sent in the other), instead of each ending up with the other's keys; should the lower id's
-//! handshake be lost, the other node's repeated WHOAREYOU makes it take the other session.
+//! the two cross, we write in the session we started and read in both, which is where
+//! go-ethereum writes and reads (it keeps the session of the last handshake it stored: ours,
+//! which reaches it after it sent its own); should our handshake be lost, the node's repeated
+//! WHOAREYOU makes us take its session.
 //!
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
@@ -133,8 +134,8 @@ pub struct Transmit {
 struct Session {
     write: SessionKey,
     read: SessionKey,
-    /// When handshakes from both sides crossed: the keys, `(write, read)`, of the session not
-    /// kept. Its read key decrypts what the node sent in it before it learned of the other.
+    /// When handshakes from both sides crossed: the keys, `(write, read)`, of the session we
+    /// do not write in. Its read key decrypts what the node sends in it.
     other: Option<(SessionKey, SessionKey)>,
     /// For a session we started: the nonce the WHOAREYOU we answered named. Should the node
     /// repeat that WHOAREYOU, our handshake never reached it.
@@ -468,7 +469,7 @@ impl Sessions {
         {
             self.clock += 1;
             let clock = self.clock;
-            // A crossing is settled once the node writes in the session we kept, long enough
+            // A crossing is settled once the node writes in the session we write in, long enough
             // after it (its challenge has expired; what it sent in the other has arrived).
             let settled = in_current
                 && now.saturating_duration_since(session.established)
@@ -729,20 +730,17 @@ impl Sessions {
         };
         match self.sessions.get_mut(&key) {
             // Both sides started a handshake at once, and each answered the other's: two
-            // sessions. Both sides keep the one the lower node id started, so that they write
-            // with the same keys, and read with the other's too what was sent in it meanwhile.
+            // sessions. We write in the one we started and read in both. go-ethereum keeps the
+            // session of the last handshake it stored, and ours (answering its challenge)
+            // reaches it after it sent its own: it writes and reads in ours too. A node of ours
+            // writes in its own, which we read as the other.
             Some(ours)
                 if ours.opened_by.is_some()
                     && now < ours.established + self.config.handshake_timeout =>
             {
-                if self.id < handshake.src_id {
-                    ours.other = Some((theirs.write, theirs.read));
-                    if let Some(nonce) = ours.opened_by {
-                        self.note_opened_by(nonce, key);
-                    }
-                } else {
-                    let other = Some((ours.write, ours.read));
-                    self.insert_session(key, Session { other, ..theirs });
+                ours.other = Some((theirs.write, theirs.read));
+                if let Some(nonce) = ours.opened_by {
+                    self.note_opened_by(nonce, key);
                 }
             }
             _ => self.insert_session(key, theirs),
@@ -950,6 +948,51 @@ mod tests {
         }
         let order: Vec<Nonce> = s.sent.queued().copied().collect();
         assert_eq!(order, [sent[0], sent[4]]);
+        Ok(())
+    }
+
+    /// After handshakes cross, each side writes in the session it started (whatever the order
+    /// of the node ids), which is where go-ethereum, keeping the last handshake it stored,
+    /// writes and reads; the other session is kept for reading.
+    #[test]
+    fn a_crossing_leaves_each_side_writing_in_its_own_session() -> Result<(), devp2p_enr::EnrError>
+    {
+        let now = start();
+        let node = |i: u8| -> Result<(Sessions, Enr, SocketAddr), devp2p_enr::EnrError> {
+            let key = SigningKey::from_slice(&[i; 32])
+                .map_err(|_| devp2p_enr::EnrError::InvalidPublicKey)?;
+            let port = 9000 + u16::from(i);
+            let record = Enr::builder().udp(port).build(&key)?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let sessions = Sessions::new(key, record.clone(), SessionConfig::default(), [i; 32]);
+            Ok((sessions, record, addr))
+        };
+        let ping = |i: u8| Message::Ping {
+            req_id: RequestId::from([i; 8]),
+            enr_seq: 1,
+        };
+        let (mut a, a_record, a_addr) = node(1)?;
+        let (mut b, b_record, b_addr) = node(2)?;
+        assert!(a.send(now, &b_record, b_addr, ping(1)));
+        assert!(b.send(now, &a_record, a_addr, ping(2)));
+        // Random packets, WHOAREYOUs, handshakes: each round's packets all in flight at once.
+        for _ in 0..3 {
+            let from_a: Vec<Transmit> = std::iter::from_fn(|| a.poll_transmit()).collect();
+            let from_b: Vec<Transmit> = std::iter::from_fn(|| b.poll_transmit()).collect();
+            for t in &from_a {
+                b.handle_datagram(now, a_addr, &t.bytes, |_| None);
+            }
+            for t in &from_b {
+                a.handle_datagram(now, b_addr, &t.bytes, |_| None);
+            }
+        }
+        for (sessions, peer) in [
+            (&a, (b_record.node_id(), b_addr)),
+            (&b, (a_record.node_id(), a_addr)),
+        ] {
+            let session = sessions.sessions.get(&peer);
+            assert!(session.is_some_and(|s| s.opened_by.is_some() && s.other.is_some()));
+        }
         Ok(())
     }
 }

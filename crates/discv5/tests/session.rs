@@ -786,11 +786,12 @@ fn messages(events: &[SessionEvent]) -> Vec<Message> {
 
 #[test]
 fn handshakes_that_cross_leave_both_sides_with_one_session() {
-    // Both orders of the node ids: the session the lower id started is the one both keep.
+    // Both orders of the node ids: each side writes in the session it started (where
+    // go-ethereum writes and reads) and reads in both.
     for (a_seed, b_seed) in [(1, 2), (2, 1)] {
         let now = Instant::now();
         let (mut a, mut b, at_a, at_b) = crossing(a_seed, b_seed);
-        // The second messages went in the session the other side did not keep.
+        // The second messages went in each sender's own session, read as the other's.
         assert_eq!(messages(&at_a), [ping(2), ping(6)], "{a_seed}/{b_seed}");
         assert_eq!(messages(&at_b), [ping(1), ping(5)], "{a_seed}/{b_seed}");
         // Each side now writes with keys the other reads, both ways.
@@ -841,7 +842,7 @@ fn a_whoareyou_after_the_nodes_own_handshake_uses_its_session() {
 fn a_handshake_lost_while_crossing_is_made_good_by_the_repeated_challenge() {
     let now = Instant::now();
     let (mut x, mut y) = (node(1, 9001), node(2, 9002));
-    // `lo` has the lower node id: both sides would keep the session it starts.
+    // Either side could lose its handshake; here the one with the lower node id does.
     let (lo, hi) = if x.enr.node_id() < y.enr.node_id() {
         (&mut x, &mut y)
     } else {
