@@ -9,9 +9,9 @@
 //! once it has a challenge to answer and its IP is within the handshake rate limit; one that
 //! fails leaves the challenge for the real node. When both sides start a handshake at once and
 //! the two cross, we write in the session we started and read in both, which is where
-//! go-ethereum writes and reads (it keeps the session of the last handshake it stored: ours,
-//! which reaches it after it sent its own); should our handshake be lost, the node's repeated
-//! WHOAREYOU makes us take its session.
+//! go-ethereum writes and reads as a rule (it keeps the session of the last handshake it
+//! stored, usually ours); should our handshake be lost, the node's repeated WHOAREYOU makes us
+//! take its session.
 //!
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
@@ -137,6 +137,9 @@ struct Session {
     /// When handshakes from both sides crossed: the keys, `(write, read)`, of the session we
     /// do not write in. Its read key decrypts what the node sends in it.
     other: Option<(SessionKey, SessionKey)>,
+    /// The node's last message decrypted under `other`'s read key, which is tried first then:
+    /// two of our nodes whose handshakes crossed each write in their own session for good.
+    other_first: bool,
     /// For a session we started: the nonce the WHOAREYOU we answered named. Should the node
     /// repeat that WHOAREYOU, our handshake never reached it.
     opened_by: Option<Nonce>,
@@ -460,12 +463,19 @@ impl Sessions {
             crypto::decrypt_message(read, &header.nonce, ciphertext, message_ad).ok()
         };
         if let Some(session) = self.sessions.get(&key)
-            && let Some((plain, in_current)) = decrypt(&session.read)
-                .map(|plain| (plain, true))
-                .or_else(|| {
-                    let (_, read) = session.other?;
-                    decrypt(&read).map(|plain| (plain, false))
-                })
+            && let Some((plain, in_current)) = {
+                let current = Some((session.read, true));
+                let other = session.other.map(|(_, read)| (read, false));
+                let order = if session.other_first {
+                    [other, current]
+                } else {
+                    [current, other]
+                };
+                order
+                    .into_iter()
+                    .flatten()
+                    .find_map(|(read, current)| decrypt(&read).map(|plain| (plain, current)))
+            }
         {
             self.clock += 1;
             let clock = self.clock;
@@ -476,6 +486,7 @@ impl Sessions {
                     >= self.config.handshake_timeout;
             if let Some(session) = self.sessions.get_mut(&key) {
                 session.last_used = clock;
+                session.other_first = !in_current;
                 if settled {
                     session.other = None;
                     if let Some(nonce) = session.opened_by {
@@ -570,6 +581,7 @@ impl Sessions {
             {
                 session.other = Some((session.write, session.read));
                 (session.write, session.read, session.opened_by) = (write, read, None);
+                session.other_first = false;
                 self.opened_by.remove(nonce);
             }
             // Otherwise not an answer to anything we sent: ignored.
@@ -647,6 +659,7 @@ impl Sessions {
                 write: keys.initiator_key,
                 read: keys.recipient_key,
                 other: None,
+                other_first: false,
                 opened_by: Some(outgoing_nonce),
                 established: now,
                 last_used: 0,
@@ -724,6 +737,7 @@ impl Sessions {
             write: keys.recipient_key,
             read: keys.initiator_key,
             other: None,
+            other_first: false,
             opened_by: None,
             established: now,
             last_used: 0,
@@ -731,9 +745,11 @@ impl Sessions {
         match self.sessions.get_mut(&key) {
             // Both sides started a handshake at once, and each answered the other's: two
             // sessions. We write in the one we started and read in both. go-ethereum keeps the
-            // session of the last handshake it stored, and ours (answering its challenge)
-            // reaches it after it sent its own: it writes and reads in ours too. A node of ours
-            // writes in its own, which we read as the other.
+            // session of the last handshake it stored, which is ours when, as usual, ours
+            // reaches it after it answered our challenge: it writes and reads in ours too (in
+            // the narrower case where ours arrives first, it ends on its own, and our replies
+            // go unread until the session is redone). A node of ours writes in its own, which
+            // we read as the other.
             Some(ours)
                 if ours.opened_by.is_some()
                     && now < ours.established + self.config.handshake_timeout =>
@@ -926,6 +942,7 @@ mod tests {
             write: [3; 16],
             read: [4; 16],
             other: None,
+            other_first: false,
             opened_by: None,
             established: now,
             last_used: 0,
@@ -993,6 +1010,18 @@ mod tests {
             let session = sessions.sessions.get(&peer);
             assert!(session.is_some_and(|s| s.opened_by.is_some() && s.other.is_some()));
         }
+        // What A writes, B reads under the other session's key, and tries that key first next.
+        while b.poll_event().is_some() {}
+        assert!(a.send(now, &b_record, b_addr, ping(3)));
+        for t in std::iter::from_fn(|| a.poll_transmit()).collect::<Vec<_>>() {
+            b.handle_datagram(now, a_addr, &t.bytes, |_| None);
+        }
+        assert!(matches!(
+            b.poll_event(),
+            Some(SessionEvent::Message { message, .. }) if message == ping(3)
+        ));
+        let at_b = b.sessions.get(&(a_record.node_id(), a_addr));
+        assert!(at_b.is_some_and(|s| s.other_first));
         Ok(())
     }
 }
