@@ -39,7 +39,10 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
                 .args(["bench", "-p", "devp2p-discv5", "--all-features"])
                 .args(["--bench", "sigp"])
                 .current_dir(root());
-            run_command(&mut cmd)?;
+            // Core 0 may be outside this process's cpuset (a container): the runs above stand.
+            if let Err(e) = run_command(&mut cmd) {
+                println!("(no run pinned to one core: {e})");
+            }
         } else {
             println!("(taskset not found: no run pinned to one core)");
         }
