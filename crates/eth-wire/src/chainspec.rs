@@ -180,8 +180,7 @@ impl ChainSpec {
     /// the fork keys of go-ethereum's `ChainConfig`, `homesteadBlock` to `mergeNetsplitBlock`
     /// and `shanghaiTime` to `ubtTime`. Other keys are ignored, as go-ethereum ignores them,
     /// even those named like forks (a `verkleTime` from an older go-ethereum is not a fork of
-    /// today's). The genesis hash is
-    /// given, as it needs the genesis header (see `Genesis`).
+    /// today's). The genesis hash is given, as it needs the genesis header (see `Genesis`).
     pub fn from_geth_genesis(json: &str, genesis_hash: B256) -> Result<Self, GenesisError> {
         let genesis: Value =
             serde_json::from_str(json).map_err(|e| GenesisError::Json(e.to_string()))?;

@@ -247,8 +247,8 @@ impl<V> Table<V> {
     }
 
     /// Removes `id` (e.g. after a failed revalidation). The most recent replacement of its
-    /// bucket takes its place and is named in the result. An `id`
-    /// only in a replacement cache is dropped from it, and the result is `None`.
+    /// bucket takes its place and is named in the result. An `id` only in a replacement cache
+    /// is dropped from it, and the result is `None`.
     pub fn remove(&mut self, id: &NodeId) -> Option<Removed<V>> {
         let bucket = bucket_index(&self.local, id).and_then(|i| self.buckets.get_mut(i))?;
         let Some(pos) = bucket.position(id) else {
