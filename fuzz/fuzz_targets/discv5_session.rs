@@ -147,7 +147,7 @@ fn exchange(node: &mut Discv5, peer: &mut Sessions, now: Instant, requests: &mut
                 node: from, req_id, ..
             } = event
             {
-                node.talk_response(&from, req_id, b"answer".to_vec());
+                node.talk_response(now, &from, req_id, b"answer".to_vec());
             }
         }
         if !moved {

@@ -492,12 +492,13 @@ impl Discv5 {
     /// the node is gone, or the response does not fit in a packet (over about 1150 bytes).
     pub fn talk_response(
         &mut self,
+        now: Instant,
         node: &NodeAddress,
         req_id: RequestId,
         response: Vec<u8>,
     ) -> bool {
         self.sessions
-            .reply(node, &Message::TalkResp { req_id, response })
+            .reply(now, node, &Message::TalkResp { req_id, response })
     }
 
     /// Starts a lookup of the nodes closest to `target`; it ends with
@@ -814,9 +815,11 @@ impl Discv5 {
                     ip: node.addr.ip(),
                     port: node.addr.port(),
                 };
-                self.sessions.reply(node, &pong);
+                self.sessions.reply(now, node, &pong);
             }
-            Message::FindNode { req_id, distances } => self.on_find_node(node, req_id, &distances),
+            Message::FindNode { req_id, distances } => {
+                self.on_find_node(now, node, req_id, &distances);
+            }
             Message::TalkReq {
                 req_id,
                 protocol,
@@ -831,6 +834,7 @@ impl Discv5 {
                     });
                 } else {
                     self.sessions.reply(
+                        now,
                         node,
                         &Message::TalkResp {
                             req_id,
@@ -965,7 +969,13 @@ impl Discv5 {
         }
     }
 
-    fn on_find_node(&mut self, node: &NodeAddress, req_id: RequestId, distances: &[u16]) {
+    fn on_find_node(
+        &mut self,
+        now: Instant,
+        node: &NodeAddress,
+        req_id: RequestId,
+        distances: &[u16],
+    ) {
         let mut records: Vec<Enr> = Vec::new();
         let mut seen: Vec<u16> = Vec::new();
         for &distance in distances {
@@ -1018,7 +1028,7 @@ impl Discv5 {
                 total,
                 enrs,
             };
-            self.sessions.reply(node, &message);
+            self.sessions.reply(now, node, &message);
         }
     }
 

@@ -62,8 +62,8 @@ impl TalkRequest {
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
         let (node, req_id) = (self.node, self.req_id);
         let owner = self.owner.upgrade().ok_or(DriverError::Stopped)?;
-        owner.call(|state, _| {
-            state.core.talk_response(&node, req_id, response);
+        owner.call(|state, now| {
+            state.core.talk_response(now, &node, req_id, response);
         })
     }
 }
@@ -513,7 +513,9 @@ fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut 
                 });
             // Nobody to answer (handler gone or full): say we have nothing.
             if !delivered {
-                state.core.talk_response(node, *req_id, Vec::new());
+                state
+                    .core
+                    .talk_response(Instant::now(), node, *req_id, Vec::new());
             }
         }
         _ => {}

@@ -140,6 +140,10 @@ struct Session {
     /// The node's last message decrypted under `other`'s read key, which is tried first then:
     /// two of our nodes whose handshakes crossed each write in their own session for good.
     other_first: bool,
+    /// While crossed: the node's record. go-ethereum may keep only its own session (when ours
+    /// reached it first) and answer what we write in ours with a WHOAREYOU; a reply is then
+    /// kept in `sent` like a request, so that it goes again in a new handshake.
+    record: Option<Enr>,
     /// For a session we started: the nonce the WHOAREYOU we answered named. Should the node
     /// repeat that WHOAREYOU, our handshake never reached it.
     opened_by: Option<Nonce>,
@@ -360,8 +364,10 @@ impl Sessions {
 
     /// Sends `message` in the existing session with `node` (an answer to what came in it);
     /// false when there is none, or when the message does not fit in a packet
-    /// ([`MAX_MESSAGE_SIZE`](wire::MAX_MESSAGE_SIZE)).
-    pub fn reply(&mut self, node: &NodeAddress, message: &Message) -> bool {
+    /// ([`MAX_MESSAGE_SIZE`](wire::MAX_MESSAGE_SIZE)). In a session whose handshake crossed
+    /// the node's, the node may not read it and answer with a WHOAREYOU: then it goes again,
+    /// in a new handshake.
+    pub fn reply(&mut self, now: Instant, node: &NodeAddress, message: &Message) -> bool {
         let key = (node.id, node.addr);
         let Some(session) = self.sessions.get_mut(&key) else {
             return false;
@@ -369,8 +375,21 @@ impl Sessions {
         self.clock += 1;
         session.last_used = self.clock;
         let write = session.write;
-        self.send_in_session(&node.id, node.addr, &write, message)
-            .is_some()
+        let crossed = session.record.clone();
+        let Some(nonce) = self.send_in_session(&node.id, node.addr, &write, message) else {
+            return false;
+        };
+        if let Some(record) = crossed {
+            self.sent.expire(now);
+            let sent = Sent {
+                record,
+                addr: node.addr,
+                message: message.clone(),
+            };
+            self.sent
+                .insert(nonce, sent, now + self.config.handshake_timeout);
+        }
+        true
     }
 
     /// Handles a datagram from `from`. `known` gives the record we hold for a node id, if any:
@@ -489,6 +508,7 @@ impl Sessions {
                 session.other_first = !in_current;
                 if settled {
                     session.other = None;
+                    session.record = None;
                     if let Some(nonce) = session.opened_by {
                         self.opened_by.remove(&nonce);
                     }
@@ -660,6 +680,7 @@ impl Sessions {
                 read: keys.recipient_key,
                 other: None,
                 other_first: false,
+                record: None,
                 opened_by: Some(outgoing_nonce),
                 established: now,
                 last_used: 0,
@@ -738,6 +759,7 @@ impl Sessions {
             read: keys.initiator_key,
             other: None,
             other_first: false,
+            record: None,
             opened_by: None,
             established: now,
             last_used: 0,
@@ -746,15 +768,17 @@ impl Sessions {
             // Both sides started a handshake at once, and each answered the other's: two
             // sessions. We write in the one we started and read in both. go-ethereum keeps the
             // session of the last handshake it stored, which is ours when, as usual, ours
-            // reaches it after it answered our challenge: it writes and reads in ours too (in
-            // the narrower case where ours arrives first, it ends on its own, and our replies
-            // go unread until the session is redone). A node of ours writes in its own, which
-            // we read as the other.
+            // reaches it after it answered our challenge: it writes and reads in ours too. In
+            // the narrower case where ours arrives first, it ends on its own and answers what
+            // we write with a WHOAREYOU; the record kept here lets a reply go again in a new
+            // handshake, as a request does. A node of ours writes in its own, which we read as
+            // the other.
             Some(ours)
                 if ours.opened_by.is_some()
                     && now < ours.established + self.config.handshake_timeout =>
             {
                 ours.other = Some((theirs.write, theirs.read));
+                ours.record = Some(record.clone());
                 if let Some(nonce) = ours.opened_by {
                     self.note_opened_by(nonce, key);
                 }
@@ -943,6 +967,7 @@ mod tests {
             read: [4; 16],
             other: None,
             other_first: false,
+            record: None,
             opened_by: None,
             established: now,
             last_used: 0,
@@ -968,13 +993,25 @@ mod tests {
         Ok(())
     }
 
-    /// After handshakes cross, each side writes in the session it started (whatever the order
-    /// of the node ids), which is where go-ethereum, keeping the last handshake it stored,
-    /// writes and reads; the other session is kept for reading.
-    #[test]
-    fn a_crossing_leaves_each_side_writing_in_its_own_session() -> Result<(), devp2p_enr::EnrError>
-    {
-        let now = start();
+    /// Two nodes whose handshakes crossed: each sent a PING at once, and each round's packets
+    /// were all in flight together.
+    struct Crossed {
+        a: Sessions,
+        a_record: Enr,
+        a_addr: SocketAddr,
+        b: Sessions,
+        b_record: Enr,
+        b_addr: SocketAddr,
+    }
+
+    fn ping(i: u8) -> Message {
+        Message::Ping {
+            req_id: RequestId::from([i; 8]),
+            enr_seq: 1,
+        }
+    }
+
+    fn crossed(now: Instant) -> Result<Crossed, devp2p_enr::EnrError> {
         let node = |i: u8| -> Result<(Sessions, Enr, SocketAddr), devp2p_enr::EnrError> {
             let key = SigningKey::from_slice(&[i; 32])
                 .map_err(|_| devp2p_enr::EnrError::InvalidPublicKey)?;
@@ -984,15 +1021,11 @@ mod tests {
             let sessions = Sessions::new(key, record.clone(), SessionConfig::default(), [i; 32]);
             Ok((sessions, record, addr))
         };
-        let ping = |i: u8| Message::Ping {
-            req_id: RequestId::from([i; 8]),
-            enr_seq: 1,
-        };
         let (mut a, a_record, a_addr) = node(1)?;
         let (mut b, b_record, b_addr) = node(2)?;
         assert!(a.send(now, &b_record, b_addr, ping(1)));
         assert!(b.send(now, &a_record, a_addr, ping(2)));
-        // Random packets, WHOAREYOUs, handshakes: each round's packets all in flight at once.
+        // Random packets, WHOAREYOUs, handshakes.
         for _ in 0..3 {
             let from_a: Vec<Transmit> = std::iter::from_fn(|| a.poll_transmit()).collect();
             let from_b: Vec<Transmit> = std::iter::from_fn(|| b.poll_transmit()).collect();
@@ -1010,18 +1043,95 @@ mod tests {
             let session = sessions.sessions.get(&peer);
             assert!(session.is_some_and(|s| s.opened_by.is_some() && s.other.is_some()));
         }
-        // What A writes, B reads under the other session's key, and tries that key first next.
-        while b.poll_event().is_some() {}
-        assert!(a.send(now, &b_record, b_addr, ping(3)));
-        for t in std::iter::from_fn(|| a.poll_transmit()).collect::<Vec<_>>() {
-            b.handle_datagram(now, a_addr, &t.bytes, |_| None);
+        while a.poll_event().is_some() || b.poll_event().is_some() {}
+        Ok(Crossed {
+            a,
+            a_record,
+            a_addr,
+            b,
+            b_record,
+            b_addr,
+        })
+    }
+
+    /// Delivers what `from` has to send to `to`.
+    fn deliver(from: &mut Sessions, from_addr: SocketAddr, to: &mut Sessions, now: Instant) {
+        for t in std::iter::from_fn(|| from.poll_transmit()).collect::<Vec<_>>() {
+            to.handle_datagram(now, from_addr, &t.bytes, |_| None);
         }
+    }
+
+    /// After handshakes cross, each side writes in the session it started (whatever the order
+    /// of the node ids), which is where go-ethereum, keeping the last handshake it stored,
+    /// writes and reads; the other session is kept for reading.
+    #[test]
+    fn a_crossing_leaves_each_side_writing_in_its_own_session() -> Result<(), devp2p_enr::EnrError>
+    {
+        let now = start();
+        let Crossed {
+            mut a,
+            a_record,
+            a_addr,
+            mut b,
+            b_record,
+            b_addr,
+        } = crossed(now)?;
+        // What A writes, B reads under the other session's key, and tries that key first next.
+        assert!(a.send(now, &b_record, b_addr, ping(3)));
+        deliver(&mut a, a_addr, &mut b, now);
         assert!(matches!(
             b.poll_event(),
             Some(SessionEvent::Message { message, .. }) if message == ping(3)
         ));
         let at_b = b.sessions.get(&(a_record.node_id(), a_addr));
         assert!(at_b.is_some_and(|s| s.other_first));
+        Ok(())
+    }
+
+    /// go-ethereum keeps one session per node: when our handshake reached it before it sent
+    /// its own, it keeps its own, and cannot read ours. Our reply there gets a WHOAREYOU, and
+    /// goes again in a new handshake.
+    #[test]
+    fn a_reply_the_node_cannot_read_after_a_crossing_goes_again_in_a_handshake()
+    -> Result<(), devp2p_enr::EnrError> {
+        let now = start();
+        let Crossed {
+            mut a,
+            a_record,
+            a_addr,
+            mut b,
+            b_addr,
+            ..
+        } = crossed(now)?;
+        // B forgets A's session, as go-ethereum would: it reads and writes only its own.
+        if let Some(session) = b.sessions.get_mut(&(a_record.node_id(), a_addr)) {
+            session.other = None;
+        }
+        assert!(b.send(now, &a_record, a_addr, ping(4)));
+        deliver(&mut b, b_addr, &mut a, now);
+        let Some(SessionEvent::Message { node, message }) = a.poll_event() else {
+            panic!("A did not read B's PING");
+        };
+        assert_eq!(message, ping(4));
+        let pong = Message::Pong {
+            req_id: RequestId::from([4; 8]),
+            enr_seq: 1,
+            ip: b_addr.ip(),
+            port: b_addr.port(),
+        };
+        assert!(a.reply(now, &node, &pong));
+        // The PONG B cannot read, B's WHOAREYOU, and A's handshake carrying the PONG again.
+        deliver(&mut a, a_addr, &mut b, now);
+        assert_eq!(b.poll_event(), None);
+        deliver(&mut b, b_addr, &mut a, now);
+        deliver(&mut a, a_addr, &mut b, now);
+        let events: Vec<SessionEvent> = std::iter::from_fn(|| b.poll_event()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SessionEvent::Message { message, .. } if *message == pong)),
+            "{events:?}"
+        );
         Ok(())
     }
 }

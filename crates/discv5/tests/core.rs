@@ -230,7 +230,11 @@ fn talkreq_unknown_protocol_gets_an_empty_answer_and_registered_ones_reach_the_a
         (protocol.as_slice(), request.as_slice()),
         (&b"echo"[..], &b"hello"[..])
     );
-    assert!(net.node(1).talk_response(&node, req_id, b"HELLO".to_vec()));
+    let now = net.now;
+    assert!(
+        net.node(1)
+            .talk_response(now, &node, req_id, b"HELLO".to_vec())
+    );
     net.run(Duration::from_millis(100));
     let answer = net.take_events(0).into_iter().find_map(|e| match e {
         Event::TalkResponse { id, result } if id == echo => Some(result),
@@ -515,7 +519,7 @@ fn taken_from_an_answer_of(records: &[Enr]) -> Vec<Event> {
         total: 1,
         enrs: records.iter().map(RawRecord::from).collect(),
     };
-    assert!(peer.sessions.reply(&from, &answer));
+    assert!(peer.sessions.reply(net.now, &from, &answer));
     peer.exchange(&mut net, 0);
     answers(&mut net, 0)
 }
@@ -773,13 +777,13 @@ fn only_the_matching_kind_of_message_answers_a_request() {
         pong(find_id),
         talk_resp(find_id),
     ] {
-        assert!(peer.sessions.reply(&from, &wrong));
+        assert!(peer.sessions.reply(net.now, &from, &wrong));
     }
     peer.exchange(&mut net, 0);
     assert_eq!(answers(&mut net, 0), [], "a wrong kind of answer was taken");
 
     for right in [pong(ping_id), talk_resp(talk_id), nodes(find_id, &record)] {
-        assert!(peer.sessions.reply(&from, &right));
+        assert!(peer.sessions.reply(net.now, &from, &right));
     }
     peer.exchange(&mut net, 0);
     let got = answers(&mut net, 0);
@@ -834,7 +838,7 @@ fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
         total: 1,
         enrs: records.iter().map(RawRecord::from).collect(),
     };
-    assert!(peer.sessions.reply(&from, &unsolicited));
+    assert!(peer.sessions.reply(net.now, &from, &unsolicited));
     peer.exchange(&mut net, 0);
     let events = net.take_events(0);
     let offered = |e: &Event| match e {
@@ -851,7 +855,7 @@ fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
         total: 1,
         enrs,
     };
-    assert!(peer.sessions.reply(&from, &answer));
+    assert!(peer.sessions.reply(net.now, &from, &answer));
     peer.exchange(&mut net, 0);
     assert_eq!(
         answers(&mut net, 0),
@@ -960,7 +964,7 @@ fn an_older_record_does_not_replace_a_newer_one_in_the_replacement_cache() {
         ip: from.addr.ip(),
         port: from.addr.port(),
     };
-    assert!(peer.sessions.reply(&from, &pong));
+    assert!(peer.sessions.reply(net.now, &from, &pong));
     peer.exchange(&mut net, 0);
     assert!(net.node(0).table().contains(&peer_id));
     // Targets whose top bit differs from the peer's: each FINDNODE asks for the far distances.
@@ -1017,7 +1021,7 @@ fn an_older_record_does_not_replace_a_newer_one_in_the_replacement_cache() {
                 total: enrs.len().div_ceil(3) as u64,
                 enrs: chunk.iter().map(RawRecord::from).collect(),
             };
-            assert!(peer.sessions.reply(from, &nodes));
+            assert!(peer.sessions.reply(net.now, from, &nodes));
         }
         peer.exchange(net, 0);
     };
@@ -1095,7 +1099,7 @@ fn reported(net: &mut Net, seed: u8, peer_addr: SocketAddr, seen_as: SocketAddr)
         ip: seen_as.ip(),
         port: seen_as.port(),
     };
-    assert!(peer.sessions.reply(&received[0].0, &pong));
+    assert!(peer.sessions.reply(net.now, &received[0].0, &pong));
     peer.exchange(net, 0);
 }
 
