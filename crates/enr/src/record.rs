@@ -6,6 +6,7 @@ use core::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     str::FromStr,
 };
+use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
@@ -25,8 +26,13 @@ const TEXT_PREFIX: &str = "enr:";
 /// Every `Enr` holds a valid signature over its content: decoding verifies it and
 /// [`Builder::build`] creates it. The record keeps its exact encoding, so re-encoding a decoded
 /// record reproduces the input byte for byte.
+///
+/// Clones share one allocation: tables, requests and events hold records by the thousand.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Enr {
+pub struct Enr(Arc<Fields>);
+
+#[derive(PartialEq, Eq)]
+struct Fields {
     seq: u64,
     /// Sorted by key; each value is one complete RLP item.
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
@@ -113,33 +119,33 @@ impl Enr {
         encoded: Vec<u8>,
     ) -> Self {
         let node_id = NodeId::from_public_key(&public_key);
-        Self {
+        Self(Arc::new(Fields {
             seq,
             pairs,
             public_key,
             node_id,
             encoded,
-        }
+        }))
     }
 
     /// The sequence number: bumped each time the record changes.
-    pub const fn seq(&self) -> u64 {
-        self.seq
+    pub fn seq(&self) -> u64 {
+        self.0.seq
     }
 
     /// The node id: keccak256 of the public key's 64-byte form.
-    pub const fn node_id(&self) -> NodeId {
-        self.node_id
+    pub fn node_id(&self) -> NodeId {
+        self.0.node_id
     }
 
     /// The public key (the `secp256k1` entry).
-    pub const fn public_key(&self) -> &PublicKey {
-        &self.public_key
+    pub fn public_key(&self) -> &PublicKey {
+        &self.0.public_key
     }
 
     /// The public key in the 64-byte form of RLPx and discv4.
     pub fn peer_id(&self) -> PeerId {
-        PeerId::from_public_key(&self.public_key)
+        PeerId::from_public_key(&self.0.public_key)
     }
 
     /// The identity scheme name; always `v4`, the only one defined.
@@ -150,32 +156,36 @@ impl Enr {
     /// The 64-byte signature `r || s`.
     pub fn signature(&self) -> &[u8] {
         // A record's encoding starts with its list header, then the signature string.
-        let mut list = Rlp::new(&self.encoded).list().unwrap_or(Rlp::new(&[]));
+        let mut list = Rlp::new(&self.0.encoded).list().unwrap_or(Rlp::new(&[]));
         list.bytes().unwrap_or_default()
     }
 
     /// The complete RLP encoding.
     pub fn to_rlp(&self) -> &[u8] {
-        &self.encoded
+        &self.0.encoded
     }
 
     /// The RLP encoding as lowercase hex, without `0x`.
     pub fn to_hex(&self) -> String {
-        hex::encode(&self.encoded)
+        hex::encode(&self.0.encoded)
     }
 
     /// Every key and its value's raw RLP item, in key order.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
+        self.0
+            .pairs
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
     }
 
     /// The raw RLP item stored under `key`.
     pub fn get_raw(&self, key: impl AsRef<[u8]>) -> Option<&[u8]> {
         let key = key.as_ref();
-        self.pairs
+        self.0
+            .pairs
             .binary_search_by(|(k, _)| k.as_slice().cmp(key))
             .ok()
-            .and_then(|i| self.pairs.get(i))
+            .and_then(|i| self.0.pairs.get(i))
             .map(|(_, v)| v.as_slice())
     }
 
@@ -347,11 +357,11 @@ pub(crate) fn put_pairs(pairs: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) {
 
 impl Encodable for Enr {
     fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        out.put_slice(&self.encoded);
+        out.put_slice(&self.0.encoded);
     }
 
     fn length(&self) -> usize {
-        self.encoded.len()
+        self.0.encoded.len()
     }
 }
 
@@ -376,15 +386,19 @@ impl Decodable<'_> for Enr {
 impl fmt::Display for Enr {
     /// The text form: `enr:` and the unpadded base64url of the RLP.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{TEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(&self.encoded))
+        write!(
+            f,
+            "{TEXT_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(&self.0.encoded)
+        )
     }
 }
 
 impl fmt::Debug for Enr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Enr")
-            .field("seq", &self.seq)
-            .field("node_id", &self.node_id)
+            .field("seq", &self.0.seq)
+            .field("node_id", &self.0.node_id)
             .field("ip", &self.ip())
             .field("tcp", &self.tcp())
             .field("udp", &self.udp())
