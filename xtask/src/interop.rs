@@ -34,7 +34,7 @@ use tokio::{
     time::timeout,
 };
 
-use crate::{TaskResult, cargo, root, run as run_command};
+use crate::{TaskResult, root, run as run_command};
 
 /// Time allowed for each scenario, start of the peer included.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(30);
@@ -60,7 +60,7 @@ pub(crate) fn run() -> TaskResult {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    cargo(&["build", "--quiet", "-p", "devp2p-cli"])?;
+    let cli = crate::build_cli()?;
     let scenarios: [(&str, Scenario); 14] = [
         (
             "rlpx: our initiator -> ethereumjs server, read its Hello",
@@ -122,7 +122,7 @@ pub(crate) fn run() -> TaskResult {
     let mut failed = 0;
     for (name, scenario) in scenarios {
         let outcome = runtime.block_on(async {
-            timeout(SCENARIO_LIMIT, scenario.run(&dir))
+            timeout(SCENARIO_LIMIT, scenario.run(&dir, &cli))
                 .await
                 .unwrap_or_else(|_| Err(format!("no result within {} s", SCENARIO_LIMIT.as_secs())))
         });
@@ -259,7 +259,7 @@ impl Keys {
 }
 
 impl Scenario {
-    async fn run(self, dir: &Path) -> Result<String, String> {
+    async fn run(self, dir: &Path, cli: &Path) -> Result<String, String> {
         let keys = Keys::new()?;
         match self {
             Self::Rlpx(side) => {
@@ -273,11 +273,11 @@ impl Scenario {
                 Ok(format!("Hello from {client:?}"))
             }
             Self::P2p(side) => p2p_session(dir, &keys, side).await,
-            Self::CliPing => cli_ping(dir, &keys).await,
+            Self::CliPing => cli_ping(dir, cli, &keys).await,
             Self::Eth(side) => eth_session(dir, &keys, side).await,
             Self::Discv4(Side::Ours) => discv4::ours_to_dpt(dir).await,
             Self::Discv4(Side::Theirs) => discv4::dpt_to_ours(dir).await,
-            Self::Discv4Cli => discv4::cli_ping(dir).await,
+            Self::Discv4Cli => discv4::cli_ping(dir, cli).await,
             Self::Discv5(Side::Ours) => discv5::ours_to_chainsafe(dir).await,
             Self::Discv5(Side::Theirs) => discv5::chainsafe_to_ours(dir).await,
             Self::Sigp(Side::Ours) => sigp::ours_to_sigp().await,
@@ -487,11 +487,11 @@ async fn eth_session(dir: &Path, keys: &Keys, side: Side) -> Result<String, Stri
 }
 
 /// `devp2p rlpx ping --json` against an ethereumjs server.
-async fn cli_ping(dir: &Path, keys: &Keys) -> Result<String, String> {
+async fn cli_ping(dir: &Path, cli: &Path, keys: &Keys) -> Result<String, String> {
     let mut peer = Peer::start(dir, RLPX_PEER, &["server", THEIR_KEY])?;
     let port = peer.expect("LISTENING ").await?;
     let enode = format!("enode://{}@127.0.0.1:{port}", keys.their_id);
-    let output = Command::new(crate::cli_binary())
+    let output = Command::new(cli)
         .args(["rlpx", "ping", &enode, "--json", "--timeout", "10"])
         .kill_on_drop(true)
         .output()

@@ -69,20 +69,34 @@ fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The `devp2p` binary `cargo build` wrote, in the target directory cargo reports (which
-/// follows `CARGO_TARGET_DIR`, `build.target-dir` and the rest); `target/` if cargo cannot say.
-fn cli_binary() -> PathBuf {
-    let target = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+/// Builds the `devp2p` CLI and returns the path of the executable, as cargo reports it (which
+/// follows `CARGO_TARGET_DIR`, `CARGO_BUILD_TARGET`, `build.target-dir` and the rest).
+fn build_cli() -> Result<PathBuf, String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "devp2p-cli",
+            "--bin",
+            "devp2p",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
         .output()
-        .ok()
-        .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-        .and_then(|meta| meta.get("target_directory")?.as_str().map(PathBuf::from))
-        .unwrap_or_else(|| root().join("target"));
-    target
-        .join("debug")
-        .join(format!("devp2p{}", std::env::consts::EXE_SUFFIX))
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build -p devp2p-cli: {}", output.status));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message.get("reason").and_then(serde_json::Value::as_str) == Some("compiler-artifact")
+        })
+        .find_map(|message| message.get("executable")?.as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo build -p devp2p-cli reported no executable".to_owned())
 }
 
 /// Runs `cargo` with `args` in the workspace root.

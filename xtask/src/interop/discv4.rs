@@ -9,7 +9,6 @@ use serde_json::Value;
 use tokio::{process::Command, time::timeout};
 
 use super::{DPT_PEER, Peer};
-use crate::cli_binary;
 
 /// DPT nodes' keys, and our two nodes' keys.
 const DPT_KEYS: [&str; 2] = [
@@ -192,9 +191,9 @@ pub(super) async fn dpt_to_ours(dir: &Path) -> Result<String, String> {
 }
 
 /// `devp2p discv4 ping` against a DPT node.
-pub(super) async fn cli_ping(dir: &Path) -> Result<String, String> {
+pub(super) async fn cli_ping(dir: &Path, cli: &Path) -> Result<String, String> {
     let dpt = Dpt::start(dir, DPT_KEYS[0], None).await?;
-    let output = Command::new(cli_binary())
+    let output = Command::new(cli)
         .args([
             "discv4",
             "ping",
