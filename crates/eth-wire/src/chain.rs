@@ -79,8 +79,10 @@ pub fn serve_headers(chain: &impl ChainReader, query: &HeadersQuery) -> Vec<Seal
     headers
 }
 
-/// The bodies of the blocks with `hashes` that the chain has, in order (unknown ones are left
-/// out), up to [`MAX_BLOCKS`] and the soft size limit.
+/// The bodies of the blocks with `hashes`, in order, ending at the first block the chain does
+/// not have, at [`MAX_BLOCKS`] or at the soft size limit. The answer is read by position
+/// (go-ethereum checks the n-th body against the n-th header it asked for), so an unknown block
+/// cannot be left out and the rest sent.
 pub fn serve_bodies(chain: &impl ChainReader, hashes: &[B256]) -> Vec<BlockBody> {
     let mut bodies = Vec::new();
     let mut size = 0;
@@ -88,10 +90,11 @@ pub fn serve_bodies(chain: &impl ChainReader, hashes: &[B256]) -> Vec<BlockBody>
         if size >= SOFT_RESPONSE_LIMIT {
             break;
         }
-        if let Some(body) = chain.body(hash) {
-            size += body.length();
-            bodies.push(body);
-        }
+        let Some(body) = chain.body(hash) else {
+            break;
+        };
+        size += body.length();
+        bodies.push(body);
     }
     bodies
 }

@@ -112,9 +112,25 @@ fn request_ids_are_echoed() {
     let EthMessage::BlockBodies(bodies) = bodies else {
         panic!("not BlockBodies")
     };
-    // The unknown hash is left out.
-    assert_eq!((bodies.request_id, bodies.bodies.len()), (5, 2));
+    // The answer ends at the unknown hash: bodies are matched to the request by position.
+    assert_eq!((bodies.request_id, bodies.bodies.len()), (5, 1));
     assert_eq!(bodies.bodies[0], chain().body(&hash(10)).unwrap());
+    let unknown_first = respond(
+        chain(),
+        EthVersion::Eth68,
+        &EthMessage::GetBlockBodies(GetBlockBodies {
+            request_id: 6,
+            hashes: vec![B256::repeat_byte(7), hash(10)],
+        }),
+    )
+    .unwrap();
+    let EthMessage::BlockBodies(unknown_first) = unknown_first else {
+        panic!("not BlockBodies")
+    };
+    assert_eq!(
+        (unknown_first.request_id, unknown_first.bodies.len()),
+        (6, 0)
+    );
     // Blocks are not executed: receipts are known (none) for blocks without transactions
     // only, so the answer stops at the first block with some. No pool: an empty answer.
     let has_transactions = |n: u64| !chain().body(&hash(n)).unwrap().transactions.is_empty();
