@@ -285,7 +285,10 @@ pub struct NewBlock {
 pub struct NewPooledTransactionHashes {
     /// One type byte per transaction.
     pub types: Bytes,
-    /// Each transaction's consensus-encoded size.
+    /// Each transaction's size as PooledTransactions carries it: the length of its envelope's
+    /// [`encoded`](crate::TransactionEnvelope::encoded) form, so a blob transaction's includes
+    /// its sidecar. go-ethereum checks it against
+    /// what it then receives and drops a peer whose figure is off by more than 8 bytes.
     pub sizes: Vec<u64>,
     /// The hashes.
     pub hashes: Vec<B256>,
