@@ -159,6 +159,7 @@ impl Genesis {
         let shanghai = london && time_fork_active(config, "shanghaiTime", timestamp);
         let cancun = london && time_fork_active(config, "cancunTime", timestamp);
         let prague = london && time_fork_active(config, "pragueTime", timestamp);
+        let amsterdam = london && time_fork_active(config, "amsterdamTime", timestamp);
         let mix_hash = word(&genesis, "mixHash")?;
         let beneficiary = match field(&genesis, "coinbase") {
             None => Address::ZERO,
@@ -210,6 +211,11 @@ impl Genesis {
             requests_hash: prague.then_some(alloy_primitives::b256!(
                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
             )),
+            // EIP-7928: the empty access list's hash, keccak256 of the empty RLP list.
+            block_access_list_hash: amsterdam.then(|| keccak256([0xc0])),
+            slot_number: amsterdam
+                .then(|| number(&genesis, "slotNumber", 0))
+                .transpose()?,
         };
         let header = SealedHeader::seal(header);
         let spec = ChainSpec::from_geth_genesis(json, header.hash)?;

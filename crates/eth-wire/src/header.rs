@@ -1,6 +1,7 @@
 //! The block header (Yellow Paper 4.3, and the fields every fork since London appended): base fee
 //! (EIP-1559), withdrawals root (EIP-4895), blob gas used and excess blob gas (EIP-4844), parent
-//! beacon block root (EIP-4788) and requests hash (EIP-7685).
+//! beacon block root (EIP-4788), requests hash (EIP-7685), and Amsterdam's block access list
+//! hash (EIP-7928) and slot number (EIP-7843), as go-ethereum has them.
 
 use alloy_primitives::{Address, B64, B256, Bloom, Bytes, U256, keccak256};
 use devp2p_rlp_codec::{Decodable, DecodeError, Rlp, RlpDecodable, RlpEncodable, encode_to_vec};
@@ -50,6 +51,10 @@ pub struct Header {
     pub parent_beacon_block_root: Option<B256>,
     /// Hash of the execution requests (Prague, EIP-7685).
     pub requests_hash: Option<B256>,
+    /// Hash of the block access list (Amsterdam, EIP-7928).
+    pub block_access_list_hash: Option<B256>,
+    /// The beacon chain slot of the block (Amsterdam, EIP-7843).
+    pub slot_number: Option<u64>,
 }
 
 impl Header {

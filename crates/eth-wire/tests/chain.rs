@@ -63,6 +63,39 @@ fn all_blocks_decode_chain_and_reencode() {
     assert!(head.withdrawals.is_some());
 }
 
+/// An Amsterdam header, the head's with go-ethereum's two new trailing fields (EIP-7928's block
+/// access list hash, EIP-7843's slot number) appended: 23 fields decode, re-encode to the same
+/// bytes, and hash to keccak256 of them; the 21-field header does not grow any.
+#[test]
+fn amsterdam_headers_have_two_more_fields() {
+    let bytes = chain();
+    let mut rlp = Rlp::new(&bytes);
+    let mut last = None;
+    while !rlp.is_empty() {
+        last = Some(rlp.decode::<Block>().unwrap());
+    }
+    let prague = last.unwrap().header.header;
+    assert_eq!(
+        (prague.block_access_list_hash, prague.slot_number),
+        (None, None)
+    );
+    let mut amsterdam = prague;
+    amsterdam.block_access_list_hash = Some(B256::repeat_byte(0xba));
+    amsterdam.slot_number = Some(12_345_678);
+    let raw = encode_to_vec(&amsterdam);
+    let mut fields = Rlp::new(&raw).list().unwrap();
+    let mut count = 0;
+    while !fields.is_empty() {
+        fields.raw().unwrap();
+        count += 1;
+    }
+    assert_eq!(count, 23);
+    let sealed: devp2p_eth_wire::SealedHeader = decode_exact(&raw).unwrap();
+    assert_eq!(sealed.header, amsterdam);
+    assert_eq!(sealed.hash, keccak256(&raw));
+    assert_eq!(encode_to_vec(&sealed), raw);
+}
+
 #[test]
 fn every_transaction_decodes_field_by_field() {
     let bytes = chain();

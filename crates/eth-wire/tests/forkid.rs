@@ -386,4 +386,21 @@ fn genesis_header_defaults_follow_go_ethereum() {
             devp2p_eth_wire::GenesisError::Field(field)
         );
     }
+    // Amsterdam at genesis: the empty block access list's hash, and the slot number given or 0
+    // (go-ethereum's toBlockWithRoot); before it, neither field.
+    assert_eq!(
+        (with_london.block_access_list_hash, with_london.slot_number),
+        (None, None)
+    );
+    let amsterdam = r#","londonBlock":0,"pragueTime":0,"amsterdamTime":0"#;
+    let at_amsterdam = header(amsterdam, "").unwrap();
+    assert_eq!(
+        at_amsterdam.block_access_list_hash,
+        Some(alloy_primitives::b256!(
+            "1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
+        ))
+    );
+    assert_eq!(at_amsterdam.slot_number, Some(0));
+    let slot = header(amsterdam, r#","slotNumber":"0x9""#).unwrap();
+    assert_eq!(slot.slot_number, Some(9));
 }
