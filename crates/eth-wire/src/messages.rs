@@ -24,9 +24,10 @@ pub const MAX_BLOCKS: usize = 1024;
 /// Most transactions announced in one NewPooledTransactionHashes (caps/eth.md's soft limit).
 pub const MAX_ANNOUNCED: usize = 4096;
 /// Most transactions in one Transactions or PooledTransactions message. go-ethereum takes up
-/// to 5000 in a Transactions message; Besu packs its broadcasts to 1 MiB, about 9500 plain
-/// transfers (about 110 bytes each); go-ethereum, reth, Erigon and Nethermind pack theirs to
-/// about 100-128 KiB, and pooled transactions are asked for 256 at a time. At this count the
+/// to 5000 in a Transactions message and drops a peer that sends more, so send no more than
+/// that; Besu packs its broadcasts to 1 MiB, about 9500 plain transfers (about 110 bytes
+/// each); go-ethereum, reth, Erigon and Nethermind pack theirs to about 100-128 KiB, and
+/// pooled transactions are asked for 256 at a time. At this count the
 /// smallest envelopes a peer can send (10 bytes, each decoding into about 72) come to about
 /// 1.2 MB. A GetPooledTransactions naming more hashes can get an answer this refuses.
 pub const MAX_TRANSACTIONS: usize = 1 << 14;
