@@ -26,6 +26,11 @@ use crate::{
 /// Largest Ping or Pong body accepted (an empty list is one byte; EIP-8 style extras fit).
 const MAX_PING_SIZE: usize = 1024;
 
+/// The reason a Disconnect whose data cannot be read is taken to give: the peer is leaving
+/// all the same, so the session ends as closed by it, with nothing sent back (go-ethereum's
+/// `decodeDisconnectMessage` reads it as `DiscInvalid`, 0xff).
+const UNREADABLE_REASON: DisconnectReason = DisconnectReason::Other(0xff);
+
 /// Session settings. Every field has a default, stated on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -349,7 +354,7 @@ impl Session {
         match message.id {
             HELLO_ID => {}
             DISCONNECT_ID => {
-                let reason = DisconnectReason::decode(&message.data)?;
+                let reason = DisconnectReason::decode(&message.data).unwrap_or(UNREADABLE_REASON);
                 self.closed_by_peer(reason);
                 return Ok(());
             }
@@ -390,7 +395,9 @@ impl Session {
 
     fn on_message(&mut self, now: Instant, message: Message) -> Result<(), ProtocolError> {
         if message.id == DISCONNECT_ID {
-            let reason = self.read_disconnect(&message.data)?;
+            let reason = self
+                .read_disconnect(&message.data)
+                .unwrap_or(UNREADABLE_REASON);
             self.closed_by_peer(reason);
             return Ok(());
         }

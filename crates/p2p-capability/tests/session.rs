@@ -500,6 +500,41 @@ fn bare_uncompressed_disconnect_is_understood() {
     );
 }
 
+/// A Disconnect whose reason cannot be read still ends the session as the peer's doing, with
+/// nothing sent back (go-ethereum reads it as reason 0xff, `DiscInvalid`): empty data, a reason
+/// past one byte, a list of one, and snappy data that does not decompress.
+#[test]
+fn an_unreadable_disconnect_is_still_the_peers() {
+    for data in [
+        vec![],
+        vec![0x82, 0x01, 0x04],
+        vec![0xc3, 0x82, 0x01, 0x04],
+        vec![0x05, 0xff],
+    ] {
+        let mut pair = Pair::established();
+        pair.a
+            .handle_message(pair.now, Message::new(0x01, data.clone()));
+        let ended = disconnected(&mut pair.a);
+        assert_eq!(
+            (ended.reason, ended.by_peer, ended.cause),
+            (DisconnectReason::Other(0xff), true, None),
+            "{data:02x?}"
+        );
+        assert!(pair.a.poll_transmit().is_none(), "{data:02x?}");
+    }
+    // Before the Hello too.
+    let now = Instant::now();
+    let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
+    let _ = a.poll_transmit();
+    a.handle_message(now, Message::new(0x01, vec![0xc3, 0x82, 0x01, 0x04]));
+    let ended = disconnected(&mut a);
+    assert_eq!(
+        (ended.reason, ended.by_peer),
+        (DisconnectReason::Other(0xff), true)
+    );
+    assert!(a.poll_transmit().is_none());
+}
+
 #[test]
 fn first_message_disconnect_is_legal() {
     let now = Instant::now();
