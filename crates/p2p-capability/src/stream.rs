@@ -82,10 +82,13 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             reported: false,
         };
         poll_fn(|cx| {
-            // A peer may send its Hello and hang up at once: the exchange still succeeded, and
-            // the stream reports the rest.
+            // A peer may send its Hello and hang up at once (or send a bad frame after it): the
+            // exchange still succeeded, and the stream reports the rest, the failure included.
             let driven = stream.drive(cx);
             if stream.established {
+                if let Err(error) = driven {
+                    stream.failed = Some(error);
+                }
                 return Poll::Ready(Ok(()));
             }
             driven?;

@@ -295,6 +295,33 @@ async fn hello_and_disconnect_in_one_read() {
     .unwrap();
 }
 
+/// A peer whose Hello is followed, in the same read, by a frame that fails its MAC: the
+/// handshake succeeds, and the stream's first item is that failure, not a bare "closed".
+#[tokio::test]
+async fn a_bad_frame_right_after_the_hello_is_reported() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        raw.send(Message::new(0x00, their_hello(&kb).encode()))
+            .await
+            .unwrap();
+        // A frame header and its MAC, 32 bytes that are not one.
+        assert_eq!(raw.get_ref().try_write(&[0x5a; 32]).unwrap(), 32);
+        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
+            .await
+            .unwrap();
+        match session.next().await {
+            Some(Err(P2pError::Rlpx(devp2p_rlpx_framing::RlpxError::Frame(
+                devp2p_rlpx_framing::FrameError::HeaderMacMismatch,
+            )))) => {}
+            other => panic!("expected the MAC failure, got {other:?}"),
+        }
+        assert!(session.next().await.is_none());
+    })
+    .await
+    .unwrap();
+}
+
 /// A peer that sends its Hello and a capability message and then hangs up without a
 /// Disconnect: the message still reaches the application, then the end.
 #[tokio::test]
