@@ -58,6 +58,14 @@ pub struct Config {
     /// write deadline; unlike that one, it restarts whenever some bytes go out, so a slow
     /// reader of a large message is not cut off, while a peer that takes nothing is.
     pub write_timeout: Duration,
+    /// The slowest a backlog may drain, in bytes per second: from when bytes start to wait
+    /// until none do, writing may take at most [`write_timeout`](Self::write_timeout) plus the
+    /// largest backlog seen meanwhile at this rate, however often some bytes go out; then the
+    /// session ends as for a stall. Without it, a peer reading a few bytes just before each
+    /// stall deadline would hold a large answer, and its buffers, for hours. Default 64 KiB/s
+    /// (16 MiB may take about 4.6 minutes; go-ethereum allows 20 s for any message); 0 turns
+    /// the limit off.
+    pub min_write_rate: u32,
     /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
     /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
     /// that. A message sent must also fit one RLPx frame (16 MiB less a byte) with its id once
@@ -76,6 +84,7 @@ impl Default for Config {
             ingress_messages: 256,
             ingress_bytes: 32 << 20,
             write_timeout: Duration::from_secs(20),
+            min_write_rate: 64 << 10,
             max_message_size: MAX_DECOMPRESSED_SIZE,
         }
     }
@@ -136,6 +145,8 @@ pub struct Session {
     events: VecDeque<Event>,
     /// Since when bytes have waited to be written with none going out.
     write_stalled_since: Option<Instant>,
+    /// Since when bytes have waited to be written, and the most that waited meanwhile.
+    backlog: Option<(Instant, usize)>,
 }
 
 impl Session {
@@ -176,6 +187,7 @@ impl Session {
             transmit,
             events: VecDeque::new(),
             write_stalled_since: None,
+            backlog: None,
         })
     }
 
@@ -233,18 +245,24 @@ impl Session {
         }
     }
 
-    /// Tells the session how writing goes: whether bytes wait to be written, and whether some
+    /// Tells the session how writing goes: how many bytes wait to be written, and whether some
     /// went out since the last report. Bytes that wait [`Config::write_timeout`] with none going
     /// out end the session at the next [`handle_timeout`](Self::handle_timeout); each write
-    /// that makes progress restarts that clock.
-    pub fn handle_write(&mut self, now: Instant, waiting: bool, progressed: bool) {
-        if !waiting {
+    /// that makes progress restarts that clock. A backlog that drains slower than
+    /// [`Config::min_write_rate`] ends it too.
+    pub fn handle_write(&mut self, now: Instant, waiting: usize, progressed: bool) {
+        if waiting == 0 {
             self.write_stalled_since = None;
-        } else if progressed {
+            self.backlog = None;
+            return;
+        }
+        if progressed {
             self.write_stalled_since = Some(now);
         } else {
             self.write_stalled_since.get_or_insert(now);
         }
+        let (_, largest) = self.backlog.get_or_insert((now, 0));
+        *largest = (*largest).max(waiting);
     }
 
     /// Advances the timers to `now`: the Hello deadline, Pings after silence, Pong deadlines,
@@ -381,11 +399,25 @@ impl Session {
         Ok(())
     }
 
-    /// When a stalled write has waited too long (none: not stalled, or a timeout beyond what
-    /// `Instant` can count).
+    /// When a stalled write has waited too long, or a backlog taken too long to drain (none:
+    /// nothing waits, or a time beyond what `Instant` can count).
     fn write_deadline(&self) -> Option<Instant> {
-        self.write_stalled_since?
-            .checked_add(self.config.write_timeout)
+        let timeout = self.config.write_timeout;
+        let stalled = self.write_stalled_since?.checked_add(timeout);
+        let draining = self
+            .backlog
+            .filter(|_| self.config.min_write_rate > 0)
+            .and_then(|(since, largest)| {
+                let rate = f64::from(self.config.min_write_rate);
+                // usize to f64 rounds only past 2^53 bytes, far beyond any backlog.
+                #[allow(clippy::cast_precision_loss)]
+                let drain = Duration::try_from_secs_f64(largest as f64 / rate).ok()?;
+                since.checked_add(timeout)?.checked_add(drain)
+            });
+        match (stalled, draining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The configured message size limit, at most [`MAX_DECOMPRESSED_SIZE`].

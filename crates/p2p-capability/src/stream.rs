@@ -214,7 +214,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
                 self.flushed = true;
             }
             let progressed = self.rlpx.unwritten() < expected;
-            self.session.handle_write(now(), !self.flushed, progressed);
+            let waiting = if self.flushed {
+                0
+            } else {
+                self.rlpx.unwritten().max(1)
+            };
+            self.session.handle_write(now(), waiting, progressed);
             // Receive, unless the session is full or ended.
             if self.session.wants_input() {
                 match Pin::new(&mut self.rlpx).poll_next(cx) {

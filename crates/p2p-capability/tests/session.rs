@@ -376,7 +376,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
     // content (they are not silence), so only the write deadline can end the session.
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write(start, true, false);
+    pair.a.handle_write(start, 1000, false);
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
     for step in 1..=3 {
         pair.now = start + Duration::from_secs(5 * step);
@@ -384,7 +384,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
         pair.a.handle_timeout(pair.now);
         assert!(!pair.a.is_closed(), "closed after {step} Pings");
         // What went out meanwhile (Pongs) is still stuck: bytes wait, none went out.
-        pair.a.handle_write(pair.now, true, false);
+        pair.a.handle_write(pair.now, 1000, false);
     }
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(20)));
     pair.now = start + Duration::from_secs(20);
@@ -398,27 +398,74 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
 
 #[test]
 fn writing_that_progresses_or_drains_restarts_the_write_deadline() {
+    // A backlog large enough that the drain rate (64 KiB/s) allows it minutes.
+    const BIG: usize = 16 << 20;
     let mut pair = Pair::established();
     let start = pair.now;
     let s = Duration::from_secs;
-    pair.a.handle_write(start, true, false);
+    pair.a.handle_write(start, BIG, false);
     // Some bytes went out at 19 s, others still wait: the clock starts again from there.
-    pair.a.handle_write(start + s(19), true, true);
-    pair.a.handle_write(start + s(30), true, false);
+    pair.a.handle_write(start + s(19), BIG, true);
+    pair.a.handle_write(start + s(30), BIG, false);
     pair.now = start + s(25);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);
     assert!(!pair.a.is_closed());
     assert_eq!(pair.a.poll_timeout(), Some(start + s(39)));
     // Everything written: no deadline, and the next wait starts its own.
-    pair.a.handle_write(start + s(38), false, true);
-    pair.a.handle_write(start + s(50), true, false);
+    pair.a.handle_write(start + s(38), 0, true);
+    pair.a.handle_write(start + s(50), BIG, false);
     assert_eq!(pair.a.poll_timeout(), Some(start + s(40)));
     pair.now = start + s(60);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);
     assert!(!pair.a.is_closed());
     assert_eq!(pair.a.poll_timeout(), Some(start + s(70)));
+}
+
+/// A peer that reads a little just before each stall deadline restarts that clock for ever;
+/// the drain rate still ends the session: 2 MiB at 64 KiB/s may take 20 s + 32 s.
+#[test]
+fn a_backlog_that_drains_too_slowly_meets_the_write_deadline() {
+    let mut pair = Pair::established();
+    let start = pair.now;
+    let s = Duration::from_secs;
+    let mut waiting = 2 << 20;
+    pair.a.handle_write(start, waiting, false);
+    for step in 1..=2 {
+        pair.now = start + s(19 * step);
+        waiting -= 1000;
+        pair.a.handle_write(pair.now, waiting, true);
+        pair.a.handle_message(pair.now, ping());
+        pair.a.handle_timeout(pair.now);
+        assert!(!pair.a.is_closed(), "closed at step {step}");
+    }
+    assert_eq!(pair.a.poll_timeout(), Some(start + s(52)));
+    pair.now = start + s(52);
+    pair.a.handle_write(pair.now, waiting - 1000, true);
+    pair.a.handle_message(pair.now, ping());
+    pair.a.handle_timeout(pair.now);
+    let ended = disconnected(&mut pair.a);
+    assert_eq!(ended.cause, Some(ProtocolError::WriteTimeout));
+    // Rate 0: only stalls count.
+    let mut pair = Pair::new(
+        Config {
+            min_write_rate: 0,
+            ..Config::default()
+        },
+        vec![eth(68)],
+        vec![eth(68)],
+    );
+    pair.deliver();
+    let start = pair.now;
+    pair.a.handle_write(start, waiting, false);
+    for step in 1..=10 {
+        pair.now = start + s(19 * step);
+        pair.a.handle_write(pair.now, waiting, true);
+        pair.a.handle_message(pair.now, ping());
+        pair.a.handle_timeout(pair.now);
+    }
+    assert!(!pair.a.is_closed());
 }
 
 #[test]

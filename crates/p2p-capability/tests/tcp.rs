@@ -474,6 +474,67 @@ fn snappy(data: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(data).unwrap()
 }
 
+/// A peer that reads, but too slowly: 4 KiB every 50 ms, straight off its socket (2 MiB would
+/// take it about 26 s). Bytes go out often enough that writing never stalls for the write
+/// timeout (3 s), but 2 MiB at a minimum rate of 2 MiB/s may take 3 s + 1 s: then the session
+/// ends, well within the test's limit.
+#[tokio::test]
+async fn a_reader_below_the_minimum_rate_cannot_hold_a_send() {
+    let (ka, kb) = (key(1), key(2));
+    let listener = tokio::net::TcpSocket::new_v4().unwrap();
+    listener.set_recv_buffer_size(32 << 10).unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = listener.listen(1).unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = devp2p_rlpx_framing::Config::default();
+    let accept = async {
+        let (socket, _) = listener.accept().await.unwrap();
+        RlpxStream::accept(socket, &kb, &config).await.unwrap()
+    };
+    let connect = async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(32 << 10).unwrap();
+        let socket = socket.connect(address).await.unwrap();
+        RlpxStream::connect(socket, &ka, kb.id(), &config)
+            .await
+            .unwrap()
+    };
+    let (ra, rb) = tokio::join!(connect, accept);
+    let strict = Config {
+        write_timeout: Duration::from_secs(3),
+        min_write_rate: 2 << 20,
+        ..Config::default()
+    };
+    let (a, b) = tokio::join!(
+        P2pStream::handshake(ra, strict, info(&ka, "alice"), caps()),
+        P2pStream::handshake(rb, Config::default(), info(&kb, "bob"), caps()),
+    );
+    let (mut a, b) = (a.unwrap(), b.unwrap());
+    let message = Bytes::from(noise(2 << 20, 0x5eed_0bad_5eed_0bad));
+    let trickle = async {
+        let mut buf = [0u8; 4 << 10];
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = b.rlpx().get_ref().try_read(&mut buf);
+        }
+    };
+    let sent = timeout(LIMIT, async {
+        tokio::select! {
+            sent = a.send(1, 0x03, message) => sent,
+            () = trickle => unreachable!(),
+        }
+    })
+    .await
+    .expect("the send is still held");
+    match sent {
+        Err(P2pError::Disconnected(ended)) => {
+            assert_eq!(ended.cause, Some(ProtocolError::WriteTimeout));
+            assert!(!ended.by_peer);
+        }
+        other => panic!("expected the write deadline, got {other:?}"),
+    }
+}
+
 /// A peer that completes the Hello exchange and then never reads: our sends fill the
 /// connection until one cannot be flushed, the keepalive's Ping cannot go out either and the
 /// session ends for want of a Pong. The blocked send then returns that end within the grace
