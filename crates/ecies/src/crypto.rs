@@ -14,6 +14,7 @@ use k256::{
 };
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::EciesError;
 
@@ -26,10 +27,10 @@ const MAC_SIZE: usize = 32;
 /// Bytes ECIES adds to a message: ephemeral key, IV and tag.
 pub const ECIES_OVERHEAD: usize = PUBLIC_KEY_SIZE + IV_SIZE + MAC_SIZE;
 
-/// The x coordinate of `secret * public` (rlpx.md's `ecdh.agree`).
-pub(crate) fn ecdh_x(secret: &SecretKey, public: &PublicKey) -> [u8; 32] {
+/// The x coordinate of `secret * public` (rlpx.md's `ecdh.agree`), cleared when dropped.
+pub(crate) fn ecdh_x(secret: &SecretKey, public: &PublicKey) -> Zeroizing<[u8; 32]> {
     let shared = diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
-    let mut x = [0u8; 32];
+    let mut x = Zeroizing::new([0u8; 32]);
     x.copy_from_slice(shared.raw_secret_bytes().as_slice());
     x
 }
@@ -38,15 +39,18 @@ pub(crate) fn ecdh_x(secret: &SecretKey, public: &PublicKey) -> [u8; 32] {
 /// empty other-info. 32 bytes is one SHA-256 block of output, so the KDF is the single hash
 /// `SHA256(counter 1 as u32 big-endian || shared)`; `kE` is its first 16 bytes and the MAC key is
 /// `SHA256` of the last 16.
-fn derive_keys(shared_x: &[u8; 32]) -> ([u8; 16], [u8; 32]) {
-    let k = Sha256::new()
-        .chain_update(1u32.to_be_bytes())
-        .chain_update(shared_x)
-        .finalize();
+fn derive_keys(shared_x: &[u8; 32]) -> (Zeroizing<[u8; 16]>, Zeroizing<[u8; 32]>) {
+    let k: Zeroizing<[u8; 32]> = Zeroizing::new(
+        Sha256::new()
+            .chain_update(1u32.to_be_bytes())
+            .chain_update(shared_x)
+            .finalize()
+            .into(),
+    );
     let (k_e, k_m) = k.split_at(16);
-    let mut enc = [0u8; 16];
+    let mut enc = Zeroizing::new([0u8; 16]);
     enc.copy_from_slice(k_e);
-    (enc, Sha256::digest(k_m).into())
+    (enc, Zeroizing::new(Sha256::digest(k_m).into()))
 }
 
 /// AES-128-CTR over `data` in place. Key and IV are arrays of the cipher's sizes, so the cipher is
@@ -64,9 +68,9 @@ fn mac(
 ) -> Hmac<Sha256> {
     // HMAC's key is one hash block (64 bytes for SHA-256), a shorter key being zero-padded to it
     // (RFC 2104): padding the 32-byte key here lets the constructor that cannot fail take it.
-    let mut block = [0u8; 64];
+    let mut block = Zeroizing::new([0u8; 64]);
     block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
     mac.update(iv);
     mac.update(ciphertext);
     mac.update(shared_mac_data);

@@ -240,7 +240,7 @@ impl Handshake {
         // ephemeral public key, which only the legacy format needs.
         let (signature, recovery) = sign_prehashed_rfc6979::<Secp256k1, Sha256>(
             &keys.ephemeral_key.to_nonzero_scalar(),
-            &message,
+            message.as_slice(),
             &[],
         );
         let mut sig = [0u8; 65];

@@ -7,15 +7,18 @@ use core::fmt;
 use devp2p_enr::PeerId;
 use k256::{PublicKey, SecretKey};
 use sha3::{Digest, Keccak256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::crypto::ecdh_x;
 
 /// The secrets of an established RLPx session, for one side.
 ///
-/// Handed to the frame codec as they are; nothing else of the handshake is needed there.
-#[derive(Clone)]
+/// Handed to the frame codec as they are; nothing else of the handshake is needed there. The
+/// secrets (and the MAC seeds) are overwritten with zeros when dropped, clones included.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Secrets {
     /// The remote node's static public key.
+    #[zeroize(skip)]
     pub remote_id: PeerId,
     /// `keccak256(ephemeral-key || shared-secret)`: the AES-256-CTR key of the frames.
     pub aes_secret: [u8; 32],
@@ -31,8 +34,8 @@ pub struct Secrets {
 /// `seed || message`, where `seed = mac-secret ^ nonce`.
 ///
 /// Handed over as bytes rather than as a hasher so the frame codec can run the MAC on whichever
-/// keccak implementation it was built with.
-#[derive(Clone, PartialEq, Eq)]
+/// keccak implementation it was built with. Overwritten with zeros when dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct MacInit {
     /// `mac-secret ^ nonce`.
     pub seed: [u8; 32],
@@ -96,23 +99,29 @@ impl Secrets {
             .chain_update(inputs.recipient_nonce)
             .chain_update(inputs.initiator_nonce)
             .finalize();
-        let shared: [u8; 32] = Keccak256::new()
-            .chain_update(ephemeral)
-            .chain_update(nonce_hash)
-            .finalize()
-            .into();
-        let aes_secret: [u8; 32] = Keccak256::new()
-            .chain_update(ephemeral)
-            .chain_update(shared)
-            .finalize()
-            .into();
-        let mac_secret: [u8; 32] = Keccak256::new()
-            .chain_update(ephemeral)
-            .chain_update(aes_secret)
-            .finalize()
-            .into();
+        let shared: Zeroizing<[u8; 32]> = Zeroizing::new(
+            Keccak256::new()
+                .chain_update(ephemeral.as_slice())
+                .chain_update(nonce_hash)
+                .finalize()
+                .into(),
+        );
+        let aes_secret: Zeroizing<[u8; 32]> = Zeroizing::new(
+            Keccak256::new()
+                .chain_update(ephemeral.as_slice())
+                .chain_update(shared.as_slice())
+                .finalize()
+                .into(),
+        );
+        let mac_secret: Zeroizing<[u8; 32]> = Zeroizing::new(
+            Keccak256::new()
+                .chain_update(ephemeral.as_slice())
+                .chain_update(aes_secret.as_slice())
+                .finalize()
+                .into(),
+        );
         let mac = |nonce: &[u8; 32], message: &[u8]| {
-            let mut seed = mac_secret;
+            let mut seed = *mac_secret;
             seed.iter_mut().zip(nonce).for_each(|(s, n)| *s ^= n);
             MacInit {
                 seed,
@@ -131,8 +140,8 @@ impl Secrets {
         };
         Self {
             remote_id: inputs.remote_id,
-            aes_secret,
-            mac_secret,
+            aes_secret: *aes_secret,
+            mac_secret: *mac_secret,
             egress_mac,
             ingress_mac,
         }

@@ -75,6 +75,43 @@ fn assert_matching(alice: &Secrets, bob: &Secrets) {
     );
 }
 
+/// The session secrets are overwritten when dropped (`ZeroizeOnDrop`), and `zeroize` clears
+/// every secret byte, MAC seeds and handshake messages included.
+#[test]
+fn secrets_are_cleared() {
+    use devp2p_ecies::MacInit;
+    use zeroize::{Zeroize, ZeroizeOnDrop};
+    fn cleared_on_drop<T: ZeroizeOnDrop>() {}
+    cleared_on_drop::<Secrets>();
+    cleared_on_drop::<MacInit>();
+    let mac = |byte: u8| MacInit {
+        seed: [byte; 32],
+        message: vec![byte; 10],
+    };
+    let mut secrets = Secrets {
+        remote_id: PeerId::from_public_key(&secret(2).public_key()),
+        aes_secret: [1; 32],
+        mac_secret: [2; 32],
+        egress_mac: mac(3),
+        ingress_mac: mac(4),
+    };
+    secrets.zeroize();
+    for bytes in [
+        secrets.aes_secret,
+        secrets.mac_secret,
+        secrets.egress_mac.seed,
+        secrets.ingress_mac.seed,
+    ] {
+        assert_eq!(bytes, [0; 32]);
+    }
+    assert!(secrets.egress_mac.message.is_empty() && secrets.ingress_mac.message.is_empty());
+    // The remote id is no secret: kept.
+    assert_eq!(
+        secrets.remote_id,
+        PeerId::from_public_key(&secret(2).public_key())
+    );
+}
+
 #[test]
 fn both_formats_whole_and_byte_by_byte() {
     let mut rng = TestRng(7);

@@ -266,3 +266,13 @@ fn a_header_alone_does_not_reserve_its_whole_frame() {
     let message = b.decode(&mut received).unwrap().unwrap();
     assert_eq!(message.data.len(), 1 << 20);
 }
+
+/// The frame ciphers clear their key schedules and counter state when dropped (the `zeroize`
+/// features of `aes` and `ctr`): this does not compile without them. The keccak MAC states
+/// cannot be cleared.
+#[test]
+fn frame_ciphers_are_cleared_on_drop() {
+    fn cleared_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    cleared_on_drop::<aes::Aes256>();
+    cleared_on_drop::<ctr::Ctr128BE<aes::Aes256>>();
+}
