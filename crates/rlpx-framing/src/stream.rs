@@ -40,7 +40,8 @@ impl Default for Config {
 }
 
 /// An established RLPx connection: a [`Stream`] of received [`Message`]s and a [`Sink`] for
-/// messages to send.
+/// messages to send. It has no read or write deadline: a silent or non-reading peer holds it
+/// until the caller's own timers (the `p2p` session's keepalive and write deadline) end it.
 #[derive(Debug)]
 pub struct RlpxStream<Io> {
     framed: Framed<Io, RlpxCodec>,
