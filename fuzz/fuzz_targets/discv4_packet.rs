@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
         tcp_port: 30303,
     };
     // Expirations count from 2001, so the vectors' 2006 timestamps are still valid.
-    let mut node = Discv4::new(key(), here, Config::default(), now, 1_000_000_000, 1).unwrap();
+    let mut node = Discv4::new(key(), here, Config::default(), now, 1_000_000_000, [1; 32]).unwrap();
     node.handle_datagram(now, "127.0.0.2:30303".parse().unwrap(), &datagram);
     node.handle_timeout(now + Duration::from_secs(1));
     while let Some(transmit) = node.poll_transmit() {

@@ -125,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
         Config::default(),
         now,
         UNIX_TIME,
-        1,
+        [1; 32],
     )
     .unwrap();
     node.add_bootnode(now, f.peer);

@@ -15,7 +15,7 @@ use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, RawRecord, 
 use devp2p_kbucket::{
     AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, port_allowed, relay_allowed,
 };
-use rand::{Rng, RngExt, SeedableRng, rngs::SmallRng};
+use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 
 use crate::{
     Config,
@@ -248,8 +248,8 @@ struct Bond {
 /// let now = Instant::now();
 /// let endpoint = |port| Endpoint { ip: [127, 0, 0, 1].into(), udp_port: port, tcp_port: port };
 /// let key = |b| SigningKey::from_slice(&[b; 32]).unwrap();
-/// let mut a = Discv4::new(key(1), endpoint(30301), Config::default(), now, 1_700_000_000, 1)?;
-/// let mut b = Discv4::new(key(2), endpoint(30302), Config::default(), now, 1_700_000_000, 2)?;
+/// let mut a = Discv4::new(key(1), endpoint(30301), Config::default(), now, 1_700_000_000, [1; 32])?;
+/// let mut b = Discv4::new(key(2), endpoint(30302), Config::default(), now, 1_700_000_000, [2; 32])?;
 ///
 /// // A pings B; each datagram is handed to the other side as if sent over UDP.
 /// a.ping(now, b.local_record());
@@ -272,7 +272,7 @@ pub struct Discv4 {
     enr: Enr,
     /// `now` at construction and the Unix time then: packet expirations are Unix seconds.
     epoch: (Instant, u64),
-    rng: SmallRng,
+    rng: StdRng,
     table: Table<NodeInfo>,
     bootnodes: Vec<NodeRecord>,
     bonds: HashMap<(NodeId, IpAddr), Bond>,
@@ -307,14 +307,16 @@ impl Discv4 {
     /// rather than hidden). `now` and `unix_time` (seconds) name the same moment: expirations
     /// are computed from them, and the record's first sequence number is `unix_time` in
     /// milliseconds (as go-ethereum's for a node without a database), so a restart does not set
-    /// it back. `seed` seeds the randomness (refresh targets, revalidation order).
+    /// it back. `seed` seeds the randomness (refresh targets, revalidation order), a ChaCha
+    /// generator: its output goes out in FINDNODE targets, so it must come from a cryptographic
+    /// source (the driver takes it from the OS), never from the key or the time.
     pub fn new(
         key: SigningKey,
         endpoint: Endpoint,
         config: Config,
         now: Instant,
         unix_time: u64,
-        seed: u64,
+        seed: [u8; 32],
     ) -> Result<Self, EnrError> {
         let id = PeerId::from_public_key(&key.verifying_key().into());
         let node_id = id.node_id();
@@ -347,7 +349,7 @@ impl Discv4 {
             endpoint,
             enr,
             epoch: (now, unix_time),
-            rng: SmallRng::seed_from_u64(seed),
+            rng: StdRng::from_seed(seed),
             bootnodes: Vec::new(),
             bonds: HashMap::new(),
             bond_clock: 0,

@@ -115,9 +115,8 @@ impl Discv4Handle {
     ) -> io::Result<Self> {
         let addr = socket.local_addr()?;
         let unix = unix_seconds();
-        let seed = u64::from_le_bytes(*key.to_bytes().first_chunk::<8>().unwrap_or(&[0; 8]))
-            ^ unix.rotate_left(17)
-            ^ u64::from(addr.port());
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
         let core = Discv4::new(key, endpoint, config, Instant::now(), unix, seed)
             .map_err(io::Error::other)?;
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);

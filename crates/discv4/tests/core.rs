@@ -37,7 +37,7 @@ fn node_with(b: u8, addr: SocketAddr, config: Config) -> Discv4 {
         udp_port: addr.port(),
         tcp_port: 0,
     };
-    Discv4::new(key(b), endpoint, config, start(), UNIX, u64::from(b)).unwrap()
+    Discv4::new(key(b), endpoint, config, start(), UNIX, [b; 32]).unwrap()
 }
 
 fn endpoint(addr: SocketAddr) -> Endpoint {
@@ -227,7 +227,7 @@ fn predicted_by(
         tcp_port: 30305,
         ..endpoint(ours)
     };
-    let core = Discv4::new(key(1), announced, config, start(), UNIX, 1).unwrap();
+    let core = Discv4::new(key(1), announced, config, start(), UNIX, [1; 32]).unwrap();
     let mut nodes = vec![(ours, core)];
     nodes.extend(
         peers

@@ -75,14 +75,11 @@ impl Sim {
                 udp_port: 30303,
                 tcp_port: 30303,
             };
-            let core = Discv4::new(
-                key,
-                endpoint,
-                Config::default(),
-                now,
-                1_700_000_000,
-                seed ^ i as u64,
-            )
+            let core = Discv4::new(key, endpoint, Config::default(), now, 1_700_000_000, {
+                let mut bytes = [0u8; 32];
+                bytes[..8].copy_from_slice(&(seed ^ i as u64).to_le_bytes());
+                bytes
+            })
             .unwrap();
             net.add(
                 addr,
