@@ -1216,3 +1216,36 @@ fn expirations_follow_the_wall_clock_when_it_is_set() {
         .collect();
     assert_eq!(expirations, [an_hour_on + 20]);
 }
+
+/// A node that lost its bond with us (a restart) drops our ENRRequest although we hold a live
+/// bond with it. The retry pings it, and the bond is made again (its ping-back answered)
+/// before the request goes again: with two attempts, the second gets the answer.
+#[test]
+fn a_retry_after_the_node_forgot_us_bonds_again_first() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let config = Config {
+        request_attempts: 2,
+        ..Config::default()
+    };
+    let mut net = Net::new(vec![(a, node_with(1, a, config)), (b, node(2, b))]);
+    let now = start();
+    let b_record = net.node(b).local_record();
+    net.node(a).ping(now, b_record);
+    net.deliver(now);
+    // A minute later B restarts: same key and address, no bonds.
+    let later = now + Duration::from_secs(60);
+    net.nodes.insert(b, node(2, b));
+    net.events.clear();
+    let id = net.node(a).request_enr(later, b_record);
+    net.run_until(later, later + Duration::from_secs(30));
+    let result = net.events.iter().find_map(|(at, event)| match event {
+        Event::EnrResult {
+            id: got, result, ..
+        } if *at == a && *got == id => Some(result.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(result, Some(Ok(ref enr)) if enr.node_id() == b_record.node_id()),
+        "{result:?}"
+    );
+}
