@@ -432,6 +432,7 @@ impl Discv4 {
     /// Adds a bootnode: it is pinged now (and enters the table when it answers), seeds lookups
     /// while the table is empty, and a table refresh starts right away.
     pub fn add_bootnode(&mut self, now: Instant, node: NodeRecord) {
+        let node = canonical(node);
         if node.id == self.id {
             return;
         }
@@ -479,6 +480,7 @@ impl Discv4 {
     /// Pings `node`; the answer comes as [`Event::PingResult`]. A node that answers enters the
     /// table.
     pub fn ping(&mut self, now: Instant, node: NodeRecord) -> RequestId {
+        let node = canonical(node);
         let id = RequestId(self.fresh_id());
         if !self.send_ping(now, node, Waiter::User(id)) {
             self.push_event(Event::PingResult {
@@ -493,6 +495,7 @@ impl Discv4 {
     /// Asks `node` for its record (EIP-868), bonding first if needed; the answer comes as
     /// [`Event::EnrResult`].
     pub fn request_enr(&mut self, now: Instant, node: NodeRecord) -> RequestId {
+        let node = canonical(node);
         let id = RequestId(self.fresh_id());
         let kind = QueryKind::Enr { id, hash: [0; 32] };
         if !self.start_query(now, node, kind) {
@@ -1345,5 +1348,15 @@ fn set_endpoint_fields(builder: &mut Builder, endpoint: &Endpoint) {
     builder.udp(endpoint.udp_port);
     if endpoint.tcp_port != 0 {
         builder.tcp(endpoint.tcp_port);
+    }
+}
+
+/// `node` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it stands
+/// for, as datagrams from it are seen (sources are made canonical): a node given in mapped form
+/// would otherwise never match its own Pongs.
+fn canonical(node: NodeRecord) -> NodeRecord {
+    NodeRecord {
+        ip: node.ip.to_canonical(),
+        ..node
     }
 }

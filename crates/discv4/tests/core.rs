@@ -149,6 +149,8 @@ impl Net {
                     } else {
                         t.dst
                     };
+                    // As a dual-stack socket does: `::ffff:a.b.c.d` reaches a.b.c.d.
+                    let dst = SocketAddr::new(dst.ip().to_canonical(), dst.port());
                     if let Some(to) = self.nodes.get_mut(&dst) {
                         to.handle_datagram(now, source, &t.bytes);
                     }
@@ -1248,4 +1250,24 @@ fn a_retry_after_the_node_forgot_us_bonds_again_first() {
         matches!(result, Some(Ok(ref enr)) if enr.node_id() == b_record.node_id()),
         "{result:?}"
     );
+}
+
+/// A node given with an IPv4-mapped address (`::ffff:10.0.0.2`) is the node at 10.0.0.2: its
+/// Pong, which comes from 10.0.0.2, answers the Ping.
+#[test]
+fn a_node_given_with_a_mapped_address_answers() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let mut mapped = net.node(b).local_record();
+    mapped.ip = addr("[::ffff:10.0.0.2]:30303").ip();
+    let id = net.node(a).ping(now, mapped);
+    net.run_until(now, now + Duration::from_secs(5));
+    let result = net.events.iter().find_map(|(at, event)| match event {
+        Event::PingResult {
+            id: got, result, ..
+        } if *at == a && *got == id => Some(result.clone()),
+        _ => None,
+    });
+    assert!(matches!(result, Some(Ok(_))), "{result:?}");
 }
