@@ -10,6 +10,21 @@
 //! - [`Secrets`]: what the handshake produces for the frame codec: aes-secret, mac-secret and
 //!   where the egress and ingress MAC states start ([`MacInit`]).
 //!
+//! ECIES, sealed to a key and opened with it (the ephemeral key and IV given, to be
+//! reproducible; [`encrypt`] draws them from an RNG):
+//!
+//! ```
+//! use devp2p_ecies::{decrypt, encrypt_with};
+//! use k256::SecretKey;
+//!
+//! let recipient = SecretKey::from_slice(&[7; 32])?;
+//! let ephemeral = SecretKey::from_slice(&[9; 32])?;
+//! let sealed = encrypt_with(&ephemeral, &[1; 16], &recipient.public_key(), b"hello", &[]);
+//! assert_eq!(sealed.len(), devp2p_ecies::ECIES_OVERHEAD + 5);
+//! assert_eq!(decrypt(&recipient, &sealed, &[])?, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! See [`Handshake`] for a complete in-memory handshake.
 
 // The README's example runs as a doctest.

@@ -8,8 +8,11 @@
 //!
 //! #[derive(RlpEncodable, RlpDecodable)]
 //! #[rlp(ignore_extra)]
-//! struct Pong { to: Endpoint, ping_hash: [u8; 32], expiration: u64, enr_seq: Option<u64> }
+//! struct Pong { to: Vec<u8>, ping_hash: [u8; 32], expiration: u64, enr_seq: Option<u64> }
 //! ```
+//!
+//! (Not run here: this crate cannot depend on `devp2p-rlp-codec`, whose README and tests run
+//! the derives.)
 //!
 //! Struct attributes, as `#[rlp(...)]`:
 //! - `transparent`: a struct with one field is encoded exactly as that field (newtype wrapper).
