@@ -85,6 +85,13 @@ pub(crate) struct ListenArgs {
 }
 
 /// Runs a command on a single-threaded runtime.
+/// Whether `text` is an enode URL (the scheme in any case, as go-ethereum reads it).
+pub(crate) fn is_enode(text: &str) -> bool {
+    text.trim()
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("enode://"))
+}
+
 pub(crate) fn block_on(command: impl Future<Output = CmdResult>) -> CmdResult {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -51,27 +51,33 @@ pub(crate) fn run(command: Discv4Command) -> CmdResult {
 /// An enode URL or a record with an IP and a UDP port, as a discovery address.
 fn parse_node(text: &str) -> Result<NodeRecord, String> {
     let text = text.trim();
-    if text.starts_with("enode://") {
-        return text
-            .parse()
-            .map_err(|e| format!("invalid enode URL {text:?}: {e}"));
-    }
-    let record = Enr::parse_any(text).map_err(|e| format!("invalid node {text:?}: {e}"))?;
-    let (ip, udp, tcp) = match (record.ip(), record.udp(), record.ip6(), record.udp6()) {
-        (Some(ip), Some(port), _, _) => (IpAddr::V4(ip), port, record.tcp()),
-        (_, _, Some(ip), Some(port)) => (IpAddr::V6(ip), port, record.tcp6()),
-        _ => {
-            return Err(format!(
-                "the record {text:?} has no IP address with a UDP port"
-            ));
+    let node = if crate::discovery::is_enode(text) {
+        text.parse()
+            .map_err(|e| format!("invalid enode URL {text:?}: {e}"))?
+    } else {
+        let record = Enr::parse_any(text).map_err(|e| format!("invalid node {text:?}: {e}"))?;
+        // IPv6 takes `udp6`, or `udp` when the record has none (EIP-778).
+        let ip6_port = record.udp6().or(record.udp());
+        let (ip, udp, tcp) = match (record.ip(), record.udp(), record.ip6(), ip6_port) {
+            (Some(ip), Some(port), _, _) => (IpAddr::V4(ip), port, record.tcp()),
+            (_, _, Some(ip), Some(port)) => (IpAddr::V6(ip), port, record.tcp6().or(record.tcp())),
+            _ => {
+                return Err(format!(
+                    "the record {text:?} has no IP address with a UDP port"
+                ));
+            }
+        };
+        NodeRecord {
+            id: record.peer_id(),
+            ip,
+            tcp_port: tcp.unwrap_or(0),
+            udp_port: udp,
         }
     };
-    Ok(NodeRecord {
-        id: record.peer_id(),
-        ip,
-        tcp_port: tcp.unwrap_or(0),
-        udp_port: udp,
-    })
+    if node.udp_port == 0 {
+        return Err(format!("the node {text:?} has UDP port 0"));
+    }
+    Ok(node)
 }
 
 /// Starts our node: key, socket, announced endpoint; adds the bootnodes.
@@ -281,4 +287,39 @@ async fn listen(args: &ListenArgs) -> CmdResult {
     })
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+
+    /// An IPv6 record with `udp` and no `udp6` has that port for IPv6 too (EIP-778), as
+    /// go-ethereum reads it; an IPv4 address comes first when there is one.
+    #[test]
+    fn an_ipv6_record_without_udp6_takes_udp() {
+        let key = devp2p_discv4::SigningKey::from_slice(&[6; 32]).unwrap();
+        let ip6 = Enr::builder()
+            .ip6(Ipv6Addr::LOCALHOST)
+            .udp(9)
+            .tcp(10)
+            .build(&key)
+            .unwrap();
+        let node = parse_node(&ip6.to_string()).unwrap();
+        assert_eq!(
+            (node.ip, node.udp_port, node.tcp_port),
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 9, 10)
+        );
+        let both = Enr::builder()
+            .ip4([127, 0, 0, 1].into())
+            .ip6(Ipv6Addr::LOCALHOST)
+            .udp(9)
+            .build(&key)
+            .unwrap();
+        assert_eq!(
+            parse_node(&both.to_string()).unwrap().ip,
+            IpAddr::from([127, 0, 0, 1])
+        );
+    }
 }

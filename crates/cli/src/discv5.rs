@@ -44,7 +44,7 @@ pub(crate) fn run(command: Discv5Command) -> CmdResult {
 
 /// A record with a UDP address.
 fn parse_record(text: &str) -> Result<Enr, String> {
-    if text.trim().starts_with("enode://") {
+    if crate::discovery::is_enode(text) {
         return Err(format!(
             "discv5 needs a node record (enr:…), not an enode URL: {:?}",
             text.trim()
@@ -52,13 +52,16 @@ fn parse_record(text: &str) -> Result<Enr, String> {
     }
     let record = Enr::parse_any(text.trim())
         .map_err(|e| format!("invalid record {:?}: {e}", text.trim()))?;
-    if udp_addr(&record).is_none() {
-        return Err(format!(
+    match udp_addr(&record) {
+        None => Err(format!(
             "the record {:?} has no IP address with a UDP port",
             text.trim()
-        ));
+        )),
+        Some(addr) if addr.port() == 0 => {
+            Err(format!("the record {:?} has UDP port 0", text.trim()))
+        }
+        Some(_) => Ok(record),
     }
-    Ok(record)
 }
 
 /// Starts our node and adds the bootnodes.

@@ -71,10 +71,7 @@ pub(crate) fn run(command: RlpxCommand) -> CmdResult {
 /// falling back to `tcp`).
 pub(crate) fn target(node: &str) -> Result<(PeerId, SocketAddr), String> {
     let node = node.trim();
-    let record: NodeRecord = if node
-        .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("enode://"))
-    {
+    let record: NodeRecord = if crate::discovery::is_enode(node) {
         node.parse()
             .map_err(|e| format!("invalid enode URL: {e}"))?
     } else {

@@ -223,6 +223,17 @@ fn a_silent_node_and_bad_input_fail_with_one_line() {
     let (code, _, stderr) = discv4(&["requestenr", "enr:-xyz"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("invalid node"), "{stderr}");
+    // UDP port 0 (an enode URL's port, or its discport) cannot be reached: said at once, in
+    // whatever case the scheme is written.
+    let id = "ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f";
+    for node in [
+        format!("enode://{id}@127.0.0.1:0"),
+        format!("ENODE://{id}@127.0.0.1:30303?discport=0"),
+    ] {
+        let (code, _, stderr) = discv4(&["ping", &node, "--timeout", "3"]);
+        assert_eq!(code, 1);
+        assert!(stderr.contains("has UDP port 0"), "{stderr}");
+    }
     let (code, _, stderr) = discv4(&["crawl", "--timeout", "1"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("needs --bootnodes"), "{stderr}");

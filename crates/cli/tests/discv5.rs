@@ -168,17 +168,27 @@ fn a_silent_node_and_bad_input_fail_with_one_line() {
     assert_eq!(code, 1);
     assert!(stderr.contains("invalid record"), "{stderr}");
     let enode = "enode://ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31387574077f301b421bc84df7266c44e9e6d569fc56be00812904767bf5ccd1fc7f@127.0.0.1:30303";
-    let (code, _, stderr) = discv5(&["ping", enode]);
-    assert_eq!(code, 1);
-    assert!(
-        stderr.starts_with("devp2p: discv5 needs a node record (enr:…), not an enode URL"),
-        "{stderr}"
-    );
+    for enode in [enode.to_owned(), enode.replace("enode://", "Enode://")] {
+        let (code, _, stderr) = discv5(&["ping", &enode]);
+        assert_eq!(code, 1);
+        assert!(
+            stderr.starts_with("devp2p: discv5 needs a node record (enr:…), not an enode URL"),
+            "{stderr}"
+        );
+    }
     let key = SigningKey::from_slice(&[5; 32]).unwrap();
     let no_udp = Enr::builder().build(&key).unwrap();
     let (code, _, stderr) = discv5(&["ping", &no_udp.to_string()]);
     assert_eq!(code, 1);
     assert!(stderr.contains("no IP address with a UDP port"), "{stderr}");
+    let port_0 = Enr::builder()
+        .ip4([127, 0, 0, 1].into())
+        .udp(0)
+        .build(&key)
+        .unwrap();
+    let (code, _, stderr) = discv5(&["ping", &port_0.to_string(), "--timeout", "3"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("has UDP port 0"), "{stderr}");
     let (code, _, stderr) = discv5(&["crawl", "--timeout", "1"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("needs --bootnodes"), "{stderr}");
