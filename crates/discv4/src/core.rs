@@ -32,7 +32,8 @@ pub struct NodeInfo {
     pub record: NodeRecord,
     /// The ENR sequence number from its last Ping or Pong.
     pub enr_seq: Option<u64>,
-    /// Its record, once fetched with ENRRequest.
+    /// Its record, once fetched with ENRRequest; fetched again when a revalidation Pong shows
+    /// a higher sequence number.
     pub enr: Option<Enr>,
     /// Answers to our Pings, divided by three on each revalidation it misses; it leaves the
     /// table at zero.
@@ -190,7 +191,8 @@ enum QueryKind {
         replied: bool,
     },
     Enr {
-        id: RequestId,
+        /// The caller's request; `None` for a record the table fetches again by itself.
+        id: Option<RequestId>,
         hash: [u8; 32],
     },
 }
@@ -497,7 +499,10 @@ impl Discv4 {
     pub fn request_enr(&mut self, now: Instant, node: NodeRecord) -> RequestId {
         let node = canonical(node);
         let id = RequestId(self.fresh_id());
-        let kind = QueryKind::Enr { id, hash: [0; 32] };
+        let kind = QueryKind::Enr {
+            id: Some(id),
+            hash: [0; 32],
+        };
         if !self.start_query(now, node, kind) {
             self.push_event(Event::EnrResult {
                 id,
@@ -725,8 +730,32 @@ impl Discv4 {
                     result: Ok(info.clone()),
                 }),
                 Waiter::Query(id) => self.on_query_bonded(now, id),
-                Waiter::Revalidate | Waiter::Bond | Waiter::PingBack => {}
+                Waiter::Revalidate => self.refresh_record(now, node_id, pong.enr_seq),
+                Waiter::Bond | Waiter::PingBack => {}
             }
+        }
+    }
+
+    /// A node whose record we fetched answered a revalidation with a higher sequence number:
+    /// its record changed, so it is fetched again (go-ethereum's revalidation does the same).
+    fn refresh_record(&mut self, now: Instant, node_id: NodeId, seq: Option<u64>) {
+        let Some(entry) = self.table.get(&node_id) else {
+            return;
+        };
+        let newer = seq.is_some_and(|seq| {
+            entry
+                .value
+                .enr
+                .as_ref()
+                .is_some_and(|known| known.seq() < seq)
+        });
+        if newer {
+            let node = entry.value.record;
+            let kind = QueryKind::Enr {
+                id: None,
+                hash: [0; 32],
+            };
+            self.start_query(now, node, kind);
         }
     }
 
@@ -877,11 +906,13 @@ impl Discv4 {
                 self.push_event(Event::NodeUpdated(node));
             }
         }
-        self.push_event(Event::EnrResult {
-            id: request,
-            node: query.node,
-            result,
-        });
+        if let Some(id) = request {
+            self.push_event(Event::EnrResult {
+                id,
+                node: query.node,
+                result,
+            });
+        }
     }
 
     // ----- Pings and bonds -----
@@ -1002,10 +1033,12 @@ impl Discv4 {
                 entry.value.liveness = liveness;
                 entry.value.enr_seq = enr_seq;
             } else {
+                // The node's record stays: a new endpoint (or another TCP port than a
+                // Neighbours entry gave) does not make its signed record any less its own.
                 let info = NodeInfo {
                     record: node,
                     enr_seq,
-                    enr: None,
+                    enr: entry.value.enr.clone(),
                     liveness,
                 };
                 // Seen at an address the IP limits keep out of the table: the entry keeps its
@@ -1231,11 +1264,12 @@ impl Discv4 {
                     self.advance_lookup(now, lookup);
                 }
             }
-            QueryKind::Enr { id, .. } => self.push_event(Event::EnrResult {
+            QueryKind::Enr { id: Some(id), .. } => self.push_event(Event::EnrResult {
                 id,
                 node: query.node,
                 result: Err(RequestError::Timeout),
             }),
+            QueryKind::Enr { id: None, .. } => {}
         }
     }
 

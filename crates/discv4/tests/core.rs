@@ -1271,3 +1271,49 @@ fn a_node_given_with_a_mapped_address_answers() {
     });
     assert!(matches!(result, Some(Ok(_))), "{result:?}");
 }
+
+/// A node whose record we fetched announces a newer one (its Pong to our revalidation Ping
+/// carries a higher sequence number): we fetch it again, as go-ethereum's revalidation does,
+/// and the table keeps the new one. Without a fetched record, a higher number fetches nothing.
+#[test]
+fn a_newer_record_seen_on_revalidation_is_fetched() {
+    let (mut net, a, b, b_record) = a_pinged_b();
+    let now = start();
+    let id = net.node(a).request_enr(now, b_record);
+    net.deliver(now);
+    assert!(net.events.iter().any(|(at, e)| *at == a
+        && matches!(e, Event::EnrResult { id: got, result: Ok(_), .. } if *got == id)));
+    let b_id = b_record.node_id();
+    let old_seq = net
+        .node(a)
+        .table()
+        .get(&b_id)
+        .unwrap()
+        .value
+        .enr
+        .as_ref()
+        .unwrap()
+        .seq();
+    // B's record changes (its TCP port).
+    net.node(b)
+        .set_endpoint(Endpoint {
+            ip: b.ip(),
+            udp_port: b.port(),
+            tcp_port: 30304,
+        })
+        .unwrap();
+    let new_seq = net.node(b).local_enr().seq();
+    assert!(new_seq > old_seq);
+    net.events.clear();
+    net.run_until(now, now + Duration::from_secs(12));
+    let entry = net.node(a).table().get(&b_id).unwrap();
+    assert_eq!(entry.value.enr.as_ref().map(Enr::seq), Some(new_seq));
+    // Only the table learned it: no answer to a request nobody made.
+    assert!(
+        !net.events
+            .iter()
+            .any(|(at, e)| *at == a && matches!(e, Event::EnrResult { .. })),
+        "{:?}",
+        net.events
+    );
+}
