@@ -58,13 +58,15 @@ pub struct Config {
     /// write deadline; unlike that one, it restarts whenever some bytes go out, so a slow
     /// reader of a large message is not cut off, while a peer that takes nothing is.
     pub write_timeout: Duration,
-    /// The slowest a backlog may drain, in bytes per second: from when bytes start to wait
-    /// until none do, writing may take at most [`write_timeout`](Self::write_timeout) plus the
-    /// largest backlog seen meanwhile at this rate, however often some bytes go out; then the
-    /// session ends as for a stall. Without it, a peer reading a few bytes just before each
-    /// stall deadline would hold a large answer, and its buffers, for hours. Default 64 KiB/s
-    /// (16 MiB may take about 4.6 minutes; go-ethereum allows 20 s for any message); 0 turns
-    /// the limit off.
+    /// The slowest writing may go while bytes wait, in bytes per second: from when bytes start
+    /// to wait until none do, what went out plus what still waits must have gone out at this
+    /// rate, after a grace of [`write_timeout`](Self::write_timeout); otherwise the session
+    /// ends as for a stall, however often some bytes go out. A peer that reads at this rate or
+    /// faster is never cut off, even while answers keep queueing; without the limit, one that
+    /// reads a few bytes just before each stall deadline would hold a large answer, and its
+    /// buffers, for hours. Default 64 KiB/s (a 16 MiB answer to a peer that reads nothing but
+    /// those few bytes ends after about 4.6 minutes; go-ethereum allows 20 s for any message);
+    /// 0 turns the limit off.
     pub min_write_rate: u32,
     /// Largest message (decompressed) sent or received. Default and maximum 16 MiB less one
     /// byte ([`MAX_DECOMPRESSED_SIZE`](crate::MAX_DECOMPRESSED_SIZE)); a larger value counts as
@@ -145,8 +147,18 @@ pub struct Session {
     events: VecDeque<Event>,
     /// Since when bytes have waited to be written with none going out.
     write_stalled_since: Option<Instant>,
-    /// Since when bytes have waited to be written, and the most that waited meanwhile.
-    backlog: Option<(Instant, usize)>,
+    /// Since when bytes have waited to be written, how many went out since, and how many wait.
+    backlog: Option<Backlog>,
+}
+
+/// Bytes waiting to be written, since they started to (see [`Config::min_write_rate`]).
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    since: Instant,
+    /// Bytes that went out since.
+    written: usize,
+    /// Bytes waiting at the last report.
+    waiting: usize,
 }
 
 impl Session {
@@ -245,24 +257,29 @@ impl Session {
         }
     }
 
-    /// Tells the session how writing goes: how many bytes wait to be written, and whether some
-    /// went out since the last report. Bytes that wait [`Config::write_timeout`] with none going
-    /// out end the session at the next [`handle_timeout`](Self::handle_timeout); each write
-    /// that makes progress restarts that clock. A backlog that drains slower than
-    /// [`Config::min_write_rate`] ends it too.
-    pub fn handle_write(&mut self, now: Instant, waiting: usize, progressed: bool) {
+    /// Tells the session how writing goes: how many bytes wait to be written, and how many went
+    /// out since the last report. Bytes that wait [`Config::write_timeout`] with none going out
+    /// end the session at the next [`handle_timeout`](Self::handle_timeout); each write that
+    /// makes progress restarts that clock. Writing slower than [`Config::min_write_rate`] while
+    /// bytes wait ends it too.
+    pub fn handle_write(&mut self, now: Instant, waiting: usize, written: usize) {
         if waiting == 0 {
             self.write_stalled_since = None;
             self.backlog = None;
             return;
         }
-        if progressed {
+        if written > 0 {
             self.write_stalled_since = Some(now);
         } else {
             self.write_stalled_since.get_or_insert(now);
         }
-        let (_, largest) = self.backlog.get_or_insert((now, 0));
-        *largest = (*largest).max(waiting);
+        let backlog = self.backlog.get_or_insert(Backlog {
+            since: now,
+            written: 0,
+            waiting: 0,
+        });
+        backlog.written = backlog.written.saturating_add(written);
+        backlog.waiting = waiting;
     }
 
     /// Advances the timers to `now`: the Hello deadline, Pings after silence, Pong deadlines,
@@ -407,12 +424,13 @@ impl Session {
         let draining = self
             .backlog
             .filter(|_| self.config.min_write_rate > 0)
-            .and_then(|(since, largest)| {
+            .and_then(|backlog| {
                 let rate = f64::from(self.config.min_write_rate);
-                // usize to f64 rounds only past 2^53 bytes, far beyond any backlog.
+                let bytes = backlog.written.saturating_add(backlog.waiting);
+                // usize to f64 rounds only past 2^53 bytes, far beyond what a session writes.
                 #[allow(clippy::cast_precision_loss)]
-                let drain = Duration::try_from_secs_f64(largest as f64 / rate).ok()?;
-                since.checked_add(timeout)?.checked_add(drain)
+                let allowed = Duration::try_from_secs_f64(bytes as f64 / rate).ok()?;
+                backlog.since.checked_add(timeout)?.checked_add(allowed)
             });
         match (stalled, draining) {
             (Some(a), Some(b)) => Some(a.min(b)),

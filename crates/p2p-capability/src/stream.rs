@@ -213,13 +213,13 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
                 flushed?;
                 self.flushed = true;
             }
-            let progressed = self.rlpx.unwritten() < expected;
+            let written = expected.saturating_sub(self.rlpx.unwritten());
             let waiting = if self.flushed {
                 0
             } else {
                 self.rlpx.unwritten().max(1)
             };
-            self.session.handle_write(now(), waiting, progressed);
+            self.session.handle_write(now(), waiting, written);
             // Receive, unless the session is full or ended.
             if self.session.wants_input() {
                 match Pin::new(&mut self.rlpx).poll_next(cx) {

@@ -376,7 +376,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
     // content (they are not silence), so only the write deadline can end the session.
     let mut pair = Pair::established();
     let start = pair.now;
-    pair.a.handle_write(start, 1000, false);
+    pair.a.handle_write(start, 1000, 0);
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(15)));
     for step in 1..=3 {
         pair.now = start + Duration::from_secs(5 * step);
@@ -384,7 +384,7 @@ fn a_peer_that_talks_but_does_not_read_meets_the_write_deadline() {
         pair.a.handle_timeout(pair.now);
         assert!(!pair.a.is_closed(), "closed after {step} Pings");
         // What went out meanwhile (Pongs) is still stuck: bytes wait, none went out.
-        pair.a.handle_write(pair.now, 1000, false);
+        pair.a.handle_write(pair.now, 1000, 0);
     }
     assert_eq!(pair.a.poll_timeout(), Some(start + Duration::from_secs(20)));
     pair.now = start + Duration::from_secs(20);
@@ -403,18 +403,18 @@ fn writing_that_progresses_or_drains_restarts_the_write_deadline() {
     let mut pair = Pair::established();
     let start = pair.now;
     let s = Duration::from_secs;
-    pair.a.handle_write(start, BIG, false);
+    pair.a.handle_write(start, BIG, 0);
     // Some bytes went out at 19 s, others still wait: the clock starts again from there.
-    pair.a.handle_write(start + s(19), BIG, true);
-    pair.a.handle_write(start + s(30), BIG, false);
+    pair.a.handle_write(start + s(19), BIG, 1000);
+    pair.a.handle_write(start + s(30), BIG, 0);
     pair.now = start + s(25);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);
     assert!(!pair.a.is_closed());
     assert_eq!(pair.a.poll_timeout(), Some(start + s(39)));
     // Everything written: no deadline, and the next wait starts its own.
-    pair.a.handle_write(start + s(38), 0, true);
-    pair.a.handle_write(start + s(50), BIG, false);
+    pair.a.handle_write(start + s(38), 0, 1000);
+    pair.a.handle_write(start + s(50), BIG, 0);
     assert_eq!(pair.a.poll_timeout(), Some(start + s(40)));
     pair.now = start + s(60);
     pair.a.handle_message(pair.now, ping());
@@ -431,18 +431,18 @@ fn a_backlog_that_drains_too_slowly_meets_the_write_deadline() {
     let start = pair.now;
     let s = Duration::from_secs;
     let mut waiting = 2 << 20;
-    pair.a.handle_write(start, waiting, false);
+    pair.a.handle_write(start, waiting, 0);
     for step in 1..=2 {
         pair.now = start + s(19 * step);
         waiting -= 1000;
-        pair.a.handle_write(pair.now, waiting, true);
+        pair.a.handle_write(pair.now, waiting, 1000);
         pair.a.handle_message(pair.now, ping());
         pair.a.handle_timeout(pair.now);
         assert!(!pair.a.is_closed(), "closed at step {step}");
     }
     assert_eq!(pair.a.poll_timeout(), Some(start + s(52)));
     pair.now = start + s(52);
-    pair.a.handle_write(pair.now, waiting - 1000, true);
+    pair.a.handle_write(pair.now, waiting - 1000, 1000);
     pair.a.handle_message(pair.now, ping());
     pair.a.handle_timeout(pair.now);
     let ended = disconnected(&mut pair.a);
@@ -458,14 +458,31 @@ fn a_backlog_that_drains_too_slowly_meets_the_write_deadline() {
     );
     pair.deliver();
     let start = pair.now;
-    pair.a.handle_write(start, waiting, false);
+    pair.a.handle_write(start, waiting, 0);
     for step in 1..=10 {
         pair.now = start + s(19 * step);
-        pair.a.handle_write(pair.now, waiting, true);
+        pair.a.handle_write(pair.now, waiting, 1000);
         pair.a.handle_message(pair.now, ping());
         pair.a.handle_timeout(pair.now);
     }
     assert!(!pair.a.is_closed());
+}
+
+/// A peer that reads at twice the minimum rate while answers keep queueing (bytes always
+/// wait) is never cut off: what goes out keeps the allowance ahead of the clock.
+#[test]
+fn a_fast_reader_of_a_backlog_that_never_empties_is_kept() {
+    let mut pair = Pair::established();
+    let start = pair.now;
+    let rate = usize::try_from(Config::default().min_write_rate).unwrap();
+    pair.a.handle_write(start, 1 << 20, 0);
+    for second in 1..=600 {
+        pair.now = start + Duration::from_secs(second);
+        pair.a.handle_write(pair.now, 1 << 20, 2 * rate);
+        pair.a.handle_message(pair.now, ping());
+        pair.a.handle_timeout(pair.now);
+        assert!(!pair.a.is_closed(), "closed after {second} s");
+    }
 }
 
 #[test]
