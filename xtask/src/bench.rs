@@ -18,7 +18,7 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
     #[allow(clippy::disallowed_methods)]
     let started = SystemTime::now();
     let package = krate.map(|k| format!("devp2p-{k}"));
-    let mut args = vec!["bench", "--all-features"];
+    let mut args = vec!["bench", "--locked", "--all-features"];
     match &package {
         Some(p) => args.extend(["-p", p.as_str()]),
         None => args.push("--workspace"),
@@ -27,7 +27,14 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
     if package.as_deref().is_none_or(|p| p == "devp2p-discv5") {
         // All features put discv5's handshakes on libsecp256k1; its default is k256.
         println!("devp2p-discv5 again on its default features (k256):");
-        cargo(&["bench", "-p", "devp2p-discv5", "--bench", "sigp"])?;
+        cargo(&[
+            "bench",
+            "--locked",
+            "-p",
+            "devp2p-discv5",
+            "--bench",
+            "sigp",
+        ])?;
         // On two cores its round trips depend on whether the kernel puts the caller and the
         // runtime's threads on the same core (waking the other costs tens of microseconds);
         // on one core the ratios are the work each library does.
@@ -36,7 +43,7 @@ pub(crate) fn run(krate: Option<&str>) -> TaskResult {
             println!("devp2p-discv5 (libsecp256k1) once more, pinned to one core (taskset -c 0):");
             let mut cmd = Command::new("taskset");
             cmd.args(["-c", "0", env!("CARGO")])
-                .args(["bench", "-p", "devp2p-discv5", "--all-features"])
+                .args(["bench", "--locked", "-p", "devp2p-discv5", "--all-features"])
                 .args(["--bench", "sigp"])
                 .current_dir(root());
             // Core 0 may be outside this process's cpuset (a container): the runs above stand.

@@ -75,6 +75,7 @@ fn build_cli() -> Result<PathBuf, String> {
     let output = Command::new(env!("CARGO"))
         .args([
             "build",
+            "--locked",
             "--quiet",
             "-p",
             "devp2p-cli",

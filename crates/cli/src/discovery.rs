@@ -84,7 +84,6 @@ pub(crate) struct ListenArgs {
     pub(crate) common: Common,
 }
 
-/// Runs a command on a single-threaded runtime.
 /// Whether `text` is an enode URL (the scheme in any case, as go-ethereum reads it).
 pub(crate) fn is_enode(text: &str) -> bool {
     text.trim()
@@ -92,6 +91,7 @@ pub(crate) fn is_enode(text: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("enode://"))
 }
 
+/// Runs a command on a single-threaded runtime.
 pub(crate) fn block_on(command: impl Future<Output = CmdResult>) -> CmdResult {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -33,7 +33,8 @@ pub struct NodeInfo {
     /// The ENR sequence number from its last Ping or Pong.
     pub enr_seq: Option<u64>,
     /// Its record, once fetched with ENRRequest; fetched again when a revalidation Pong shows
-    /// a higher sequence number.
+    /// a higher sequence number. Kept when the node is seen at another endpoint, so it may
+    /// name another address than `record` until the node's sequence number rises.
     pub enr: Option<Enr>,
     /// Answers to our Pings, divided by three on each revalidation it misses; it leaves the
     /// table at zero.

@@ -1274,7 +1274,8 @@ fn a_node_given_with_a_mapped_address_answers() {
 
 /// A node whose record we fetched announces a newer one (its Pong to our revalidation Ping
 /// carries a higher sequence number): we fetch it again, as go-ethereum's revalidation does,
-/// and the table keeps the new one. Without a fetched record, a higher number fetches nothing.
+/// and the table keeps the new one. (Its endpoint changes too, as its TCP port does: the
+/// fetched record must survive that until the new one comes.)
 #[test]
 fn a_newer_record_seen_on_revalidation_is_fetched() {
     let (mut net, a, b, b_record) = a_pinged_b();

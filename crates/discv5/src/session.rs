@@ -47,8 +47,9 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// Handshakes we start that may wait for their WHOAREYOU at once; beyond it, more are
     /// refused. Also the number of messages sent in sessions kept (for `handshake_timeout`)
-    /// to go again should the node answer one with a WHOAREYOU; the oldest goes first.
-    /// Default 256.
+    /// to go again should the node answer one with a WHOAREYOU; the oldest goes first. While a
+    /// session's handshake is crossed, its replies are kept there too, so a burst of them can
+    /// push out requests kept for that. Default 256.
     pub max_pending: usize,
     /// WHOAREYOU challenges that may wait for their handshake at once. Beyond it, a new
     /// challenge replaces the oldest, so that packets from spoofed node ids cannot lock real

@@ -4,7 +4,8 @@
 //!   fork schedule of block and time forks, and the four validation rules.
 //! - [`ChainSpec`]: mainnet, Sepolia, Holesky and Hoodi built in, any other chain read from a
 //!   go-ethereum `genesis.json`.
-//! - Block data: [`Header`] with every field through Prague, [`SealedHeader`] hashed over the
+//! - Block data: [`Header`] with every field through Prague and go-ethereum's two for
+//!   Amsterdam, [`SealedHeader`] hashed over the
 //!   bytes it came in, [`Block`] and [`BlockBody`], and [`TransactionEnvelope`]: a transaction
 //!   kept in its network encoding (bytes, type, hash) and decoded on demand into
 //!   [`Transaction`] (legacy, EIP-2930, EIP-1559, EIP-4844 with its network sidecar form,
