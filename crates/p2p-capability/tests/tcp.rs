@@ -63,6 +63,33 @@ async fn rlpx_pair(
     tokio::join!(connect, accept)
 }
 
+/// Like [`rlpx_pair`], with 32 KiB socket buffers (the client's send, the server's receive),
+/// so that a large message fills them and waits for the reader.
+async fn small_buffer_pair(
+    client: &NodeKey,
+    server: &NodeKey,
+) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
+    let listener = tokio::net::TcpSocket::new_v4().unwrap();
+    listener.set_recv_buffer_size(32 << 10).unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = listener.listen(1).unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = devp2p_rlpx_framing::Config::default();
+    let accept = async {
+        let (socket, _) = listener.accept().await.unwrap();
+        RlpxStream::accept(socket, server, &config).await.unwrap()
+    };
+    let connect = async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(32 << 10).unwrap();
+        let socket = socket.connect(address).await.unwrap();
+        RlpxStream::connect(socket, client, server.id(), &config)
+            .await
+            .unwrap()
+    };
+    tokio::join!(connect, accept)
+}
+
 #[tokio::test]
 async fn two_peers_exchange_on_both_capabilities() {
     timeout(LIMIT, async {
@@ -412,25 +439,7 @@ async fn a_peer_that_talks_but_never_reads_cannot_hold_a_send_forever() {
 #[tokio::test]
 async fn a_slow_reader_is_not_a_stalled_one() {
     let (ka, kb) = (key(1), key(2));
-    let listener = tokio::net::TcpSocket::new_v4().unwrap();
-    listener.set_recv_buffer_size(32 << 10).unwrap();
-    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = listener.listen(1).unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = devp2p_rlpx_framing::Config::default();
-    let accept = async {
-        let (socket, _) = listener.accept().await.unwrap();
-        RlpxStream::accept(socket, &kb, &config).await.unwrap()
-    };
-    let connect = async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_send_buffer_size(32 << 10).unwrap();
-        let socket = socket.connect(address).await.unwrap();
-        RlpxStream::connect(socket, &ka, kb.id(), &config)
-            .await
-            .unwrap()
-    };
-    let (ra, rb) = tokio::join!(connect, accept);
+    let (ra, rb) = small_buffer_pair(&ka, &kb).await;
     let strict = Config {
         write_timeout: Duration::from_millis(200),
         ..Config::default()
@@ -481,25 +490,7 @@ fn snappy(data: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn a_reader_below_the_minimum_rate_cannot_hold_a_send() {
     let (ka, kb) = (key(1), key(2));
-    let listener = tokio::net::TcpSocket::new_v4().unwrap();
-    listener.set_recv_buffer_size(32 << 10).unwrap();
-    listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = listener.listen(1).unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = devp2p_rlpx_framing::Config::default();
-    let accept = async {
-        let (socket, _) = listener.accept().await.unwrap();
-        RlpxStream::accept(socket, &kb, &config).await.unwrap()
-    };
-    let connect = async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_send_buffer_size(32 << 10).unwrap();
-        let socket = socket.connect(address).await.unwrap();
-        RlpxStream::connect(socket, &ka, kb.id(), &config)
-            .await
-            .unwrap()
-    };
-    let (ra, rb) = tokio::join!(connect, accept);
+    let (ra, rb) = small_buffer_pair(&ka, &kb).await;
     let strict = Config {
         write_timeout: Duration::from_secs(3),
         min_write_rate: 2 << 20,
