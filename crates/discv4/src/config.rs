@@ -48,7 +48,8 @@ pub struct Config {
     /// Interval at which the least recently seen node of a random bucket is pinged; it leaves
     /// the table when it does not answer. Default 5 s.
     pub revalidate_interval: Duration,
-    /// Packets accepted per second from one IP address. Default 50.
+    /// Packets accepted per second from one IP address. Default 50. Loopback sources are not
+    /// limited: the nodes of a local devnet share one address.
     pub rate_limit_per_second: u32,
     /// Packets accepted from one IP address in a burst. Default 200.
     pub rate_limit_burst: u32,

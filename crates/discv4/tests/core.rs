@@ -1318,3 +1318,27 @@ fn a_newer_record_seen_on_revalidation_is_fetched() {
         net.events
     );
 }
+
+/// The nodes of a local devnet all send from 127.0.0.1: loopback is not held to the per-IP
+/// burst that a remote address is.
+#[test]
+fn loopback_sources_share_no_rate_limit() {
+    let ours_at = addr("127.0.0.1:30303");
+    let now = start();
+    let mut ours = node(1, ours_at);
+    let burst = Config::default().rate_limit_burst as usize;
+    let answered = (0..burst + 50)
+        .filter(|&i| {
+            let from = addr(&format!("127.0.0.1:{}", 1000 + i));
+            pinged(
+                &mut ours,
+                now,
+                ours_at,
+                from,
+                10 + (i % 200) as u8,
+                i as u64,
+            )
+        })
+        .count();
+    assert_eq!(answered, burst + 50);
+}
