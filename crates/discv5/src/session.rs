@@ -135,16 +135,11 @@ pub struct Transmit {
 struct Session {
     write: SessionKey,
     read: SessionKey,
-    /// When handshakes from both sides crossed: the keys, `(write, read)`, of the session we
-    /// do not write in. Its read key decrypts what the node sends in it.
-    other: Option<(SessionKey, SessionKey)>,
+    /// When handshakes from both sides crossed: the session we do not write in.
+    other: Option<Crossed>,
     /// The node's last message decrypted under `other`'s read key, which is tried first then:
     /// two of our nodes whose handshakes crossed each write in their own session for good.
     other_first: bool,
-    /// While crossed: the node's record. go-ethereum may keep only its own session (when ours
-    /// reached it first) and answer what we write in ours with a WHOAREYOU; a reply is then
-    /// kept in `sent` like a request, so that it goes again in a new handshake.
-    record: Option<Enr>,
     /// For a session we started: the nonce the WHOAREYOU we answered named. Should the node
     /// repeat that WHOAREYOU, our handshake never reached it.
     opened_by: Option<Nonce>,
@@ -158,6 +153,17 @@ impl core::fmt::Debug for Session {
             .field("last_used", &self.last_used)
             .finish_non_exhaustive()
     }
+}
+
+/// The session of a crossed pair we do not write in (see [`Session::other`]).
+struct Crossed {
+    write: SessionKey,
+    /// Decrypts what the node sends in it.
+    read: SessionKey,
+    /// The node's record. go-ethereum may keep only its own session (when ours reached it
+    /// first) and answer what we write in ours with a WHOAREYOU; a reply is then kept in
+    /// `sent` like a request, so that it goes again in a new handshake.
+    record: Enr,
 }
 
 /// A handshake we started: waiting for the node's WHOAREYOU.
@@ -376,7 +382,7 @@ impl Sessions {
         self.clock += 1;
         session.last_used = self.clock;
         let write = session.write;
-        let crossed = session.record.clone();
+        let crossed = session.other.as_ref().map(|o| o.record.clone());
         let Some(nonce) = self.send_in_session(&node.id, node.addr, &write, message) else {
             return false;
         };
@@ -485,7 +491,7 @@ impl Sessions {
         if let Some(session) = self.sessions.get(&key)
             && let Some((plain, in_current)) = {
                 let current = Some((session.read, true));
-                let other = session.other.map(|(_, read)| (read, false));
+                let other = session.other.as_ref().map(|o| (o.read, false));
                 let order = if session.other_first {
                     [other, current]
                 } else {
@@ -509,7 +515,6 @@ impl Sessions {
                 session.other_first = !in_current;
                 if settled {
                     session.other = None;
-                    session.record = None;
                     if let Some(nonce) = session.opened_by {
                         self.opened_by.remove(&nonce);
                     }
@@ -598,9 +603,14 @@ impl Sessions {
             if let Some(key) = opened
                 && let Some(session) = self.sessions.get_mut(&key)
                 && session.opened_by == Some(*nonce)
-                && let Some((write, read)) = session.other
+                && let Some(other) = session.other.take()
             {
-                session.other = Some((session.write, session.read));
+                let (write, read) = (other.write, other.read);
+                session.other = Some(Crossed {
+                    write: session.write,
+                    read: session.read,
+                    ..other
+                });
                 (session.write, session.read, session.opened_by) = (write, read, None);
                 session.other_first = false;
                 self.opened_by.remove(nonce);
@@ -681,7 +691,6 @@ impl Sessions {
                 read: keys.recipient_key,
                 other: None,
                 other_first: false,
-                record: None,
                 opened_by: Some(outgoing_nonce),
                 established: now,
                 last_used: 0,
@@ -760,7 +769,6 @@ impl Sessions {
             read: keys.initiator_key,
             other: None,
             other_first: false,
-            record: None,
             opened_by: None,
             established: now,
             last_used: 0,
@@ -778,8 +786,11 @@ impl Sessions {
                 if ours.opened_by.is_some()
                     && now < ours.established + self.config.handshake_timeout =>
             {
-                ours.other = Some((theirs.write, theirs.read));
-                ours.record = Some(record.clone());
+                ours.other = Some(Crossed {
+                    write: theirs.write,
+                    read: theirs.read,
+                    record: record.clone(),
+                });
                 if let Some(nonce) = ours.opened_by {
                     self.note_opened_by(nonce, key);
                 }
@@ -968,7 +979,6 @@ mod tests {
             read: [4; 16],
             other: None,
             other_first: false,
-            record: None,
             opened_by: None,
             established: now,
             last_used: 0,
