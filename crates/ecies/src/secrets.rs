@@ -99,27 +99,19 @@ impl Secrets {
             .chain_update(inputs.recipient_nonce)
             .chain_update(inputs.initiator_nonce)
             .finalize();
-        let shared: Zeroizing<[u8; 32]> = Zeroizing::new(
-            Keccak256::new()
-                .chain_update(ephemeral.as_slice())
-                .chain_update(nonce_hash)
-                .finalize()
-                .into(),
-        );
-        let aes_secret: Zeroizing<[u8; 32]> = Zeroizing::new(
-            Keccak256::new()
-                .chain_update(ephemeral.as_slice())
-                .chain_update(shared.as_slice())
-                .finalize()
-                .into(),
-        );
-        let mac_secret: Zeroizing<[u8; 32]> = Zeroizing::new(
-            Keccak256::new()
-                .chain_update(ephemeral.as_slice())
-                .chain_update(aes_secret.as_slice())
-                .finalize()
-                .into(),
-        );
+        // keccak256(ephemeral-key || x), cleared when dropped.
+        let derive = |x: &[u8]| -> Zeroizing<[u8; 32]> {
+            Zeroizing::new(
+                Keccak256::new()
+                    .chain_update(ephemeral.as_slice())
+                    .chain_update(x)
+                    .finalize()
+                    .into(),
+            )
+        };
+        let shared = derive(&nonce_hash);
+        let aes_secret = derive(shared.as_slice());
+        let mac_secret = derive(aes_secret.as_slice());
         let mac = |nonce: &[u8; 32], message: &[u8]| {
             let mut seed = *mac_secret;
             seed.iter_mut().zip(nonce).for_each(|(s, n)| *s ^= n);
