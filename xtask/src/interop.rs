@@ -505,9 +505,9 @@ async fn cli_ping(dir: &Path, cli: &Path, keys: &Keys) -> Result<String, String>
     }
     let json: Value = serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
     let client = json
-        .pointer("/hello/clientId")
+        .pointer("/hello/client_id")
         .and_then(Value::as_str)
-        .ok_or("no clientId in the output")?;
+        .ok_or("no client_id in the output")?;
     let id = json.pointer("/hello/id").and_then(Value::as_str);
     if id != Some(keys.their_id.to_string().as_str()) {
         return Err(format!("printed node id {id:?}, not {}", keys.their_id));

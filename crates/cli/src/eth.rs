@@ -210,16 +210,16 @@ fn print_status(
     if as_json {
         let mut out = json!({
             "version": version,
-            "networkId": status.network_id(),
+            "network_id": status.network_id(),
             "genesis": status.genesis().to_string(),
-            "forkId": { "hash": format!("0x{}", hex::encode(fork.hash)), "next": fork.next },
-            "forkIdAccepted": accepted,
+            "fork_id": { "hash": format!("0x{}", hex::encode(fork.hash)), "next": fork.next },
+            "fork_id_accepted": accepted,
         });
         if let Value::Object(map) = &mut out {
             match status {
                 Status::Eth68(s) => {
                     map.insert(
-                        "totalDifficulty".into(),
+                        "total_difficulty".into(),
                         json!(s.total_difficulty.to_string()),
                     );
                     map.insert("head".into(), json!(s.head.to_string()));
@@ -227,7 +227,7 @@ fn print_status(
                 Status::Eth69(s) => {
                     map.insert("earliest".into(), json!(s.earliest));
                     map.insert("latest".into(), json!(s.latest));
-                    map.insert("latestHash".into(), json!(s.latest_hash.to_string()));
+                    map.insert("latest_hash".into(), json!(s.latest_hash.to_string()));
                 }
             }
             if let Some(reason) = refused {

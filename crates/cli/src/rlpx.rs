@@ -137,10 +137,10 @@ fn print(outcome: &Outcome, as_json: bool) {
             out.insert(
                 "hello".into(),
                 json!({
-                    "protocolVersion": hello.protocol_version,
-                    "clientId": hello.client_id,
+                    "protocol_version": hello.protocol_version,
+                    "client_id": hello.client_id,
                     "capabilities": hello.capabilities.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "listenPort": hello.listen_port,
+                    "listen_port": hello.listen_port,
                     "id": hello.id.to_string(),
                 }),
             );
@@ -151,7 +151,7 @@ fn print(outcome: &Outcome, as_json: bool) {
                 json!({
                     "reason": ended.reason.code(),
                     "text": ended.reason.to_string(),
-                    "byPeer": ended.by_peer,
+                    "by_peer": ended.by_peer,
                 }),
             );
         }

@@ -56,13 +56,13 @@ fn status_against_serve_reports_the_ethtest_chain() {
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["version"], 70);
-    assert_eq!(json["networkId"], 3_503_995_874_084_926u64);
+    assert_eq!(json["network_id"], 3_503_995_874_084_926u64);
     assert_eq!(json["latest"], 600);
-    assert_eq!(json["forkId"]["hash"], "0x377aaa78");
-    assert_eq!(json["forkId"]["next"], 0);
-    assert_eq!(json["forkIdAccepted"], true);
+    assert_eq!(json["fork_id"]["hash"], "0x377aaa78");
+    assert_eq!(json["fork_id"]["next"], 0);
+    assert_eq!(json["fork_id_accepted"], true);
     assert_eq!(
-        json["latestHash"],
+        json["latest_hash"],
         "0x44e3809c9a3cda717f00aea3a9da336d149612c8d5657fbc0028176ef8d94d2a"
     );
 

@@ -78,10 +78,10 @@ fn prints_the_hello_and_disconnects_cleanly() {
     server.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["hello"]["clientId"], "test-node/v1");
-    assert_eq!(json["hello"]["protocolVersion"], 5);
+    assert_eq!(json["hello"]["client_id"], "test-node/v1");
+    assert_eq!(json["hello"]["protocol_version"], 5);
     assert_eq!(json["hello"]["capabilities"][0], "eth/68");
-    assert_eq!(json["hello"]["listenPort"], 30303);
+    assert_eq!(json["hello"]["listen_port"], 30303);
     assert_eq!(json["hello"]["id"], server_key().id().to_string());
     assert!(json.get("disconnect").is_none());
 }
