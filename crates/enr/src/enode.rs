@@ -54,7 +54,7 @@ impl FromStr for NodeRecord {
 
     /// Parses an enode URL as go-ethereum does: the scheme in any case; of the query, only the
     /// first `discport` is read (an empty one counts as absent) and other parameters are
-    /// ignored; the node id takes no `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is
+    /// ignored, as are a path and a fragment (`…:30303/`, `…:30303#x`); the node id takes no `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is
     /// the IPv4 address. Unlike go-ethereum, the host must be an IP address (a DNS name would
     /// need a lookup, which is the caller's to make) and a URL without one (`enode://<id>`) is
     /// refused: a `NodeRecord` is always dialable.
@@ -70,10 +70,16 @@ impl FromStr for NodeRecord {
             return Err(EnodeError::InvalidNodeId);
         }
         let id: PeerId = id.parse()?;
-        let (address, query) = match rest.split_once('?') {
-            Some((address, query)) => (address, Some(query)),
+        // As in any URL: a fragment (`#…`) ends it, a query (`?…`) ends the authority, and so
+        // does a path (`/…`), which is ignored.
+        let rest = rest.split_once('#').map_or(rest, |(rest, _)| rest);
+        let (authority, query) = match rest.split_once('?') {
+            Some((authority, query)) => (authority, Some(query)),
             None => (rest, None),
         };
+        let address = authority
+            .split_once('/')
+            .map_or(authority, |(address, _)| address);
         let (ip, port) = if let Some(v6) = address.strip_prefix('[') {
             let (ip, port) = v6.split_once("]:").ok_or(EnodeError::InvalidPort)?;
             let ip = ip.parse::<Ipv6Addr>().map_err(|_| EnodeError::InvalidIp)?;

@@ -8,7 +8,11 @@ use core::{
 };
 use std::sync::Arc;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{
+    Engine,
+    alphabet::URL_SAFE,
+    engine::general_purpose::{GeneralPurpose, NO_PAD, URL_SAFE_NO_PAD},
+};
 use devp2p_rlp_codec::{Decodable, DecodeError, Encodable, Header, Rlp, bytes::BufMut};
 use k256::PublicKey;
 
@@ -17,6 +21,11 @@ use crate::{Builder, EnrError, NodeId, NodeRecord, PeerId, keys::keccak256, veri
 /// Largest encoded record, in bytes (EIP-778: "The maximum encoded size of a node record is 300
 /// bytes").
 pub const MAX_RECORD_SIZE: usize = 300;
+
+/// Decodes the text form as go-ethereum's `base64.RawURLEncoding` does: bits of the last
+/// character that fall beyond the last byte may be set (an encoder writes them as zeros).
+const LENIENT_URL_SAFE_NO_PAD: GeneralPurpose =
+    GeneralPurpose::new(&URL_SAFE, NO_PAD.with_decode_allow_trailing_bits(true));
 
 /// Prefix of the text form.
 const TEXT_PREFIX: &str = "enr:";
@@ -430,6 +439,6 @@ impl FromStr for Enr {
                 }
             });
         }
-        Self::from_rlp(&URL_SAFE_NO_PAD.decode(body)?)
+        Self::from_rlp(&LENIENT_URL_SAFE_NO_PAD.decode(body)?)
     }
 }

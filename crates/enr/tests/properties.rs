@@ -217,6 +217,12 @@ fn enode_query_is_read_as_go_ethereum_reads_it() {
     assert_eq!(ports("?discport"), (30303, 30303));
     assert_eq!(ports("?"), (30303, 30303));
     assert_eq!(ports("?discport=&discport=30301"), (30303, 30303));
+    // A path and a fragment end the address and the query, and are ignored.
+    assert_eq!(ports("/"), (30303, 30303));
+    assert_eq!(ports("/path?discport=30301"), (30303, 30301));
+    assert_eq!(ports("#x"), (30303, 30303));
+    assert_eq!(ports("?discport=30301#x"), (30303, 30301));
+    assert_eq!(ports("?raft=1#&discport=30301"), (30303, 30303));
 
     // The printed form of what was parsed reads back the same.
     let url: NodeRecord = format!("enode://{id}@127.0.0.1:30303?raft=1&discport=30301")
