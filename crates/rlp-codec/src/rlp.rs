@@ -110,9 +110,10 @@ impl<'a> Rlp<'a> {
         self.rest.first().map(|b| *b >= EMPTY_LIST_CODE)
     }
 
-    /// Reads the next item and returns whether it is a list, and its payload.
+    /// Reads the next item and returns whether it is a list, and its payload. With `STRICT`
+    /// false, a single byte below 0x80 in a string header (`81 05`) is taken as a string.
     #[inline(always)]
-    fn next_payload(&mut self) -> Result<(bool, &'a [u8]), DecodeError> {
+    fn next_payload<const STRICT: bool>(&mut self) -> Result<(bool, &'a [u8]), DecodeError> {
         let start = self.rest;
         let Some((first, tail)) = start.split_first() else {
             return Err(self.error(DecodeErrorKind::MissingItem, start));
@@ -126,7 +127,8 @@ impl<'a> Rlp<'a> {
             else {
                 return Err(self.error(DecodeErrorKind::InputTooShort, start));
             };
-            if b0 == EMPTY_STRING_CODE + 1
+            if STRICT
+                && b0 == EMPTY_STRING_CODE + 1
                 && payload.first().is_some_and(|b| *b < EMPTY_STRING_CODE)
             {
                 return Err(self.error(DecodeErrorKind::NonCanonicalSingleByte, start));
@@ -168,7 +170,7 @@ impl<'a> Rlp<'a> {
     #[inline(always)]
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let start = self.rest;
-        match self.next_payload()? {
+        match self.next_payload::<true>()? {
             (false, payload) => Ok(payload),
             (true, _) => {
                 self.rest = start;
@@ -270,7 +272,7 @@ impl<'a> Rlp<'a> {
     #[inline(always)]
     pub fn list(&mut self) -> Result<Self, DecodeError> {
         let start = self.rest;
-        match self.next_payload()? {
+        match self.next_payload::<true>()? {
             (true, payload) => Ok(Self {
                 rest: payload,
                 origin: self.origin,
@@ -290,7 +292,7 @@ impl<'a> Rlp<'a> {
     /// Reads the next item of either kind.
     #[inline(always)]
     pub fn item(&mut self) -> Result<Item<'a>, DecodeError> {
-        Ok(match self.next_payload()? {
+        Ok(match self.next_payload::<true>()? {
             (false, payload) => Item::Bytes(payload),
             (true, payload) => Item::List(Self {
                 rest: payload,
@@ -306,7 +308,7 @@ impl<'a> Rlp<'a> {
     #[inline]
     pub fn raw(&mut self) -> Result<&'a [u8], DecodeError> {
         let start = self.rest;
-        self.next_payload()?;
+        self.next_payload::<true>()?;
         let used = start.len() - self.rest.len();
         Ok(start.get(..used).unwrap_or(start))
     }
@@ -346,11 +348,12 @@ impl<'a> Rlp<'a> {
 
     /// Consumes the remaining items, checking that each is a complete item (its header only:
     /// a list's contents are not read); for "ignore extra list elements" (EIP-8 forward
-    /// compatibility).
+    /// compatibility). As go-ethereum's `rlp:"tail"` reads them, a single byte below 0x80 in
+    /// a string header (`81 05`), which no value is decoded from, is accepted here.
     pub fn skip_rest(&mut self) -> Result<(), DecodeError> {
         let start = self.rest;
         while !self.rest.is_empty() {
-            if let Err(e) = self.next_payload() {
+            if let Err(e) = self.next_payload::<false>() {
                 self.rest = start;
                 return Err(e);
             }
@@ -547,16 +550,16 @@ mod tests {
                 input.resize(header_len + len, 0x01);
                 input.push(0x80); // one more item after it
                 let mut rlp = Rlp::new(&input);
-                let (is_list, payload) = rlp.next_payload().unwrap();
+                let (is_list, payload) = rlp.next_payload::<true>().unwrap();
                 assert_eq!((is_list, payload.len()), (list, len), "len {len}");
                 assert_eq!(rlp.offset(), header_len + len, "len {len}");
                 // One byte short: the payload overruns the input, reported at the header.
                 let short = &input[..header_len + len - 1];
-                let err = Rlp::new(short).next_payload().unwrap_err();
+                let err = Rlp::new(short).next_payload::<true>().unwrap_err();
                 assert_eq!(err, DecodeError::new(DecodeErrorKind::InputTooShort, 0));
             }
         }
-        let kind = |input: &[u8]| Rlp::new(input).next_payload().unwrap_err().kind();
+        let kind = |input: &[u8]| Rlp::new(input).next_payload::<true>().unwrap_err().kind();
         let mut long = alloc::vec![0xb8, 55];
         long.extend([1u8; 55]);
         assert_eq!(kind(&long), DecodeErrorKind::NonCanonicalLength);

@@ -127,10 +127,16 @@ fn ignore_extra_skips_well_formed_elements_only() {
         decode_exact::<Versioned>(&bytes).unwrap(),
         Versioned { version: 4 }
     );
-    // A malformed extra element is still an error.
+    // A single byte in a string header is taken, as go-ethereum's `rlp:"tail"` takes it:
+    // nothing is decoded from it.
     assert_eq!(
-        kind(decode_exact::<Versioned>(&[0xc3, 0x04, 0x81, 0x05])),
-        DecodeErrorKind::NonCanonicalSingleByte
+        decode_exact::<Versioned>(&[0xc3, 0x04, 0x81, 0x05]).unwrap(),
+        Versioned { version: 4 }
+    );
+    // An extra element running past the list is still an error.
+    assert_eq!(
+        kind(decode_exact::<Versioned>(&[0xc3, 0x04, 0x82, 0x05])),
+        DecodeErrorKind::InputTooShort
     );
     assert_eq!(encode_to_vec(&Versioned { version: 4 }), [0xc1, 0x04]);
 }
