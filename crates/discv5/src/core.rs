@@ -745,7 +745,7 @@ impl Discv5 {
             }
             Purpose::RefreshRecord if success => {
                 if let Some(record) = request.found.into_iter().find(|r| r.node_id() == node_id) {
-                    self.update_record(now, record);
+                    self.update_record(now, record, true);
                 }
             }
             _ => {}
@@ -790,10 +790,23 @@ impl Discv5 {
         while let Some(event) = self.sessions.poll_event() {
             match event {
                 SessionEvent::Established { node, record } => {
+                    // The node contacted us; it has not answered anything of ours, so it is
+                    // not passed on before it does (discv5-theory.md, "Table Maintenance In
+                    // Practice"; go-ethereum's inbound nodes alike). We ask at once, in the
+                    // session it just made: a ping to the address it wrote from, which is the
+                    // address in its record.
                     if let Some(record) = record
                         && udp_addr(&record) == Some(node.addr)
                     {
-                        self.update_record(now, record);
+                        self.update_record(now, record.clone(), false);
+                        let id = record.node_id();
+                        let unproven = match self.table.get(&id) {
+                            Some(entry) => entry.value.liveness == 0,
+                            None => self.table.replacement(&id).is_some(),
+                        };
+                        if unproven {
+                            let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
+                        }
                     }
                 }
                 SessionEvent::Message { node, message } => self.on_message(now, &node, message),
@@ -1039,7 +1052,7 @@ impl Discv5 {
             entry.value.liveness = entry.value.liveness.saturating_add(1);
             self.table.mark_seen(&id, now);
         } else {
-            self.update_record(now, record.clone());
+            self.update_record(now, record.clone(), true);
         }
     }
 
@@ -1075,12 +1088,16 @@ impl Discv5 {
         }
     }
 
-    /// A verified record of a node that proved itself: into the table, or newer than ours.
-    fn update_record(&mut self, now: Instant, record: Enr) {
+    /// A verified record of a node that answered us (`proven`) or contacted us: into the table,
+    /// or newer than ours. Only a proven node counts as live, and takes the place of an
+    /// unproven one in a full bucket.
+    fn update_record(&mut self, now: Instant, record: Enr, proven: bool) {
         let id = record.node_id();
         let ip = udp_addr(&record).map(|a| a.ip());
         if let Some(entry) = self.table.get_mut(&id) {
-            entry.value.liveness = entry.value.liveness.max(1);
+            if proven {
+                entry.value.liveness = entry.value.liveness.max(1);
+            }
             if record.seq() > entry.value.record.seq() {
                 let liveness = entry.value.liveness;
                 if self.table.insert(
@@ -1100,14 +1117,14 @@ impl Discv5 {
         }
         let entry = NodeEntry {
             record: record.clone(),
-            liveness: 1,
+            liveness: u32::from(proven),
         };
         match self.table.insert(id, ip, entry, now) {
             InsertResult::Inserted => self.push_event(Event::NodeAdded(record)),
             // A full bucket: a proven node takes the place of one a lookup only heard of. The
             // newcomer, when the cache kept it (not with `replacements` 0), is the most recent
             // there, so it is the one promoted.
-            InsertResult::Pending if self.table.replacement(&id).is_some() => {
+            InsertResult::Pending if proven && self.table.replacement(&id).is_some() => {
                 let unproven = self
                     .table
                     .at_distance(self.id.log2_distance(&id))

@@ -568,13 +568,13 @@ fn nodes_answers_cannot_point_into_our_own_host() {
 
 #[test]
 fn records_a_lookup_found_are_kept_but_not_passed_on_unproven() {
-    // Node 3 introduces itself to node 2, then goes silent. Node 0 looks up node 3's id
-    // through node 2: node 3 enters node 0's table from node 2's answer, unproven, and node 0
-    // does not hand it to node 1, while node 2 (which node 3 answered) does.
+    // Node 3 answers a ping of node 2, then goes silent. Node 0 looks up node 3's id through
+    // node 2: node 3 enters node 0's table from node 2's answer, unproven, and node 0 does not
+    // hand it to node 1, while node 2 (which node 3 answered) does.
     let mut net = Net::new(4);
     let (two, three) = (net.record(2), net.record(3));
     let now = net.now;
-    net.node(3).ping(now, &two);
+    net.node(2).ping(now, &three);
     net.node(0).ping(now, &two);
     net.run(Duration::from_millis(100));
     net.nodes.remove(&addr(3));
@@ -601,6 +601,62 @@ fn records_a_lookup_found_are_kept_but_not_passed_on_unproven() {
     };
     assert!(!ask(&mut net, 0), "node 0 passed on an unproven record");
     assert!(ask(&mut net, 2), "node 2 did not pass on a proven one");
+}
+
+#[test]
+fn a_node_that_only_contacted_us_is_not_passed_on_before_it_answers() {
+    // A peer pings node 0, whose table takes the peer's record from the handshake and which
+    // pings the peer in turn; node 0 hands the record to node 1 only once the peer answers.
+    let mut net = Net::new(2);
+    let mut peer = Peer::new(0x41, addr(5));
+    let (now, zero) = (net.now, net.record(0));
+    let ping = Message::Ping {
+        req_id: RequestId::new(&[1]).unwrap(),
+        enr_seq: 1,
+    };
+    assert!(peer.sessions.send(now, &zero, addr(0), ping));
+    let received = peer.exchange(&mut net, 0);
+    assert!(
+        received
+            .iter()
+            .any(|(_, m)| matches!(m, Message::Pong { .. }))
+    );
+    let their_ping = received
+        .iter()
+        .find_map(|(_, m)| match m {
+            Message::Ping { req_id, .. } => Some(req_id.clone()),
+            _ => None,
+        })
+        .expect("node 0 pings the peer");
+    assert!(net.node(0).table().contains(&peer.record.node_id()));
+    let passed_on = |net: &mut Net, peer: &Enr| {
+        let distance = zero.node_id().log2_distance(&peer.node_id());
+        let now = net.now;
+        let id = net.node(1).find_node(now, &zero, vec![distance]);
+        net.run(Duration::from_millis(100));
+        let records = net.take_events(1).into_iter().find_map(|e| match e {
+            Event::Nodes { id: got, result } if got == id => Some(result),
+            _ => None,
+        });
+        records.unwrap().unwrap().contains(peer)
+    };
+    assert!(!passed_on(&mut net, &peer.record), "passed on unproven");
+    let pong = Message::Pong {
+        req_id: their_ping,
+        enr_seq: 1,
+        ip: addr(0).ip(),
+        port: addr(0).port(),
+    };
+    let node = NodeAddress {
+        id: zero.node_id(),
+        addr: addr(0),
+    };
+    assert!(peer.sessions.reply(net.now, &node, &pong));
+    peer.exchange(&mut net, 0);
+    assert!(
+        passed_on(&mut net, &peer.record),
+        "not passed on once proven"
+    );
 }
 
 #[test]
@@ -1165,7 +1221,12 @@ fn a_findnode_distance_over_256_is_skipped_not_refused() {
     };
     assert!(peer.sessions.send(now, &zero, addr(0), find));
     let received = peer.exchange(&mut net, 0);
-    match &received[..] {
+    // Besides the answer, node 0 pings the peer that contacted it.
+    let answers: Vec<_> = received
+        .iter()
+        .filter(|(_, m)| !matches!(m, Message::Ping { .. }))
+        .collect();
+    match &answers[..] {
         [(_, Message::Nodes { total: 1, enrs, .. })] => {
             assert_eq!(enrs, &[RawRecord::from(&zero)]);
         }
