@@ -624,7 +624,7 @@ fn a_node_that_only_contacted_us_is_not_passed_on_before_it_answers() {
     let their_ping = received
         .iter()
         .find_map(|(_, m)| match m {
-            Message::Ping { req_id, .. } => Some(req_id.clone()),
+            Message::Ping { req_id, .. } => Some(*req_id),
             _ => None,
         })
         .expect("node 0 pings the peer");
