@@ -35,7 +35,10 @@ pub struct Config {
     /// Time allowed for an answer (after the handshake, if one is needed). Default 1 s.
     pub request_timeout: Duration,
     /// How often a request is sent before it fails (the same request id each time; a lost
-    /// handshake is started again). Default 3.
+    /// handshake is started again). Default 3. A TALKREQ goes again only when its handshake
+    /// was lost, never once sent. (discv5-wire.md asks for no re-sending at all, as
+    /// go-ethereum does; for PING and FINDNODE, which bear repeating, we re-send anyway, so
+    /// that a lost datagram does not fail a request.)
     pub request_attempts: u8,
     /// When nobody answered a refresh's lookup (bootstrapping failed), the next refresh starts
     /// after this. Default 10 s.
@@ -551,7 +554,7 @@ impl Discv5 {
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
-            self.timed_out(now, &key);
+            self.timed_out(now, &key, false);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             // Our own id (our neighbourhood learns of us) and a random target (far buckets).
@@ -666,13 +669,16 @@ impl Discv5 {
         Ok(())
     }
 
-    /// A request got no answer in time: sent again (same request id, new packet) while
-    /// attempts remain, failed otherwise.
-    fn timed_out(&mut self, now: Instant, key: &(NodeId, RequestId)) {
+    /// A request got no answer in time (`unsent`: its handshake got none, so it never went
+    /// out): sent again (same request id, new packet) while attempts remain, failed otherwise.
+    /// A TALKREQ that went out is not sent again: what the application behind it does with a
+    /// request is its own, and may not bear doing twice.
+    fn timed_out(&mut self, now: Instant, key: &(NodeId, RequestId), unsent: bool) {
         let Some(request) = self.requests.get_mut(key) else {
             return;
         };
-        if request.attempts >= self.config.request_attempts {
+        let once = !unsent && matches!(request.message, Message::TalkReq { .. });
+        if once || request.attempts >= self.config.request_attempts {
             self.finish(now, key, false);
             return;
         }
@@ -812,7 +818,7 @@ impl Discv5 {
                 SessionEvent::Message { node, message } => self.on_message(now, &node, message),
                 SessionEvent::HandshakeTimeout { node, dropped } => {
                     for message in dropped {
-                        self.timed_out(now, &(node.id, *message.request_id()));
+                        self.timed_out(now, &(node.id, *message.request_id()), true);
                     }
                 }
             }

@@ -244,6 +244,29 @@ fn talkreq_unknown_protocol_gets_an_empty_answer_and_registered_ones_reach_the_a
 }
 
 #[test]
+fn a_talkreq_that_went_out_is_not_sent_again() {
+    // Node 1's application takes the request and never answers: it gets the request once, and
+    // node 0's request times out.
+    let mut net = Net::new(2);
+    let b = net.record(1);
+    assert!(net.node(1).register_talk_protocol(b"slow"));
+    let now = net.now;
+    let id = net.node(0).talk_req(now, &b, b"slow", b"hello");
+    net.run(Duration::from_secs(10));
+    let requests = net
+        .take_events(1)
+        .into_iter()
+        .filter(|e| matches!(e, Event::TalkRequest { .. }))
+        .count();
+    assert_eq!(requests, 1);
+    let result = net.take_events(0).into_iter().find_map(|e| match e {
+        Event::TalkResponse { id: got, result } if got == id => Some(result),
+        _ => None,
+    });
+    assert_eq!(result, Some(Err(RequestError::Timeout)));
+}
+
+#[test]
 fn requests_to_a_silent_node_time_out() {
     let mut net = Net::new(1);
     let key = SigningKey::from_slice(&[9; 32]).unwrap();
