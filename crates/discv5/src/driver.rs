@@ -42,6 +42,10 @@ pub enum DriverError {
     /// The request failed.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// An answer could not be sent: the session with the node is gone, or the answer does not
+    /// fit in a packet.
+    #[error("the answer could not be sent")]
+    NotSent,
 }
 
 /// A TALKREQ for a protocol registered with [`Discv5Handle::register_talk_handler`].
@@ -58,13 +62,19 @@ pub struct TalkRequest {
 }
 
 impl TalkRequest {
-    /// Sends the TALKRESP. Fails with [`DriverError::Stopped`] once the node has stopped.
+    /// Sends the TALKRESP. Fails with [`DriverError::Stopped`] once the node has stopped, and
+    /// with [`DriverError::NotSent`] when the session with the node is gone or the response
+    /// does not fit in a packet (over about 1150 bytes).
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
         let (node, req_id) = (self.node, self.req_id);
         let owner = self.owner.upgrade().ok_or(DriverError::Stopped)?;
-        owner.call(|state, now| {
-            state.core.talk_response(now, &node, req_id, response);
-        })
+        let sent =
+            owner.call(|state, now| state.core.talk_response(now, &node, req_id, response))?;
+        if sent {
+            Ok(())
+        } else {
+            Err(DriverError::NotSent)
+        }
     }
 }
 

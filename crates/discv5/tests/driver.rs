@@ -171,6 +171,27 @@ async fn answers_survive_a_full_event_queue() {
     }
 }
 
+/// A response too large for a packet is refused, not dropped in silence.
+#[tokio::test]
+async fn a_talk_response_that_cannot_be_sent_is_an_error() {
+    let a = node(6, config()).await;
+    let mut requests = a.register_talk_handler(b"x".to_vec(), 4).await.unwrap();
+    let b = node(7, config()).await;
+    let (answered, asked) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            async {
+                let request = requests.recv().await.unwrap();
+                request.respond(vec![0; 2000]).await
+            },
+            b.talk_req(a.local_enr(), b"x".to_vec(), b"hi".to_vec())
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(answered, Err(DriverError::NotSent));
+    assert_eq!(asked, Err(DriverError::Request(RequestError::Timeout)));
+}
+
 /// A talk request held unanswered (or waiting unread in its handler's queue) does not keep the
 /// node running once the last handle is gone; answering it then fails.
 #[tokio::test]

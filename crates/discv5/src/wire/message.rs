@@ -99,7 +99,9 @@ pub enum Message {
         /// Log2 distances from the recipient; at most [`MAX_DISTANCES`] of them. Distance 0
         /// asks for the recipient's own record. One over [`MAX_DISTANCE`] is kept as sent
         /// (so that the others are still answered, as go-ethereum answers them) and matches
-        /// no node.
+        /// no node. Unlike go-ethereum, which skips them too, a distance over 65535 or more
+        /// than [`MAX_DISTANCES`] of them make the message undecodable, so it goes unanswered
+        /// (no implementation we know of sends either).
         distances: Vec<u16>,
     },
     /// NODES (0x04): `[request-id, total, [ENR, ...]]`.
