@@ -9,6 +9,7 @@ use std::{
 };
 
 use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
+use devp2p_kbucket::socket_destination;
 use tokio::{
     net::UdpSocket,
     sync::{broadcast, mpsc, oneshot, watch},
@@ -128,7 +129,7 @@ impl Discv4Handle {
             local,
             addr,
         };
-        tokio::spawn(run(core, socket, receiver, events, local_tx));
+        tokio::spawn(run(core, socket, addr, receiver, events, local_tx));
         Ok(handle)
     }
 
@@ -213,6 +214,8 @@ struct Waiting {
 async fn run(
     mut core: Discv4,
     socket: UdpSocket,
+    // An IPv6 socket sends to IPv4 nodes at their IPv4-mapped form.
+    socket_addr: SocketAddr,
     mut commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
     local: watch::Sender<Local>,
@@ -226,7 +229,8 @@ async fn run(
         publish(&core, &local);
         while let Some(transmit) = core.poll_transmit() {
             // A send error (unreachable network, full buffer) loses one datagram, as UDP may.
-            let _ = socket.send_to(&transmit.bytes, transmit.dst).await;
+            let dst = socket_destination(socket_addr, transmit.dst);
+            let _ = socket.send_to(&transmit.bytes, dst).await;
         }
         while let Some(event) = core.poll_event() {
             deliver(&mut waiting, &event);

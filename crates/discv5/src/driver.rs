@@ -16,6 +16,7 @@ use std::{
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
+use devp2p_kbucket::socket_destination;
 use tokio::{
     net::UdpSocket,
     sync::{Notify, broadcast, mpsc, oneshot},
@@ -134,6 +135,8 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     socket: UdpSocket,
+    /// The socket's address: an IPv6 one sends to IPv4 nodes at their IPv4-mapped form.
+    local: SocketAddr,
     /// Wakes the task: an earlier deadline, a backlog, or the last handle gone.
     wake: Notify,
     closed: AtomicBool,
@@ -162,7 +165,8 @@ impl Shared {
                     continue;
                 }
                 // Any other send error loses one datagram, as UDP may.
-                if let Err(e) = self.socket.try_send_to(&transmit.bytes, transmit.dst)
+                let dst = socket_destination(self.local, transmit.dst);
+                if let Err(e) = self.socket.try_send_to(&transmit.bytes, dst)
                     && e.kind() == io::ErrorKind::WouldBlock
                 {
                     state.backlog.push_back(transmit);
@@ -292,6 +296,7 @@ impl Discv5Handle {
                 events: Some(broadcast::channel(EVENT_CAPACITY).0),
             }),
             socket,
+            local: addr,
             wake: Notify::new(),
             closed: AtomicBool::new(false),
         });
@@ -450,7 +455,8 @@ async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
         };
         answers.drain(..).for_each(Answer::send);
         for transmit in backlog {
-            let _ = shared.socket.send_to(&transmit.bytes, transmit.dst).await;
+            let dst = socket_destination(shared.local, transmit.dst);
+            let _ = shared.socket.send_to(&transmit.bytes, dst).await;
         }
         if shared.closed.load(Ordering::Acquire) {
             return;

@@ -2,7 +2,7 @@
 //! many table entries each range holds.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::IpLimits;
 
@@ -212,9 +212,37 @@ pub const fn port_allowed(port: u16) -> bool {
     port > 1024
 }
 
+/// Where a socket bound to `local` sends a datagram for `dst`: an IPv4 destination from an IPv6
+/// socket (a dual-stack `[::]`) goes to its IPv4-mapped form, the one every platform accepts
+/// there (Linux also takes the plain IPv4 form, macOS and the BSDs refuse it). The cores keep
+/// IPv4 addresses in their plain form, whatever socket their datagrams came through.
+pub fn socket_destination(local: SocketAddr, dst: SocketAddr) -> SocketAddr {
+    match (local, dst) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+        }
+        _ => dst,
+    }
+}
+
 #[cfg(test)]
 mod relay_tests {
-    use super::{port_allowed, relay_allowed};
+    use super::{port_allowed, relay_allowed, socket_destination};
+
+    #[test]
+    fn an_ipv6_socket_sends_to_ipv4_in_the_mapped_form() {
+        let addr =
+            |s: &str| -> std::net::SocketAddr { s.parse().unwrap_or_else(|_| panic!("{s}")) };
+        let (v4, v6) = (addr("127.0.0.1:30303"), addr("[::1]:30303"));
+        let (any4, any6) = (addr("0.0.0.0:9000"), addr("[::]:9000"));
+        assert_eq!(
+            socket_destination(any6, v4),
+            addr("[::ffff:127.0.0.1]:30303")
+        );
+        assert_eq!(socket_destination(any6, v6), v6);
+        assert_eq!(socket_destination(any4, v4), v4);
+        assert_eq!(socket_destination(any4, v6), v6);
+    }
 
     #[test]
     fn privileged_ports_are_not_taken() {
