@@ -677,6 +677,14 @@ impl Discv5 {
         let Some(request) = self.requests.get_mut(key) else {
             return;
         };
+        if request.nodes_messages > 0 {
+            // The node answered, in part: the NODES messages that came are the answer (as
+            // go-ethereum keeps them), and asking again would only bring them back.
+            let record = request.record.clone();
+            self.finish(now, key, true);
+            self.seen(now, &record);
+            return;
+        }
         let once = !unsent && matches!(request.message, Message::TalkReq { .. });
         if once || request.attempts >= self.config.request_attempts {
             self.finish(now, key, false);
@@ -966,6 +974,8 @@ impl Discv5 {
                     }
                 }
                 request.nodes_messages += 1;
+                // The rest of the answer is due at least one timeout after each part.
+                request.deadline = request.deadline.max(now + self.config.request_timeout);
                 if request.nodes_messages >= total.clamp(1, max_messages) {
                     let record = request.record.clone();
                     self.finish(now, &key, true);

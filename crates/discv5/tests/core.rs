@@ -946,6 +946,61 @@ fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
 }
 
 #[test]
+fn a_findnode_answered_in_part_ends_with_what_came() {
+    // The peer announces two NODES messages and sends one: when no more comes in time, the
+    // request ends with that one's records, and is not sent again (the node did answer).
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x22, addr(1));
+    let records: Vec<Enr> = (0..2u8)
+        .map(|i| {
+            let key = SigningKey::from_slice(&[0x40 + i; 32]).unwrap();
+            Enr::builder()
+                .ip([10, 0, 6, i].into())
+                .udp(9000)
+                .build(&key)
+                .unwrap()
+        })
+        .collect();
+    let peer_id = peer.record.node_id();
+    let distances: Vec<u16> = records
+        .iter()
+        .map(|r| peer_id.log2_distance(&r.node_id()))
+        .collect();
+    let now = net.now;
+    let find = net.node(0).find_node(now, &peer.record, distances);
+    let received = peer.exchange(&mut net, 0);
+    let (from, request) = received[0].clone();
+    let first = Message::Nodes {
+        req_id: *request.request_id(),
+        total: 2,
+        enrs: vec![RawRecord::from(&records[0])],
+    };
+    assert!(peer.sessions.reply(net.now, &from, &first));
+    peer.exchange(&mut net, 0);
+    assert!(
+        answers(&mut net, 0).is_empty(),
+        "ended before the rest was due"
+    );
+    net.now += Duration::from_secs(5);
+    let later = net.now;
+    net.node(0).handle_timeout(later);
+    let again = peer.exchange(&mut net, 0);
+    assert!(
+        !again
+            .iter()
+            .any(|(_, m)| matches!(m, Message::FindNode { .. })),
+        "the FINDNODE went again"
+    );
+    assert_eq!(
+        answers(&mut net, 0),
+        [Event::Nodes {
+            id: find,
+            result: Ok(vec![records[0].clone()])
+        }]
+    );
+}
+
+#[test]
 fn a_limit_of_zero_nodes_messages_takes_one() {
     let mut net = Net::new(2);
     net.reconfigure(
