@@ -72,16 +72,6 @@ impl<K: Copy + Eq + Hash, V> Expiring<K, V> {
         Some(())
     }
 
-    /// The live entries, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.order.iter().filter_map(|(key, deadline)| {
-            self.entries
-                .get_key_value(key)
-                .filter(|(_, (_, d))| d == deadline)
-                .map(|(key, (value, _))| (key, value))
-        })
-    }
-
     /// The keys in the queue, live or stale, oldest first.
     #[cfg(test)]
     pub(crate) fn queued(&self) -> impl Iterator<Item = &K> {

@@ -587,27 +587,13 @@ impl Sessions {
         } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)
             && let Some((sent, deadline)) = self.sent.remove(nonce)
         {
-            // A message sent in a session the node no longer has: a new handshake, with it,
-            // and after it the other messages sent in that session and still kept (in the
-            // order they went), which no WHOAREYOU will name: the node repeats its first.
+            // A message sent in a session the node no longer has: a new handshake, with it.
             let key = (sent.record.node_id(), sent.addr);
             self.sessions.remove(&key);
-            let others: Vec<Nonce> = self
-                .sent
-                .iter()
-                .filter(|(_, s)| (s.record.node_id(), s.addr) == key)
-                .map(|(nonce, _)| *nonce)
-                .collect();
-            let mut queued = vec![sent.message];
-            for other in others {
-                if let Some((sent, _)) = self.sent.remove(&other) {
-                    queued.push(sent.message);
-                }
-            }
             let outgoing = Outgoing {
                 nonce: *nonce,
                 record: sent.record,
-                queued,
+                queued: vec![sent.message],
                 deadline,
             };
             (key, outgoing)
