@@ -164,9 +164,10 @@ pub struct PongInfo {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A node entered the table: one that proved its identity (handshake) at its record's
-    /// address, a record a lookup found (not yet proven: revalidation checks it), or a node
-    /// promoted from a replacement cache.
+    /// A node entered the table: one that answered us, one whose handshake carried its record
+    /// at that record's address (not yet proven: it is pinged at once, and removed if it does
+    /// not answer), a record a lookup found (not yet proven: revalidation checks it), or a
+    /// node promoted from a replacement cache.
     NodeAdded(Enr),
     /// A node in the table has a newer record.
     NodeUpdated(Enr),
@@ -813,12 +814,17 @@ impl Discv5 {
                         && udp_addr(&record) == Some(node.addr)
                     {
                         self.update_record(now, record.clone(), false);
+                        // Once per node at a time, and in no more than half of the request
+                        // slots: nodes that handshake again and again, or many nodes at once,
+                        // must not crowd out our own requests.
                         let id = record.node_id();
                         let unproven = match self.table.get(&id) {
                             Some(entry) => entry.value.liveness == 0,
                             None => self.table.replacement(&id).is_some(),
                         };
-                        if unproven {
+                        let asking = self.requests.keys().any(|(node, _)| *node == id);
+                        if unproven && !asking && self.requests.len() < self.config.max_requests / 2
+                        {
                             let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
                         }
                     }

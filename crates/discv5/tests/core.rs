@@ -683,6 +683,55 @@ fn a_node_that_only_contacted_us_is_not_passed_on_before_it_answers() {
 }
 
 #[test]
+fn ping_backs_are_one_per_node_and_take_half_the_request_slots_at_most() {
+    // Node 0 has 4 request slots. One key from two addresses is pinged back once; of three
+    // other nodes, only the first gets a ping back (two slots are the most ping-backs take).
+    let mut net = Net::new(1);
+    net.reconfigure(
+        0,
+        Config {
+            max_requests: 4,
+            ..Config::default()
+        },
+    );
+    let zero = net.record(0);
+    let contact = |peer: &mut Peer, net: &mut Net, b: u8| {
+        let ping = Message::Ping {
+            req_id: RequestId::new(&[b]).unwrap(),
+            enr_seq: 1,
+        };
+        assert!(peer.sessions.send(net.now, &zero, addr(0), ping));
+        peer.exchange(net, 0)
+            .iter()
+            .filter(|(_, m)| matches!(m, Message::Ping { .. }))
+            .count()
+    };
+    // The same node moved, with a newer record: its handshake carries it.
+    let (mut first, mut moved) = (Peer::new(0x51, addr(5)), Peer::new(0x51, addr(6)));
+    let key = SigningKey::from_slice(&[0x51; 32]).unwrap();
+    moved.record = Enr::builder()
+        .ip(addr(6).ip())
+        .udp(addr(6).port())
+        .seq(2)
+        .build(&key)
+        .unwrap();
+    moved.sessions = Sessions::new(
+        key,
+        moved.record.clone(),
+        SessionConfig::default(),
+        [0x51; 32],
+    );
+    assert_eq!(contact(&mut first, &mut net, 1), 1);
+    assert_eq!(contact(&mut moved, &mut net, 2), 0, "pinged twice at once");
+    let pinged: Vec<usize> = [0x52u8, 0x53, 0x54]
+        .iter()
+        .enumerate()
+        .map(|(i, &seed)| contact(&mut Peer::new(seed, addr(7 + i)), &mut net, seed))
+        .collect();
+    assert_eq!(pinged, [1, 0, 0]);
+}
+
+#[test]
 fn a_proven_node_takes_the_place_of_an_unproven_one_in_a_full_bucket() {
     // All nodes but 0, 1 and one live node of node 0's farthest bucket introduce themselves
     // to node 1 and go silent. Node 0's lookups through node 1 fill that bucket with their
@@ -947,8 +996,9 @@ fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
 
 #[test]
 fn a_findnode_answered_in_part_ends_with_what_came() {
-    // The peer announces two NODES messages and sends one: when no more comes in time, the
-    // request ends with that one's records, and is not sent again (the node did answer).
+    // The peer announces two NODES messages and sends one, late: the rest is given one
+    // request timeout more, and when no more comes, the request ends with that one's records
+    // and is not sent again (the node did answer).
     let mut net = Net::new(1);
     let mut peer = Peer::new(0x22, addr(1));
     let records: Vec<Enr> = (0..2u8)
@@ -970,6 +1020,8 @@ fn a_findnode_answered_in_part_ends_with_what_came() {
     let find = net.node(0).find_node(now, &peer.record, distances);
     let received = peer.exchange(&mut net, 0);
     let (from, request) = received[0].clone();
+    // Sent at `now` with a handshake to make: due 2 s later. The first part comes at 1.5 s.
+    net.now += Duration::from_millis(1500);
     let first = Message::Nodes {
         req_id: *request.request_id(),
         total: 2,
@@ -977,13 +1029,15 @@ fn a_findnode_answered_in_part_ends_with_what_came() {
     };
     assert!(peer.sessions.reply(net.now, &from, &first));
     peer.exchange(&mut net, 0);
+    let at = |ms: u64| now + Duration::from_millis(ms);
+    net.node(0).handle_timeout(at(2200));
+    peer.exchange(&mut net, 0); // the node's events, if any, into `net`
     assert!(
         answers(&mut net, 0).is_empty(),
         "ended before the rest was due"
     );
-    net.now += Duration::from_secs(5);
-    let later = net.now;
-    net.node(0).handle_timeout(later);
+    net.now = at(2600);
+    net.node(0).handle_timeout(at(2600));
     let again = peer.exchange(&mut net, 0);
     assert!(
         !again
