@@ -15,7 +15,7 @@ use std::{
 };
 
 use devp2p_discv5::{
-    Config, Discv5, Enr, Event, Message, NodeId, RequestError, RequestId, SigningKey,
+    Config, Discv5, Enr, Event, Message, NodeId, QueryId, RequestError, RequestId, SigningKey,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions},
     udp_addr, udp_addr_in,
     wire::{self, RawRecord},
@@ -523,22 +523,43 @@ fn lan_and_loopback_records_are_passed_on_only_within_their_network() {
     assert_eq!(ask(0x53, SocketAddr::from(([127, 0, 0, 2], 9000))), both);
 }
 
-/// Node 0 of a one-node [`Net`] asks a peer on the LAN for the distances of `records`; the
-/// peer answers with them all. What node 0 reports it received.
-fn taken_from_an_answer_of(records: &[Enr]) -> Vec<Event> {
-    let mut net = Net::new(1);
-    let mut peer = Peer::new(0x21, addr(1));
+/// Records of `count` keys from `seed` on, at 10.0.`subnet`.i:9000.
+fn lan_records(seed: u8, subnet: u8, count: u8) -> Vec<Enr> {
+    (0..count)
+        .map(|i| {
+            let key = SigningKey::from_slice(&[seed + i; 32]).unwrap();
+            Enr::builder()
+                .ip([10, 0, subnet, i].into())
+                .udp(9000)
+                .build(&key)
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Node 0 of `net` asks `peer` for the distances of `records`: the query's id, and the node
+/// and request id the peer answers.
+fn ask_for(net: &mut Net, peer: &mut Peer, records: &[Enr]) -> (QueryId, NodeAddress, RequestId) {
     let peer_id = peer.record.node_id();
     let distances = records
         .iter()
         .map(|r| peer_id.log2_distance(&r.node_id()))
         .collect();
     let now = net.now;
-    net.node(0).find_node(now, &peer.record, distances);
-    let received = peer.exchange(&mut net, 0);
+    let find = net.node(0).find_node(now, &peer.record, distances);
+    let received = peer.exchange(net, 0);
     let (from, request) = received[0].clone();
+    (find, from, *request.request_id())
+}
+
+/// Node 0 of a one-node [`Net`] asks a peer on the LAN for the distances of `records`; the
+/// peer answers with them all. What node 0 reports it received.
+fn taken_from_an_answer_of(records: &[Enr]) -> Vec<Event> {
+    let mut net = Net::new(1);
+    let mut peer = Peer::new(0x21, addr(1));
+    let (_, from, req_id) = ask_for(&mut net, &mut peer, records);
     let answer = Message::Nodes {
-        req_id: *request.request_id(),
+        req_id,
         total: 1,
         enrs: records.iter().map(RawRecord::from).collect(),
     };
@@ -940,26 +961,8 @@ fn nodes_records_are_verified_in_an_answer_and_no_more_than_it_takes() {
         },
     );
     let mut peer = Peer::new(0x21, addr(1));
-    let records: Vec<Enr> = (0..5u8)
-        .map(|i| {
-            let key = SigningKey::from_slice(&[0x30 + i; 32]).unwrap();
-            Enr::builder()
-                .ip([10, 0, 5, i].into())
-                .udp(9000)
-                .build(&key)
-                .unwrap()
-        })
-        .collect();
-    let peer_id = peer.record.node_id();
-    let distances: Vec<u16> = records
-        .iter()
-        .map(|r| peer_id.log2_distance(&r.node_id()))
-        .collect();
-    let now = net.now;
-    let find = net.node(0).find_node(now, &peer.record, distances);
-    let received = peer.exchange(&mut net, 0);
-    let (from, request) = received[0].clone();
-    let req_id = *request.request_id();
+    let records = lan_records(0x30, 5, 5);
+    let (find, from, req_id) = ask_for(&mut net, &mut peer, &records);
 
     let unsolicited = Message::Nodes {
         req_id: RequestId::new(&[0xee]).unwrap(),
@@ -1001,29 +1004,13 @@ fn a_findnode_answered_in_part_ends_with_what_came() {
     // and is not sent again (the node did answer).
     let mut net = Net::new(1);
     let mut peer = Peer::new(0x22, addr(1));
-    let records: Vec<Enr> = (0..2u8)
-        .map(|i| {
-            let key = SigningKey::from_slice(&[0x40 + i; 32]).unwrap();
-            Enr::builder()
-                .ip([10, 0, 6, i].into())
-                .udp(9000)
-                .build(&key)
-                .unwrap()
-        })
-        .collect();
-    let peer_id = peer.record.node_id();
-    let distances: Vec<u16> = records
-        .iter()
-        .map(|r| peer_id.log2_distance(&r.node_id()))
-        .collect();
+    let records = lan_records(0x40, 6, 2);
     let now = net.now;
-    let find = net.node(0).find_node(now, &peer.record, distances);
-    let received = peer.exchange(&mut net, 0);
-    let (from, request) = received[0].clone();
+    let (find, from, req_id) = ask_for(&mut net, &mut peer, &records);
     // Sent at `now` with a handshake to make: due 2 s later. The first part comes at 1.5 s.
     net.now += Duration::from_millis(1500);
     let first = Message::Nodes {
-        req_id: *request.request_id(),
+        req_id,
         total: 2,
         enrs: vec![RawRecord::from(&records[0])],
     };
