@@ -78,7 +78,9 @@ impl<N: Clone> Lookup<N> {
         &self.target
     }
 
-    /// Adds a candidate unless it is known; the farthest beyond the capacity are dropped.
+    /// Adds a candidate unless it is known; beyond the capacity, the farthest candidate not
+    /// being asked is dropped (one being asked stays, so that its query still counts against
+    /// the parallelism and it is not asked again).
     pub fn add(&mut self, id: NodeId, node: N) {
         let distance = self.target.distance(&id);
         if let Err(at) = self
@@ -94,7 +96,16 @@ impl<N: Clone> Lookup<N> {
                     state: State::Fresh,
                 },
             );
-            self.candidates.truncate(self.capacity);
+            if self.candidates.len() > self.capacity {
+                let drop = self
+                    .candidates
+                    .iter()
+                    .rposition(|c| c.state != State::Asking)
+                    .unwrap_or(self.capacity);
+                if drop < self.candidates.len() {
+                    self.candidates.remove(drop);
+                }
+            }
         }
     }
 
@@ -158,6 +169,21 @@ mod tests {
         let mut id = [0u8; 32];
         id[0] = b;
         NodeId(id)
+    }
+
+    #[test]
+    fn a_candidate_being_asked_is_not_dropped_for_closer_ones() {
+        let mut lookup = Lookup::new(NodeId([0; 32]), 1, 2);
+        lookup.add(id(10), 10);
+        assert_eq!(lookup.next(1), LookupStep::Query(10));
+        // Two closer ones: beyond the capacity of 2, the farthest not being asked goes.
+        lookup.add(id(5), 5);
+        lookup.add(id(3), 3);
+        assert_eq!(lookup.next(1), LookupStep::Wait, "10 is still being asked");
+        lookup.on_response(&id(10), [(id(10), 10)]);
+        assert_eq!(lookup.next(1), LookupStep::Query(3));
+        lookup.on_response(&id(3), []);
+        assert_eq!(lookup.next(1), LookupStep::Done(vec![3], true));
     }
 
     #[test]
