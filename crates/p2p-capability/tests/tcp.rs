@@ -13,10 +13,7 @@ use devp2p_p2p_capability::{
 use devp2p_rlpx_framing::{Message, NodeKey, RlpxStream};
 use futures::{FutureExt, SinkExt, StreamExt};
 use k256::SecretKey;
-use tokio::{
-    net::{TcpListener, TcpStream},
-    time::timeout,
-};
+use tokio::{net::TcpStream, time::timeout};
 
 mod common;
 use common::noise;
@@ -47,20 +44,7 @@ async fn rlpx_pair(
     client: &NodeKey,
     server: &NodeKey,
 ) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = devp2p_rlpx_framing::Config::default();
-    let accept = async {
-        let (socket, _) = listener.accept().await.unwrap();
-        RlpxStream::accept(socket, server, &config).await.unwrap()
-    };
-    let connect = async {
-        let socket = TcpStream::connect(address).await.unwrap();
-        RlpxStream::connect(socket, client, server.id(), &config)
-            .await
-            .unwrap()
-    };
-    tokio::join!(connect, accept)
+    pair_with_buffers(client, server, None).await
 }
 
 /// Like [`rlpx_pair`], with 32 KiB socket buffers (the client's send, the server's receive),
@@ -69,8 +53,20 @@ async fn small_buffer_pair(
     client: &NodeKey,
     server: &NodeKey,
 ) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
+    pair_with_buffers(client, server, Some(32 << 10)).await
+}
+
+/// An RLPx connection pair on 127.0.0.1, with `buffer` bytes for the client's send buffer and
+/// the server's receive buffer when given.
+async fn pair_with_buffers(
+    client: &NodeKey,
+    server: &NodeKey,
+    buffer: Option<u32>,
+) -> (RlpxStream<TcpStream>, RlpxStream<TcpStream>) {
     let listener = tokio::net::TcpSocket::new_v4().unwrap();
-    listener.set_recv_buffer_size(32 << 10).unwrap();
+    if let Some(size) = buffer {
+        listener.set_recv_buffer_size(size).unwrap();
+    }
     listener.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = listener.listen(1).unwrap();
     let address = listener.local_addr().unwrap();
@@ -81,7 +77,9 @@ async fn small_buffer_pair(
     };
     let connect = async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_send_buffer_size(32 << 10).unwrap();
+        if let Some(size) = buffer {
+            socket.set_send_buffer_size(size).unwrap();
+        }
         let socket = socket.connect(address).await.unwrap();
         RlpxStream::connect(socket, client, server.id(), &config)
             .await
