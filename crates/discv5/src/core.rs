@@ -805,28 +805,10 @@ impl Discv5 {
         while let Some(event) = self.sessions.poll_event() {
             match event {
                 SessionEvent::Established { node, record } => {
-                    // The node contacted us; it has not answered anything of ours, so it is
-                    // not passed on before it does (discv5-theory.md, "Table Maintenance In
-                    // Practice"; go-ethereum's inbound nodes alike). We ask at once, in the
-                    // session it just made: a ping to the address it wrote from, which is the
-                    // address in its record.
                     if let Some(record) = record
                         && udp_addr(&record) == Some(node.addr)
                     {
-                        self.update_record(now, record.clone(), false);
-                        // Once per node at a time, and in no more than half of the request
-                        // slots: nodes that handshake again and again, or many nodes at once,
-                        // must not crowd out our own requests.
-                        let id = record.node_id();
-                        let unproven = match self.table.get(&id) {
-                            Some(entry) => entry.value.liveness == 0,
-                            None => self.table.replacement(&id).is_some(),
-                        };
-                        let asking = self.requests.keys().any(|(node, _)| *node == id);
-                        if unproven && !asking && self.requests.len() < self.config.max_requests / 2
-                        {
-                            let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
-                        }
+                        self.contacted_by(now, record);
                     }
                 }
                 SessionEvent::Message { node, message } => self.on_message(now, &node, message),
@@ -1107,6 +1089,25 @@ impl Discv5 {
         ) == InsertResult::Inserted
         {
             self.push_event(Event::NodeAdded(record.clone()));
+        }
+    }
+
+    /// A node whose handshake carried its `record`, at the address it wrote from. It has not
+    /// answered anything of ours, so it is not passed on before it does (discv5-theory.md,
+    /// "Table Maintenance In Practice"; go-ethereum's inbound nodes alike): we ping it at once,
+    /// in the session it just made. Once per node at a time, and in no more than half of the
+    /// request slots: nodes that handshake again and again, or many at once, must not crowd
+    /// out our own requests.
+    fn contacted_by(&mut self, now: Instant, record: Enr) {
+        self.update_record(now, record.clone(), false);
+        let id = record.node_id();
+        let unproven = match self.table.get(&id) {
+            Some(entry) => entry.value.liveness == 0,
+            None => self.table.replacement(&id).is_some(),
+        };
+        let asking = self.requests.keys().any(|(node, _)| *node == id);
+        if unproven && !asking && self.requests.len() < self.config.max_requests / 2 {
+            let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
         }
     }
 

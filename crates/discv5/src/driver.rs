@@ -69,13 +69,10 @@ impl TalkRequest {
     pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
         let (node, req_id) = (self.node, self.req_id);
         let owner = self.owner.upgrade().ok_or(DriverError::Stopped)?;
-        let sent =
-            owner.call(|state, now| state.core.talk_response(now, &node, req_id, response))?;
-        if sent {
-            Ok(())
-        } else {
-            Err(DriverError::NotSent)
-        }
+        owner
+            .call(|state, now| state.core.talk_response(now, &node, req_id, response))?
+            .then_some(())
+            .ok_or(DriverError::NotSent)
     }
 }
 

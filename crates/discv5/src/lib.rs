@@ -17,8 +17,8 @@
 //!   sessions keyed by node id and address.
 //! - [`Discv5`]: the node, sans-IO, over the sessions and the shared Kademlia table
 //!   ([`devp2p_kbucket`]): PING/PONG, FINDNODE served by log distance (distance 0: our record;
-//!   at most 16 records, up to 1000 bytes of them per NODES message), TALKREQ routed to registered protocols (others
-//!   get an empty TALKRESP), answers matched to requests by node, address, request id and
+//!   at most 16 records, up to 1000 bytes of them per NODES message), TALKREQ routed to
+//!   registered protocols (others get an empty TALKRESP), answers matched to requests by node, address, request id and
 //!   kind (PONG to PING, NODES to FINDNODE, TALKRESP to TALKREQ), NODES records verified only
 //!   in such an answer, lookups by log distance, bootstrapping from records, revalidation, a
 //!   newer record fetched when a PONG announces one, our external address predicted from

@@ -54,8 +54,8 @@ impl FromStr for NodeRecord {
 
     /// Parses an enode URL as go-ethereum does: the scheme in any case; of the query, only the
     /// first `discport` is read (an empty one counts as absent) and other parameters are
-    /// ignored, as are a path and a fragment (`…:30303/`, `…:30303#x`); the node id takes no `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is
-    /// the IPv4 address. Unlike go-ethereum, the host must be an IP address (a DNS name would
+    /// ignored, as are a path and a fragment (`…:30303/`, `…:30303#x`); the node id takes no
+    /// `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address. Unlike go-ethereum, the host must be an IP address (a DNS name would
     /// need a lookup, which is the caller's to make) and a URL without one (`enode://<id>`) is
     /// refused: a `NodeRecord` is always dialable.
     fn from_str(url: &str) -> Result<Self, Self::Err> {

@@ -97,14 +97,13 @@ impl<N: Clone> Lookup<N> {
                 },
             );
             if self.candidates.len() > self.capacity {
+                // The farthest not being asked; should all be asked, the farthest.
                 let drop = self
                     .candidates
                     .iter()
                     .rposition(|c| c.state != State::Asking)
                     .unwrap_or(self.capacity);
-                if drop < self.candidates.len() {
-                    self.candidates.remove(drop);
-                }
+                self.candidates.remove(drop);
             }
         }
     }
