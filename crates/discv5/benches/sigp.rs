@@ -51,12 +51,10 @@ async fn ours(seed: u32) -> Discv5Handle {
     let mut secret = [0x11u8; 32];
     secret[..4].copy_from_slice(&seed.to_be_bytes());
     let key = SigningKey::from_slice(&secret).unwrap();
-    // Every client is on 127.0.0.1: lift the per-IP handshake limit (sigp has none by default).
-    let mut config = Config::default();
-    config.session.handshakes_per_ip_second = 1_000_000;
-    config.session.handshake_burst = 1_000_000;
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    Discv5Handle::bind(addr, key, config).await.unwrap()
+    Discv5Handle::bind(addr, key, Config::default())
+        .await
+        .unwrap()
 }
 
 async fn sigp(seed: u32) -> Sigp {
@@ -92,11 +90,14 @@ fn in_memory() -> (Duration, Duration) {
             .udp(addr.port())
             .build(&key)
             .unwrap();
-        let mut config = Config::default();
-        config.session.handshakes_per_ip_second = 1_000_000;
-        config.session.handshake_burst = 1_000_000;
         (
-            Discv5::new(key, record, config, Instant::now(), [seed as u8; 32]),
+            Discv5::new(
+                key,
+                record,
+                Config::default(),
+                Instant::now(),
+                [seed as u8; 32],
+            ),
             addr,
         )
     };

@@ -16,7 +16,10 @@
 //! Method groups as in the other cores: inputs (`handle_datagram`, `handle_timeout`), the
 //! command `send`, outputs (`poll_transmit`, `poll_event`, `poll_timeout`).
 
-use core::{net::SocketAddr, time::Duration};
+use core::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
     time::Instant,
@@ -59,10 +62,10 @@ pub struct SessionConfig {
     /// Messages waiting for a handshake to complete, per node. Default 16.
     pub max_queued: usize,
     /// WHOAREYOU packets sent and handshakes verified per IP address (IPv6: per /64) and
-    /// second. Default 10, with bursts of 20. As many addresses are tracked as
-    /// [`max_challenges`](Self::max_challenges) (or [`max_sessions`](Self::max_sessions) if
-    /// more); when a new address finds them all tracked, the fuller half of the buckets is
-    /// forgotten.
+    /// second, loopback addresses exempt. Default 10, with bursts of 20. As many addresses are
+    /// tracked as [`max_challenges`](Self::max_challenges) (or
+    /// [`max_sessions`](Self::max_sessions) if more); when a new address finds them all
+    /// tracked, the fuller half of the buckets is forgotten.
     pub handshakes_per_ip_second: u32,
     /// See [`handshakes_per_ip_second`](Self::handshakes_per_ip_second). Default 20.
     pub handshake_burst: u32,
@@ -534,12 +537,12 @@ impl Sessions {
         // No session (or not this one): challenge. A pending challenge is repeated unchanged.
         if let Some(challenge) = self.challenges.get(&key) {
             let bytes = challenge.packet.clone();
-            if self.limits.admit(now, from.ip()) {
+            if admit(&mut self.limits, now, from.ip()) {
                 self.transmits.push_back(Transmit { dst: from, bytes });
             }
             return;
         }
-        if !self.limits.admit(now, from.ip()) {
+        if !admit(&mut self.limits, now, from.ip()) {
             return;
         }
         let known = known(&src_id);
@@ -726,7 +729,7 @@ impl Sessions {
         let Some(challenge) = self.challenges.get(&key) else {
             return;
         };
-        if !self.limits.admit(now, from.ip()) {
+        if !admit(&mut self.limits, now, from.ip()) {
             return;
         }
         let record = match (handshake.record, &challenge.known) {
@@ -901,6 +904,13 @@ struct Handshake<'a> {
     id_signature: &'a [u8; 64],
     ephemeral_pubkey: &'a [u8; 33],
     record: Option<&'a RawRecord>,
+}
+
+/// Whether a WHOAREYOU to `ip`, or a handshake from it, is within the per-IP `limits`.
+/// Loopback is exempt: every node of a local devnet shares 127.0.0.1, and no remote host can
+/// send from it (the kernel drops such packets arriving from outside).
+fn admit(limits: &mut IpRateLimit, now: Instant, ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback() || limits.admit(now, ip)
 }
 
 #[cfg(test)]

@@ -411,15 +411,8 @@ fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
     // One WHOAREYOU or handshake per second from an IP: the WHOAREYOU takes it, so A's
     // handshake right after is over the limit. Sent again a second later, it is accepted.
     let now = Instant::now();
-    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
-    let config = SessionConfig {
-        handshakes_per_ip_second: 1,
-        handshake_burst: 1,
-        handshake_timeout: Duration::from_secs(5),
-        ..SessionConfig::default()
-    };
-    let key = SigningKey::from_slice(&[2; 32]).unwrap();
-    b.sessions = Sessions::new(key, b.enr.clone(), config, [2; 32]);
+    let (mut a, mut b) = (node(1, 9001), one_per_second(2, 9002));
+    a.addr = SocketAddr::from(([192, 0, 2, 1], 9001));
     a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
     deliver(now, &mut a, &mut b, None);
     deliver(now, &mut b, &mut a, None);
@@ -441,6 +434,41 @@ fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
         ),
         "{accepted:?}"
     );
+}
+
+#[test]
+fn loopback_is_exempt_from_the_rate_limit() {
+    // Three nodes of a local devnet, all on 127.0.0.1, reach B at once: with one WHOAREYOU or
+    // handshake per second and IP, all three get theirs and complete them.
+    let now = Instant::now();
+    let mut b = one_per_second(2, 9002);
+    for i in 0..3u8 {
+        let mut a = node(10 + i, 9100 + u16::from(i));
+        a.sessions.send(now, &b.enr.clone(), b.addr, ping(i));
+        deliver(now, &mut a, &mut b, None);
+        assert_eq!(
+            deliver(now, &mut b, &mut a, None),
+            1,
+            "node {i}: no WHOAREYOU"
+        );
+        deliver(now, &mut a, &mut b, None);
+        let established = events(&mut b);
+        assert!(
+            matches!(established.first(), Some(SessionEvent::Established { .. })),
+            "node {i}: {established:?}"
+        );
+    }
+}
+
+/// A node with a per-IP limit of one WHOAREYOU or handshake per second, without bursts.
+fn one_per_second(b: u8, port: u16) -> Node {
+    let config = SessionConfig {
+        handshakes_per_ip_second: 1,
+        handshake_burst: 1,
+        handshake_timeout: Duration::from_secs(5),
+        ..SessionConfig::default()
+    };
+    node_with(b, port, config)
 }
 
 /// `count` message packets reach `to` from made-up node ids at made-up addresses (spoofed:
