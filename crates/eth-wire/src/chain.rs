@@ -11,7 +11,7 @@ use devp2p_rlp_codec::{DecodeError, Encodable, Rlp, decode_exact};
 use crate::{
     Block, BlockBodies, BlockBody, BlockHeaders, BlockId, EthMessage, EthVersion, Genesis,
     GenesisError, HeadersQuery, MAX_BLOCKS, MAX_HEADERS, MAX_MESSAGE_SIZE, PooledTransactions,
-    Receipt, Receipts, SealedHeader, receipt::length68,
+    Receipt, ReceiptList, Receipts, SealedHeader, receipt::length68,
 };
 
 /// Responses stop growing past this many bytes (caps/eth.md's recommended soft limit).
@@ -110,7 +110,7 @@ pub fn serve_receipts(
     version: EthVersion,
     hashes: &[B256],
     first_index: u64,
-) -> (Vec<Vec<Receipt>>, bool) {
+) -> (Vec<ReceiptList>, bool) {
     let split = version == EthVersion::Eth70;
     let mut lists = Vec::new();
     let mut size = 0;
@@ -125,7 +125,7 @@ pub fn serve_receipts(
             (0, true) => usize::try_from(first_index).unwrap_or(usize::MAX),
             _ => 0,
         };
-        let mut list = Vec::new();
+        let mut list = ReceiptList::default();
         for receipt in receipts.into_iter().skip(skip) {
             // Counted in the form sent: eth/68's carries the 256-byte bloom.
             let length = if version == EthVersion::Eth68 {
@@ -146,7 +146,7 @@ pub fn serve_receipts(
                 // A first receipt over the limit on its own: nothing smaller can be sent.
             }
             size += length;
-            list.push(receipt);
+            list.push(&receipt);
         }
         lists.push(list);
     }

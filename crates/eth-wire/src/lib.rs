@@ -64,7 +64,7 @@ pub use messages::{
     MAX_POOLED_REQUEST, MAX_TRANSACTIONS, MessageError, NewBlock, NewPooledTransactionHashes,
     PooledTransactions, Receipts, id, is_allowed,
 };
-pub use receipt::{Log, Receipt};
+pub use receipt::{Log, Receipt, ReceiptList};
 pub use status::{Status, Status68, Status69, StatusError, check_status};
 pub use stream::{EthError, EthStream, LocalStatus};
 pub use transaction::{

@@ -9,8 +9,8 @@ use devp2p_rlp_codec::{
 };
 
 use crate::{
-    Block, BlockBody, EIP4844_TX_TYPE, Receipt, SealedHeader, Status, Status68, Status69,
-    StatusError, TransactionEnvelope, receipt::Receipt68, status::check_block_range, walk,
+    Block, BlockBody, EIP4844_TX_TYPE, ReceiptList, SealedHeader, Status, Status68, Status69,
+    StatusError, TransactionEnvelope, receipt::ReceiptList68, status::check_block_range, walk,
 };
 
 /// Largest eth message accepted, in bytes (go-ethereum's `maxMessageSize`).
@@ -316,7 +316,7 @@ pub struct Receipts {
     /// eth/70: the last block's list was cut short by the size limit.
     pub last_block_incomplete: bool,
     /// Receipt lists, in request order.
-    pub receipts: Vec<Vec<Receipt>>,
+    pub receipts: Vec<ReceiptList>,
 }
 
 /// BlockRangeUpdate (eth/69+): `[earliest, latest, latestHash]`.
@@ -333,20 +333,20 @@ pub struct BlockRangeUpdate {
 #[derive(RlpEncodable, RlpDecodable)]
 struct Receipts68Wire {
     request_id: u64,
-    receipts: Vec<Vec<Receipt68>>,
+    receipts: Vec<ReceiptList68>,
 }
 
 #[derive(RlpEncodable, RlpDecodable)]
 struct Receipts69Wire {
     request_id: u64,
-    receipts: Vec<Vec<Receipt>>,
+    receipts: Vec<ReceiptList>,
 }
 
 #[derive(RlpEncodable, RlpDecodable)]
 struct Receipts70Wire {
     request_id: u64,
     last_block_incomplete: bool,
-    receipts: Vec<Vec<Receipt>>,
+    receipts: Vec<ReceiptList>,
 }
 
 #[derive(RlpEncodable, RlpDecodable)]
@@ -600,17 +600,13 @@ impl EthMessage {
             id::RECEIPTS => {
                 let receipts_at = if version == EthVersion::Eth70 { 2 } else { 1 };
                 limit_at(data, &[receipts_at], MAX_BLOCKS)?;
-                let message = match version {
+                let mut message = match version {
                     EthVersion::Eth68 => {
                         let wire: Receipts68Wire = decode_exact(data)?;
                         Receipts {
                             request_id: wire.request_id,
                             last_block_incomplete: false,
-                            receipts: wire
-                                .receipts
-                                .into_iter()
-                                .map(|block| block.into_iter().map(|r| r.0).collect())
-                                .collect(),
+                            receipts: wire.receipts.into_iter().map(|list| list.0).collect(),
                         }
                     }
                     EthVersion::Eth69 => {
@@ -630,6 +626,8 @@ impl EthMessage {
                         }
                     }
                 };
+                // The vector was sized for the smallest lists the payload could hold.
+                message.receipts.shrink_to_fit();
                 Self::Receipts(message)
             }
             id::BLOCK_RANGE_UPDATE => {
@@ -697,11 +695,7 @@ impl EthMessage {
             Self::Receipts(m) => match version {
                 EthVersion::Eth68 => encode_to_vec(&Receipts68Wire {
                     request_id: m.request_id,
-                    receipts: m
-                        .receipts
-                        .iter()
-                        .map(|block| block.iter().cloned().map(Receipt68).collect())
-                        .collect(),
+                    receipts: m.receipts.iter().cloned().map(ReceiptList68).collect(),
                 }),
                 EthVersion::Eth69 => encode_to_vec(&Receipts69Wire {
                     request_id: m.request_id,

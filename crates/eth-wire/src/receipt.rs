@@ -43,6 +43,140 @@ impl Receipt {
     }
 }
 
+/// One block's receipts, kept in eth/69's encoding and decoded on demand.
+///
+/// A receipt's smallest encoding is 5 bytes and a decoded [`Receipt`] takes about 70, so a
+/// Receipts message decoded eagerly could take 15 times its size (up to about 150 MB for 10
+/// MiB). Kept encoded, a list takes no more memory than the bytes it came in (fewer when it came
+/// in eth/68's form: the blooms are dropped). Every receipt is decoded once when the list is
+/// made, so a malformed one is an error then, and again each time [`iter`](Self::iter) passes
+/// it.
+///
+/// ```
+/// use devp2p_eth_wire::{Receipt, ReceiptList};
+///
+/// let receipt = Receipt {
+///     tx_type: 2,
+///     status: vec![1].into(),
+///     cumulative_gas_used: 21_000,
+///     logs: vec![],
+/// };
+/// let list: ReceiptList = [receipt.clone()].into_iter().collect();
+/// assert_eq!(list.len(), 1);
+/// assert_eq!(list.iter().collect::<Vec<_>>(), [receipt]);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ReceiptList {
+    /// The receipts' encodings, one after the other: the list's payload.
+    payload: Vec<u8>,
+    /// How many there are.
+    len: usize,
+}
+
+impl ReceiptList {
+    /// How many receipts the list holds.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the list is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The receipts, each decoded as it is reached.
+    pub fn iter(&self) -> impl Iterator<Item = Receipt> + '_ {
+        // Every receipt was decoded when the list was made, so none fails here.
+        Rlp::new(&self.payload)
+            .iter::<Receipt>()
+            .map_while(Result::ok)
+    }
+
+    /// Appends `receipt`.
+    pub(crate) fn push(&mut self, receipt: &Receipt) {
+        receipt.encode(&mut self.payload);
+        self.len += 1;
+    }
+}
+
+impl FromIterator<Receipt> for ReceiptList {
+    fn from_iter<I: IntoIterator<Item = Receipt>>(receipts: I) -> Self {
+        let mut list = Self::default();
+        for receipt in receipts {
+            list.push(&receipt);
+        }
+        list
+    }
+}
+
+impl core::fmt::Debug for ReceiptList {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// eth/69's form: a list of `[tx-type, status, cumulative-gas, logs]`.
+impl Encodable for ReceiptList {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        Header::list(self.payload.len()).encode(out);
+        out.put_slice(&self.payload);
+    }
+
+    fn length(&self) -> usize {
+        Header::list(self.payload.len()).length_with_payload()
+    }
+}
+
+impl Decodable<'_> for ReceiptList {
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let list = rlp.list()?;
+        let payload = list.remaining();
+        let mut len = 0;
+        for receipt in list.iter::<Receipt>() {
+            receipt?;
+            len += 1;
+        }
+        Ok(Self {
+            payload: payload.to_vec(),
+            len,
+        })
+    }
+}
+
+/// A [`ReceiptList`] in eth/68's form: a list of consensus encodings, with blooms.
+pub(crate) struct ReceiptList68(pub(crate) ReceiptList);
+
+impl ReceiptList68 {
+    fn payload_length(&self) -> usize {
+        self.0.iter().map(|receipt| length68(&receipt)).sum()
+    }
+}
+
+impl Encodable for ReceiptList68 {
+    fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
+        Header::list(self.payload_length()).encode(out);
+        for receipt in self.0.iter() {
+            Receipt68(receipt).encode(out);
+        }
+    }
+
+    fn length(&self) -> usize {
+        Header::list(self.payload_length()).length_with_payload()
+    }
+}
+
+impl Decodable<'_> for ReceiptList68 {
+    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let mut list = ReceiptList::default();
+        for receipt in rlp.list()?.iter::<Receipt68>() {
+            list.push(&receipt?.0);
+        }
+        // Growing by doubling can leave up to half the capacity unused.
+        list.payload.shrink_to_fit();
+        Ok(Self(list))
+    }
+}
+
 /// `[status, cumulative-gas, bloom, logs]`: the consensus body of a receipt, as decoded.
 #[derive(RlpDecodable)]
 struct ConsensusBody {
@@ -118,5 +252,70 @@ impl Decodable<'_> for Receipt68 {
             cumulative_gas_used: body.cumulative_gas_used,
             logs: body.logs,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EthMessage, EthVersion, Receipts, id};
+
+    /// A Receipts message of `count` receipts of the smallest kind, in `version`'s form.
+    fn smallest_receipts(version: EthVersion, count: usize) -> Vec<u8> {
+        let receipt = Receipt {
+            tx_type: 0,
+            status: Bytes::new(),
+            cumulative_gas_used: 0,
+            logs: Vec::new(),
+        };
+        let list: ReceiptList = core::iter::repeat_n(receipt, count).collect();
+        EthMessage::Receipts(Receipts {
+            request_id: 1,
+            last_block_incomplete: false,
+            receipts: vec![list; 2],
+        })
+        .encode(version)
+        .unwrap()
+    }
+
+    /// Bytes of heap a decoded Receipts message holds.
+    fn heap(data: &[u8], version: EthVersion) -> usize {
+        let Ok(EthMessage::Receipts(message)) = EthMessage::decode(version, id::RECEIPTS, data)
+        else {
+            panic!("not Receipts");
+        };
+        message.receipts.capacity() * size_of::<ReceiptList>()
+            + message
+                .receipts
+                .iter()
+                .map(|list| list.payload.capacity())
+                .sum::<usize>()
+    }
+
+    #[test]
+    fn a_receipts_message_takes_no_more_memory_than_its_encoding() {
+        // 5 bytes each in eth/69's form; decoded, a `Receipt` alone is over 60.
+        let eth69 = smallest_receipts(EthVersion::Eth69, 15_000);
+        assert!(size_of::<Receipt>() > 60);
+        let lists = 2 * size_of::<ReceiptList>();
+        assert!(heap(&eth69, EthVersion::Eth69) <= eth69.len() + lists);
+        // eth/68's form carries a bloom with each; the list keeps eth/69's.
+        let eth68 = smallest_receipts(EthVersion::Eth68, 15_000);
+        assert!(eth68.len() > 40 * eth69.len());
+        assert!(heap(&eth68, EthVersion::Eth68) <= eth69.len() + lists);
+    }
+
+    #[test]
+    fn a_malformed_receipt_fails_the_list_not_its_iteration() {
+        // `[1, [[[0, "", gas, []]]]]`: gas 0 written `80` decodes; written `00`, not canonical,
+        // it fails the message, not a later iteration.
+        let message = |gas| [0xc8, 0x01, 0xc6, 0xc5, 0xc4, 0x80, 0x80, gas, 0xc0];
+        let Ok(EthMessage::Receipts(good)) =
+            EthMessage::decode(EthVersion::Eth69, id::RECEIPTS, &message(0x80))
+        else {
+            panic!("not Receipts");
+        };
+        assert_eq!(good.receipts[0].iter().count(), 1);
+        assert!(EthMessage::decode(EthVersion::Eth69, id::RECEIPTS, &message(0x00)).is_err());
     }
 }

@@ -7,8 +7,8 @@ use devp2p_eth_wire::{
     Block, BlockBodies, BlockHashNumber, BlockHeaders, BlockId, BlockRangeUpdate, ChainSpec,
     EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts,
     HeadersQuery, Log, MessageError, NewBlock, NewPooledTransactionHashes, PooledTransactions,
-    Receipt, Receipts, Status, Status68, Status69, StatusError, TransactionEnvelope, check_status,
-    id, is_allowed,
+    Receipt, ReceiptList, Receipts, Status, Status68, Status69, StatusError, TransactionEnvelope,
+    check_status, id, is_allowed,
 };
 use devp2p_rlp_codec::{Rlp, decode_exact, encode_to_vec};
 use proptest::prelude::*;
@@ -25,7 +25,7 @@ fn blocks(n: usize) -> Vec<Block> {
         .collect()
 }
 
-fn receipts() -> Vec<Vec<Receipt>> {
+fn receipts() -> Vec<ReceiptList> {
     let log = Log {
         address: Address::repeat_byte(0x11),
         topics: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
@@ -54,6 +54,9 @@ fn receipts() -> Vec<Vec<Receipt>> {
             logs: vec![log],
         }],
     ]
+    .into_iter()
+    .map(|list| list.into_iter().collect())
+    .collect()
 }
 
 fn status(version: EthVersion) -> Status {
@@ -256,7 +259,7 @@ fn eth68_receipts_carry_the_bloom() {
     // Three receipts, a 256-byte bloom (plus its 3-byte header) each, and the type byte moves
     // from a list element to a string prefix.
     assert!(eth68.len() > eth69.len() + 3 * 256);
-    let bloom = receipts()[0][1].bloom();
+    let bloom = receipts()[0].iter().nth(1).unwrap().bloom();
     assert!(eth68.windows(256).any(|w| w == bloom.as_slice()));
     assert_ne!(bloom, alloy_primitives::Bloom::ZERO);
 }

@@ -5,8 +5,8 @@
 use alloy_primitives::{Address, B256, Bytes};
 use devp2p_eth_wire::{
     BlockId, ChainError, ChainReader, EthMessage, EthVersion, GetBlockBodies, GetBlockHeaders,
-    GetPooledTransactions, GetReceipts, HeadersQuery, Log, MemoryChain, Receipt, Receipts,
-    SOFT_RESPONSE_LIMIT, respond, serve_headers, serve_receipts,
+    GetPooledTransactions, GetReceipts, HeadersQuery, Log, MemoryChain, Receipt, ReceiptList,
+    Receipts, SOFT_RESPONSE_LIMIT, respond, serve_headers, serve_receipts,
 };
 use std::sync::OnceLock;
 
@@ -155,7 +155,11 @@ fn request_ids_are_echoed() {
             receipts.receipts,
             receipts.last_block_incomplete
         ),
-        (8, vec![vec![], vec![]], false)
+        (
+            8,
+            vec![ReceiptList::default(), ReceiptList::default()],
+            false
+        )
     );
     let pooled = respond(
         chain(),
@@ -248,7 +252,7 @@ fn served(version: EthVersion, per_block: usize, first: u64) -> (Vec<usize>, boo
         &[hash(1), hash(2), hash(3), hash(4)],
         first,
     );
-    (lists.iter().map(Vec::len).collect(), incomplete)
+    (lists.iter().map(ReceiptList::len).collect(), incomplete)
 }
 
 /// The 2 MiB soft limit is checked between blocks, in every version: a partial list cannot be
