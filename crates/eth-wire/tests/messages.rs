@@ -504,6 +504,32 @@ fn status_check() {
     );
 }
 
+/// A receipt of any type eth/68 can carry (1 to 0x7f, or 0 for legacy), with up to 3 logs.
+fn receipt() -> impl Strategy<Value = Receipt> {
+    let log = (
+        any::<[u8; 20]>(),
+        proptest::collection::vec(any::<[u8; 32]>(), 0..5),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    )
+        .prop_map(|(address, topics, data)| Log {
+            address: Address::from(address),
+            topics: topics.into_iter().map(B256::from).collect(),
+            data: data.into(),
+        });
+    (
+        0..=0x7fu8,
+        proptest::collection::vec(any::<u8>(), 0..33),
+        any::<u64>(),
+        proptest::collection::vec(log, 0..4),
+    )
+        .prop_map(|(tx_type, status, cumulative_gas_used, logs)| Receipt {
+            tx_type,
+            status: status.into(),
+            cumulative_gas_used,
+            logs,
+        })
+}
+
 proptest! {
     #[test]
     fn headers_query_round_trips(id in any::<u64>(), by_hash in any::<bool>(), n in any::<u64>(), limit in any::<u64>(), skip in any::<u64>(), reverse in any::<bool>()) {
@@ -531,6 +557,20 @@ proptest! {
         }));
         let data = status.encode(EthVersion::Eth69).unwrap();
         prop_assert_eq!(EthMessage::decode(EthVersion::Eth69, id::STATUS, &data).unwrap(), status);
+    }
+
+    #[test]
+    fn receipts_round_trip_in_every_version(blocks in proptest::collection::vec(proptest::collection::vec(receipt(), 0..4), 0..4)) {
+        let lists: Vec<ReceiptList> = blocks.iter().map(|b| b.iter().cloned().collect()).collect();
+        for (list, block) in lists.iter().zip(&blocks) {
+            prop_assert_eq!(list.len(), block.len());
+            prop_assert_eq!(&list.iter().collect::<Vec<_>>(), block);
+        }
+        let message = EthMessage::Receipts(Receipts { request_id: 7, last_block_incomplete: false, receipts: lists });
+        for version in EthVersion::ALL {
+            let data = message.encode(version).unwrap();
+            prop_assert_eq!(&EthMessage::decode(version, id::RECEIPTS, &data).unwrap(), &message);
+        }
     }
 
     #[test]
