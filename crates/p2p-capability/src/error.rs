@@ -4,7 +4,7 @@
 use devp2p_rlp_codec::DecodeError;
 use devp2p_rlpx_framing::RlpxError;
 
-use crate::{DisconnectReason, Hello, InvalidCapability};
+use crate::{DisconnectReason, Hello, InvalidHello};
 
 /// A peer broke the `p2p` protocol; the session ends with the Disconnect reason this maps to.
 #[non_exhaustive]
@@ -140,7 +140,7 @@ pub enum P2pError {
     /// A message could not be sent.
     #[error("send: {0}")]
     Send(#[from] SendError),
-    /// Our capability list cannot be announced.
+    /// Our Hello cannot be sent.
     #[error(transparent)]
-    InvalidCapability(#[from] InvalidCapability),
+    InvalidHello(#[from] InvalidHello),
 }

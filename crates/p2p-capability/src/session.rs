@@ -114,10 +114,22 @@ pub enum Event {
     Disconnected(Disconnected),
 }
 
-/// A capability list Hello cannot carry.
+/// Why our Hello cannot be sent.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("capability {0:?} has no name, a name over 8 bytes, or one that is not ASCII")]
-pub struct InvalidCapability(pub String);
+pub enum InvalidHello {
+    /// A capability with no name, a name over 8 bytes, or one that is not ASCII.
+    #[error("capability {0:?} has no name, a name over 8 bytes, or one that is not ASCII")]
+    Capability(String),
+    /// The Hello's data would take this many bytes, over [`MAX_SENT_HELLO_SIZE`]: a client id
+    /// or capability list too long.
+    #[error("our Hello would take {0} bytes; peers refuse more than {MAX_SENT_HELLO_SIZE}")]
+    TooLarge(usize),
+}
+
+/// The largest Hello we send, in bytes of message data: go-ethereum refuses more than 2048,
+/// and reth a first frame (the message id's byte and the data) of more than 2048.
+pub const MAX_SENT_HELLO_SIZE: usize = 2047;
 
 /// What the session waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,15 +176,17 @@ struct Backlog {
 impl Session {
     /// Starts a session with the peer the RLPx handshake authenticated as `remote_id`, running
     /// `capabilities`; our Hello is the first thing in [`poll_transmit`](Self::poll_transmit).
+    /// Fails if a capability cannot be announced, or if the Hello would pass
+    /// [`MAX_SENT_HELLO_SIZE`] (peers would drop us unanswered).
     pub fn new(
         config: Config,
         local: NodeInfo,
         capabilities: Vec<Capability>,
         remote_id: PeerId,
         now: Instant,
-    ) -> Result<Self, InvalidCapability> {
+    ) -> Result<Self, InvalidHello> {
         if let Some(bad) = capabilities.iter().find(|c| !c.is_valid()) {
-            return Err(InvalidCapability(bad.name.clone()));
+            return Err(InvalidHello::Capability(bad.name.clone()));
         }
         let hello = Hello {
             protocol_version: P2P_VERSION,
@@ -181,8 +195,12 @@ impl Session {
             listen_port: local.listen_port,
             id: local.id,
         };
+        let hello = hello.encode();
+        if hello.len() > MAX_SENT_HELLO_SIZE {
+            return Err(InvalidHello::TooLarge(hello.len()));
+        }
         let mut transmit = VecDeque::new();
-        transmit.push_back(Message::new(HELLO_ID, hello.encode()));
+        transmit.push_back(Message::new(HELLO_ID, hello));
         Ok(Self {
             state: State::ExpectHello {
                 deadline: now + config.hello_timeout,

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use devp2p_enr::PeerId;
 use devp2p_p2p_capability::{
-    Capability, CapabilityInfo, Config, DisconnectReason, Disconnected, Event, Hello, NodeInfo,
-    ProtocolError, SendError, Session,
+    Capability, CapabilityInfo, Config, DisconnectReason, Disconnected, Event, Hello, InvalidHello,
+    MAX_SENT_HELLO_SIZE, NodeInfo, ProtocolError, SendError, Session,
 };
 use devp2p_rlpx_framing::Message;
 
@@ -514,7 +514,7 @@ fn send_errors() {
     assert_eq!(pair.a.send(0, 0, Bytes::from(vec![0; max])), Ok(()));
     pair.a.disconnect(DisconnectReason::ClientQuitting);
     assert_eq!(pair.a.send(0, 0, Bytes::new()), Err(SendError::Closed));
-    assert!(
+    assert_eq!(
         Session::new(
             Config::default(),
             info(A),
@@ -522,7 +522,33 @@ fn send_errors() {
             B,
             now
         )
-        .is_err()
+        .err(),
+        Some(InvalidHello::Capability("ninechars".into()))
+    );
+}
+
+#[test]
+fn a_hello_peers_would_refuse_is_not_sent() {
+    // go-ethereum refuses Hello data over 2048 bytes, reth a first frame over 2048 (with the
+    // id's byte): a client id that makes it 2047 bytes goes, one byte longer does not.
+    let now = Instant::now();
+    let with_client_id = |len: usize| {
+        let local = NodeInfo {
+            client_id: "x".repeat(len),
+            ..info(A)
+        };
+        Session::new(Config::default(), local, vec![eth(68)], B, now)
+    };
+    let fits = (1..MAX_SENT_HELLO_SIZE)
+        .rev()
+        .find(|&len| with_client_id(len).is_ok())
+        .unwrap();
+    let mut session = with_client_id(fits).unwrap();
+    let hello = session.poll_transmit().unwrap();
+    assert_eq!(hello.data.len(), MAX_SENT_HELLO_SIZE);
+    assert_eq!(
+        with_client_id(fits + 1).err(),
+        Some(InvalidHello::TooLarge(MAX_SENT_HELLO_SIZE + 1))
     );
 }
 
