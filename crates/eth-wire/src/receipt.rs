@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use devp2p_rlp_codec::{
     Decodable, DecodeError, DecodeErrorKind, Encodable, Header, Rlp, RlpDecodable, RlpEncodable,
-    bytes::BufMut, decode_exact,
+    bytes::BufMut,
 };
 
 /// A log entry.
@@ -48,9 +48,10 @@ impl Receipt {
 /// A receipt's smallest encoding is 5 bytes and a decoded [`Receipt`] takes about 70, so a
 /// Receipts message decoded eagerly could take 15 times its size (up to about 150 MB for 10
 /// MiB). Kept encoded, a list takes no more memory than the bytes it came in (fewer when it came
-/// in eth/68's form: the blooms are dropped). Every receipt is decoded once when the list is
-/// made, so a malformed one is an error then, and again each time [`iter`](Self::iter) passes
-/// it.
+/// in eth/68's form: the blooms are dropped). Each receipt is checked when a list is decoded,
+/// by walking its items without building them, as [`Receipt`] decodes it and as go-ethereum
+/// does (a type up to 0x7f, a status of 0, 1 or 32 bytes), so a malformed one fails the
+/// message; it is decoded each time [`iter`](Self::iter) passes it.
 ///
 /// ```
 /// use devp2p_eth_wire::{Receipt, ReceiptList};
@@ -129,11 +130,11 @@ impl Encodable for ReceiptList {
 
 impl Decodable<'_> for ReceiptList {
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
-        let list = rlp.list()?;
+        let mut list = rlp.list()?;
         let payload = list.remaining();
         let mut len = 0;
-        for receipt in list.iter::<Receipt>() {
-            receipt?;
+        while !list.is_empty() {
+            check_receipt(&mut list)?;
             len += 1;
         }
         Ok(Self {
@@ -141,6 +142,53 @@ impl Decodable<'_> for ReceiptList {
             len,
         })
     }
+}
+
+/// Checks the eth/69 receipt `[tx-type, status, cumulative-gas, logs]` next in `rlp` as
+/// [`Receipt`] decodes it, and as go-ethereum does (a type up to 0x7f, a status of 0, 1 or 32
+/// bytes), without building its logs.
+fn check_receipt(rlp: &mut Rlp<'_>) -> Result<(), DecodeError> {
+    let mut fields = rlp.list()?;
+    let offset = fields.offset();
+    let tx_type: u8 = fields.decode()?;
+    if tx_type > 0x7f {
+        return Err(DecodeError::new(
+            DecodeErrorKind::Custom("receipt type over 0x7f"),
+            offset,
+        ));
+    }
+    check_status(&mut fields)?;
+    fields.decode::<u64>()?;
+    logs(&mut fields)?;
+    fields.finish()
+}
+
+/// Reads a receipt's status: empty (failure), one byte (success) or 32 (a post-state root).
+fn check_status<'a>(rlp: &mut Rlp<'a>) -> Result<&'a [u8], DecodeError> {
+    let offset = rlp.offset();
+    let status = rlp.bytes()?;
+    if !matches!(status.len(), 0 | 1 | 32) {
+        return Err(DecodeError::new(DecodeErrorKind::UnexpectedLength, offset));
+    }
+    Ok(status)
+}
+
+/// Checks the logs `[[address, [topic, ...], data], ...]` next in `rlp` as `Vec<Log>` decodes
+/// them, without building them, and returns their encoding.
+fn logs<'a>(rlp: &mut Rlp<'a>) -> Result<&'a [u8], DecodeError> {
+    let encoding = { *rlp }.raw()?;
+    let mut logs = rlp.list()?;
+    while !logs.is_empty() {
+        let mut log = logs.list()?;
+        log.array::<20>()?;
+        let mut topics = log.list()?;
+        while !topics.is_empty() {
+            topics.array::<32>()?;
+        }
+        log.bytes()?;
+        log.finish()?;
+    }
+    Ok(encoding)
 }
 
 /// A [`ReceiptList`] in eth/68's form: a list of consensus encodings, with blooms.
@@ -167,9 +215,11 @@ impl Encodable for ReceiptList68 {
 
 impl Decodable<'_> for ReceiptList68 {
     fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
+        let mut receipts = rlp.list()?;
         let mut list = ReceiptList::default();
-        for receipt in rlp.list()?.iter::<Receipt68>() {
-            list.push(&receipt?.0);
+        while !receipts.is_empty() {
+            receipt68_to_69(&mut receipts, &mut list.payload)?;
+            list.len += 1;
         }
         // Growing by doubling can leave up to half the capacity unused.
         list.payload.shrink_to_fit();
@@ -177,14 +227,41 @@ impl Decodable<'_> for ReceiptList68 {
     }
 }
 
-/// `[status, cumulative-gas, bloom, logs]`: the consensus body of a receipt, as decoded.
-#[derive(RlpDecodable)]
-struct ConsensusBody {
-    status: Bytes,
-    cumulative_gas_used: u64,
-    /// Checked for its form only: the bloom sent is always the one the logs give.
-    _bloom: Bloom,
-    logs: Vec<Log>,
+/// Reads the eth/68 receipt next in `rlp` (a legacy list, or a string `type || rlp([status,
+/// cumulative-gas, bloom, logs])` of type 1 to 0x7f) and appends it to `out` in eth/69's form.
+/// The bloom is checked for its form only: the one sent is always the one the logs give.
+fn receipt68_to_69(rlp: &mut Rlp<'_>, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let offset = rlp.offset();
+    if rlp.peek_is_list() == Some(true) {
+        return body_to_69(0, rlp, out);
+    }
+    let typed = rlp.bytes()?;
+    match typed.split_first() {
+        Some((&tx_type, body)) if (1..=0x7f).contains(&tx_type) => {
+            let mut body = Rlp::new(body);
+            body_to_69(tx_type, &mut body, out)
+                .and_then(|()| body.finish())
+                .map_err(|e| DecodeError::new(e.kind(), offset))
+        }
+        _ => Err(DecodeError::new(DecodeErrorKind::UnexpectedString, offset)),
+    }
+}
+
+/// Reads the consensus body `[status, cumulative-gas, bloom, logs]` next in `rlp` and appends
+/// `[tx_type, status, cumulative-gas, logs]` to `out`.
+fn body_to_69(tx_type: u8, rlp: &mut Rlp<'_>, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let mut fields = rlp.list()?;
+    let status = check_status(&mut fields)?;
+    let gas: u64 = fields.decode()?;
+    fields.array::<256>()?;
+    let logs = logs(&mut fields)?;
+    fields.finish()?;
+    Header::list(tx_type.length() + status.length() + gas.length() + logs.len()).encode(out);
+    tx_type.encode(out);
+    status.encode(out);
+    gas.encode(out);
+    out.put_slice(logs);
+    Ok(())
 }
 
 /// A receipt in eth/68's form, the consensus encoding.
@@ -228,30 +305,6 @@ impl Encodable for Receipt68 {
 
     fn length(&self) -> usize {
         length68(&self.0)
-    }
-}
-
-impl Decodable<'_> for Receipt68 {
-    fn decode(rlp: &mut Rlp<'_>) -> Result<Self, DecodeError> {
-        let offset = rlp.offset();
-        let (tx_type, body): (u8, ConsensusBody) = if rlp.peek_is_list() == Some(true) {
-            (0, rlp.decode()?)
-        } else {
-            let typed = rlp.bytes()?;
-            match typed.split_first() {
-                Some((&tx_type, body)) if (1..=0x7f).contains(&tx_type) => (
-                    tx_type,
-                    decode_exact(body).map_err(|e| DecodeError::new(e.kind(), offset))?,
-                ),
-                _ => return Err(DecodeError::new(DecodeErrorKind::UnexpectedString, offset)),
-            }
-        };
-        Ok(Self(Receipt {
-            tx_type,
-            status: body.status,
-            cumulative_gas_used: body.cumulative_gas_used,
-            logs: body.logs,
-        }))
     }
 }
 

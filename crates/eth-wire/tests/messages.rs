@@ -504,7 +504,8 @@ fn status_check() {
     );
 }
 
-/// A receipt of any type eth/68 can carry (1 to 0x7f, or 0 for legacy), with up to 3 logs.
+/// A receipt of any type eth/68 can carry (1 to 0x7f, or 0 for legacy), any status go-ethereum
+/// takes (empty, one byte or 32), with up to 3 logs.
 fn receipt() -> impl Strategy<Value = Receipt> {
     let log = (
         any::<[u8; 20]>(),
@@ -516,9 +517,14 @@ fn receipt() -> impl Strategy<Value = Receipt> {
             topics: topics.into_iter().map(B256::from).collect(),
             data: data.into(),
         });
+    let status = prop_oneof![
+        Just(Vec::new()),
+        any::<u8>().prop_map(|b| vec![b]),
+        any::<[u8; 32]>().prop_map(Vec::from),
+    ];
     (
         0..=0x7fu8,
-        proptest::collection::vec(any::<u8>(), 0..33),
+        status,
         any::<u64>(),
         proptest::collection::vec(log, 0..4),
     )
@@ -527,6 +533,86 @@ fn receipt() -> impl Strategy<Value = Receipt> {
             status: status.into(),
             cumulative_gas_used,
             logs,
+        })
+}
+
+/// A generic RLP item: a string, or a list of items.
+#[derive(Debug, Clone)]
+enum Item {
+    String(Vec<u8>),
+    List(Vec<Self>),
+}
+
+impl Item {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::String(bytes) => devp2p_rlp_codec::Encodable::encode(&bytes[..], out),
+            Self::List(items) => {
+                let mut payload = Vec::new();
+                items.iter().for_each(|item| item.encode(&mut payload));
+                devp2p_rlp_codec::Header::list(payload.len()).encode(out);
+                out.extend(payload);
+            }
+        }
+    }
+}
+
+/// A string of one of `lengths`, or now and then a short list instead.
+fn string_of(lengths: &'static [usize]) -> impl Strategy<Value = Item> {
+    let string = prop::sample::select(lengths)
+        .prop_flat_map(|len| proptest::collection::vec(any::<u8>(), len))
+        .prop_map(Item::String);
+    prop_oneof![
+        9 => string,
+        1 => proptest::collection::vec(any::<u8>(), 0..3)
+            .prop_map(|b| Item::List(vec![Item::String(b)])),
+    ]
+}
+
+/// An eth/69 receipt `[tx-type, status, gas, [[address, [topic, ...], data], ...]]`, encoded,
+/// whose fields are mostly but not always of the right kind and length, with now and then a
+/// field too many or too few.
+fn receipt_like() -> impl Strategy<Value = Vec<u8>> {
+    let topics = prop_oneof![
+        9 => proptest::collection::vec(string_of(&[32, 32, 32, 31, 33]), 0..3).prop_map(Item::List),
+        1 => string_of(&[0, 32]),
+    ];
+    let log = (
+        string_of(&[20, 20, 20, 19, 21]),
+        topics,
+        string_of(&[0, 1, 5]),
+        0..12u8,
+    )
+        .prop_map(|(address, topics, data, shape)| {
+            let mut fields = vec![address, topics, data];
+            match shape {
+                0 => fields.push(Item::String(vec![])),
+                1 => drop(fields.pop()),
+                _ => {}
+            }
+            Item::List(fields)
+        });
+    let logs = prop_oneof![
+        9 => proptest::collection::vec(log, 0..3).prop_map(Item::List),
+        1 => string_of(&[0, 3]),
+    ];
+    (
+        string_of(&[0, 1, 1, 2]),
+        string_of(&[0, 1, 1, 2, 32, 33]),
+        string_of(&[0, 1, 8, 9]),
+        logs,
+        0..12u8,
+    )
+        .prop_map(|(tx_type, status, gas, logs, shape)| {
+            let mut fields = vec![tx_type, status, gas, logs];
+            match shape {
+                0 => fields.push(Item::String(vec![])),
+                1 => drop(fields.pop()),
+                _ => {}
+            }
+            let mut out = Vec::new();
+            Item::List(fields).encode(&mut out);
+            out
         })
 }
 
@@ -580,6 +666,33 @@ proptest! {
                 prop_assert_eq!(message.id(), id);
             }
         }
+    }
+}
+
+proptest! {
+    // Most generated receipts are malformed somewhere; enough cases to reach the rare ones
+    // that are malformed in one place only.
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn receipts_are_checked_on_arrival_as_they_decode(receipt in receipt_like()) {
+        // A receipt-shaped item, its fields of the right kinds and lengths or not: a Receipts
+        // message holding it decodes exactly when `Receipt` decodes it and go-ethereum's rules
+        // hold (a type up to 0x7f; a status of 0, 1 or 32 bytes), and then `iter` yields it.
+        let expected = decode_exact::<Receipt>(&receipt)
+            .ok()
+            .filter(|r| r.tx_type <= 0x7f && matches!(r.status.len(), 0 | 1 | 32));
+        let list = |payload: Vec<u8>| {
+            let mut out = Vec::new();
+            devp2p_rlp_codec::Header::list(payload.len()).encode(&mut out);
+            [out, payload].concat()
+        };
+        let data = list([vec![0x01], list(list(receipt))].concat());
+        let decoded = match EthMessage::decode(EthVersion::Eth69, id::RECEIPTS, &data) {
+            Ok(EthMessage::Receipts(m)) => Some(m.receipts[0].iter().collect::<Vec<_>>()),
+            _ => None,
+        };
+        prop_assert_eq!(decoded, expected.map(|r| vec![r]));
     }
 }
 
