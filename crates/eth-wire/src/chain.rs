@@ -135,15 +135,14 @@ pub fn serve_receipts(
             };
             if split && size + length > RECEIPTS_HARD_LIMIT {
                 // Never an empty list flagged incomplete (go-ethereum refuses it): a block
-                // that cannot start here is left for the next request.
-                if !list.is_empty() {
-                    lists.push(list);
-                    return (lists, true);
-                }
-                if !lists.is_empty() {
+                // that cannot start here is left for the next request, and the answer ends
+                // there, empty if it is the first (as go-ethereum's does: a message over 10
+                // MiB would end the session).
+                if list.is_empty() {
                     return (lists, false);
                 }
-                // A first receipt over the limit on its own: nothing smaller can be sent.
+                lists.push(list);
+                return (lists, true);
             }
             size += length;
             list.push(&receipt);

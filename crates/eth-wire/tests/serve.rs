@@ -307,6 +307,20 @@ fn eth70_cuts_a_list_only_where_the_message_would_pass_10_mib() {
     );
 }
 
+/// A receipt that alone would take an eth/70 answer past 10 MiB is not sent: the answer ends
+/// before it, here with nothing, as go-ethereum's does.
+#[test]
+fn a_receipt_over_10_mib_is_not_sent() {
+    let chain = WithReceipts {
+        per_block: 2,
+        log_data: devp2p_eth_wire::MAX_MESSAGE_SIZE,
+    };
+    assert_eq!(
+        serve_receipts(&chain, EthVersion::Eth70, &[hash(1), hash(2)], 0),
+        (vec![], false)
+    );
+}
+
 /// eth/68 sends receipts with their 256-byte blooms: the soft limit counts them, or a plain
 /// transfer's receipt (a few dozen bytes on eth/69) would be counted at a tenth of its size and
 /// an answer for 256 blocks would pass go-ethereum's 10 MiB message limit.
