@@ -142,8 +142,10 @@ pub enum MessageError {
     #[error("BlockRangeUpdate: {0}")]
     BlockRange(StatusError),
     /// A blob transaction in Transactions, which EIP-4844 forbids (blob transactions are only
-    /// announced), or one in PooledTransactions without its sidecar (the network form is
-    /// required there). Carries the transaction's index in the message.
+    /// announced), one in PooledTransactions without its sidecar (the network form is
+    /// required there), or one in a block (BlockBodies, NewBlock) with its sidecar (blocks
+    /// hold the canonical form). Carries the transaction's index in the message, counted over
+    /// all its bodies for BlockBodies.
     #[error("blob transaction {0} is not allowed in this form here (EIP-4844)")]
     MisplacedBlobTransaction(usize),
     /// NewPooledTransactionHashes with lists of different lengths.
@@ -409,6 +411,19 @@ fn blobs_allowed(
     }
 }
 
+/// Refuses a blob transaction with its sidecar among a block's `transactions`.
+fn no_sidecars<'a>(
+    transactions: impl IntoIterator<Item = &'a TransactionEnvelope>,
+) -> Result<(), MessageError> {
+    match transactions
+        .into_iter()
+        .position(TransactionEnvelope::has_sidecar)
+    {
+        Some(index) => Err(MessageError::MisplacedBlobTransaction(index)),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a message whose list at `path` (see [`list_at`]) holds more than `limit` items,
 /// before anything is decoded: a 10 MiB message of empty items would otherwise build millions
 /// of values before the limit could be checked.
@@ -545,11 +560,15 @@ impl EthMessage {
             id::BLOCK_BODIES => {
                 limit_at(data, &[1], MAX_BLOCKS)?;
                 limit_nested(data, &[1], &[0], MAX_BODY_TRANSACTIONS)?;
-                Self::BlockBodies(decode_exact(data)?)
+                let message: BlockBodies = decode_exact(data)?;
+                no_sidecars(message.bodies.iter().flat_map(|body| &body.transactions))?;
+                Self::BlockBodies(message)
             }
             id::NEW_BLOCK => {
                 limit_at(data, &[0, 1], MAX_BODY_TRANSACTIONS)?;
-                Self::NewBlock(Box::new(decode_exact(data)?))
+                let message: NewBlock = decode_exact(data)?;
+                no_sidecars(&message.block.transactions)?;
+                Self::NewBlock(Box::new(message))
             }
             id::NEW_POOLED_TRANSACTION_HASHES => {
                 limit_at(data, &[1], MAX_ANNOUNCED)?;

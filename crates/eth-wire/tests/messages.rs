@@ -746,12 +746,47 @@ fn blob_transactions_only_where_eip_4844_allows_them() {
     assert!(network.has_sidecar());
     let pooled = EthMessage::PooledTransactions(PooledTransactions {
         request_id: 1,
-        transactions: vec![txs[plain].clone(), network],
+        transactions: vec![txs[plain].clone(), network.clone()],
     });
     let data = pooled.encode(EthVersion::Eth69).unwrap();
     assert_eq!(
         EthMessage::decode(EthVersion::Eth69, id::POOLED_TRANSACTIONS, &data),
         Ok(pooled)
+    );
+    // Blocks hold the canonical form: with its sidecar, the transaction is refused there, and
+    // counted over all the bodies of a BlockBodies.
+    let body = |transactions| devp2p_eth_wire::BlockBody {
+        transactions,
+        ommers: vec![],
+        withdrawals: Some(vec![]),
+    };
+    let bodies = |last: &TransactionEnvelope| {
+        EthMessage::BlockBodies(BlockBodies {
+            request_id: 1,
+            bodies: vec![
+                body(vec![txs[plain].clone()]),
+                body(vec![txs[plain].clone(), last.clone()]),
+            ],
+        })
+        .encode(EthVersion::Eth69)
+        .unwrap()
+    };
+    assert!(EthMessage::decode(EthVersion::Eth69, id::BLOCK_BODIES, &bodies(&txs[blob])).is_ok());
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth69, id::BLOCK_BODIES, &bodies(&network)),
+        Err(MessageError::MisplacedBlobTransaction(2))
+    );
+    let mut block = blocks(40)[0].clone();
+    block.transactions = vec![network];
+    let new_block = EthMessage::NewBlock(Box::new(NewBlock {
+        block,
+        total_difficulty: U256::from(1),
+    }))
+    .encode(EthVersion::Eth68)
+    .unwrap();
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth68, id::NEW_BLOCK, &new_block),
+        Err(MessageError::MisplacedBlobTransaction(0))
     );
 }
 
