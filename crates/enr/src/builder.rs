@@ -9,7 +9,7 @@ use k256::ecdsa::{Signature, SigningKey, signature::hazmat::PrehashSigner};
 use crate::{
     Enr, EnrError,
     keys::keccak256,
-    record::{MAX_RECORD_SIZE, check_v4, content, pairs_length, put_pairs},
+    record::{MAX_RECORD_SIZE, check_address_value, check_v4, content, pairs_length, put_pairs},
 };
 
 /// Collects a record's entries, then [`build`](Self::build)s and signs it.
@@ -129,13 +129,15 @@ impl Builder {
     }
 
     /// Sets `id` to `v4` and `secp256k1` to `key`'s public key, checks that each value is one
-    /// RLP item ([`EnrError::InvalidValue`]), signs, and checks the 300-byte limit.
+    /// RLP item and each address key's value of its form ([`EnrError::InvalidValue`]: `ip` 4
+    /// bytes, `ip6` 16, the ports integers up to 65535), signs, and checks the 300-byte limit.
     pub fn build(&self, key: &SigningKey) -> Result<Enr, EnrError> {
         let pairs: Vec<_> = self.signed_pairs(key).into_iter().collect();
         for (name, value) in &pairs {
             let mut item = Rlp::new(value);
             item.raw()
                 .and_then(|_| item.finish())
+                .and_then(|()| check_address_value(name, value))
                 .map_err(|source| EnrError::InvalidValue {
                     key: name.clone(),
                     source,

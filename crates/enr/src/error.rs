@@ -56,8 +56,10 @@ pub enum EnrError {
     #[error("signature does not verify")]
     BadSignature,
     /// A value given to the [`Builder`](crate::Builder) is not exactly one RLP item (its
-    /// `Encodable` implementation wrote none, several, or a truncated one).
-    #[error("value of key 0x{} is not one RLP item: {source}", hex::encode(.key))]
+    /// `Encodable` implementation wrote none, several, or a truncated one), or an address
+    /// key's value is not of its form (`ip` 4 bytes, `ip6` 16, `tcp`, `udp`, `tcp6` and
+    /// `udp6` canonical integers up to 65535), in a record built or decoded.
+    #[error("invalid value of key 0x{}: {source}", hex::encode(.key))]
     InvalidValue {
         /// The key.
         key: Vec<u8>,

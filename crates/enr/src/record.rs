@@ -74,6 +74,10 @@ impl Enr {
                 list.clone().bytes()?;
             }
             let value = list.raw()?;
+            check_address_value(key, value).map_err(|source| EnrError::InvalidValue {
+                key: key.to_vec(),
+                source,
+            })?;
             if let Some((previous, _)) = pairs.last() {
                 match previous.as_slice().cmp(key) {
                     core::cmp::Ordering::Less => {}
@@ -322,6 +326,21 @@ pub(crate) fn open(input: &[u8]) -> Result<Rlp<'_>, EnrError> {
 }
 
 /// Checks the "v4" scheme entries and returns the public key.
+/// Checks that an address key's value is of its form: `ip` 4 bytes, `ip6` 16, the ports
+/// (`tcp`, `udp`, `tcp6`, `udp6`) canonical integers up to 65535. sigp's `enr` crate (which
+/// lighthouse and reth use) refuses a record otherwise, and with it a whole NODES message
+/// that carries it, so such a record is neither made nor taken. Other keys' values may be
+/// any one RLP item.
+pub(crate) fn check_address_value(key: &[u8], value: &[u8]) -> Result<(), DecodeError> {
+    use devp2p_rlp_codec::decode_exact;
+    match key {
+        b"ip" => decode_exact::<[u8; 4]>(value).map(drop),
+        b"ip6" => decode_exact::<[u8; 16]>(value).map(drop),
+        b"tcp" | b"udp" | b"tcp6" | b"udp6" => decode_exact::<u16>(value).map(drop),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrError> {
     let find = |key: &[u8]| {
         pairs

@@ -130,6 +130,48 @@ fn well_formed_handmade_record_is_accepted() {
 }
 
 #[test]
+fn address_keys_must_hold_what_they_name() {
+    // sigp's enr (lighthouse, reth) refuses these records, and the whole NODES message that
+    // carries one: each is refused here too, and the builder does not make one.
+    let refused = |key: &str, value: Vec<u8>| {
+        let mut pairs = v4_pairs();
+        pairs.push((key, value));
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        matches!(
+            Enr::from_rlp(&signed(&[0x01], &pairs)),
+            Err(EnrError::InvalidValue { key: k, .. }) if k == key.as_bytes()
+        )
+    };
+    let strings: [(&str, &[u8]); 5] = [
+        ("ip", &[10, 0, 0]),
+        ("ip6", &[0xfe; 15]),
+        ("tcp", &[0x00, 0x05]),
+        ("tcp6", &[1, 2, 3]),
+        ("udp", &[1, 0, 0]),
+    ];
+    for (name, value) in strings {
+        assert!(refused(name, str_item(value)), "{name}");
+        let mut builder = Enr::builder();
+        builder.set(name, &value);
+        assert!(
+            matches!(builder.build(&key()), Err(EnrError::InvalidValue { .. })),
+            "{name}"
+        );
+    }
+    assert!(refused("udp6", vec![0xc0]), "a list");
+    // Well formed, they are taken; any other key's value may be any one item.
+    let mut pairs = v4_pairs();
+    pairs.extend([
+        ("tcp6", encode_to_vec(&65535u16)),
+        ("udp", encode_to_vec(&0u16)),
+        ("zz", vec![0xc0]),
+    ]);
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let record = Enr::from_rlp(&signed(&[0x01], &pairs)).unwrap();
+    assert_eq!((record.tcp6(), record.udp()), (Some(65535), Some(0)));
+}
+
+#[test]
 fn each_malformed_record_has_its_own_error() {
     let good = signed(&[0x01], &v4_pairs());
     Enr::from_rlp(&good).unwrap();
