@@ -46,7 +46,8 @@ pub struct Config {
     /// after this (pinging the bootnodes again if the table is empty). Default 10 s.
     pub bootstrap_retry: Duration,
     /// Interval at which the least recently seen node of a random bucket is pinged; it leaves
-    /// the table when it does not answer. Default 5 s.
+    /// the table when it does not answer. Default 5 s; one too long to add to the time
+    /// (`Duration::MAX`) turns revalidation off.
     pub revalidate_interval: Duration,
     /// Packets accepted per second from one IP address. Default 50. Loopback sources are not
     /// limited: the nodes of a local devnet share one address.

@@ -299,7 +299,7 @@ pub struct Discv4 {
     next_refresh: Option<Instant>,
     /// The lookup of our own id of the latest refresh.
     refresh_lookup: Option<LookupId>,
-    next_revalidate: Instant,
+    next_revalidate: Option<Instant>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -344,7 +344,7 @@ impl Discv4 {
             table: Table::new(node_id, config.table.clone()),
             votes: AddressVotes::new(config.address_votes, config.min_address_votes),
             update_votes: AddressVotes::new(config.address_votes, config.min_update_votes),
-            next_revalidate: now + config.revalidate_interval,
+            next_revalidate: now.checked_add(config.revalidate_interval),
             config,
             key,
             id,
@@ -429,6 +429,22 @@ impl Discv4 {
             .enr
             .update(&self.key, |builder| set_endpoint_fields(builder, &endpoint))?;
         self.endpoint = endpoint;
+        Ok(())
+    }
+
+    /// Changes our record other than its endpoint: `change` gets a builder holding its pairs,
+    /// to set an `eth` entry with our fork id, say (go-ethereum dials a node it found only once
+    /// its record has one). The endpoint's keys (`ip`, `udp`, `tcp` and their IPv6 forms) are
+    /// then set back from the endpoint, and stay so when it changes. If anything changed, the
+    /// record is re-signed with the next sequence number, which our Pings and Pongs announce,
+    /// so that nodes holding the old one fetch it again. Fails, changing nothing, when the
+    /// record would pass 300 bytes.
+    pub fn update_enr(&mut self, change: impl FnOnce(&mut Builder)) -> Result<(), EnrError> {
+        let endpoint = self.endpoint;
+        self.enr = self.enr.update(&self.key, |builder| {
+            change(builder);
+            set_endpoint_fields(builder, &endpoint);
+        })?;
         Ok(())
     }
 
@@ -600,12 +616,13 @@ impl Discv4 {
             self.rng.fill_bytes(&mut target);
             self.lookup(now, PeerId(target));
         }
-        if self.next_revalidate <= now {
+        if self.next_revalidate.is_some_and(|at| at <= now) {
             let jitter = self
                 .rng
                 .random_range(0..=self.config.revalidate_interval.as_millis() as u64);
-            self.next_revalidate =
-                now + self.config.revalidate_interval / 2 + Duration::from_millis(jitter / 2);
+            self.next_revalidate = now.checked_add(
+                self.config.revalidate_interval / 2 + Duration::from_millis(jitter / 2),
+            );
             let pick = self.rng.random::<u32>() as usize;
             if let Some(entry) = self.table.revalidation_candidate(pick) {
                 let node = entry.value.record;
@@ -633,7 +650,7 @@ impl Discv4 {
         pings
             .chain(queries)
             .chain(self.next_refresh)
-            .chain(Some(self.next_revalidate))
+            .chain(self.next_revalidate)
             .min()
     }
 
@@ -769,8 +786,10 @@ impl Discv4 {
     /// fail, the old endpoint and record, still valid, stay.
     fn announce(&mut self, addr: SocketAddr) {
         // One address per family in our record: an IPv6 prediction for an IPv4 endpoint (a
-        // dual-stack socket hearing both) would drop the IPv4 address, and back.
-        if addr.ip().to_canonical().is_ipv4() != self.endpoint.ip.to_canonical().is_ipv4() {
+        // dual-stack socket hearing both) would drop the IPv4 address, and back. An endpoint
+        // without an address yet (a socket bound to `[::]`) takes the first of either family.
+        let family = |ip: IpAddr| ip.to_canonical().is_ipv4();
+        if !self.endpoint.ip.is_unspecified() && family(addr.ip()) != family(self.endpoint.ip) {
             return;
         }
         let endpoint = Endpoint {
@@ -843,7 +862,12 @@ impl Discv4 {
         for node in neighbours.nodes {
             let usable =
                 node.id != own && port_allowed(node.udp_port) && relay_allowed(from.ip(), node.ip);
-            if usable && found.len() < bucket_size && !found.iter().any(|n| n.id == node.id) {
+            if usable
+                && found.len() < bucket_size
+                && !found.iter().any(|n| n.id == node.id)
+                // A node id that is no public key is no node (go-ethereum skips it too).
+                && node.id.to_public_key().is_some()
+            {
                 found.push(node);
             }
         }
@@ -1152,7 +1176,10 @@ impl Discv4 {
             return;
         }
         let (node_id, ip) = (query.node.node_id(), query.node.ip);
-        if self.has_pinged_us(now, node_id, ip) {
+        // A retry's Ping went because the node ignored us, perhaps having forgotten our bond (a
+        // restart): an older Ping of its own proves nothing then, so the request waits for the
+        // ping-back, which the node sends after its Pong.
+        if query.attempts == 1 && self.has_pinged_us(now, node_id, ip) {
             self.send_query(now, id);
         } else if let Some(query) = self.queries.get_mut(&id) {
             query.stage = Stage::Ping;

@@ -8,7 +8,7 @@ use std::{
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
-use devp2p_enr::{Enr, NodeRecord, PeerId, SigningKey};
+use devp2p_enr::{Builder, Enr, EnrError, NodeRecord, PeerId, SigningKey};
 use devp2p_kbucket::socket_destination;
 use tokio::{
     net::UdpSocket,
@@ -27,7 +27,7 @@ const EVENT_CAPACITY: usize = 1024;
 
 /// Why a [`Discv4Handle`] call failed.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DriverError {
     /// The node's task has stopped.
     #[error("the discovery task has stopped")]
@@ -38,9 +38,14 @@ pub enum DriverError {
     /// The request failed.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// Our record could not be changed so.
+    #[error(transparent)]
+    Record(#[from] EnrError),
 }
 
-#[derive(Debug)]
+/// A change to our record, run by the task.
+type RecordChange = Box<dyn FnOnce(&mut Builder) + Send>;
+
 enum Command {
     Lookup(
         PeerId,
@@ -51,6 +56,7 @@ enum Command {
     AddBootnode(NodeRecord),
     Table(oneshot::Sender<Vec<NodeInfo>>),
     External(oneshot::Sender<Option<SocketAddr>>),
+    UpdateEnr(RecordChange, oneshot::Sender<Result<Enr, EnrError>>),
 }
 
 /// A running discv4 node. Cloning gives another handle to the same node; the node stops when
@@ -190,6 +196,17 @@ impl Discv4Handle {
         self.call(Command::External).await
     }
 
+    /// Changes our record other than its endpoint (see [`Discv4::update_enr`]): to set an
+    /// `eth` entry, say. Returns the record as it is now.
+    pub async fn update_enr(
+        &self,
+        change: impl FnOnce(&mut Builder) + Send + 'static,
+    ) -> Result<Enr, DriverError> {
+        Ok(self
+            .call(|tx| Command::UpdateEnr(Box::new(change), tx))
+            .await??)
+    }
+
     async fn call<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
@@ -253,7 +270,7 @@ async fn run(
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
-                execute(&mut core, &mut waiting, command);
+                execute(&mut core, &mut waiting, &local, command);
             }
             () = sleep => {
                 let now = clock(&mut core);
@@ -278,7 +295,12 @@ fn unix_seconds() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
+fn execute(
+    core: &mut Discv4,
+    waiting: &mut Waiting,
+    local: &watch::Sender<Local>,
+    command: Command,
+) {
     let now = clock(core);
     match command {
         Command::Lookup(target, reply) => match core.lookup(now, target) {
@@ -301,6 +323,12 @@ fn execute(core: &mut Discv4, waiting: &mut Waiting, command: Command) {
         }
         Command::External(reply) => {
             let _ = reply.send(core.external_address());
+        }
+        Command::UpdateEnr(change, reply) => {
+            let result = core.update_enr(change).map(|()| core.local_enr().clone());
+            // Before the answer: the caller's next `local_enr` sees the new record.
+            publish(core, local);
+            let _ = reply.send(result);
         }
     }
 }

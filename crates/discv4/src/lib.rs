@@ -43,7 +43,7 @@ pub use crate::core::{
     Discv4, Event, LookupId, NodeInfo, PongInfo, RequestError, RequestId, Transmit,
 };
 pub use config::Config;
-pub use devp2p_enr::{Enr, NodeRecord, PeerId, RawRecord, SigningKey};
+pub use devp2p_enr::{Builder, Enr, EnrError, NodeRecord, PeerId, RawRecord, SigningKey};
 pub use driver::{Discv4Handle, DriverError};
 pub use wire::{
     Endpoint, EnrRequest, EnrResponse, FindNode, MAX_PACKET_SIZE, Message, Neighbours, Ping, Pong,

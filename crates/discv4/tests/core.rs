@@ -10,7 +10,7 @@
 
 use std::{
     collections::HashMap,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
 
@@ -219,6 +219,16 @@ fn predicted_by(
     config: Config,
     public: Option<SocketAddr>,
 ) -> (Net, SocketAddr, [SocketAddr; 3]) {
+    predicted_for(answering, config, public, addr("10.0.0.1:30303").ip())
+}
+
+/// As [`predicted_by`], our node announcing `announced` as its IP.
+fn predicted_for(
+    answering: usize,
+    config: Config,
+    public: Option<SocketAddr>,
+    announced: IpAddr,
+) -> (Net, SocketAddr, [SocketAddr; 3]) {
     let ours = addr("10.0.0.1:30303");
     let peers = [
         addr("10.0.1.1:30303"),
@@ -226,6 +236,7 @@ fn predicted_by(
         addr("10.0.3.1:30303"),
     ];
     let announced = Endpoint {
+        ip: announced,
         tcp_port: 30305,
         ..endpoint(ours)
     };
@@ -318,6 +329,20 @@ fn a_prediction_of_the_other_address_family_changes_nothing() {
     // An IPv4 endpoint, and peers that see us at an IPv6 address (a dual-stack socket): our
     // record keeps one address, the IPv4 one.
     predicted_but_not_announced(quorum_of_three(), addr("[2a01:4f8::9]:4242"));
+}
+
+#[test]
+fn a_socket_on_every_address_takes_the_first_prediction_of_either_family() {
+    // Bound to `[::]`, our endpoint has no address and our record no `ip`: peers that see us
+    // at an IPv4 address give us one.
+    let public = addr("203.0.113.9:4242");
+    let unspecified = addr("[::]:0").ip();
+    let (mut net, ours, _) = predicted_for(3, quorum_of_three(), Some(public), unspecified);
+    assert_eq!(net.node(ours).local_record().ip, public.ip());
+    assert_eq!(
+        net.node(ours).local_enr().ip(),
+        Some([203, 0, 113, 9].into())
+    );
 }
 
 #[test]
@@ -855,9 +880,42 @@ fn lan_nodes_are_passed_on_only_to_lan_requesters() {
 }
 
 #[test]
+fn intervals_too_long_to_add_turn_their_work_off() {
+    let config = Config {
+        revalidate_interval: Duration::MAX,
+        refresh_interval: Duration::MAX,
+        ..Config::default()
+    };
+    let mut node = node_with(1, addr("10.0.0.1:30303"), config);
+    assert_eq!(node.poll_timeout(), None);
+    node.handle_timeout(start() + Duration::from_secs(3600));
+    assert!(node.poll_transmit().is_none());
+}
+
+#[test]
 fn neighbours_at_privileged_ports_are_not_contacted() {
     // B answers A's FINDNODE with a node at port 53 and one at port 1025: A goes on with the
     // second only, so B cannot aim A's packets at a DNS server.
+    let (dns, fine) = (addr("10.0.7.1:53"), addr("10.0.7.2:1025"));
+    let contacted = contacted_after(vec![record(&key(8), dns), record(&key(9), fine)]);
+    assert!(contacted.contains(&fine), "{contacted:?}");
+    assert!(!contacted.contains(&dns), "{contacted:?}");
+}
+
+#[test]
+fn neighbours_whose_id_is_no_public_key_are_not_contacted() {
+    // An id of 64 bytes that is no point of the curve names no node: go-ethereum skips it.
+    let (junk, fine) = (addr("10.0.7.1:30303"), addr("10.0.7.2:30303"));
+    let mut no_key = record(&key(8), junk);
+    no_key.id = PeerId([0xff; 64]);
+    assert!(no_key.id.to_public_key().is_none());
+    let contacted = contacted_after(vec![no_key, record(&key(9), fine)]);
+    assert!(contacted.contains(&fine), "{contacted:?}");
+    assert!(!contacted.contains(&junk), "{contacted:?}");
+}
+
+/// Where A sends datagrams in the 5 s after B answers its lookup's FINDNODE with `nodes`.
+fn contacted_after(nodes: Vec<NodeRecord>) -> Vec<SocketAddr> {
     let (mut net, a, b, _) = a_pinged_b();
     let now = start();
     net.node(a).lookup(now, PeerId([7; 64])).unwrap();
@@ -866,9 +924,8 @@ fn neighbours_at_privileged_ports_are_not_contacted() {
             .iter()
             .any(|p| matches!(p.message, Message::FindNode(_)))
     );
-    let (dns, fine) = (addr("10.0.7.1:53"), addr("10.0.7.2:1025"));
     let neighbours = Message::Neighbours(devp2p_discv4::Neighbours {
-        nodes: vec![record(&key(8), dns), record(&key(9), fine)],
+        nodes,
         expiration: UNIX + 20,
     });
     net.node(a)
@@ -882,8 +939,7 @@ fn neighbours_at_privileged_ports_are_not_contacted() {
             None => break,
         }
     }
-    assert!(contacted.contains(&fine), "{contacted:?}");
-    assert!(!contacted.contains(&dns), "{contacted:?}");
+    contacted
 }
 
 /// A bonded with B (B answered A's Ping); then Pings from 64 fresh keys at 64 public
@@ -1227,6 +1283,8 @@ fn a_retry_after_the_node_forgot_us_bonds_again_first() {
     let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
     let config = Config {
         request_attempts: 2,
+        // No revalidation Ping meanwhile, which would make the bond again by itself.
+        revalidate_interval: Duration::from_secs(3600),
         ..Config::default()
     };
     let mut net = Net::new(vec![(a, node_with(1, a, config)), (b, node(2, b))]);
@@ -1250,6 +1308,54 @@ fn a_retry_after_the_node_forgot_us_bonds_again_first() {
         matches!(result, Some(Ok(ref enr)) if enr.node_id() == b_record.node_id()),
         "{result:?}"
     );
+}
+
+/// An `eth` entry set in our record is served to a node asking for it, and stays when a
+/// predicted address changes the endpoint; the address keys stay the endpoint's.
+#[test]
+fn entries_set_in_our_record_are_served_and_kept() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let fork_id = ([0xfc_u8, 0x64, 0xec, 0x04], 1_150_000u64);
+    let eth = devp2p_rlp_codec::encode_to_vec(&vec![fork_id.0.to_vec()]);
+    let before = net.node(a).local_enr().seq();
+    net.node(a)
+        .update_enr(|builder| {
+            builder.set("eth", &vec![fork_id.0.to_vec()]).remove("udp");
+        })
+        .unwrap();
+    let record = net.node(a).local_enr().clone();
+    assert_eq!(record.seq(), before + 1);
+    assert_eq!(record.get_raw("eth"), Some(&eth[..]));
+    assert_eq!(
+        record.udp(),
+        Some(a.port()),
+        "the endpoint's keys are put back"
+    );
+    // The same change again changes nothing.
+    net.node(a)
+        .update_enr(|builder| {
+            builder.set("eth", &vec![fork_id.0.to_vec()]);
+        })
+        .unwrap();
+    assert_eq!(net.node(a).local_enr().seq(), before + 1);
+    let a_record = net.node(a).local_record();
+    let id = net.node(b).request_enr(now, a_record);
+    net.run_until(now, now + Duration::from_secs(5));
+    let served = net.events.iter().find_map(|(at, event)| match event {
+        Event::EnrResult {
+            id: got, result, ..
+        } if *at == b && *got == id => result.clone().ok(),
+        _ => None,
+    });
+    assert_eq!(served, Some(record));
+    net.node(a)
+        .set_endpoint(endpoint(addr("10.0.0.9:30303")))
+        .unwrap();
+    let moved = net.node(a).local_enr().clone();
+    assert_eq!(moved.ip(), Some([10, 0, 0, 9].into()));
+    assert_eq!(moved.get_raw("eth"), Some(&eth[..]));
 }
 
 /// A node given with an IPv4-mapped address (`::ffff:10.0.0.2`) is the node at 10.0.0.2: its
