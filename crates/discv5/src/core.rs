@@ -13,7 +13,7 @@ use std::{
     time::Instant,
 };
 
-use devp2p_enr::{Enr, NodeId, SigningKey};
+use devp2p_enr::{Builder, Enr, EnrError, NodeId, SigningKey};
 use devp2p_kbucket::{
     AddressVotes, InsertResult, Lookup, LookupStep, Table, port_allowed, relay_allowed,
 };
@@ -399,6 +399,20 @@ impl Discv5 {
     pub fn set_local_record(&mut self, record: Enr) {
         self.sessions.set_local_record(record.clone());
         self.record = record;
+    }
+
+    /// Changes our record: `change` gets a builder holding its pairs, to set an `eth` entry
+    /// with our fork id, say. If anything changed, the record is re-signed with the next
+    /// sequence number, which PONGs announce, so that nodes holding the old one fetch it
+    /// again. Fails, changing nothing, when the record would pass 300 bytes or an address
+    /// key's value is not of its form.
+    pub fn update_local_record(
+        &mut self,
+        change: impl FnOnce(&mut Builder),
+    ) -> Result<(), EnrError> {
+        let record = self.record.update(self.sessions.signing_key(), change)?;
+        self.set_local_record(record);
+        Ok(())
     }
 
     /// Puts `addr` into our record, re-signed with the next sequence number, unless the

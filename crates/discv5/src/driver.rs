@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use devp2p_enr::{Enr, NodeId, SigningKey};
+use devp2p_enr::{Builder, Enr, EnrError, NodeId, SigningKey};
 use devp2p_kbucket::socket_destination;
 use tokio::{
     net::UdpSocket,
@@ -308,6 +308,14 @@ impl Discv5Handle {
     /// replaces the one it was started with.
     pub fn local_enr(&self) -> Enr {
         self.owner.shared.lock().core.local_record().clone()
+    }
+
+    /// Changes our record (see [`Discv5::update_local_record`]): to set an `eth` entry, say.
+    /// Returns the record as it is now.
+    pub fn update_enr(&self, change: impl FnOnce(&mut Builder)) -> Result<Enr, EnrError> {
+        let mut state = self.owner.shared.lock();
+        state.core.update_local_record(change)?;
+        Ok(state.core.local_record().clone())
     }
 
     /// The socket's address.

@@ -70,5 +70,5 @@ pub use crate::core::{
 };
 pub use driver::{Discv5Handle, DriverError, TalkRequest};
 
-pub use devp2p_enr::{Enr, EnrError, NodeId, PublicKey, SigningKey};
+pub use devp2p_enr::{Builder, Enr, EnrError, NodeId, PublicKey, SigningKey};
 pub use wire::{Message, RequestId};

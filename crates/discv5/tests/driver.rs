@@ -79,6 +79,34 @@ async fn requests_to_a_silent_node_time_out_after_every_attempt() {
 /// A bound node's record starts at the time in milliseconds, so a node restarted with the same
 /// key announces a newer record than the one it had (as go-ethereum's without a database).
 #[tokio::test]
+async fn an_entry_set_in_our_record_is_served() {
+    let (a, b) = (node(4, config()).await, node(5, config()).await);
+    let before = a.local_enr().seq();
+    let record = a
+        .update_enr(|builder| {
+            builder.set("eth", &vec![vec![0xfc_u8, 0x64, 0xec, 0x04]]);
+        })
+        .unwrap();
+    assert_eq!(record.seq(), before + 1);
+    assert_eq!(a.local_enr(), record);
+    // Another node asking for it (FINDNODE [0]) gets the new record.
+    let found = tokio::time::timeout(
+        Duration::from_secs(10),
+        b.find_node(record.clone(), vec![0]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(found, [record]);
+    // A value not of its key's form changes nothing.
+    let refused = a.update_enr(|builder| {
+        builder.set("udp", &vec![1u8, 2, 3]);
+    });
+    assert!(refused.is_err());
+    assert_eq!(a.local_enr().seq(), before + 1);
+}
+
+#[tokio::test]
 async fn a_bound_node_numbers_its_record_by_the_time() {
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
