@@ -170,7 +170,21 @@ struct PendingPing {
     deadline: Instant,
     attempts: u8,
     waiters: Vec<Waiter>,
+    /// Requests the node made before this Ping proved its address, answered when it does.
+    held: Vec<Held>,
 }
+
+/// A request from a node that our Ping has not proven yet. reth asks for our record as soon
+/// as our Pong to its Ping arrives, before its Pong to our Ping back reaches us: dropped, it
+/// would not be made again until our sequence number changed.
+#[derive(Debug)]
+enum Held {
+    FindNode(FindNode),
+    EnrRequest([u8; 32]),
+}
+
+/// Requests held per pending Ping.
+const MAX_HELD: usize = 4;
 
 impl PendingPing {
     /// Whether the Ping only answers a node that pinged us (nobody of ours waits for it).
@@ -754,6 +768,12 @@ impl Discv4 {
                 Waiter::Bond | Waiter::PingBack => {}
             }
         }
+        for request in ping.held {
+            match request {
+                Held::FindNode(find) => self.on_find_node(now, from, sender, &find),
+                Held::EnrRequest(hash) => self.on_enr_request(now, from, sender, hash),
+            }
+        }
     }
 
     /// A node whose record we fetched answered a revalidation with a higher sequence number:
@@ -804,6 +824,7 @@ impl Discv4 {
     fn on_find_node(&mut self, now: Instant, from: SocketAddr, sender: PeerId, find: &FindNode) {
         // Amplification defence: only a node that proved this very IP gets an answer.
         if !self.is_proven(now, sender.node_id(), from.ip()) {
+            self.hold(from, sender, Held::FindNode(find.clone()));
             return;
         }
         let target = find.target.node_id();
@@ -880,6 +901,7 @@ impl Discv4 {
 
     fn on_enr_request(&mut self, now: Instant, from: SocketAddr, sender: PeerId, hash: [u8; 32]) {
         if !self.is_proven(now, sender.node_id(), from.ip()) {
+            self.hold(from, sender, Held::EnrRequest(hash));
             return;
         }
         let response = Message::EnrResponse(EnrResponse {
@@ -976,9 +998,22 @@ impl Discv4 {
                 deadline: now + self.config.request_timeout,
                 attempts: 1,
                 waiters: vec![waiter],
+                held: Vec::new(),
             },
         );
         true
+    }
+
+    /// Holds `request` from a node we are pinging at `from` until its Pong proves it; false
+    /// when we are not (or it has made [`MAX_HELD`] such requests already).
+    fn hold(&mut self, from: SocketAddr, sender: PeerId, request: Held) -> bool {
+        match self.pings.get_mut(&(sender.node_id(), from)) {
+            Some(ping) if ping.held.len() < MAX_HELD => {
+                ping.held.push(request);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn transmit_ping(&mut self, now: Instant, addr: SocketAddr) -> [u8; 32] {

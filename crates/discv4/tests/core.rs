@@ -603,6 +603,55 @@ fn a_full_neighbours_packet_of_ipv6_nodes_fits_in_1280_bytes() {
     assert!(packet(13).len() > wire::MAX_PACKET_SIZE);
 }
 
+/// reth asks for our record as soon as our Pong to its Ping arrives, before its Pong to our
+/// Ping back reaches us. The request waits for that Pong, which proves the address, and is
+/// answered then; as is a FINDNODE sent at the same moment, up to four requests.
+#[test]
+fn requests_made_before_our_ping_back_is_answered_are_held() {
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut ours = node(1, a);
+    let now = start();
+    ours.handle_datagram(now, b, &ping_packet(&key(2), b, a));
+    let ping_back = sent_to(&mut ours, b)
+        .into_iter()
+        .find(|p| matches!(p.message, Message::Ping(_)))
+        .unwrap();
+    let (enr_request, request_hash) = Message::EnrRequest(devp2p_discv4::EnrRequest {
+        expiration: UNIX + 20,
+    })
+    .encode(&key(2));
+    ours.handle_datagram(now, b, &enr_request);
+    let find = Message::FindNode(FindNode {
+        target: PeerId([7; 64]),
+        expiration: UNIX + 20,
+    });
+    ours.handle_datagram(now, b, &find.encode(&key(2)).0);
+    // Four are held at most: these come too many.
+    for i in 1..=4 {
+        let more = Message::EnrRequest(devp2p_discv4::EnrRequest {
+            expiration: UNIX + 20 + i,
+        });
+        ours.handle_datagram(now, b, &more.encode(&key(2)).0);
+    }
+    assert!(sent_to(&mut ours, b).is_empty(), "nothing before the proof");
+    let pong = Message::Pong(Pong {
+        to: endpoint(a),
+        ping_hash: ping_back.hash,
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, b, &pong.encode(&key(2)).0);
+    let answers = sent_to(&mut ours, b);
+    assert!(answers.iter().any(|p| matches!(&p.message,
+        Message::EnrResponse(r) if r.request_hash == request_hash)));
+    assert!(
+        answers
+            .iter()
+            .any(|p| matches!(p.message, Message::Neighbours(_)))
+    );
+    assert_eq!(answers.len(), 4, "{answers:?}");
+}
+
 #[test]
 fn a_ping_back_to_an_unbonded_pinger_is_sent_once() {
     let (a, b, silent) = (
