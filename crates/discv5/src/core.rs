@@ -95,6 +95,43 @@ pub struct Config {
     /// more than an [`Event::ExternalAddress`] needs, since a few hosts that agree on a lie
     /// would otherwise make us announce any address. Default 10 (go-ethereum's and sigp's).
     pub min_update_votes: usize,
+    /// The address families our socket reaches: a node is contacted at its record's address
+    /// in one of them, and a record with none is not followed. Default
+    /// [`IpMode::DualStack`]; [`Discv5Handle`](crate::Discv5Handle) sets it from its socket.
+    pub ip_mode: IpMode,
+}
+
+/// The address families a socket reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpMode {
+    /// IPv4 only: a socket bound to an IPv4 address.
+    V4,
+    /// IPv6 only: a socket bound to an IPv6 address other than `[::]`.
+    V6,
+    /// Both, IPv4 first: a socket bound to `[::]` (which reaches IPv4 nodes at their
+    /// IPv4-mapped addresses, unless the system makes it IPv6-only).
+    DualStack,
+}
+
+impl IpMode {
+    /// The mode of a socket bound to `addr`.
+    pub fn of_socket(addr: SocketAddr) -> Self {
+        match addr.ip() {
+            IpAddr::V4(_) => Self::V4,
+            IpAddr::V6(ip) if ip.is_unspecified() => Self::DualStack,
+            IpAddr::V6(ip) if ip.to_ipv4_mapped().is_some() => Self::V4,
+            IpAddr::V6(_) => Self::V6,
+        }
+    }
+
+    /// The address at which `record`'s node is reached in this mode.
+    pub fn contact_addr(self, record: &Enr) -> Option<SocketAddr> {
+        match self {
+            Self::V4 => udp_addr_in(record, false),
+            Self::V6 => udp_addr_in(record, true),
+            Self::DualStack => udp_addr(record),
+        }
+    }
 }
 
 impl Default for Config {
@@ -121,6 +158,7 @@ impl Default for Config {
             max_events: 1024,
             update_record: true,
             min_update_votes: 10,
+            ip_mode: IpMode::DualStack,
         }
     }
 }
@@ -655,7 +693,11 @@ impl Discv5 {
         if self.requests.len() >= self.config.max_requests {
             return Err(RequestError::Busy);
         }
-        let addr = udp_addr(record).ok_or(RequestError::NoAddress)?;
+        let addr = self
+            .config
+            .ip_mode
+            .contact_addr(record)
+            .ok_or(RequestError::NoAddress)?;
         let req_id = RequestId::from(self.rng.next_u64().to_be_bytes());
         let message = message(req_id);
         if message.encode().len() > wire::MAX_MESSAGE_SIZE {
@@ -819,8 +861,10 @@ impl Discv5 {
         while let Some(event) = self.sessions.poll_event() {
             match event {
                 SessionEvent::Established { node, record } => {
+                    // The record's address in the family the node came from (a dual-stack
+                    // node may reach us over either).
                     if let Some(record) = record
-                        && udp_addr(&record) == Some(node.addr)
+                        && udp_addr_in(&record, node.addr.is_ipv6()) == Some(node.addr)
                     {
                         self.contacted_by(now, record);
                     }
@@ -961,9 +1005,13 @@ impl Discv5 {
                     let distance = node.id.log2_distance(&record.node_id());
                     // A record we are pointed to must have an address we may use; the node's
                     // own record (distance 0) may have none, as we know where it is.
-                    let reachable = udp_addr(&record).map_or(distance == 0, |a| {
-                        relay_allowed(node.addr.ip(), a.ip()) && port_allowed(a.port())
-                    });
+                    let reachable = self
+                        .config
+                        .ip_mode
+                        .contact_addr(&record)
+                        .map_or(distance == 0, |a| {
+                            relay_allowed(node.addr.ip(), a.ip()) && port_allowed(a.port())
+                        });
                     if reachable
                         && record.node_id() != own
                         && request.distances.contains(&distance)
@@ -1080,7 +1128,9 @@ impl Discv5 {
     /// 47 of 50 lookups of the lossy simulation exact instead of 48: below the bar.)
     fn discovered(&mut self, now: Instant, record: &Enr) {
         let id = record.node_id();
-        let Some(addr) = udp_addr(record) else { return };
+        let Some(addr) = self.config.ip_mode.contact_addr(record) else {
+            return;
+        };
         if self.table.contains(&id) {
             return;
         }
@@ -1130,7 +1180,7 @@ impl Discv5 {
     /// unproven one in a full bucket.
     fn update_record(&mut self, now: Instant, record: Enr, proven: bool) {
         let id = record.node_id();
-        let ip = udp_addr(&record).map(|a| a.ip());
+        let ip = self.config.ip_mode.contact_addr(&record).map(|a| a.ip());
         if let Some(entry) = self.table.get_mut(&id) {
             if proven {
                 entry.value.liveness = entry.value.liveness.max(1);

@@ -23,7 +23,7 @@ use tokio::{
 };
 
 use crate::{
-    Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, RequestId,
+    Config, Discv5, Event, IpMode, LookupId, NodeEntry, PongInfo, QueryId, RequestError, RequestId,
     session::{NodeAddress, Transmit},
 };
 
@@ -268,14 +268,16 @@ impl Discv5Handle {
         Self::spawn(socket, key, record, config)
     }
 
-    /// Starts a node with `record` on `socket`, in a new task.
+    /// Starts a node with `record` on `socket`, in a new task. The socket's address sets
+    /// [`Config::ip_mode`].
     pub fn spawn(
         socket: UdpSocket,
         key: SigningKey,
         record: Enr,
-        config: Config,
+        mut config: Config,
     ) -> io::Result<Self> {
         let addr = socket.local_addr()?;
+        config.ip_mode = IpMode::of_socket(addr);
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
         // A request is due one timeout after it is made (a handshake first, then an answer).

@@ -65,7 +65,7 @@ pub mod session;
 pub mod wire;
 
 pub use crate::core::{
-    Config, Discv5, Event, LookupId, NodeEntry, PongInfo, QueryId, RequestError, udp_addr,
+    Config, Discv5, Event, IpMode, LookupId, NodeEntry, PongInfo, QueryId, RequestError, udp_addr,
     udp_addr_in,
 };
 pub use driver::{Discv5Handle, DriverError, TalkRequest};

@@ -15,7 +15,8 @@ use std::{
 };
 
 use devp2p_discv5::{
-    Config, Discv5, Enr, Event, Message, NodeId, QueryId, RequestError, RequestId, SigningKey,
+    Config, Discv5, Enr, Event, IpMode, Message, NodeId, QueryId, RequestError, RequestId,
+    SigningKey,
     session::{NodeAddress, SessionConfig, SessionEvent, Sessions},
     udp_addr, udp_addr_in,
     wire::{self, RawRecord},
@@ -1481,4 +1482,101 @@ fn a_promoted_replacement_is_reported_as_added() {
         .iter()
         .position(|e| *e == Event::NodeAdded(b.clone()));
     assert!(removed.is_some() && removed < added, "{events:?}");
+}
+
+/// Two nodes on IPv6 sockets, A and B, with `modes`; B's record also names an IPv4 address,
+/// which no socket here answers at.
+fn dual_stack_pair(modes: [IpMode; 2]) -> (Net, [SocketAddr; 2]) {
+    let now = Instant::now();
+    let a: SocketAddr = "[2001:db8::1]:9000".parse().unwrap();
+    let b: SocketAddr = "[2001:db8::2]:9000".parse().unwrap();
+    let records = [
+        Enr::builder()
+            .ip(a.ip())
+            .udp(a.port())
+            .build(&key(0))
+            .unwrap(),
+        Enr::builder()
+            .ip4([10, 0, 0, 2].into())
+            .ip(b.ip())
+            .udp(b.port())
+            .build(&key(1))
+            .unwrap(),
+    ];
+    let nodes = [a, b]
+        .into_iter()
+        .zip(records)
+        .zip(modes)
+        .enumerate()
+        .map(|(i, ((at, record), ip_mode))| {
+            let config = Config {
+                ip_mode,
+                ..Config::default()
+            };
+            (at, Discv5::new(key(i), record, config, now, [i as u8; 32]))
+        })
+        .collect();
+    let net = Net {
+        nodes,
+        events: Vec::new(),
+        now,
+    };
+    (net, [a, b])
+}
+
+#[test]
+fn an_ipv6_socket_contacts_a_node_at_its_ipv6_address() {
+    // Dual-stack, IPv4 goes first and reaches nobody here; IPv6-only, the node answers.
+    for (mode, answered) in [(IpMode::DualStack, false), (IpMode::V6, true)] {
+        let (mut net, [a, b]) = dual_stack_pair([mode, IpMode::V6]);
+        let (now, b_record) = (net.now, net.nodes[&b].local_record().clone());
+        let id = net.nodes.get_mut(&a).unwrap().ping(now, &b_record);
+        net.run(Duration::from_secs(5));
+        let result = net.events.iter().find_map(|(at, e)| match e {
+            Event::Pong { id: got, result } if *at == a && *got == id => Some(result),
+            _ => None,
+        });
+        assert_eq!(
+            result.is_some_and(Result::is_ok),
+            answered,
+            "{mode:?}: {result:?}"
+        );
+    }
+    // An IPv4 socket does not try a record that names only an IPv6 address.
+    let (net, [a, _]) = dual_stack_pair([IpMode::V4, IpMode::V6]);
+    let ipv6_only = net.nodes[&a].local_record().clone();
+    let config = Config {
+        ip_mode: IpMode::V4,
+        ..Config::default()
+    };
+    let mut v4 = Discv5::new(key(5), ipv6_only.clone(), config, net.now, [5; 32]);
+    v4.ping(net.now, &ipv6_only);
+    assert!(v4.poll_transmit().is_none());
+}
+
+#[test]
+fn a_dual_stack_node_that_contacts_us_over_ipv6_enters_the_table() {
+    // B's handshake comes from its IPv6 address and carries its record, whose IPv4 address
+    // comes first: the address to check it against is the one of the family it came from.
+    let (mut net, [a, b]) = dual_stack_pair([IpMode::DualStack, IpMode::V6]);
+    let (now, a_record) = (net.now, net.nodes[&a].local_record().clone());
+    let b_id = net.nodes[&b].local_record().node_id();
+    net.nodes.get_mut(&b).unwrap().ping(now, &a_record);
+    // Just past the handshake (the ping back then goes to B's IPv4 address, unanswered here).
+    net.run(Duration::from_millis(50));
+    assert!(net.nodes[&a].table().contains(&b_id));
+}
+
+#[test]
+fn a_socket_address_gives_its_ip_mode() {
+    for (socket, mode) in [
+        ("127.0.0.1:0", IpMode::V4),
+        ("0.0.0.0:0", IpMode::V4),
+        ("[::ffff:10.0.0.1]:0", IpMode::V4),
+        ("[::]:0", IpMode::DualStack),
+        ("[::1]:0", IpMode::V6),
+        ("[2001:db8::1]:0", IpMode::V6),
+    ] {
+        assert_eq!(IpMode::of_socket(socket.parse().unwrap()), mode, "{socket}");
+    }
 }
