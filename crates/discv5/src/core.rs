@@ -97,7 +97,8 @@ pub struct Config {
     pub min_update_votes: usize,
     /// The address families our socket reaches: a node is contacted at its record's address
     /// in one of them, and a record with none is not followed. Default
-    /// [`IpMode::DualStack`]; [`Discv5Handle`](crate::Discv5Handle) sets it from its socket.
+    /// [`IpMode::DualStack`], which [`Discv5Handle::bind`](crate::Discv5Handle::bind) narrows
+    /// to the family of the address it binds ([`IpMode::of_socket`]).
     pub ip_mode: IpMode,
 }
 
@@ -114,7 +115,8 @@ pub enum IpMode {
 }
 
 impl IpMode {
-    /// The mode of a socket bound to `addr`.
+    /// The mode of a socket bound to `addr`, taking one bound to `[::]` to be dual-stack (as
+    /// Linux makes it unless told otherwise; set [`IpMode::V6`] for an IPv6-only one).
     pub fn of_socket(addr: SocketAddr) -> Self {
         match addr.ip() {
             IpAddr::V4(_) => Self::V4,
@@ -442,8 +444,10 @@ impl Discv5 {
     /// Changes our record: `change` gets a builder holding its pairs, to set an `eth` entry
     /// with our fork id, say. If anything changed, the record is re-signed with the next
     /// sequence number, which PONGs announce, so that nodes holding the old one fetch it
-    /// again. Fails, changing nothing, when the record would pass 300 bytes or an address
-    /// key's value is not of its form.
+    /// again. Fails, changing nothing, when the record would pass 300 bytes
+    /// ([`EnrError::TooLarge`]), an address key's value is not of its form
+    /// ([`EnrError::InvalidValue`]), or its sequence number is at its maximum
+    /// ([`EnrError::SeqExhausted`]).
     pub fn update_local_record(
         &mut self,
         change: impl FnOnce(&mut Builder),
@@ -861,10 +865,11 @@ impl Discv5 {
         while let Some(event) = self.sessions.poll_event() {
             match event {
                 SessionEvent::Established { node, record } => {
-                    // The record's address in the family the node came from (a dual-stack
-                    // node may reach us over either).
+                    // Only where we would contact it is where it came from: the address it
+                    // proved is the only one we may send to (a record naming another, for a
+                    // dual-stack node coming over IPv6, could point us anywhere).
                     if let Some(record) = record
-                        && udp_addr_in(&record, node.addr.is_ipv6()) == Some(node.addr)
+                        && self.config.ip_mode.contact_addr(&record) == Some(node.addr)
                     {
                         self.contacted_by(now, record);
                     }

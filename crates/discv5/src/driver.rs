@@ -247,10 +247,15 @@ impl Discv5Handle {
     /// Binds a UDP socket on `addr` and starts a node whose record announces the socket's
     /// address (the IP left out when unspecified). The record's sequence number is the time in
     /// milliseconds, as go-ethereum's for a node without a database: a restart does not set it
-    /// back, so peers holding an older record of ours fetch the new one.
-    pub async fn bind(addr: SocketAddr, key: SigningKey, config: Config) -> io::Result<Self> {
+    /// back, so peers holding an older record of ours fetch the new one. The default
+    /// [`Config::ip_mode`] (dual-stack) is narrowed to the socket's family
+    /// ([`IpMode::of_socket`]); another is kept.
+    pub async fn bind(addr: SocketAddr, key: SigningKey, mut config: Config) -> io::Result<Self> {
         let socket = UdpSocket::bind(addr).await?;
         let local = socket.local_addr()?;
+        if config.ip_mode == IpMode::DualStack {
+            config.ip_mode = IpMode::of_socket(local);
+        }
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -268,16 +273,15 @@ impl Discv5Handle {
         Self::spawn(socket, key, record, config)
     }
 
-    /// Starts a node with `record` on `socket`, in a new task. The socket's address sets
-    /// [`Config::ip_mode`].
+    /// Starts a node with `record` on `socket`, in a new task. Set [`Config::ip_mode`] for the
+    /// socket ([`IpMode::of_socket`] gives it from its address).
     pub fn spawn(
         socket: UdpSocket,
         key: SigningKey,
         record: Enr,
-        mut config: Config,
+        config: Config,
     ) -> io::Result<Self> {
         let addr = socket.local_addr()?;
-        config.ip_mode = IpMode::of_socket(addr);
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
         // A request is due one timeout after it is made (a handshake first, then an answer).
@@ -313,7 +317,8 @@ impl Discv5Handle {
     }
 
     /// Changes our record (see [`Discv5::update_local_record`]): to set an `eth` entry, say.
-    /// Returns the record as it is now.
+    /// Returns the record as it is now. `change` runs while the node is locked: it must not
+    /// call the handle.
     pub fn update_enr(&self, change: impl FnOnce(&mut Builder)) -> Result<Enr, EnrError> {
         let mut state = self.owner.shared.lock();
         state.core.update_local_record(change)?;

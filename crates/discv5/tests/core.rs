@@ -1555,16 +1555,19 @@ fn an_ipv6_socket_contacts_a_node_at_its_ipv6_address() {
 }
 
 #[test]
-fn a_dual_stack_node_that_contacts_us_over_ipv6_enters_the_table() {
-    // B's handshake comes from its IPv6 address and carries its record, whose IPv4 address
-    // comes first: the address to check it against is the one of the family it came from.
-    let (mut net, [a, b]) = dual_stack_pair([IpMode::DualStack, IpMode::V6]);
-    let (now, a_record) = (net.now, net.nodes[&a].local_record().clone());
-    let b_id = net.nodes[&b].local_record().node_id();
-    net.nodes.get_mut(&b).unwrap().ping(now, &a_record);
-    // Just past the handshake (the ping back then goes to B's IPv4 address, unanswered here).
-    net.run(Duration::from_millis(50));
-    assert!(net.nodes[&a].table().contains(&b_id));
+fn a_node_that_contacts_us_enters_the_table_only_at_the_address_we_would_use() {
+    // B's handshake comes from its IPv6 address and carries its record, which also names an
+    // IPv4 address. An IPv6 socket would contact B where it came from: B enters the table
+    // (unproven, pinged back there). A dual-stack one would contact B at the IPv4 address,
+    // which B has not proven (it could name anyone's): B does not enter.
+    for (mode, enters) in [(IpMode::V6, true), (IpMode::DualStack, false)] {
+        let (mut net, [a, b]) = dual_stack_pair([mode, IpMode::V6]);
+        let (now, a_record) = (net.now, net.nodes[&a].local_record().clone());
+        let b_id = net.nodes[&b].local_record().node_id();
+        net.nodes.get_mut(&b).unwrap().ping(now, &a_record);
+        net.run(Duration::from_millis(50));
+        assert_eq!(net.nodes[&a].table().contains(&b_id), enters, "{mode:?}");
+    }
 }
 
 #[test]

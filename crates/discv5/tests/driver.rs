@@ -76,8 +76,7 @@ async fn requests_to_a_silent_node_time_out_after_every_attempt() {
     assert!(seen >= attempts, "{seen} packets for {attempts} attempts");
 }
 
-/// A bound node's record starts at the time in milliseconds, so a node restarted with the same
-/// key announces a newer record than the one it had (as go-ethereum's without a database).
+/// An entry set in a running node's record goes out with the next sequence number.
 #[tokio::test]
 async fn an_entry_set_in_our_record_is_served() {
     let (a, b) = (node(4, config()).await, node(5, config()).await);
@@ -106,6 +105,28 @@ async fn an_entry_set_in_our_record_is_served() {
     assert_eq!(a.local_enr().seq(), before + 1);
 }
 
+/// Bound to an IPv4 address, a node has no way to a record that names only an IPv6 one: the
+/// request fails at once rather than after its attempts.
+#[tokio::test]
+async fn a_node_bound_to_ipv4_does_not_try_an_ipv6_only_record() {
+    let a = node(6, config()).await;
+    let key = SigningKey::from_slice(&[9; 32]).unwrap();
+    let record = Enr::builder()
+        .ip("::1".parse().unwrap())
+        .udp(9)
+        .build(&key)
+        .unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), a.ping(record))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.err(),
+        Some(DriverError::Request(RequestError::NoAddress))
+    );
+}
+
+/// A bound node's record starts at the time in milliseconds, so a node restarted with the same
+/// key announces a newer record than the one it had (as go-ethereum's without a database).
 #[tokio::test]
 async fn a_bound_node_numbers_its_record_by_the_time() {
     let before = std::time::SystemTime::now()
