@@ -452,7 +452,9 @@ impl Discv4 {
     /// then set back from the endpoint, and stay so when it changes. If anything changed, the
     /// record is re-signed with the next sequence number, which our Pings and Pongs announce,
     /// so that nodes holding the old one fetch it again. Fails, changing nothing, when the
-    /// record would pass 300 bytes.
+    /// record would pass 300 bytes ([`EnrError::TooLarge`]), a value is not one RLP item or an
+    /// address key's not of its form ([`EnrError::InvalidValue`]), or the sequence number is
+    /// at its maximum ([`EnrError::SeqExhausted`]).
     pub fn update_enr(&mut self, change: impl FnOnce(&mut Builder)) -> Result<(), EnrError> {
         let endpoint = self.endpoint;
         self.enr = self.enr.update(&self.key, |builder| {

@@ -325,7 +325,6 @@ pub(crate) fn open(input: &[u8]) -> Result<Rlp<'_>, EnrError> {
     Ok(list)
 }
 
-/// Checks the "v4" scheme entries and returns the public key.
 /// Checks that an address key's value is of its form: `ip` 4 bytes, `ip6` 16, the ports
 /// (`tcp`, `udp`, `tcp6`, `udp6`) canonical integers up to 65535. sigp's `enr` crate (which
 /// lighthouse and reth use) refuses a record otherwise, and with it a whole NODES message
@@ -341,6 +340,7 @@ pub(crate) fn check_address_value(key: &[u8], value: &[u8]) -> Result<(), Decode
     }
 }
 
+/// Checks the "v4" scheme entries and returns the public key.
 pub(crate) fn check_v4(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<PublicKey, EnrError> {
     let find = |key: &[u8]| {
         pairs

@@ -22,9 +22,11 @@ pub struct Log {
 /// A transaction receipt.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct Receipt {
-    /// The transaction's type.
+    /// The transaction's type: 0 (legacy) to 0x7f (EIP-2718); peers refuse a receipt of
+    /// another, as we do.
     pub tx_type: u8,
-    /// Post-state root (before Byzantium) or status (`01` success, empty failure).
+    /// Post-state root (before Byzantium, 32 bytes) or status (`01` success, empty failure);
+    /// peers refuse a receipt whose status has another length, as we do.
     pub status: Bytes,
     /// Gas used in the block up to and including this transaction.
     pub cumulative_gas_used: u64,

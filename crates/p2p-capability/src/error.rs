@@ -4,7 +4,7 @@
 use devp2p_rlp_codec::DecodeError;
 use devp2p_rlpx_framing::RlpxError;
 
-use crate::{DisconnectReason, Hello, InvalidHello};
+use crate::{DisconnectReason, Hello, LocalHelloError};
 
 /// A peer broke the `p2p` protocol; the session ends with the Disconnect reason this maps to.
 #[non_exhaustive]
@@ -142,5 +142,5 @@ pub enum P2pError {
     Send(#[from] SendError),
     /// Our Hello cannot be sent.
     #[error(transparent)]
-    InvalidHello(#[from] InvalidHello),
+    LocalHello(#[from] LocalHelloError),
 }

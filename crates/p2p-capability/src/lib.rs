@@ -65,6 +65,6 @@ pub use messages::{
     MAX_CAPABILITY_NAME, MAX_HELLO_SIZE, P2P_VERSION, PING_ID, PONG_ID,
 };
 pub use mux::CapabilityMessage;
-pub use session::{Config, Event, InvalidHello, MAX_SENT_HELLO_SIZE, NodeInfo, Session};
+pub use session::{Config, Event, LocalHelloError, MAX_SENT_HELLO_SIZE, NodeInfo, Session};
 pub use snappy::MAX_DECOMPRESSED_SIZE;
 pub use stream::P2pStream;

@@ -117,7 +117,7 @@ pub enum Event {
 /// Why our Hello cannot be sent.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidHello {
+pub enum LocalHelloError {
     /// A capability with no name, a name over 8 bytes, or one that is not ASCII.
     #[error("capability {0:?} has no name, a name over 8 bytes, or one that is not ASCII")]
     Capability(String),
@@ -184,9 +184,9 @@ impl Session {
         capabilities: Vec<Capability>,
         remote_id: PeerId,
         now: Instant,
-    ) -> Result<Self, InvalidHello> {
+    ) -> Result<Self, LocalHelloError> {
         if let Some(bad) = capabilities.iter().find(|c| !c.is_valid()) {
-            return Err(InvalidHello::Capability(bad.name.clone()));
+            return Err(LocalHelloError::Capability(bad.name.clone()));
         }
         let hello = Hello {
             protocol_version: P2P_VERSION,
@@ -197,7 +197,7 @@ impl Session {
         };
         let hello = hello.encode();
         if hello.len() > MAX_SENT_HELLO_SIZE {
-            return Err(InvalidHello::TooLarge(hello.len()));
+            return Err(LocalHelloError::TooLarge(hello.len()));
         }
         let mut transmit = VecDeque::new();
         transmit.push_back(Message::new(HELLO_ID, hello));

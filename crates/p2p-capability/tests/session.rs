@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use devp2p_enr::PeerId;
 use devp2p_p2p_capability::{
-    Capability, CapabilityInfo, Config, DisconnectReason, Disconnected, Event, Hello, InvalidHello,
-    MAX_SENT_HELLO_SIZE, NodeInfo, ProtocolError, SendError, Session,
+    Capability, CapabilityInfo, Config, DisconnectReason, Disconnected, Event, Hello,
+    LocalHelloError, MAX_SENT_HELLO_SIZE, NodeInfo, ProtocolError, SendError, Session,
 };
 use devp2p_rlpx_framing::Message;
 
@@ -523,7 +523,7 @@ fn send_errors() {
             now
         )
         .err(),
-        Some(InvalidHello::Capability("ninechars".into()))
+        Some(LocalHelloError::Capability("ninechars".into()))
     );
 }
 
@@ -548,7 +548,7 @@ fn a_hello_peers_would_refuse_is_not_sent() {
     assert_eq!(hello.data.len(), MAX_SENT_HELLO_SIZE);
     assert_eq!(
         with_client_id(fits + 1).err(),
-        Some(InvalidHello::TooLarge(MAX_SENT_HELLO_SIZE + 1))
+        Some(LocalHelloError::TooLarge(MAX_SENT_HELLO_SIZE + 1))
     );
 }
 
