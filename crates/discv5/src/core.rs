@@ -886,7 +886,7 @@ impl Discv5 {
 
     fn on_message(&mut self, now: Instant, node: &NodeAddress, message: Message) {
         match message {
-            Message::Ping { req_id, .. } => {
+            Message::Ping { req_id, enr_seq } => {
                 let pong = Message::Pong {
                     req_id,
                     enr_seq: self.record.seq(),
@@ -894,6 +894,16 @@ impl Discv5 {
                     port: node.addr.port(),
                 };
                 self.sessions.reply(now, node, &pong);
+                // A node in our table announcing a newer record: fetched, as a PONG's would be
+                // (sigp does the same), once at a time, from where we reach it.
+                if let Some(entry) = self.table.get(&node.id)
+                    && enr_seq > entry.value.record.seq()
+                    && self.config.ip_mode.contact_addr(&entry.value.record) == Some(node.addr)
+                    && !self.requests.keys().any(|(id, _)| *id == node.id)
+                {
+                    let record = entry.value.record.clone();
+                    let _ = self.request(now, &record, Purpose::RefreshRecord, vec![0]);
+                }
             }
             Message::FindNode { req_id, distances } => {
                 self.on_find_node(now, node, req_id, &distances);

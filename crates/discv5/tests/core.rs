@@ -155,6 +155,28 @@ fn ping_pong_and_both_tables() {
 }
 
 #[test]
+fn a_ping_announcing_a_newer_record_fetches_it() {
+    let mut net = Net::new(2);
+    let (a, b) = (net.record(0), net.record(1));
+    let now = net.now;
+    net.node(0).ping(now, &b);
+    net.run(Duration::from_millis(100));
+    net.node(1)
+        .update_local_record(|builder| {
+            builder.set("eth", &vec![vec![1u8, 2, 3, 4]]);
+        })
+        .unwrap();
+    let newer = net.record(1);
+    assert_eq!(newer.seq(), b.seq() + 1);
+    // B pings A, announcing it: A fetches it (FINDNODE [0]) and its table has it.
+    let now = net.now;
+    net.node(1).ping(now, &a);
+    net.run(Duration::from_millis(100));
+    let entry = net.node(0).table().get(&b.node_id()).unwrap();
+    assert_eq!(entry.value.record, newer);
+}
+
+#[test]
 fn findnode_zero_returns_exactly_the_nodes_own_record() {
     let mut net = Net::new(2);
     let b = net.record(1);
