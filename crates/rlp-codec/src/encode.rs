@@ -22,6 +22,18 @@ pub trait Encodable {
 
     /// Number of bytes [`encode`](Self::encode) writes, computed without allocating.
     fn length(&self) -> usize;
+
+    /// Appends the encodings of `items` one after the other (a list's payload). Each is
+    /// encoded in turn, except fixed-size byte strings, which go out many to a write.
+    #[inline]
+    fn encode_slice<B: BufMut + ?Sized>(items: &[Self], out: &mut B)
+    where
+        Self: Sized,
+    {
+        for item in items {
+            item.encode(out);
+        }
+    }
 }
 
 /// Encodes `value` into a new vector of exactly its encoded length.
@@ -48,9 +60,7 @@ pub fn list_length<T: Encodable>(items: &[T]) -> usize {
 #[inline]
 pub fn encode_list<T: Encodable, B: BufMut + ?Sized>(items: &[T], out: &mut B) {
     Header::list(list_payload_length(items)).encode(out);
-    for item in items {
-        item.encode(out);
-    }
+    T::encode_slice(items, out);
 }
 
 /// Encodes the items of an iterator as one list. The iterator is walked twice (once for the
@@ -121,6 +131,10 @@ macro_rules! impl_encodable_as_array {
                 let $v = self;
                 $crate::bytes_length($array)
             }
+            #[inline]
+            fn encode_slice<B: bytes::BufMut + ?Sized>(items: &[Self], out: &mut B) {
+                $crate::encode::encode_arrays(items.iter().map(|$v| $array), out);
+            }
         }
     )+};
 }
@@ -128,6 +142,38 @@ macro_rules! impl_encodable_as_array {
 pub(crate) use impl_encodable_as_array;
 
 impl_encodable_as_array!([const N: usize] [u8; N] => |v| v);
+
+/// Writes fixed-size byte strings one after the other, gathered in a stack buffer that goes out
+/// in one write when full: each write to a `Vec` pays a capacity check and a length update,
+/// which a list of hashes written one write per hash spent much of its time on.
+#[inline]
+pub(crate) fn encode_arrays<'a, const N: usize, B: BufMut + ?Sized>(
+    items: impl Iterator<Item = &'a [u8; N]>,
+    out: &mut B,
+) {
+    // A one-byte string may be its own encoding; past 55 bytes the header is longer.
+    let Ok(header @ 2..=55) = u8::try_from(N) else {
+        items.for_each(|item| encode_array(item, out));
+        return;
+    };
+    let mut buf = [0u8; 512];
+    let mut used = 0;
+    for item in items {
+        if used + N + 1 > buf.len() {
+            out.put_slice(buf.get(..used).unwrap_or_default());
+            used = 0;
+        }
+        if let Some((head, payload)) = buf
+            .get_mut(used..used + N + 1)
+            .and_then(<[u8]>::split_first_mut)
+        {
+            *head = EMPTY_STRING_CODE + header;
+            payload.copy_from_slice(item);
+        }
+        used += N + 1;
+    }
+    out.put_slice(buf.get(..used).unwrap_or_default());
+}
 
 /// Writes a fixed-size byte string. For the sizes of nonces, addresses, hashes and BLS keys,
 /// header and payload go out in one write: as two, each with its capacity check and length

@@ -8,7 +8,8 @@ mod common;
 use bytes::Bytes;
 use common::Tree;
 use devp2p_rlp_codec::{
-    Decodable, Encodable, Rlp, RlpDecodable, RlpEncodable, decode_exact, encode_to_vec,
+    Decodable, Encodable, Header, Rlp, RlpDecodable, RlpEncodable, bytes_length, decode_exact,
+    encode_bytes, encode_to_vec,
 };
 use proptest::prelude::*;
 
@@ -96,7 +97,35 @@ fn alloy_accepts(input: &[u8]) -> bool {
     walk(&mut buf).is_ok() && buf.is_empty()
 }
 
+/// A list of `N`-byte strings as `Vec<[u8; N]>` encodes it (many to a write), against the list
+/// of the same bytes as slices (one at a time); it decodes back.
+fn arrays_match_slices<const N: usize>(seed: &[u8], count: usize) {
+    let items: Vec<[u8; N]> = (0..count)
+        .map(|i| core::array::from_fn(|j| seed[(i * N + j) % seed.len()]))
+        .collect();
+    let slices: Vec<&[u8]> = items.iter().map(|a| a.as_slice()).collect();
+    let mut expected = Vec::new();
+    Header::list(slices.iter().map(|s| bytes_length(s)).sum()).encode(&mut expected);
+    slices.iter().for_each(|s| encode_bytes(s, &mut expected));
+    assert_eq!(encode_to_vec(&items), expected, "N = {N}, {count} items");
+    assert_eq!(items.length(), expected.len());
+    assert_eq!(decode_exact::<Vec<[u8; N]>>(&expected).unwrap(), items);
+}
+
 proptest! {
+    #[test]
+    fn lists_of_fixed_size_strings_encode_as_their_bytes(
+        seed in proptest::collection::vec(any::<u8>(), 1..64),
+        count in 0usize..80,
+    ) {
+        arrays_match_slices::<1>(&seed, count);
+        arrays_match_slices::<2>(&seed, count);
+        arrays_match_slices::<20>(&seed, count);
+        arrays_match_slices::<32>(&seed, count);
+        arrays_match_slices::<55>(&seed, count);
+        arrays_match_slices::<56>(&seed, count);
+    }
+
     #[test]
     fn integers_round_trip(a: u8, b: u16, c: u32, d: u64, e: u128, f: usize, g: bool) {
         round_trip(&a);
