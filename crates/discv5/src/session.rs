@@ -45,8 +45,9 @@ const RANDOM_MESSAGE_SIZE: usize = 20;
 pub struct SessionConfig {
     /// Sessions kept; the least recently used goes first. Default 1000.
     pub max_sessions: usize,
-    /// How long a WHOAREYOU we sent waits for the handshake, and how long a message we sent
-    /// without a session waits for the WHOAREYOU. Default 1 s.
+    /// How long a message we sent without a session waits for the WHOAREYOU; a WHOAREYOU we
+    /// sent waits twice as long for the handshake (sigp's node sends a handshake packet again
+    /// when no answer came within its 1 s request timeout). Default 1 s.
     pub handshake_timeout: Duration,
     /// Handshakes we start that may wait for their WHOAREYOU at once; beyond it, more are
     /// refused. Also the number of messages sent in sessions kept (for `handshake_timeout`)
@@ -570,8 +571,11 @@ impl Sessions {
         // A full table makes room: the oldest challenge goes (the one nearest expiry).
         // Refusing new ones instead would let spoofed packets, from node ids that need not
         // exist, lock out every real handshake.
-        self.challenges
-            .insert(key, challenge, now + self.config.handshake_timeout);
+        self.challenges.insert(
+            key,
+            challenge,
+            now + self.config.handshake_timeout.saturating_mul(2),
+        );
     }
 
     fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, enr_seq: u64, packet: &Packet<'_>) {

@@ -224,13 +224,40 @@ fn a_pending_challenge_is_repeated_unchanged() {
             "same nonce, same id-nonce, same bytes"
         );
     }
-    // Once it expires, a new challenge is made.
-    b.sessions.handle_timeout(now + Duration::from_secs(2));
+    // Once it expires (twice the handshake timeout), a new challenge is made.
+    b.sessions.handle_timeout(now + Duration::from_secs(3));
     b.sessions
-        .handle_datagram(now + Duration::from_secs(2), a.addr, &random.bytes, |_| {
+        .handle_datagram(now + Duration::from_secs(3), a.addr, &random.bytes, |_| {
             None
         });
     assert_ne!(transmits(&mut b).remove(0).bytes, first.bytes);
+}
+
+#[test]
+fn a_handshake_sent_again_after_a_second_still_answers_the_challenge() {
+    // sigp's node sends its handshake packet again when no answer came within its 1 s
+    // request timeout: the copy, 1.5 s after our WHOAREYOU, still finds the challenge.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    deliver(now, &mut b, &mut a, None);
+    let handshake = transmits(&mut a).remove(0);
+    let later = now + Duration::from_millis(1500);
+    b.sessions.handle_timeout(later);
+    b.sessions
+        .handle_datagram(later, a.addr, &handshake.bytes, |_| None);
+    let accepted = events(&mut b);
+    assert!(
+        matches!(
+            &accepted[..],
+            [
+                SessionEvent::Established { .. },
+                SessionEvent::Message { .. }
+            ]
+        ),
+        "{accepted:?}"
+    );
 }
 
 #[test]
