@@ -247,17 +247,7 @@ fn a_handshake_sent_again_after_a_second_still_answers_the_challenge() {
     b.sessions.handle_timeout(later);
     b.sessions
         .handle_datagram(later, a.addr, &handshake.bytes, |_| None);
-    let accepted = events(&mut b);
-    assert!(
-        matches!(
-            &accepted[..],
-            [
-                SessionEvent::Established { .. },
-                SessionEvent::Message { .. }
-            ]
-        ),
-        "{accepted:?}"
-    );
+    assert_established(&mut b);
 }
 
 #[test]
@@ -450,17 +440,7 @@ fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
     let later = now + Duration::from_millis(1500);
     b.sessions
         .handle_datagram(later, a.addr, &handshake.bytes, |_| None);
-    let accepted = events(&mut b);
-    assert!(
-        matches!(
-            &accepted[..],
-            [
-                SessionEvent::Established { .. },
-                SessionEvent::Message { .. }
-            ]
-        ),
-        "{accepted:?}"
-    );
+    assert_established(&mut b);
 }
 
 #[test]
@@ -928,4 +908,19 @@ fn a_handshake_lost_while_crossing_is_made_good_by_the_repeated_challenge() {
     assert_eq!(deliver(now, hi, lo, None), 1);
     assert_eq!(messages(&events(hi)), [ping(4)]);
     assert_eq!(messages(&events(lo)), [ping(5)]);
+}
+
+/// `node` reports a session established by the handshake, then the message it carried.
+fn assert_established(node: &mut Node) {
+    let accepted = events(node);
+    assert!(
+        matches!(
+            &accepted[..],
+            [
+                SessionEvent::Established { .. },
+                SessionEvent::Message { .. }
+            ]
+        ),
+        "{accepted:?}"
+    );
 }
