@@ -19,9 +19,14 @@ use tokio::{
 };
 
 use crate::{
-    Capability, CapabilityMessage, Config, DisconnectReason, Disconnected, Event, Hello, NodeInfo,
-    P2pError, Session, SharedCapability,
+    Capability, CapabilityMessage, Config, DisconnectReason, Disconnected, Event, Hello,
+    MAX_HELLO_SIZE, NodeInfo, P2pError, Session, SharedCapability,
 };
+
+/// The largest frame accepted before the peer's Hello: the Hello's one-byte message id and at
+/// most [`MAX_HELLO_SIZE`] bytes of data (a Disconnect is smaller). A peer cannot make us buffer
+/// more before it has identified itself (reth's limit for a first frame is the same 2 KiB).
+const FIRST_FRAME_SIZE: usize = 1 + MAX_HELLO_SIZE;
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -38,6 +43,8 @@ const END_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct P2pStream<Io> {
     rlpx: RlpxStream<Io>,
+    /// The connection's own frame size limit, in force again once the Hello has come.
+    max_frame_size: usize,
     session: Session,
     timer: Pin<Box<Sleep>>,
     /// Whether everything handed to the connection has been flushed.
@@ -63,14 +70,17 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
     /// capability, a bad Hello, a silent peer: the cause says which). A Disconnect that arrives
     /// right after a successful exchange is reported by the stream, after any messages before it.
     pub async fn handshake(
-        rlpx: RlpxStream<Io>,
+        mut rlpx: RlpxStream<Io>,
         config: Config,
         local: NodeInfo,
         capabilities: Vec<Capability>,
     ) -> Result<Self, P2pError> {
         let session = Session::new(config, local, capabilities, rlpx.remote_id(), now())?;
+        let max_frame_size = rlpx.max_frame_size();
+        rlpx.set_max_frame_size(max_frame_size.min(FIRST_FRAME_SIZE));
         let mut stream = Self {
             rlpx,
+            max_frame_size,
             session,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             flushed: true,
@@ -249,7 +259,10 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> P2pStream<Io> {
             }
             while let Some(event) = self.session.poll_event() {
                 match event {
-                    Event::Established => self.established = true,
+                    Event::Established => {
+                        self.established = true;
+                        self.rlpx.set_max_frame_size(self.max_frame_size);
+                    }
                     Event::Pong(rtt) => self.pong = Some(rtt),
                     Event::Disconnected(ended) => self.ended = Some(ended),
                 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use devp2p_enr::PeerId;
 use devp2p_p2p_capability::{
-    Capability, Config, DisconnectReason, NodeInfo, P2pError, P2pStream, ProtocolError,
+    Capability, Config, DisconnectReason, MAX_HELLO_SIZE, NodeInfo, P2pError, P2pStream,
+    ProtocolError,
 };
-use devp2p_rlpx_framing::{Message, NodeKey, RlpxStream};
+use devp2p_rlpx_framing::{FrameError, Message, NodeKey, RlpxError, RlpxStream};
 use futures::{FutureExt, SinkExt, StreamExt};
 use k256::SecretKey;
 use tokio::{net::TcpStream, time::timeout};
@@ -240,11 +241,6 @@ fn assert_breach((error, reply): (P2pError, Option<Message>), cause: ProtocolErr
 #[tokio::test]
 async fn malicious_hellos_over_tcp() {
     let b_id = key(2).id().0;
-    let long_name = "x".repeat(2048);
-    assert_breach(
-        malicious(Message::new(0x00, hello(&b_id, &long_name))).await,
-        ProtocolError::HelloTooLarge(hello(&b_id, &long_name).len()),
-    );
     let mut longer = b_id.to_vec();
     longer.push(0);
     assert_breach(
@@ -259,6 +255,69 @@ async fn malicious_hellos_over_tcp() {
         malicious(Message::new(0x10, hello(&b_id, "eth"))).await,
         ProtocolError::ExpectedHello(0x10),
     );
+}
+
+/// A first frame larger than a Hello can be is refused when its header is read: the peer
+/// cannot make us buffer more than 2 KiB before it has said who it is. It gets no Disconnect,
+/// as from go-ethereum: the connection closes.
+#[tokio::test]
+async fn a_first_frame_over_a_hellos_size_is_refused_at_its_header() {
+    let b_id = key(2).id().0;
+    let long_name = "x".repeat(2048);
+    let long_hello = hello(&b_id, &long_name);
+    let (error, reply) = malicious(Message::new(0x00, long_hello.clone())).await;
+    match error {
+        P2pError::Rlpx(RlpxError::Frame(FrameError::TooLarge(size))) => {
+            assert_eq!(size, 1 + long_hello.len());
+        }
+        other => panic!("expected the frame refused, got {other:?}"),
+    }
+    assert!(reply.is_none());
+    // The largest Hello there can be comes through, to the Hello's own checks: its one
+    // capability has a name too long to share.
+    let mut name = String::new();
+    while hello(&b_id, &name).len() < MAX_HELLO_SIZE {
+        name.push('x');
+    }
+    let largest = hello(&b_id, &name);
+    assert_eq!(largest.len(), MAX_HELLO_SIZE);
+    match malicious(Message::new(0x00, largest)).await {
+        (P2pError::Disconnected(ended), Some(reply)) => {
+            assert_eq!(ended.reason, DisconnectReason::UselessPeer);
+            assert_eq!(reply.id, 0x01);
+        }
+        other => panic!("expected a Disconnect for want of a capability, got {other:?}"),
+    }
+}
+
+/// The size limit for frames before the Hello is lifted as soon as the Hello has come: a large
+/// message right behind it, in the same read, is taken.
+#[tokio::test]
+async fn a_large_message_right_behind_the_hello_is_taken() {
+    timeout(LIMIT, async {
+        let (ka, kb) = (key(1), key(2));
+        let (ours, mut raw) = rlpx_pair(&ka, &kb).await;
+        // p2p v4: no snappy, so the message's frame is as large as its data.
+        let hello = devp2p_p2p_capability::Hello {
+            protocol_version: 4,
+            ..their_hello(&kb)
+        };
+        raw.feed(Message::new(0x00, hello.encode())).await.unwrap();
+        raw.feed(Message::new(0x10, vec![0x42; 100_000]))
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
+            .await
+            .unwrap();
+        let message = session.next().await.unwrap().unwrap();
+        assert_eq!(
+            (message.capability, message.id, message.data.len()),
+            (0, 0x00, 100_000)
+        );
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -336,9 +395,7 @@ async fn a_bad_frame_right_after_the_hello_is_reported() {
             .await
             .unwrap();
         match session.next().await {
-            Some(Err(P2pError::Rlpx(devp2p_rlpx_framing::RlpxError::Frame(
-                devp2p_rlpx_framing::FrameError::HeaderMacMismatch,
-            )))) => {}
+            Some(Err(P2pError::Rlpx(RlpxError::Frame(FrameError::HeaderMacMismatch)))) => {}
             other => panic!("expected the MAC failure, got {other:?}"),
         }
         assert!(session.next().await.is_none());

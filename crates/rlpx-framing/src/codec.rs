@@ -19,6 +19,17 @@ impl RlpxCodec {
             frames: FrameCodec::new(secrets, max_frame_size),
         }
     }
+
+    /// The largest frame accepted, in bytes.
+    pub const fn max_frame_size(&self) -> usize {
+        self.frames.max_frame_size()
+    }
+
+    /// Sets the largest frame accepted from the next frame header on
+    /// ([`FrameCodec::set_max_frame_size`]).
+    pub fn set_max_frame_size(&mut self, max_frame_size: usize) {
+        self.frames.set_max_frame_size(max_frame_size);
+    }
 }
 
 impl Encoder<Message> for RlpxCodec {

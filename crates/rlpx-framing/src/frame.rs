@@ -175,6 +175,18 @@ impl FrameCodec {
         Ok(())
     }
 
+    /// The largest frame accepted, in bytes.
+    pub const fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// Sets the largest frame accepted (at most [`MAX_FRAME_SIZE`]) for the frames whose
+    /// headers are read from now on: a `p2p` session accepts no more than a Hello's size until
+    /// the Hello has come.
+    pub fn set_max_frame_size(&mut self, max_frame_size: usize) {
+        self.max_frame_size = max_frame_size.min(MAX_FRAME_SIZE);
+    }
+
     /// Whether a frame header was read and its body is still awaited.
     pub fn mid_frame(&self) -> bool {
         matches!(self.read, ReadState::ExpectBody { .. })

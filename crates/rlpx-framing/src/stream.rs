@@ -97,6 +97,20 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> RlpxStream<Io> {
         self.remote_id
     }
 
+    /// The largest frame accepted, in bytes.
+    pub fn max_frame_size(&self) -> usize {
+        self.framed.codec().max_frame_size()
+    }
+
+    /// Sets the largest frame accepted from the next frame header on (at most
+    /// [`MAX_FRAME_SIZE`]); a frame over it fails the stream with [`FrameError::TooLarge`]
+    /// before its body is read.
+    ///
+    /// [`FrameError::TooLarge`]: crate::FrameError::TooLarge
+    pub fn set_max_frame_size(&mut self, max_frame_size: usize) {
+        self.framed.codec_mut().set_max_frame_size(max_frame_size);
+    }
+
     /// The underlying connection.
     pub fn get_ref(&self) -> &Io {
         self.framed.get_ref()
