@@ -153,6 +153,12 @@ enum Waiter {
     /// retried, and these Pings hold at most a share of [`Config::max_pings`] (see
     /// [`PING_BACK_SHARE`]).
     PingBack,
+    /// A node that asked us something (FINDNODE, ENRRequest) before proving its address: it
+    /// may hold a bond with us that we lost (go-ethereum keeps its bonds for 24 h across
+    /// restarts, and asks without pinging first). Its Pong proves the address, and the held
+    /// requests are answered. Limited as [`Waiter::PingBack`]; the node does not enter the
+    /// table from it alone, as its TCP port is unknown.
+    Proof,
 }
 
 /// Pings that only complete the bond of a node that pinged us ([`Waiter::PingBack`]) may hold
@@ -187,11 +193,12 @@ enum Held {
 const MAX_HELD: usize = 4;
 
 impl PendingPing {
-    /// Whether the Ping only answers a node that pinged us (nobody of ours waits for it).
+    /// Whether the Ping only answers a node that pinged us or asked us something (nobody of
+    /// ours waits for it).
     fn is_ping_back(&self) -> bool {
         self.waiters
             .iter()
-            .all(|waiter| *waiter == Waiter::PingBack)
+            .all(|waiter| matches!(waiter, Waiter::PingBack | Waiter::Proof))
     }
 }
 
@@ -557,18 +564,25 @@ impl Discv4 {
         if !from.ip().is_loopback() && !self.rate.admit(now, from.ip()) {
             return;
         }
-        // A replay is dropped before its public key is recovered. (A packet that merely starts
-        // with a recent hash is dropped too: it is not the packet that hash was made of.)
-        if bytes
-            .first_chunk::<32>()
-            .is_some_and(|hash| self.recent.contains(hash))
+        // A replayed request is dropped before its public key is recovered. (A packet that
+        // merely starts with a recent hash is dropped too: it is not the packet that hash was
+        // made of.) Answers are not checked: one counts only for a request of ours, and a
+        // node's two answers to two identical requests made within a second are identical
+        // packets (signatures are deterministic, expirations whole seconds), both wanted.
+        let request = bytes
+            .get(wire::PACKET_TYPE_OFFSET)
+            .is_some_and(|&kind| wire::is_request(kind));
+        if request
+            && bytes
+                .first_chunk::<32>()
+                .is_some_and(|hash| self.recent.contains(hash))
         {
             return;
         }
         let Ok(packet) = wire::decode(bytes) else {
             return;
         };
-        if packet.sender == self.id || !self.remember_hash(packet.hash) {
+        if packet.sender == self.id || (request && !self.remember_hash(packet.hash)) {
             return;
         }
         let expiration = match &packet.message {
@@ -737,6 +751,8 @@ impl Discv4 {
             return;
         };
         self.bond_mut(now, node_id, from.ip()).pong_received = Some(now);
+        let enters_table = self.table.get(&node_id).is_some()
+            || ping.waiters.iter().any(|waiter| *waiter != Waiter::Proof);
         // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
         let seen_as = SocketAddr::new(pong.to.ip, pong.to.udp_port);
         if let Some(addr) = self.votes.vote(from.ip(), seen_as) {
@@ -752,7 +768,9 @@ impl Discv4 {
             ip: from.ip(),
             ..ping.node
         };
-        self.update_seen(now, node, pong.enr_seq);
+        if enters_table {
+            self.update_seen(now, node, pong.enr_seq);
+        }
         let info = PongInfo {
             enr_seq: pong.enr_seq,
             to: pong.to,
@@ -767,7 +785,7 @@ impl Discv4 {
                 }),
                 Waiter::Query(id) => self.on_query_bonded(now, id),
                 Waiter::Revalidate => self.refresh_record(now, node_id, pong.enr_seq),
-                Waiter::Bond | Waiter::PingBack => {}
+                Waiter::Bond | Waiter::PingBack | Waiter::Proof => {}
             }
         }
         for request in ping.held {
@@ -826,7 +844,7 @@ impl Discv4 {
     fn on_find_node(&mut self, now: Instant, from: SocketAddr, sender: PeerId, find: &FindNode) {
         // Amplification defence: only a node that proved this very IP gets an answer.
         if !self.is_proven(now, sender.node_id(), from.ip()) {
-            self.hold(from, sender, Held::FindNode(find.clone()));
+            self.hold(now, from, sender, Held::FindNode(find.clone()));
             return;
         }
         let target = find.target.node_id();
@@ -903,7 +921,7 @@ impl Discv4 {
 
     fn on_enr_request(&mut self, now: Instant, from: SocketAddr, sender: PeerId, hash: [u8; 32]) {
         if !self.is_proven(now, sender.node_id(), from.ip()) {
-            self.hold(from, sender, Held::EnrRequest(hash));
+            self.hold(now, from, sender, Held::EnrRequest(hash));
             return;
         }
         let response = Message::EnrResponse(EnrResponse {
@@ -983,7 +1001,7 @@ impl Discv4 {
         if self.pings.len() >= self.config.max_pings {
             return false;
         }
-        if waiter == Waiter::PingBack {
+        if matches!(waiter, Waiter::PingBack | Waiter::Proof) {
             let ping_backs = self.pings.values().filter(|p| p.is_ping_back()).count();
             if ping_backs >= (self.config.max_pings / PING_BACK_SHARE).max(1) {
                 return false;
@@ -1006,15 +1024,33 @@ impl Discv4 {
         true
     }
 
-    /// Holds `request` from a node we are pinging at `from` until its Pong proves it; false
-    /// when we are not (or it has made [`MAX_HELD`] such requests already).
-    fn hold(&mut self, from: SocketAddr, sender: PeerId, request: Held) -> bool {
-        match self.pings.get_mut(&(sender.node_id(), from)) {
-            Some(ping) if ping.held.len() < MAX_HELD => {
-                ping.held.push(request);
-                true
+    /// Holds `request` from a node at `from` that has not proven that address until its Pong
+    /// to our Ping does, pinging it first when we are not already ([`Waiter::Proof`]). The
+    /// request is dropped when that Ping cannot be sent, or the node has made [`MAX_HELD`]
+    /// such requests already.
+    fn hold(&mut self, now: Instant, from: SocketAddr, sender: PeerId, request: Held) {
+        let node_id = sender.node_id();
+        if !self.pings.contains_key(&(node_id, from)) {
+            // The table's record when it is the node's at this address, for its TCP port.
+            let node = self
+                .table
+                .get(&node_id)
+                .map(|entry| entry.value.record)
+                .filter(|record| SocketAddr::new(record.ip, record.udp_port) == from)
+                .unwrap_or(NodeRecord {
+                    id: sender,
+                    ip: from.ip(),
+                    udp_port: from.port(),
+                    tcp_port: 0,
+                });
+            if !self.send_ping(now, node, Waiter::Proof) {
+                return;
             }
-            _ => false,
+        }
+        if let Some(ping) = self.pings.get_mut(&(node_id, from))
+            && ping.held.len() < MAX_HELD
+        {
+            ping.held.push(request);
         }
     }
 
@@ -1082,7 +1118,7 @@ impl Discv4 {
                         }
                     }
                 }
-                Waiter::Bond | Waiter::PingBack => {}
+                Waiter::Bond | Waiter::PingBack | Waiter::Proof => {}
             }
         }
     }

@@ -27,6 +27,15 @@ pub const MAX_PACKET_SIZE: usize = 1280;
 /// Hash, signature and type: the bytes before the packet data.
 const HEAD_SIZE: usize = 32 + 65 + 1;
 
+/// Where a packet's type is: after its hash and signature.
+pub(crate) const PACKET_TYPE_OFFSET: usize = 32 + 65;
+
+/// Whether packet type `kind` is a request (Ping, FINDNODE, ENRRequest): one that makes the
+/// receiver answer.
+pub(crate) const fn is_request(kind: u8) -> bool {
+    matches!(kind, 0x01 | 0x03 | 0x05)
+}
+
 /// The most nodes one Neighbours packet carries: 12 IPv6 entries with 64-byte ids and 3-byte
 /// ports make a 1,201-byte packet, 13 would exceed [`MAX_PACKET_SIZE`] (go-ethereum computes the
 /// same 12 as `maxNeighbors`).

@@ -159,6 +159,20 @@ impl Peer {
     }
 
     /// Pings the node and answers its ping back: each side then holds the other's endpoint proof.
+    /// Our Pong to `ping`, received from `from`.
+    fn pong(ping: &Packet, from: SocketAddr) -> Message {
+        Message::Pong(Pong {
+            to: Endpoint {
+                ip: from.ip(),
+                udp_port: from.port(),
+                tcp_port: 0,
+            },
+            ping_hash: ping.hash,
+            expiration: unix_now() + 20,
+            enr_seq: None,
+        })
+    }
+
     async fn bond(&self, node: SocketAddr) {
         self.send(node, &self.ping(node)).await;
         let mut got_pong = false;
@@ -168,17 +182,7 @@ impl Peer {
             match packet.message {
                 Message::Pong(_) => got_pong = true,
                 Message::Ping(_) => {
-                    let pong = Message::Pong(Pong {
-                        to: Endpoint {
-                            ip: from.ip(),
-                            udp_port: from.port(),
-                            tcp_port: 0,
-                        },
-                        ping_hash: packet.hash,
-                        expiration: unix_now() + 20,
-                        enr_seq: None,
-                    });
-                    self.send(from, &pong).await;
+                    self.send(from, &Self::pong(&packet, from)).await;
                     answered = true;
                 }
                 _ => {}
@@ -329,12 +333,29 @@ async fn unknown_packet_types_are_ignored() {
 }
 
 #[tokio::test]
-async fn findnode_without_endpoint_proof_is_ignored() {
+async fn findnode_without_endpoint_proof_is_answered_once_our_ping_is() {
     let node = node().await;
     let peer = Peer::new(7, "127.0.0.2").await;
     peer.send(node.local_addr(), &Peer::find_node(peer.id))
         .await;
+    // No Neighbours: a Ping, once, to prove the address.
+    let (ping, from) = peer.recv().await;
+    assert!(
+        matches!(ping.message, Message::Ping(_)),
+        "{:?}",
+        ping.message
+    );
     peer.assert_silence().await;
+    // A node that answers that Ping (as a go-ethereum node that kept its bond with us from
+    // before our restart does) gets its FINDNODE answered then.
+    let peer = Peer::new(15, "127.0.0.2").await;
+    peer.send(node.local_addr(), &Peer::find_node(peer.id))
+        .await;
+    let (ping, from_again) = peer.recv().await;
+    assert!(matches!(ping.message, Message::Ping(_)));
+    assert_eq!(from_again, from);
+    peer.send(from, &Peer::pong(&ping, from)).await;
+    peer.neighbours().await;
 }
 
 #[tokio::test]
@@ -427,7 +448,7 @@ async fn pong_with_a_wrong_hash_does_not_bond() {
 }
 
 #[tokio::test]
-async fn findnode_from_another_ip_than_the_bond_gets_nothing_at_all() {
+async fn findnode_from_another_ip_than_the_bond_gets_only_a_ping() {
     let node = node().await;
     let key = SigningKey::from_slice(&[12; 32]).unwrap();
     let bonded = Peer::with_key(key.clone(), "127.0.0.2").await;
@@ -436,6 +457,9 @@ async fn findnode_from_another_ip_than_the_bond_gets_nothing_at_all() {
     elsewhere
         .send(node.local_addr(), &Peer::find_node(bonded.id))
         .await;
+    // Only a Ping, to prove that address first; no Neighbours.
+    let (ping, _) = elsewhere.recv().await;
+    assert!(matches!(ping.message, Message::Ping(_)));
     elsewhere.assert_silence().await;
     // From the bonded address such a request is answered. (Another target: the identical
     // packet, same signature within the same second, would be dropped as a replay.)

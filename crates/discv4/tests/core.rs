@@ -400,14 +400,24 @@ fn bonds_expire_after_24_hours() {
         .encode(&key(2))
         .0
     };
+    let answer = |node: &mut Discv4| {
+        let sent: Vec<Message> = std::iter::from_fn(|| node.poll_transmit())
+            .map(|t| wire::decode(&t.bytes).unwrap().message)
+            .collect();
+        match sent.as_slice() {
+            [Message::Neighbours(_)] => "Neighbours",
+            [Message::Ping(_)] => "Ping",
+            other => panic!("{other:?}"),
+        }
+    };
     net.node(a).handle_datagram(now, b, &find(UNIX + 20));
-    assert!(net.node(a).poll_transmit().is_some());
-    // A day later, without a new Pong, it does not.
+    assert_eq!(answer(net.node(a)), "Neighbours");
+    // A day later, without a new Pong, it does not: it pings B first.
     let later = now + Duration::from_secs(24 * 3600 + 1);
     let unix_later = UNIX + 24 * 3600 + 1;
     net.node(a)
         .handle_datagram(later, b, &find(unix_later + 20));
-    assert!(net.node(a).poll_transmit().is_none());
+    assert_eq!(answer(net.node(a)), "Ping");
 }
 
 #[test]
@@ -884,6 +894,82 @@ fn findnodes_to_one_node_wait_for_each_other() {
             (a, Some(PeerId([8; 64]))),
             (b, None)
         ]
+    );
+}
+
+#[test]
+fn an_answer_identical_to_an_earlier_one_is_taken() {
+    // go-ethereum and reth sign deterministically and write whole-second expirations, so the
+    // same FINDNODE answered twice within a second gets the same packet twice. B's answer to a
+    // first lookup is handed to A again as the answer to a second one: it counts, and the
+    // second lookup ends at once instead of after the query's timeout.
+    let (mut net, a, b, record) = a_pinged_b();
+    let now = start();
+    net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    net.deliver(now);
+    let answers: Vec<Vec<u8>> = net
+        .sent
+        .iter()
+        .filter(|(from, t)| {
+            *from == b
+                && t.dst == a
+                && matches!(
+                    wire::decode(&t.bytes).unwrap().message,
+                    Message::Neighbours(_)
+                )
+        })
+        .map(|(_, t)| t.bytes.to_vec())
+        .collect();
+    let [answer] = answers.as_slice() else {
+        panic!("{} Neighbours from B", answers.len());
+    };
+    net.offline.push(b);
+    net.events.clear();
+    net.sent.clear();
+    let second = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    // The second FINDNODE goes out once the first query has stopped waiting for more.
+    let now = net.run_until(now, now + Duration::from_millis(60));
+    let asked = sent_between(&net, a, b, |m| {
+        matches!(m, Message::FindNode(_)).then_some(())
+    });
+    assert_eq!(asked.len(), 1, "FINDNODEs sent to B");
+    net.node(a).handle_datagram(now, b, answer);
+    net.run_until(now, now + Duration::from_millis(100));
+    let finished = net.events.iter().find_map(|(at, e)| match e {
+        Event::LookupFinished { id, nodes, .. } if *at == a && *id == second => Some(nodes),
+        _ => None,
+    });
+    assert_eq!(finished, Some(&vec![record]));
+}
+
+#[test]
+fn a_node_that_kept_its_bond_across_our_restart_is_answered_after_one_ping() {
+    // A and B bonded; B restarts (same key and address) and has forgotten the bond, which A
+    // still holds (as go-ethereum keeps bonds in its database): A asks B without pinging. B
+    // pings A, and A's Pong gets the FINDNODE answered, long before A's query would time out.
+    let (mut net, a, b, record) = a_pinged_b();
+    let now = start();
+    net.nodes.insert(b, node(2, b));
+    net.sent.clear();
+    net.events.clear();
+    let lookup = net.node(a).lookup(now, PeerId([7; 64])).unwrap();
+    net.run_until(now, now + Duration::from_millis(100));
+    let finished = net.events.iter().find_map(|(at, e)| match e {
+        Event::LookupFinished { id, nodes, .. } if *at == a && *id == lookup => Some(nodes),
+        _ => None,
+    });
+    assert_eq!(finished, Some(&vec![record]));
+    let pings = sent_between(&net, b, a, |m| matches!(m, Message::Ping(_)).then_some(()));
+    let answers = sent_between(&net, b, a, |m| match m {
+        Message::Neighbours(n) => Some(n.nodes),
+        _ => None,
+    });
+    assert_eq!((pings.len(), answers.len()), (1, 1));
+    // That Ping alone does not put A in B's table: it told B no TCP port.
+    assert!(
+        !net.events
+            .iter()
+            .any(|(at, e)| *at == b && matches!(e, Event::NodeAdded(_)))
     );
 }
 
