@@ -39,7 +39,15 @@ pub struct NodeInfo {
     /// Answers to our Pings, divided by three on each revalidation it misses; it leaves the
     /// table at zero.
     pub liveness: u32,
+    /// FINDNODE queries in a row it failed (each after all its attempts); at
+    /// [`MAX_FIND_FAILURES`] it leaves the table, unless its bucket is nearly empty.
+    pub find_failures: u8,
 }
+
+/// Failed FINDNODE queries in a row after which a node leaves the table, if its bucket holds at
+/// least a quarter of its size (go-ethereum's rule): a node that answers Pings but never
+/// FINDNODE is no use to lookups, and would cost each lookup that reaches it its retries.
+pub const MAX_FIND_FAILURES: u8 = 5;
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1109,16 +1117,46 @@ impl Discv4 {
                         }
                         entry.value.liveness > 0
                     });
-                    if !keep && let Some(removed) = self.table.remove(&node_id) {
-                        self.push_event(Event::NodeRemoved(removed.entry.value.record));
-                        if let Some(promoted) = removed.promoted.and_then(|id| self.table.get(&id))
-                        {
-                            let record = promoted.value.record;
-                            self.push_event(Event::NodeAdded(record));
-                        }
+                    if !keep {
+                        self.evict(node_id);
                     }
                 }
                 Waiter::Bond | Waiter::PingBack | Waiter::Proof => {}
+            }
+        }
+    }
+
+    /// Counts a FINDNODE query to `node_id` at `addr` that ended, answered or not; evicts the
+    /// node at [`MAX_FIND_FAILURES`] failures in a row. Only queries to the address the table
+    /// has count.
+    fn count_find(&mut self, node_id: NodeId, addr: SocketAddr, success: bool) {
+        let quarter = self.config.table.bucket_size / 4;
+        let distance = self.table.local_id().log2_distance(&node_id);
+        let crowded = self.table.bucket_len(distance) >= quarter;
+        let Some(entry) = self.table.get_mut(&node_id) else {
+            return;
+        };
+        let record = entry.value.record;
+        if SocketAddr::new(record.ip, record.udp_port) != addr {
+            return;
+        }
+        if success {
+            entry.value.find_failures = 0;
+            return;
+        }
+        entry.value.find_failures = entry.value.find_failures.saturating_add(1);
+        if entry.value.find_failures >= MAX_FIND_FAILURES && crowded {
+            self.evict(node_id);
+        }
+    }
+
+    /// Removes `node_id` from the table; a replacement may take its place.
+    fn evict(&mut self, node_id: NodeId) {
+        if let Some(removed) = self.table.remove(&node_id) {
+            self.push_event(Event::NodeRemoved(removed.entry.value.record));
+            if let Some(promoted) = removed.promoted.and_then(|id| self.table.get(&id)) {
+                let record = promoted.value.record;
+                self.push_event(Event::NodeAdded(record));
             }
         }
     }
@@ -1140,6 +1178,7 @@ impl Discv4 {
                     enr_seq,
                     enr: entry.value.enr.clone(),
                     liveness,
+                    find_failures: entry.value.find_failures,
                 };
                 // Seen at an address the IP limits keep out of the table: the entry keeps its
                 // old endpoint, and is not counted as seen there.
@@ -1156,6 +1195,7 @@ impl Discv4 {
             enr_seq,
             enr: None,
             liveness: 1,
+            find_failures: 0,
         };
         if self.table.insert(node_id, Some(node.ip), info, now) == InsertResult::Inserted {
             self.push_event(Event::NodeAdded(node));
@@ -1357,8 +1397,9 @@ impl Discv4 {
         }
         match query.kind {
             QueryKind::FindNode { lookup, found, .. } => {
+                let node_id = query.node.node_id();
+                self.count_find(node_id, query.addr, success);
                 if let Some((_, state)) = self.lookups.get_mut(&lookup) {
-                    let node_id = query.node.node_id();
                     if success {
                         state.on_response(&node_id, found.into_iter().map(|n| (n.node_id(), n)));
                     } else {

@@ -40,7 +40,8 @@ mod driver;
 pub mod wire;
 
 pub use crate::core::{
-    Discv4, Event, LookupId, NodeInfo, PongInfo, RequestError, RequestId, Transmit,
+    Discv4, Event, LookupId, MAX_FIND_FAILURES, NodeInfo, PongInfo, RequestError, RequestId,
+    Transmit,
 };
 pub use config::Config;
 pub use devp2p_enr::{Builder, Enr, EnrError, NodeRecord, PeerId, RawRecord, SigningKey};

@@ -437,10 +437,15 @@ fn a_silent_node_leaves_the_table_by_revalidation() {
 /// Our node at 10.0.0.1 after B (key 2, at 10.0.0.2) bonded with it by hand (our Ping back
 /// answered with a Pong); with B's address and its record in our table.
 fn bonded_by_hand() -> (Discv4, SocketAddr, NodeRecord) {
+    bonded_by_hand_with(Config::default())
+}
+
+/// [`bonded_by_hand`] with our node on `config`.
+fn bonded_by_hand_with(config: Config) -> (Discv4, SocketAddr, NodeRecord) {
     let a = addr("10.0.0.1:30303");
     let b = addr("10.0.0.2:30303");
     let now = start();
-    let mut ours = node(1, a);
+    let mut ours = node_with(1, a, config);
     // B bonds with us by hand: our Ping back is answered with a Pong.
     let b_key = key(2);
     let b_ping = Message::Ping(Ping {
@@ -474,6 +479,70 @@ fn bonded_by_hand() -> (Discv4, SocketAddr, NodeRecord) {
     ours.handle_datagram(now, b, &pong.encode(&b_key).0);
     let b_record = ours.table().iter().next().unwrap().value.record;
     (ours, b, b_record)
+}
+
+#[test]
+fn a_node_that_fails_five_findnode_queries_in_a_row_leaves_the_table() {
+    // B answers Pings, and only the 4th of our FINDNODE queries. Buckets of 4, so that B alone fills a quarter of its
+    // own; no refresh or revalidation of our own to add queries or Pings.
+    let config = Config {
+        table: devp2p_kbucket::Config {
+            bucket_size: 4,
+            ..devp2p_kbucket::Config::default()
+        },
+        refresh_interval: Duration::MAX,
+        revalidate_interval: Duration::MAX,
+        ..Config::default()
+    };
+    let (mut ours, b, b_record) = bonded_by_hand_with(config);
+    let b_key = key(2);
+    let a = addr("10.0.0.1:30303");
+    let mut now = start();
+    let mut removed_after = None;
+    for round in 1..=9u8 {
+        let lookup = ours.lookup(now, PeerId([round; 64])).unwrap();
+        let mut finished = false;
+        for _ in 0..200 {
+            let expiration = UNIX + now.duration_since(start()).as_secs() + 20;
+            while let Some(t) = ours.poll_transmit() {
+                let packet = wire::decode(&t.bytes).unwrap();
+                if let Message::Ping(_) = packet.message {
+                    let pong = Message::Pong(Pong {
+                        to: endpoint(a),
+                        ping_hash: packet.hash,
+                        expiration,
+                        enr_seq: None,
+                    });
+                    ours.handle_datagram(now, b, &pong.encode(&b_key).0);
+                } else if let Message::FindNode(_) = packet.message
+                    && round == 4
+                {
+                    let answer = Message::Neighbours(devp2p_discv4::Neighbours {
+                        nodes: Vec::new(),
+                        expiration,
+                    });
+                    ours.handle_datagram(now, b, &answer.encode(&b_key).0);
+                }
+            }
+            while let Some(event) = ours.poll_event() {
+                match event {
+                    Event::LookupFinished { id, .. } if id == lookup => finished = true,
+                    Event::NodeRemoved(node) if node == b_record => {
+                        removed_after.get_or_insert(round);
+                    }
+                    _ => {}
+                }
+            }
+            if finished {
+                break;
+            }
+            now = ours.poll_timeout().unwrap().max(now);
+            ours.handle_timeout(now);
+        }
+        assert!(finished, "lookup {round} did not finish");
+    }
+    // Three failures, an answer, then five failures in a row.
+    assert_eq!(removed_after, Some(9));
 }
 
 #[test]
