@@ -15,7 +15,7 @@ use std::{
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, SigningKey};
 use devp2p_kbucket::{
-    AddressVotes, InsertResult, Lookup, LookupStep, Table, port_allowed, relay_allowed,
+    AddressVotes, InsertResult, Lookup, LookupStep, Table, locality, port_allowed, relay_allowed,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -109,8 +109,9 @@ pub enum IpMode {
     V4,
     /// IPv6 only: a socket bound to an IPv6 address other than `[::]`.
     V6,
-    /// Both, IPv4 first: a socket bound to `[::]` (which reaches IPv4 nodes at their
-    /// IPv4-mapped addresses, unless the system makes it IPv6-only).
+    /// Both, with a record's address chosen by [`udp_addr`]: a socket bound to `[::]` (which
+    /// reaches IPv4 nodes at their IPv4-mapped addresses, unless the system makes it
+    /// IPv6-only).
     DualStack,
 }
 
@@ -350,10 +351,17 @@ pub struct Discv5 {
     events: VecDeque<Event>,
 }
 
-/// The UDP address of a record: IPv4 first, then IPv6 with `udp6`, or with `udp` when the
-/// record has no `udp6` (EIP-778: the `udp` port applies to IPv6 too unless `udp6` is set).
+/// The UDP address of a record: of its IPv4 and IPv6 addresses the one that reaches further
+/// (public over LAN over loopback, as go-ethereum chooses), IPv4 when they reach as far; IPv6
+/// with `udp6`, or with `udp` when the record has no `udp6` (EIP-778: the `udp` port applies
+/// to IPv6 too unless `udp6` is set). A go-ethereum node that knows no IPv4 address of its own
+/// announces `127.0.0.1` beside its public IPv6 one.
 pub fn udp_addr(record: &Enr) -> Option<SocketAddr> {
-    udp_addr_in(record, false).or_else(|| udp_addr_in(record, true))
+    match (udp_addr_in(record, false), udp_addr_in(record, true)) {
+        (Some(v4), Some(v6)) if locality(v6.ip()) > locality(v4.ip()) => Some(v6),
+        (Some(v4), _) => Some(v4),
+        (None, v6) => v6,
+    }
 }
 
 /// The UDP address of a record in one address family: `ip` with `udp`, or (`ipv6`) `ip6` with

@@ -535,18 +535,22 @@ impl Sessions {
             }
             return;
         }
-        // No session (or not this one): challenge. A pending challenge is repeated unchanged.
+        // No session (or not this one): challenge. A pending challenge is repeated unchanged,
+        // which costs nothing and changes nothing. A new one counts against the per-IP limit,
+        // unless it is for a node of our table at the address its record names: packets
+        // spoofed from a node's IP must not keep it from its challenges.
         if let Some(challenge) = self.challenges.get(&key) {
             let bytes = challenge.packet.clone();
-            if admit(&mut self.limits, now, from.ip()) {
-                self.transmits.push_back(Transmit { dst: from, bytes });
-            }
-            return;
-        }
-        if !admit(&mut self.limits, now, from.ip()) {
+            self.transmits.push_back(Transmit { dst: from, bytes });
             return;
         }
         let known = known(&src_id);
+        let at_its_address = known
+            .as_ref()
+            .is_some_and(|record| names_addr(record, from));
+        if !at_its_address && !admit(&mut self.limits, now, from.ip()) {
+            return;
+        }
         let id_nonce: IdNonce = self.random();
         let whoareyou = PacketHeader {
             masking_iv: self.random(),
@@ -915,6 +919,19 @@ struct Handshake<'a> {
 /// send from it (the kernel drops such packets arriving from outside).
 fn admit(limits: &mut IpRateLimit, now: Instant, ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback() || limits.admit(now, ip)
+}
+
+/// Whether `record` names `addr` (canonical) as its IPv4 or IPv6 UDP address.
+fn names_addr(record: &Enr, addr: SocketAddr) -> bool {
+    let v4 = record
+        .ip()
+        .zip(record.udp())
+        .map(|(ip, port)| SocketAddr::new(IpAddr::V4(ip), port));
+    let v6 = record
+        .ip6()
+        .zip(record.udp6().or(record.udp()))
+        .map(|(ip, port)| SocketAddr::new(IpAddr::V6(ip), port));
+    v4 == Some(addr) || v6 == Some(addr)
 }
 
 #[cfg(test)]

@@ -1088,7 +1088,7 @@ fn a_limit_of_zero_nodes_messages_takes_one() {
 }
 
 #[test]
-fn an_ipv6_address_takes_the_udp_port_when_there_is_no_udp6() {
+fn a_records_address_is_its_most_public_and_ipv6_takes_udp_without_udp6() {
     let key = SigningKey::from_slice(&[9; 32]).unwrap();
     let ip6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
     let build = |udp: Option<u16>, udp6: Option<u16>| {
@@ -1107,17 +1107,31 @@ fn an_ipv6_address_takes_the_udp_port_when_there_is_no_udp6() {
     assert_eq!(udp_addr(&build(Some(30303), Some(30304))), at(30304));
     assert_eq!(udp_addr(&build(None, Some(30304))), at(30304));
     assert_eq!(udp_addr(&build(None, None)), None);
-    // IPv4 first, with its own port.
-    let both = Enr::builder()
-        .ip4([10, 0, 0, 1].into())
-        .ip6(ip6)
-        .udp(30303)
-        .udp6(30304)
-        .build(&key)
-        .unwrap();
+    // Of two addresses, the one that reaches further (as go-ethereum chooses); IPv4 when they
+    // reach as far, with its own port.
+    let both = |ip4: [u8; 4], ip6: std::net::Ipv6Addr| {
+        let record = Enr::builder()
+            .ip4(ip4.into())
+            .ip6(ip6)
+            .udp(30303)
+            .udp6(30304)
+            .build(&key)
+            .unwrap();
+        udp_addr(&record)
+    };
+    let v4 = |ip: [u8; 4]| Some(SocketAddr::from((ip, 30303)));
+    let v6 = |ip: std::net::Ipv6Addr| Some(SocketAddr::new(ip.into(), 30304));
+    assert_eq!(both([11, 0, 0, 1], ip6), v4([11, 0, 0, 1]));
+    // go-ethereum's record when it knows no IPv4 address of its own: 127.0.0.1 beside IPv6.
+    assert_eq!(both([127, 0, 0, 1], ip6), v6(ip6));
+    assert_eq!(both([10, 0, 0, 1], ip6), v6(ip6));
+    let unique_local: std::net::Ipv6Addr = "fd00::1".parse().unwrap();
+    assert_eq!(both([11, 0, 0, 1], unique_local), v4([11, 0, 0, 1]));
+    assert_eq!(both([10, 0, 0, 1], unique_local), v4([10, 0, 0, 1]));
+    assert_eq!(both([127, 0, 0, 1], unique_local), v6(unique_local));
     assert_eq!(
-        udp_addr(&both),
-        Some(SocketAddr::from(([10, 0, 0, 1], 30303)))
+        both([127, 0, 0, 1], std::net::Ipv6Addr::LOCALHOST),
+        v4([127, 0, 0, 1])
     );
     // A node reached over IPv6 at a record without `udp6` is a valid request target.
     let mut net = Net::new(1);
@@ -1509,6 +1523,13 @@ fn a_promoted_replacement_is_reported_as_added() {
 /// Two nodes on IPv6 sockets, A and B, with `modes`; B's record also names an IPv4 address,
 /// which no socket here answers at.
 fn dual_stack_pair(modes: [IpMode; 2]) -> (Net, [SocketAddr; 2]) {
+    // A public IPv4 address too: as public as the IPv6 one, it is the one a dual-stack socket
+    // contacts.
+    dual_stack_pair_with(modes, [11, 0, 0, 2])
+}
+
+/// [`dual_stack_pair`] with B's record naming `b_ip4` as its IPv4 address.
+fn dual_stack_pair_with(modes: [IpMode; 2], b_ip4: [u8; 4]) -> (Net, [SocketAddr; 2]) {
     let now = Instant::now();
     let a: SocketAddr = "[2001:db8::1]:9000".parse().unwrap();
     let b: SocketAddr = "[2001:db8::2]:9000".parse().unwrap();
@@ -1519,7 +1540,7 @@ fn dual_stack_pair(modes: [IpMode; 2]) -> (Net, [SocketAddr; 2]) {
             .build(&key(0))
             .unwrap(),
         Enr::builder()
-            .ip4([10, 0, 0, 2].into())
+            .ip4(b_ip4.into())
             .ip(b.ip())
             .udp(b.port())
             .build(&key(1))
@@ -1548,7 +1569,8 @@ fn dual_stack_pair(modes: [IpMode; 2]) -> (Net, [SocketAddr; 2]) {
 
 #[test]
 fn an_ipv6_socket_contacts_a_node_at_its_ipv6_address() {
-    // Dual-stack, IPv4 goes first and reaches nobody here; IPv6-only, the node answers.
+    // Dual-stack, the IPv4 address goes first (as public as the IPv6 one) and reaches nobody
+    // here; IPv6-only, the node answers.
     for (mode, answered) in [(IpMode::DualStack, false), (IpMode::V6, true)] {
         let (mut net, [a, b]) = dual_stack_pair([mode, IpMode::V6]);
         let (now, b_record) = (net.now, net.nodes[&b].local_record().clone());
@@ -1581,14 +1603,24 @@ fn a_node_that_contacts_us_enters_the_table_only_at_the_address_we_would_use() {
     // B's handshake comes from its IPv6 address and carries its record, which also names an
     // IPv4 address. An IPv6 socket would contact B where it came from: B enters the table
     // (unproven, pinged back there). A dual-stack one would contact B at the IPv4 address,
-    // which B has not proven (it could name anyone's): B does not enter.
-    for (mode, enters) in [(IpMode::V6, true), (IpMode::DualStack, false)] {
-        let (mut net, [a, b]) = dual_stack_pair([mode, IpMode::V6]);
+    // which B has not proven (it could name anyone's): B does not enter. Unless that IPv4
+    // address is loopback, as go-ethereum announces when it knows no IPv4 address of its own:
+    // then the IPv6 one is where a dual-stack socket contacts B.
+    for (mode, b_ip4, enters) in [
+        (IpMode::V6, [11, 0, 0, 2], true),
+        (IpMode::DualStack, [11, 0, 0, 2], false),
+        (IpMode::DualStack, [127, 0, 0, 1], true),
+    ] {
+        let (mut net, [a, b]) = dual_stack_pair_with([mode, IpMode::V6], b_ip4);
         let (now, a_record) = (net.now, net.nodes[&a].local_record().clone());
         let b_id = net.nodes[&b].local_record().node_id();
         net.nodes.get_mut(&b).unwrap().ping(now, &a_record);
         net.run(Duration::from_millis(50));
-        assert_eq!(net.nodes[&a].table().contains(&b_id), enters, "{mode:?}");
+        assert_eq!(
+            net.nodes[&a].table().contains(&b_id),
+            enters,
+            "{mode:?}, {b_ip4:?}"
+        );
     }
 }
 

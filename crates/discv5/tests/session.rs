@@ -444,6 +444,65 @@ fn a_handshake_over_the_rate_limit_keeps_its_challenge() {
 }
 
 #[test]
+fn a_pending_challenge_is_repeated_beyond_the_rate_limit() {
+    // A's first packet takes the WHOAREYOU its IP may have this second; the same packet
+    // again (a retransmission, or a Ping sent before the handshake completes) gets the same
+    // WHOAREYOU, which costs nothing to repeat.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), one_per_second(2, 9002));
+    a.addr = SocketAddr::from(([192, 0, 2, 1], 9001));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    let random = transmits(&mut a).remove(0);
+    b.sessions
+        .handle_datagram(now, a.addr, &random.bytes, |_| None);
+    let first = transmits(&mut b);
+    b.sessions
+        .handle_datagram(now, a.addr, &random.bytes, |_| None);
+    let again = transmits(&mut b);
+    assert_eq!(first.len(), 1);
+    assert_eq!(again, first);
+}
+
+#[test]
+fn packets_spoofed_from_a_nodes_ip_do_not_keep_it_from_its_challenge() {
+    // A junk packet from A's IP, with a made-up node id, takes the one WHOAREYOU a second
+    // that IP may have. A itself, a node B knows at that address, is still challenged.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), one_per_second(2, 9002));
+    a.addr = SocketAddr::from(([192, 0, 2, 1], 9001));
+    let a_key = SigningKey::from_slice(&[1; 32]).unwrap();
+    let known = Enr::builder()
+        .ip4([192, 0, 2, 1].into())
+        .udp(9001)
+        .build(&a_key)
+        .unwrap();
+    let spoofed_from = SocketAddr::from(([192, 0, 2, 1], 30000));
+    spoof_one_from(now, &mut b, spoofed_from, 0xee);
+    assert_eq!(transmits(&mut b).len(), 1, "the junk's WHOAREYOU");
+    // An unknown node from that IP gets nothing more this second.
+    spoof_one_from(now, &mut b, spoofed_from, 0xef);
+    assert!(transmits(&mut b).is_empty());
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    assert_eq!(deliver(now, &mut a, &mut b, Some(known)), 1);
+    let whoareyou = transmits(&mut b);
+    assert_eq!(whoareyou.len(), 1, "A's WHOAREYOU");
+    assert_eq!(flag(&whoareyou[0].bytes, &a.enr.node_id()), 1);
+}
+
+/// A message packet from the made-up node id `[id; 32]` reaches `to` from `from`.
+fn spoof_one_from(now: Instant, to: &mut Node, from: SocketAddr, id: u8) {
+    let header = wire::PacketHeader {
+        masking_iv: [id; 16],
+        nonce: [id; 12],
+        kind: PacketKind::Message {
+            src_id: NodeId([id; 32]),
+        },
+    };
+    let junk = wire::encode_packet(&to.enr.node_id(), &header, &[0; 20]).unwrap();
+    to.sessions.handle_datagram(now, from, &junk, |_| None);
+}
+
+#[test]
 fn loopback_is_exempt_from_the_rate_limit() {
     // Three nodes of a local devnet, all on 127.0.0.1, reach B at once: with one WHOAREYOU or
     // handshake per second and IP, all three get theirs and complete them.

@@ -54,6 +54,22 @@ pub(crate) fn site(ip: IpAddr) -> IpAddr {
     v6_prefix(ip, 48)
 }
 
+/// How far `ip` reaches, to choose between a record's IPv4 and IPv6 address (go-ethereum's
+/// locality score): 0 unspecified, 1 loopback, 2 any other LAN address (private, unique local,
+/// link-local), 3 anything else.
+pub fn locality(ip: IpAddr) -> u8 {
+    let ip = ip.to_canonical();
+    if ip.is_unspecified() {
+        0
+    } else if ip.is_loopback() {
+        1
+    } else if is_lan(ip) {
+        2
+    } else {
+        3
+    }
+}
+
 /// Whether `ip` is loopback, private, link-local or unspecified.
 pub(crate) fn is_lan(ip: IpAddr) -> bool {
     match ip.to_canonical() {

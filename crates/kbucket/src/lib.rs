@@ -78,7 +78,7 @@ mod votes;
 pub use bucket::Entry;
 pub use config::{Config, IpLimits};
 pub use devp2p_enr::NodeId;
-pub use ip::{port_allowed, relay_allowed, socket_destination};
+pub use ip::{locality, port_allowed, relay_allowed, socket_destination};
 pub use lookup::{Lookup, LookupStep};
 pub use rate::IpRateLimit;
 pub use table::{InsertResult, Removed, Table};
