@@ -148,6 +148,10 @@ pub enum MessageError {
     /// all its bodies for BlockBodies.
     #[error("blob transaction {0} is not allowed in this form here (EIP-4844)")]
     MisplacedBlobTransaction(usize),
+    /// An eth/70 Receipts flagged incomplete with no block's receipts at all: the flag says
+    /// the last block's list was cut, and there is none (go-ethereum drops the peer).
+    #[error("Receipts flagged incomplete without receipts")]
+    IncompleteWithoutReceipts,
     /// NewPooledTransactionHashes with lists of different lengths.
     #[error("announcement lists differ in length: {types} types, {sizes} sizes, {hashes} hashes")]
     AnnouncementMismatch {
@@ -291,10 +295,26 @@ pub struct NewPooledTransactionHashes {
     /// Each transaction's size as PooledTransactions carries it: the length of its envelope's
     /// [`encoded`](crate::TransactionEnvelope::encoded) form, so a blob transaction's includes
     /// its sidecar. go-ethereum checks it against
-    /// what it then receives and drops a peer whose figure is off by more than 8 bytes.
-    pub sizes: Vec<u64>,
+    /// what it then receives and drops a peer whose figure is off by more than 8 bytes. A
+    /// `u32`, as go-ethereum reads it: a message with a larger size does not decode.
+    pub sizes: Vec<u32>,
     /// The hashes.
     pub hashes: Vec<B256>,
+}
+
+impl NewPooledTransactionHashes {
+    /// Checks that the three lists are equally long.
+    fn check(&self) -> Result<(), MessageError> {
+        let (types, sizes, hashes) = (self.types.len(), self.sizes.len(), self.hashes.len());
+        if types != hashes || sizes != hashes {
+            return Err(MessageError::AnnouncementMismatch {
+                types,
+                sizes,
+                hashes,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// GetReceipts. eth/70 adds `firstBlockReceiptIndex`, an offset into the first block's list;
@@ -574,18 +594,7 @@ impl EthMessage {
                 limit_at(data, &[1], MAX_ANNOUNCED)?;
                 limit_at(data, &[2], MAX_ANNOUNCED)?;
                 let message: NewPooledTransactionHashes = decode_exact(data)?;
-                let (types, sizes, hashes) = (
-                    message.types.len(),
-                    message.sizes.len(),
-                    message.hashes.len(),
-                );
-                if types != hashes || sizes != hashes {
-                    return Err(MessageError::AnnouncementMismatch {
-                        types,
-                        sizes,
-                        hashes,
-                    });
-                }
+                message.check()?;
                 Self::NewPooledTransactionHashes(message)
             }
             id::GET_POOLED_TRANSACTIONS => Self::GetPooledTransactions(decode_exact(data)?),
@@ -638,6 +647,9 @@ impl EthMessage {
                     }
                     EthVersion::Eth70 => {
                         let wire: Receipts70Wire = decode_exact(data)?;
+                        if wire.last_block_incomplete && wire.receipts.is_empty() {
+                            return Err(MessageError::IncompleteWithoutReceipts);
+                        }
                         Receipts {
                             request_id: wire.request_id,
                             last_block_incomplete: wire.last_block_incomplete,
@@ -676,6 +688,16 @@ impl EthMessage {
                 id,
                 version: version as u8,
             });
+        }
+        // What the peer would refuse on arrival (as `decode` does) is not sent.
+        match self {
+            Self::Receipts(m) if m.last_block_incomplete && m.receipts.is_empty() => {
+                return Err(MessageError::IncompleteWithoutReceipts);
+            }
+            Self::NewPooledTransactionHashes(m) => m.check()?,
+            Self::BlockRangeUpdate(m) => check_block_range(m.earliest, m.latest, m.latest_hash)
+                .map_err(MessageError::BlockRange)?,
+            _ => {}
         }
         Ok(match self {
             Self::Status(Status::Eth68(status)) if version == EthVersion::Eth68 => {

@@ -24,7 +24,10 @@ pub struct LocalStatus {
     pub head: SealedHeader,
     /// Total difficulty at the head (eth/68 only; a post-merge chain's terminal difficulty).
     pub total_difficulty: U256,
-    /// The first block whose body and receipts we have (eth/69+).
+    /// The first block whose body and receipts we have (eth/69+). Announced as at most the
+    /// head's number: peers (go-ethereum, and our own [`check_status`]) refuse a range that
+    /// ends before it starts, as a node whose history starts at a pruning point past its head
+    /// (a first sync, a rewound head) would otherwise announce.
     pub earliest: u64,
 }
 
@@ -47,7 +50,7 @@ impl LocalStatus {
                 network_id: self.spec.chain_id,
                 genesis: self.spec.schedule.genesis_hash,
                 fork_id,
-                earliest: self.earliest,
+                earliest: self.earliest.min(head.number),
                 latest: head.number,
                 latest_hash: self.head.hash,
             }),

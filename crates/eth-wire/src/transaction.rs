@@ -10,6 +10,8 @@ use devp2p_rlp_codec::{
     RlpEncodable, bytes::BufMut, decode_exact,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::walk;
 
 /// Legacy transactions' type number (they carry none on the wire).
@@ -142,19 +144,23 @@ const BLOB_SIZE: usize = 131_072;
 /// Cell proofs per blob in the Osaka sidecar (EIP-7594's `CELLS_PER_EXT_BLOB`).
 const CELL_PROOFS_PER_BLOB: usize = 128;
 
-/// How many blob versioned hashes the EIP-4844 transaction `tx` (its field list) names.
-fn blob_hashes(tx: &[u8]) -> Result<usize, DecodeError> {
-    walk::count_sized(
-        walk::descend(Rlp::new(tx).list()?, &[BLOB_HASHES_FIELD])?,
-        32,
-    )
+/// The blob versioned hashes the EIP-4844 transaction `tx` (its field list) names: a list of
+/// 32-byte strings.
+fn blob_hashes(tx: &[u8]) -> Result<Rlp<'_>, DecodeError> {
+    let hashes = walk::descend(Rlp::new(tx).list()?, &[BLOB_HASHES_FIELD])?;
+    walk::count_sized(hashes, 32)?;
+    Ok(hashes)
 }
 
-/// Checks the shape of a blob sidecar from its headers (`list` stands after the transaction):
-/// a wrapper version, which must be 1 (EIP-7594's cell proofs), or none (Cancun); then lists of
-/// blobs, commitments and proofs, each of its fixed size: one blob per versioned hash (`blobs`
-/// of them), one commitment per blob, and one proof per blob, or 128 with cell proofs.
-fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
+/// Checks a blob sidecar (`list` stands after the transaction, whose versioned hashes are
+/// `hashes`): a wrapper version, which must be 1 (EIP-7594's cell proofs), or none (Cancun);
+/// then lists of blobs, commitments and proofs, each of its fixed size: one blob per versioned
+/// hash, one commitment per blob, and one proof per blob, or 128 with cell proofs; and each
+/// commitment's versioned hash (EIP-4844's `kzg_to_versioned_hash`: its SHA-256 with the first
+/// byte made 0x01) is the transaction's. go-ethereum drops a peer sending a sidecar that
+/// fails this. The blobs and proofs themselves are not checked here (that takes KZG).
+fn check_sidecar(mut list: Rlp<'_>, hashes: Rlp<'_>) -> Result<(), DecodeError> {
+    let blobs = walk::count_sized(hashes, 32)?;
     let per_blob = if list.peek_is_list() == Some(false) {
         let offset = list.offset();
         if list.decode::<u8>()? != 1 {
@@ -168,9 +174,11 @@ fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
         1
     };
     let offset = list.offset();
+    let blob_list = list.list()?;
+    let commitments = list.list()?;
     let counts = [
-        walk::count_sized(list.list()?, BLOB_SIZE)?,
-        walk::count_sized(list.list()?, 48)?,
+        walk::count_sized(blob_list, BLOB_SIZE)?,
+        walk::count_sized(commitments, 48)?,
         walk::count_sized(list.list()?, 48)?,
     ];
     list.finish()?;
@@ -180,8 +188,23 @@ fn check_sidecar(mut list: Rlp<'_>, blobs: usize) -> Result<(), DecodeError> {
             offset,
         ));
     }
+    let (mut commitments, mut hashes) = (commitments, hashes);
+    while !commitments.is_empty() {
+        let offset = commitments.offset();
+        let mut versioned: [u8; 32] = Sha256::digest(commitments.array::<48>()?).into();
+        versioned[0] = VERSIONED_HASH_VERSION_KZG;
+        if versioned != *hashes.array::<32>()? {
+            return Err(DecodeError::new(
+                DecodeErrorKind::Custom("blob commitment does not match its versioned hash"),
+                offset,
+            ));
+        }
+    }
     Ok(())
 }
+
+/// The first byte of a KZG commitment's versioned hash (EIP-4844).
+const VERSIONED_HASH_VERSION_KZG: u8 = 0x01;
 
 /// Checks that `list` holds exactly `n` well-formed items (their contents are not decoded).
 fn expect_fields(list: Rlp<'_>, n: usize) -> Result<(), DecodeError> {

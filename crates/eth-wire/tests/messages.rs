@@ -136,7 +136,7 @@ fn samples(version: EthVersion) -> Vec<EthMessage> {
         })),
         EthMessage::NewPooledTransactionHashes(NewPooledTransactionHashes {
             types: txs.iter().map(|t| t.tx_type()).collect::<Vec<u8>>().into(),
-            sizes: txs.iter().map(|t| t.encoded().len() as u64).collect(),
+            sizes: txs.iter().map(|t| t.encoded().len() as u32).collect(),
             hashes: txs.iter().map(|t| t.hash()).collect(),
         }),
         EthMessage::GetPooledTransactions(GetPooledTransactions {
@@ -301,6 +301,58 @@ fn limits() {
             hashes: 2
         })
     );
+    // Encoding refuses what decoding does.
+    assert_eq!(
+        EthMessage::NewPooledTransactionHashes(mismatched).encode(EthVersion::Eth68),
+        Err(MessageError::AnnouncementMismatch {
+            types: 2,
+            sizes: 1,
+            hashes: 2
+        })
+    );
+    let backwards = EthMessage::BlockRangeUpdate(BlockRangeUpdate {
+        earliest: 2,
+        latest: 1,
+        latest_hash: B256::repeat_byte(1),
+    });
+    assert!(matches!(
+        backwards.encode(EthVersion::Eth69),
+        Err(MessageError::BlockRange(_))
+    ));
+    // An eth/70 Receipts flagged incomplete must hold a list to be incomplete.
+    let empty_incomplete = Receipts {
+        request_id: 1,
+        last_block_incomplete: true,
+        receipts: Vec::new(),
+    };
+    assert_eq!(
+        EthMessage::Receipts(empty_incomplete.clone()).encode(EthVersion::Eth70),
+        Err(MessageError::IncompleteWithoutReceipts)
+    );
+    // `[request-id, last-block-incomplete, []]`, as a peer would send it.
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth70, id::RECEIPTS, &[0xc3, 0x01, 0x01, 0xc0]),
+        Err(MessageError::IncompleteWithoutReceipts)
+    );
+    // A size past `u32` (go-ethereum reads sizes as `u32`) fails the message.
+    #[derive(devp2p_rlp_codec::RlpEncodable)]
+    struct WideSizes {
+        types: Bytes,
+        sizes: Vec<u64>,
+        hashes: Vec<B256>,
+    }
+    let wide = |size: u64| {
+        encode_to_vec(&WideSizes {
+            types: Bytes::from_static(&[2]),
+            sizes: vec![size],
+            hashes: vec![B256::ZERO],
+        })
+    };
+    let decode = |data: &[u8]| {
+        EthMessage::decode(EthVersion::Eth68, id::NEW_POOLED_TRANSACTION_HASHES, data)
+    };
+    assert!(decode(&wide(u64::from(u32::MAX))).is_ok());
+    assert!(matches!(decode(&wide(1 << 32)), Err(MessageError::Rlp(_))));
     // Trailing bytes after a message are refused.
     let mut data = encode_to_vec(&BlockRangeUpdate {
         earliest: 1,
@@ -432,6 +484,37 @@ fn limits_come_before_decoding() {
             "message {id:#04x}"
         );
     }
+}
+
+#[test]
+fn our_status_announces_no_history_past_its_head() {
+    // History kept from the merge block on, the head still below it (a first sync): the
+    // range announced ends where it starts, at the head, which peers and our own check take.
+    let spec = ChainSpec::mainnet();
+    let mut head = devp2p_eth_wire::SealedHeader::seal(Default::default());
+    head.header.number = 1_000;
+    let local = devp2p_eth_wire::LocalStatus {
+        spec: spec.clone(),
+        head,
+        total_difficulty: U256::ZERO,
+        earliest: 15_537_394,
+    };
+    let ours = local.status(EthVersion::Eth69);
+    let Status::Eth69(announced) = &ours else {
+        panic!("not an eth/69 Status")
+    };
+    assert_eq!((announced.earliest, announced.latest), (1_000, 1_000));
+    assert_eq!(
+        check_status(
+            EthVersion::Eth69,
+            &ours,
+            &ours,
+            &spec.fork_filter(),
+            1_000,
+            0
+        ),
+        Ok(())
+    );
 }
 
 #[test]
@@ -725,24 +808,44 @@ fn blob_transactions_only_where_eip_4844_allows_them() {
             Err(MessageError::MisplacedBlobTransaction(1))
         );
     }
-    // The same transaction in its network form (Cancun: [tx, blobs, commitments, proofs]).
-    let fields = &txs[blob].encoded()[1..];
-    let Ok(devp2p_eth_wire::Transaction::Eip4844(tx, None)) = txs[blob].decode() else {
+    // The same transaction in its network form (Cancun: [tx, blobs, commitments, proofs]),
+    // naming the versioned hashes of commitments of our own.
+    let Ok(devp2p_eth_wire::Transaction::Eip4844(mut tx, None)) = txs[blob].decode() else {
         panic!("not a blob transaction");
     };
     let blobs = tx.blob_versioned_hashes.len();
-    let sidecar = [
-        encode_to_vec(&vec![Bytes::from(vec![0u8; 131_072]); blobs]),
-        encode_to_vec(&vec![alloy_primitives::FixedBytes::<48>::ZERO; blobs]),
-        encode_to_vec(&vec![alloy_primitives::FixedBytes::<48>::ZERO; blobs]),
-    ]
-    .concat();
-    let mut wrapper = Vec::new();
-    devp2p_rlp_codec::Header::list(fields.len() + sidecar.len()).encode(&mut wrapper);
-    wrapper.extend(fields);
-    wrapper.extend(sidecar);
-    let network =
-        TransactionEnvelope::from_encoded([&[3u8][..], &wrapper].concat().into()).unwrap();
+    let commitments: Vec<_> = (1..=blobs as u8)
+        .map(alloy_primitives::FixedBytes::<48>::repeat_byte)
+        .collect();
+    tx.blob_versioned_hashes = commitments
+        .iter()
+        .map(|commitment| {
+            use sha2::Digest;
+            let mut hash: [u8; 32] = sha2::Sha256::digest(commitment).into();
+            hash[0] = 0x01;
+            B256::from(hash)
+        })
+        .collect();
+    let fields = encode_to_vec(&tx);
+    let network_form = |commitments: &[alloy_primitives::FixedBytes<48>]| {
+        let sidecar = [
+            encode_to_vec(&vec![Bytes::from(vec![0u8; 131_072]); blobs]),
+            encode_to_vec(&commitments.to_vec()),
+            encode_to_vec(&vec![alloy_primitives::FixedBytes::<48>::ZERO; blobs]),
+        ]
+        .concat();
+        let mut wrapper = Vec::new();
+        devp2p_rlp_codec::Header::list(fields.len() + sidecar.len()).encode(&mut wrapper);
+        wrapper.extend(&fields);
+        wrapper.extend(sidecar);
+        TransactionEnvelope::from_encoded([&[3u8][..], &wrapper].concat().into())
+    };
+    // A commitment whose versioned hash the transaction does not name is refused (as
+    // go-ethereum drops the peer).
+    let mut wrong = commitments.clone();
+    wrong[0] = alloy_primitives::FixedBytes::ZERO;
+    assert!(network_form(&wrong).is_err());
+    let network = network_form(&commitments).unwrap();
     assert!(network.has_sidecar());
     let pooled = EthMessage::PooledTransactions(PooledTransactions {
         request_id: 1,

@@ -2,7 +2,7 @@
 //! (hash unchanged), and malformed envelopes as typed errors.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use alloy_primitives::{Bytes, FixedBytes};
+use alloy_primitives::{B256, Bytes, FixedBytes};
 use devp2p_eth_wire::{Block, Transaction, TransactionEnvelope};
 use devp2p_rlp_codec::{DecodeErrorKind, Header, Rlp, decode_exact, encode_to_vec};
 
@@ -31,14 +31,29 @@ fn list(items: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// A KZG commitment's versioned hash (EIP-4844): its SHA-256, the first byte made 0x01.
+fn versioned_hash(commitment: &FixedBytes<48>) -> B256 {
+    use sha2::Digest;
+    let mut hash: [u8; 32] = sha2::Sha256::digest(commitment).into();
+    hash[0] = 0x01;
+    B256::from(hash)
+}
+
 #[test]
 fn blob_network_form_keeps_the_hash() {
-    let tx = blob_tx();
-    let Transaction::Eip4844(fields, None) = tx.decode().unwrap() else {
+    // The chain's blob transaction, made to name the versioned hashes of commitments of our
+    // own (the sidecar's commitments must match them).
+    let Transaction::Eip4844(mut fields, None) = blob_tx().decode().unwrap() else {
         panic!("not a blob transaction");
     };
-    let blobs: Vec<Bytes> = vec![Bytes::from(vec![7u8; 131_072])];
-    let commitments = vec![FixedBytes::<48>::repeat_byte(1)];
+    let hashes = fields.blob_versioned_hashes.len();
+    let ours: Vec<FixedBytes<48>> = (1..=hashes as u8).map(FixedBytes::repeat_byte).collect();
+    fields.blob_versioned_hashes = ours.iter().map(versioned_hash).collect();
+    let tx =
+        TransactionEnvelope::from_encoded([&[3u8][..], &encode_to_vec(&fields)].concat().into())
+            .unwrap();
+    let blobs: Vec<Bytes> = vec![Bytes::from(vec![7u8; 131_072]); hashes];
+    let commitments = ours.clone();
     let proofs = vec![FixedBytes::<48>::repeat_byte(2)];
     let body = encode_to_vec(&fields);
     // Cancun form: [tx, blobs, commitments, proofs].
@@ -60,7 +75,7 @@ fn blob_network_form_keeps_the_hash() {
         (None, blobs.clone(), commitments.clone())
     );
     // Osaka form: [tx, version, blobs, commitments, cell proofs].
-    let cell_proofs = vec![FixedBytes::<48>::repeat_byte(3); 128];
+    let cell_proofs = vec![FixedBytes::<48>::repeat_byte(3); 128 * hashes];
     let osaka = list(&[
         body,
         encode_to_vec(&1u8),
@@ -73,21 +88,36 @@ fn blob_network_form_keeps_the_hash() {
     let Transaction::Eip4844(_, Some(sidecar)) = network.decode().unwrap() else {
         panic!("expected the sidecar");
     };
-    assert_eq!((sidecar.version, sidecar.proofs.len()), (Some(1), 128));
+    assert_eq!(
+        (sidecar.version, sidecar.proofs.len()),
+        (Some(1), 128 * hashes)
+    );
     // In a list it travels as a string, like any typed transaction.
     let again: TransactionEnvelope = decode_exact(&encode_to_vec(&network)).unwrap();
     assert_eq!(again, network);
     // Sidecars that do not fit the transaction: a blob per versioned hash, a commitment per
-    // blob, a proof per blob (or 128 cell proofs), each part of its size.
-    let hashes = fields.blob_versioned_hashes.len();
+    // blob, a proof per blob (or 128 cell proofs), each part of its size, and each commitment
+    // the one its versioned hash was made from.
+    let with_commitments =
+        |version: Option<u8>, blobs: usize, commitments: &[FixedBytes<48>], proofs: usize| {
+            let mut items = vec![encode_to_vec(&fields)];
+            items.extend(version.map(|v| encode_to_vec(&v)));
+            items.push(encode_to_vec(&vec![Bytes::from(vec![7u8; 131_072]); blobs]));
+            items.push(encode_to_vec(&commitments.to_vec()));
+            items.push(encode_to_vec(&vec![FixedBytes::<48>::ZERO; proofs]));
+            TransactionEnvelope::from_encoded([&[3u8][..], &list(&items)].concat().into())
+        };
     let sidecar = |version: Option<u8>, blobs: usize, commitments: usize, proofs: usize| {
-        let mut items = vec![encode_to_vec(&fields)];
-        items.extend(version.map(|v| encode_to_vec(&v)));
-        items.push(encode_to_vec(&vec![Bytes::from(vec![7u8; 131_072]); blobs]));
-        items.push(encode_to_vec(&vec![FixedBytes::<48>::ZERO; commitments]));
-        items.push(encode_to_vec(&vec![FixedBytes::<48>::ZERO; proofs]));
-        TransactionEnvelope::from_encoded([&[3u8][..], &list(&items)].concat().into())
+        let mut listed = ours.clone();
+        listed.resize(commitments, FixedBytes::ZERO);
+        with_commitments(version, blobs, &listed, proofs)
     };
+    let mut wrong = ours.clone();
+    wrong[0] = FixedBytes::ZERO;
+    assert!(matches!(
+        with_commitments(None, hashes, &wrong, hashes).map_err(|e| e.kind()),
+        Err(DecodeErrorKind::Custom(_))
+    ));
     assert!(sidecar(None, hashes, hashes, hashes).is_ok());
     assert!(sidecar(Some(1), hashes, hashes, 128 * hashes).is_ok());
     for (version, blobs, commitments, proofs) in [
