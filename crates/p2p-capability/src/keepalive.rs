@@ -75,10 +75,14 @@ impl Keepalive {
         self.ping_sent.get_or_insert(now);
     }
 
-    /// When the timer next needs [`handle_timeout`](Self::handle_timeout).
+    /// When the timer next needs [`handle_timeout`](Self::handle_timeout). While our Ping is
+    /// out, any message from the peer restarts its deadline: a peer in the middle of sending a
+    /// large message may hold its Pong behind it (on a slow link, longer than the timeout),
+    /// and its frames prove it is there (go-ethereum, which ignores Pongs, drops a peer only
+    /// when a frame takes 30 s to read).
     pub(crate) fn deadline(&self) -> Instant {
         match self.ping_sent {
-            Some(sent) => sent + self.timeout,
+            Some(sent) => sent.max(self.last_received) + self.timeout,
             None => self.last_received + self.interval,
         }
     }
@@ -153,12 +157,15 @@ mod tests {
         assert_eq!(k.deadline(), t0 + s(25));
         assert_eq!(k.handle_timeout(t0 + s(25)), Due::Ping);
         assert_eq!(k.deadline(), t0 + s(45));
-        // Other messages do not answer a Ping.
+        // Another message restarts the Pong's deadline, without answering the Ping; silence
+        // after it still ends the session.
         k.on_received(t0 + s(30));
-        assert_eq!(k.handle_timeout(t0 + s(44)), Due::Nothing);
-        assert_eq!(k.handle_timeout(t0 + s(45)), Due::Expired);
-        assert_eq!(k.on_pong(t0 + s(46)), Some(s(21)));
-        assert_eq!(k.on_pong(t0 + s(47)), None);
+        assert_eq!(k.handle_timeout(t0 + s(45)), Due::Nothing);
+        assert_eq!(k.deadline(), t0 + s(50));
+        assert_eq!(k.handle_timeout(t0 + s(49)), Due::Nothing);
+        assert_eq!(k.handle_timeout(t0 + s(50)), Due::Expired);
+        assert_eq!(k.on_pong(t0 + s(51)), Some(s(26)));
+        assert_eq!(k.on_pong(t0 + s(52)), None);
     }
 
     #[test]

@@ -34,7 +34,8 @@ const UNREADABLE_REASON: DisconnectReason = DisconnectReason::Other(0xff);
 /// Session settings. Every field has a default, stated on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Time allowed for the peer's Hello. Default 5 s (as go-ethereum).
+    /// Time allowed for the peer's Hello. Default 10 s (reth's; go-ethereum waits for it as
+    /// for any frame, 30 s).
     pub hello_timeout: Duration,
     /// Silence after which we send a Ping. Default 15 s (as go-ethereum).
     pub ping_interval: Duration,
@@ -78,7 +79,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            hello_timeout: Duration::from_secs(5),
+            hello_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(15),
             pong_timeout: Duration::from_secs(20),
             ping_burst: 10,

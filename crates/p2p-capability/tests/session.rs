@@ -245,9 +245,9 @@ fn hello_timeout() {
     let now = Instant::now();
     let mut a = Session::new(Config::default(), info(A), vec![eth(68)], B, now).unwrap();
     assert_eq!(a.poll_transmit().unwrap().id, 0x00);
-    a.handle_timeout(now + Duration::from_millis(4999));
+    a.handle_timeout(now + Duration::from_millis(9999));
     assert!(!a.is_closed());
-    a.handle_timeout(now + Duration::from_secs(5));
+    a.handle_timeout(now + Duration::from_secs(10));
     assert_eq!(disconnected(&mut a).reason, DisconnectReason::PingTimeout);
     // Disconnect goes out uncompressed: snappy was never agreed.
     assert_eq!(
