@@ -253,12 +253,12 @@ fn refused_packets_each_get_their_error() {
         wire::decode_packet(&dest, &masked(&dest, &message, &[0; 15])),
         Err(PacketError::MessageTooShort(15))
     );
-    // A handshake record that is not a valid record.
-    let mut bad_record = static_header(2, 34 + 64 + 33 + 3);
+    // A handshake record that is not a valid record: a signature and no sequence number.
+    let mut bad_record = static_header(2, 34 + 64 + 33 + 2);
     bad_record.extend_from_slice(&[5; 32]);
     bad_record.extend_from_slice(&[64, 33]);
     bad_record.extend_from_slice(&[0; 97]);
-    bad_record.extend_from_slice(&[0xc2, 0x80, 0x80]);
+    bad_record.extend_from_slice(&[0xc1, 0x80]);
     assert!(matches!(
         wire::decode_packet(&dest, &masked(&dest, &bad_record, &[0; 16])),
         Err(PacketError::InvalidRecord(_))
@@ -385,8 +385,8 @@ fn refused_messages_each_get_their_error() {
         Message::decode(&too_many.encode()),
         Err(MessageError::TooManyDistances)
     );
-    // NODES with a broken record.
-    let nodes = [0x04, 0xc6, 0x01, 0x01, 0xc3, 0xc2, 0x80, 0x80];
+    // NODES with a broken record (a signature and no sequence number).
+    let nodes = [0x04, 0xc5, 0x01, 0x01, 0xc2, 0xc1, 0x80];
     assert!(matches!(
         Message::decode(&nodes),
         Err(MessageError::InvalidEnr(_))
@@ -419,10 +419,25 @@ fn record_signatures_are_left_to_whoever_uses_the_record() {
         header
     );
 
+    // A signature of the wrong length is found when the record is verified too (as
+    // go-ethereum finds it), so the message's other records are kept.
+    let mut fields = devp2p_rlp_codec::Rlp::new(good.to_rlp()).list().unwrap();
+    fields.bytes().unwrap();
+    let mut payload = devp2p_rlp_codec::encode_to_vec(&[0x11u8; 65][..]);
+    payload.extend_from_slice(fields.remaining());
+    let mut long_signature = Vec::new();
+    devp2p_rlp_codec::Header::list(payload.len()).encode(&mut long_signature);
+    long_signature.extend(payload);
+    let long_signature = RawRecord::new(&long_signature).unwrap();
+    assert_eq!(
+        long_signature.verify(),
+        Err(EnrError::InvalidSignatureLength)
+    );
+
     let nodes = Message::Nodes {
         req_id: RequestId::new(&[1]).unwrap(),
         total: 1,
-        enrs: vec![bad, RawRecord::from(&good)],
+        enrs: vec![bad, long_signature, RawRecord::from(&good)],
     };
     assert_eq!(Message::decode(&nodes.encode()), Ok(nodes));
 }

@@ -52,7 +52,8 @@ impl fmt::Display for NodeRecord {
 impl FromStr for NodeRecord {
     type Err = EnodeError;
 
-    /// Parses an enode URL as go-ethereum does: the scheme in any case; of the query, only the
+    /// Parses an enode URL as go-ethereum's `ParseV4` does: the scheme in any case (its
+    /// `enode.Parse`, behind `--bootnodes`, wants it lowercase); of the query, only the
     /// first `discport` is read (an empty one counts as absent) and other parameters are
     /// ignored, as are a path and a fragment (`…:30303/`, `…:30303#x`); the node id takes no
     /// `0x`; an IPv4-mapped IPv6 host (`[::ffff:10.0.0.1]`) is the IPv4 address. Unlike go-ethereum, the host must be an IP address (a DNS name would

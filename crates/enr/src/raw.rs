@@ -8,8 +8,10 @@ use crate::{Enr, EnrError, record};
 /// A node record as received: its RLP encoding, not yet verified.
 ///
 /// [`RawRecord::new`] checks only what costs nothing: at most 300 bytes, one RLP list with
-/// nothing after it, starting with a 64-byte signature and a sequence number.
-/// [`RawRecord::verify`] decodes the rest and verifies the signature.
+/// nothing after it, starting with a signature and a sequence number.
+/// [`RawRecord::verify`] decodes the rest and verifies the signature (64 bytes). A signature of
+/// another length is found there, not here, as go-ethereum finds it: one such record in a
+/// discv5 NODES message costs only itself, not the message's other records.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RawRecord(Vec<u8>);
 
@@ -17,9 +19,7 @@ impl RawRecord {
     /// The record encoded as `bytes`, if its size and shape are those of a record.
     pub fn new(bytes: &[u8]) -> Result<Self, EnrError> {
         let mut list = record::open(bytes)?;
-        if list.bytes()?.len() != 64 {
-            return Err(EnrError::InvalidSignatureLength);
-        }
+        list.bytes()?;
         list.decode::<u64>()?;
         Ok(Self(bytes.to_vec()))
     }

@@ -441,23 +441,27 @@ impl FromStr for Enr {
     /// refused before decoding: [`EnrError::TooLarge`] with the number of bytes it decodes to
     /// (three per four characters, and one or two for a final two or three), or
     /// [`EnrError::Base64`] for a length no base64 text has (one character over a multiple of
-    /// four).
+    /// four). Line breaks inside the text are skipped, as go-ethereum's base64 decoder skips
+    /// them (a record wrapped across lines in a configuration file).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let body = text
             .trim()
             .strip_prefix(TEXT_PREFIX)
             .ok_or(EnrError::MissingPrefix)?;
+        let line_break = |b: &u8| matches!(b, b'\r' | b'\n');
+        let len = body.bytes().filter(|b| !line_break(b)).count();
         // base64 of 300 bytes is 400 characters: refuse longer text before decoding it.
-        if body.len() > MAX_RECORD_SIZE.div_ceil(3) * 4 {
-            let (quads, rest) = (body.len() / 4, body.len() % 4);
+        if len > MAX_RECORD_SIZE.div_ceil(3) * 4 {
+            let (quads, rest) = (len / 4, len % 4);
             return Err(if rest == 1 {
-                EnrError::Base64(base64::DecodeError::InvalidLength(body.len()))
+                EnrError::Base64(base64::DecodeError::InvalidLength(len))
             } else {
                 EnrError::TooLarge {
                     size: quads * 3 + rest * 3 / 4,
                 }
             });
         }
-        Self::from_rlp(&LENIENT_URL_SAFE_NO_PAD.decode(body)?)
+        let joined: Vec<u8> = body.bytes().filter(|b| !line_break(b)).collect();
+        Self::from_rlp(&LENIENT_URL_SAFE_NO_PAD.decode(joined)?)
     }
 }

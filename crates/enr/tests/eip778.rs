@@ -294,6 +294,16 @@ fn text_with_set_trailing_bits_decodes_as_go_ethereum_decodes_it() {
     assert_eq!(last, "8");
     let record: Enr = format!("{head}9").parse().unwrap();
     assert_eq!(record.to_string(), text);
+    // Wrapped across lines, as in a configuration file: go-ethereum's base64 decoder skips
+    // line breaks, and so do we.
+    let (first, second) = text.split_at(60);
+    let wrapped = format!("{first}\n{}\r\n{}", &second[..60], &second[60..]);
+    assert_eq!(wrapped.parse::<Enr>().unwrap().to_string(), text);
+    // Other whitespace inside is still refused.
+    assert!(matches!(
+        format!("{first} {second}").parse::<Enr>(),
+        Err(EnrError::Base64(_))
+    ));
 }
 
 #[test]
