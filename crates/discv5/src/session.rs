@@ -195,6 +195,8 @@ struct Challenge {
     challenge_data: Vec<u8>,
     packet: Vec<u8>,
     known: Option<Enr>,
+    /// When the WHOAREYOU was first sent.
+    sent: Instant,
 }
 
 /// Sessions with many nodes, sans-IO.
@@ -535,11 +537,18 @@ impl Sessions {
             }
             return;
         }
-        // No session (or not this one): challenge. A pending challenge is repeated unchanged,
-        // which costs nothing and changes nothing. A new one counts against the per-IP limit,
-        // unless it is for a node of our table at the address its record names: packets
-        // spoofed from a node's IP must not keep it from its challenges.
-        if let Some(challenge) = self.challenges.get(&key) {
+        // No session (or not this one): challenge. A pending challenge is repeated unchanged
+        // for a handshake timeout (the node sent more before our WHOAREYOU reached it), which
+        // costs nothing and changes nothing. After that, a packet the node sent since gets a
+        // new challenge naming it: go-ethereum stores its session as it sends its handshake,
+        // and when that handshake is lost, writes in the session and ignores a WHOAREYOU that
+        // names no request it still has. (The old challenge lives on otherwise, for a
+        // handshake sent again, as sigp's node does after 1 s.) A new challenge counts against
+        // the per-IP limit, unless it is for a node of our table at the address its record
+        // names: packets spoofed from a node's IP must not keep it from its challenges.
+        if let Some(challenge) = self.challenges.get(&key)
+            && now < challenge.sent + self.config.handshake_timeout
+        {
             let bytes = challenge.packet.clone();
             self.transmits.push_back(Transmit { dst: from, bytes });
             return;
@@ -571,6 +580,7 @@ impl Sessions {
             challenge_data: whoareyou.challenge_data(),
             packet,
             known,
+            sent: now,
         };
         // A full table makes room: the oldest challenge goes (the one nearest expiry).
         // Refusing new ones instead would let spoofed packets, from node ids that need not

@@ -503,6 +503,43 @@ fn spoof_one_from(now: Instant, to: &mut Node, from: SocketAddr, id: u8) {
 }
 
 #[test]
+fn a_node_whose_handshake_was_lost_is_challenged_again_for_what_it_sends_next() {
+    // As go-ethereum does, A stores its session as it sends its handshake. The handshake is
+    // lost; a second later A writes in that session. B's challenge is still pending, but a
+    // WHOAREYOU naming A's first packet would be ignored (A has no request by that nonce any
+    // more): B challenges the new packet, and A's second handshake carries it.
+    let now = Instant::now();
+    let (mut a, mut b) = (node(1, 9001), node(2, 9002));
+    a.sessions.send(now, &b.enr.clone(), b.addr, ping(1));
+    deliver(now, &mut a, &mut b, None);
+    let first = transmits(&mut b);
+    for t in &first {
+        a.sessions.handle_datagram(now, b.addr, &t.bytes, |_| None);
+    }
+    assert_eq!(transmits(&mut a).len(), 1, "the handshake, lost");
+    let later = now + Duration::from_millis(1100);
+    a.sessions.send(later, &b.enr.clone(), b.addr, ping(2));
+    let in_session = transmits(&mut a);
+    assert_eq!(in_session.len(), 1);
+    b.sessions
+        .handle_datagram(later, a.addr, &in_session[0].bytes, |_| None);
+    let again = transmits(&mut b);
+    assert_eq!(again.len(), 1);
+    assert_ne!(again, first, "a new challenge");
+    let named = wire::decode_packet(&a.enr.node_id(), &again[0].bytes).unwrap();
+    let sent = wire::decode_packet(&b.enr.node_id(), &in_session[0].bytes).unwrap();
+    assert_eq!(named.header.nonce, sent.header.nonce);
+    a.sessions
+        .handle_datagram(later, b.addr, &again[0].bytes, |_| None);
+    deliver(later, &mut a, &mut b, None);
+    let at_b = events(&mut b);
+    assert!(
+        matches!(&at_b[..], [SessionEvent::Established { .. }, SessionEvent::Message { message, .. }] if *message == ping(2)),
+        "{at_b:?}"
+    );
+}
+
+#[test]
 fn loopback_is_exempt_from_the_rate_limit() {
     // Three nodes of a local devnet, all on 127.0.0.1, reach B at once: with one WHOAREYOU or
     // handshake per second and IP, all three get theirs and complete them.
