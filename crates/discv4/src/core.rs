@@ -759,8 +759,13 @@ impl Discv4 {
             return;
         };
         self.bond_mut(now, node_id, from.ip()).pong_received = Some(now);
-        let enters_table = self.table.get(&node_id).is_some()
-            || ping.waiters.iter().any(|waiter| *waiter != Waiter::Proof);
+        // A Ping that only proved an address for held requests leaves the table alone, but
+        // for counting the node as seen where the table has it: it told us no TCP port, and
+        // a node seen elsewhere updates its entry by its own Ping, which does.
+        let enters_table = ping.waiters.iter().any(|waiter| *waiter != Waiter::Proof)
+            || self.table.get(&node_id).is_some_and(|entry| {
+                SocketAddr::new(entry.value.record.ip, entry.value.record.udp_port) == from
+            });
         // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
         let seen_as = SocketAddr::new(pong.to.ip, pong.to.udp_port);
         if let Some(addr) = self.votes.vote(from.ip(), seen_as) {

@@ -546,6 +546,38 @@ fn a_node_that_fails_five_findnode_queries_in_a_row_leaves_the_table() {
 }
 
 #[test]
+fn a_node_proving_a_new_address_for_a_request_keeps_its_table_entry() {
+    // B, in our table, asks from another address, which it has not proved. Our Ping there
+    // is answered and so is B's request; B's entry keeps its address (and TCP port): that
+    // Ping learnt no TCP port, and B's own Ping from there would bring one.
+    let (mut ours, _, b_record) = bonded_by_hand();
+    let elsewhere = addr("10.0.0.3:30303");
+    let now = start();
+    while ours.poll_event().is_some() {}
+    let find = Message::FindNode(FindNode {
+        target: PeerId([7; 64]),
+        expiration: UNIX + 20,
+    });
+    ours.handle_datagram(now, elsewhere, &find.encode(&key(2)).0);
+    let ping = ours.poll_transmit().unwrap();
+    assert_eq!(ping.dst, elsewhere);
+    let ping = wire::decode(&ping.bytes).unwrap();
+    assert!(matches!(ping.message, Message::Ping(_)));
+    let pong = Message::Pong(Pong {
+        to: endpoint(addr("10.0.0.1:30303")),
+        ping_hash: ping.hash,
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, elsewhere, &pong.encode(&key(2)).0);
+    let answer = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+    assert!(matches!(answer.message, Message::Neighbours(_)));
+    let events: Vec<Event> = std::iter::from_fn(|| ours.poll_event()).collect();
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(ours.table().iter().next().unwrap().value.record, b_record);
+}
+
+#[test]
 fn a_record_that_is_not_the_nodes_is_refused() {
     // Someone else's (validly signed) record, and B's own with a broken signature.
     let other = Enr::builder().udp(1).build(&key(9)).unwrap();

@@ -29,14 +29,20 @@ impl<K: Copy + Eq + Hash, V> Expiring<K, V> {
         self.entries.get(key).map(|(value, _)| value)
     }
 
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(value, _)| value)
+    }
+
     /// The entry and its deadline.
     pub(crate) fn remove(&mut self, key: &K) -> Option<(V, Instant)> {
         self.entries.remove(key)
     }
 
     /// Inserts an entry due to expire at `deadline`, no earlier than any before it; the
-    /// oldest go first when the map is full.
+    /// oldest go first when the map is full. An entry under the same key is replaced, without
+    /// making any other go.
     pub(crate) fn insert(&mut self, key: K, value: V, deadline: Instant) {
+        self.entries.remove(&key);
         while self.entries.len() >= self.capacity && self.pop_oldest().is_some() {}
         self.entries.insert(key, (value, deadline));
         self.order.push_back((key, deadline));
@@ -76,5 +82,29 @@ impl<K: Copy + Eq + Hash, V> Expiring<K, V> {
     #[cfg(test)]
     pub(crate) fn queued(&self) -> impl Iterator<Item = &K> {
         self.order.iter().map(|(key, _)| key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use super::*;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn replacing_an_entry_makes_no_other_go() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut entries = Expiring::new(2);
+        entries.insert(1u8, "a", t0 + s(1));
+        entries.insert(2u8, "b", t0 + s(2));
+        entries.insert(2u8, "c", t0 + s(3));
+        assert_eq!((entries.get(&1), entries.get(&2)), (Some(&"a"), Some(&"c")));
+        // The replaced entry's first place stands for nothing: it expires at its new time.
+        entries.expire(t0 + s(2));
+        assert_eq!((entries.get(&1), entries.get(&2)), (None, Some(&"c")));
+        entries.expire(t0 + s(3));
+        assert_eq!(entries.get(&2), None);
     }
 }

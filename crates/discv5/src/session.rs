@@ -197,7 +197,15 @@ struct Challenge {
     known: Option<Enr>,
     /// When the WHOAREYOU was first sent.
     sent: Instant,
+    /// How many times it was sent again.
+    repeats: u8,
 }
+
+/// How many times a pending WHOAREYOU is sent again: an honest node needs one or two (it sent
+/// more before ours reached it), and these go out without counting against the per-IP limit,
+/// so packets spoofed from an address make us send it at most this many more WHOAREYOUs per
+/// challenge.
+const MAX_REPEATS: u8 = 8;
 
 /// Sessions with many nodes, sans-IO.
 ///
@@ -546,11 +554,14 @@ impl Sessions {
         // handshake sent again, as sigp's node does after 1 s.) A new challenge counts against
         // the per-IP limit, unless it is for a node of our table at the address its record
         // names: packets spoofed from a node's IP must not keep it from its challenges.
-        if let Some(challenge) = self.challenges.get(&key)
+        if let Some(challenge) = self.challenges.get_mut(&key)
             && now < challenge.sent + self.config.handshake_timeout
         {
-            let bytes = challenge.packet.clone();
-            self.transmits.push_back(Transmit { dst: from, bytes });
+            if challenge.repeats < MAX_REPEATS {
+                challenge.repeats += 1;
+                let bytes = challenge.packet.clone();
+                self.transmits.push_back(Transmit { dst: from, bytes });
+            }
             return;
         }
         let known = known(&src_id);
@@ -581,6 +592,7 @@ impl Sessions {
             packet,
             known,
             sent: now,
+            repeats: 0,
         };
         // A full table makes room: the oldest challenge goes (the one nearest expiry).
         // Refusing new ones instead would let spoofed packets, from node ids that need not

@@ -461,6 +461,12 @@ fn a_pending_challenge_is_repeated_beyond_the_rate_limit() {
     let again = transmits(&mut b);
     assert_eq!(first.len(), 1);
     assert_eq!(again, first);
+    // Up to eight times: packets spoofed from A's address cannot make B send it more.
+    for _ in 0..20 {
+        b.sessions
+            .handle_datagram(now, a.addr, &random.bytes, |_| None);
+    }
+    assert_eq!(transmits(&mut b).len(), 7);
 }
 
 #[test]

@@ -4,6 +4,9 @@
 use core::time::Duration;
 use std::time::Instant;
 
+/// The most Pong timeouts a Pong may take while the peer's capability messages keep arriving.
+const MAX_PONG_WAITS: u32 = 3;
+
 /// What the keepalive timer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Due {
@@ -21,6 +24,8 @@ pub(crate) struct Keepalive {
     interval: Duration,
     timeout: Duration,
     last_received: Instant,
+    /// The last capability message from the peer (its Pings do not count).
+    last_data: Instant,
     ping_sent: Option<Instant>,
     /// Since when the clocks have been held (see [`hold`](Self::hold)).
     held_since: Option<Instant>,
@@ -32,6 +37,7 @@ impl Keepalive {
             interval,
             timeout,
             last_received: now,
+            last_data: now,
             ping_sent: None,
             held_since: None,
         }
@@ -40,6 +46,12 @@ impl Keepalive {
     /// Any message from the peer ends a stretch of silence.
     pub(crate) const fn on_received(&mut self, now: Instant) {
         self.last_received = now;
+    }
+
+    /// A capability message from the peer: it restarts the deadline of our outstanding Ping's
+    /// Pong (see [`deadline`](Self::deadline)).
+    pub(crate) const fn on_data(&mut self, now: Instant) {
+        self.last_data = now;
     }
 
     /// We are not reading (our own queues are full): the silence is ours, not the peer's, and
@@ -76,13 +88,16 @@ impl Keepalive {
     }
 
     /// When the timer next needs [`handle_timeout`](Self::handle_timeout). While our Ping is
-    /// out, any message from the peer restarts its deadline: a peer in the middle of sending a
-    /// large message may hold its Pong behind it (on a slow link, longer than the timeout),
-    /// and its frames prove it is there (go-ethereum, which ignores Pongs, drops a peer only
-    /// when a frame takes 30 s to read).
+    /// out, a capability message from the peer restarts its deadline: a peer in the middle of
+    /// sending a large message may hold its Pong behind it (on a slow link, longer than the
+    /// timeout), and its frames prove it is there (go-ethereum, which ignores Pongs, drops a
+    /// peer only when a frame takes 30 s to read). Its own Pings do not, and no Pong may take
+    /// more than [`MAX_PONG_WAITS`] timeouts: a peer that never answers does not keep the
+    /// session (or a caller waiting for the Pong) for ever.
     pub(crate) fn deadline(&self) -> Instant {
         match self.ping_sent {
-            Some(sent) => sent.max(self.last_received) + self.timeout,
+            Some(sent) => (sent.max(self.last_data) + self.timeout)
+                .min(sent + self.timeout.saturating_mul(MAX_PONG_WAITS)),
             None => self.last_received + self.interval,
         }
     }
@@ -157,15 +172,28 @@ mod tests {
         assert_eq!(k.deadline(), t0 + s(25));
         assert_eq!(k.handle_timeout(t0 + s(25)), Due::Ping);
         assert_eq!(k.deadline(), t0 + s(45));
-        // Another message restarts the Pong's deadline, without answering the Ping; silence
-        // after it still ends the session.
+        // The peer's own Pings (messages that are not data) do not answer ours.
         k.on_received(t0 + s(30));
+        assert_eq!(k.deadline(), t0 + s(45));
+        // A capability message restarts the Pong's deadline, without answering the Ping;
+        // silence after it still ends the session.
+        k.on_data(t0 + s(30));
         assert_eq!(k.handle_timeout(t0 + s(45)), Due::Nothing);
         assert_eq!(k.deadline(), t0 + s(50));
         assert_eq!(k.handle_timeout(t0 + s(49)), Due::Nothing);
         assert_eq!(k.handle_timeout(t0 + s(50)), Due::Expired);
         assert_eq!(k.on_pong(t0 + s(51)), Some(s(26)));
         assert_eq!(k.on_pong(t0 + s(52)), None);
+        // Data that never stops does not hold a Ping's Pong past three timeouts.
+        let mut k = Keepalive::new(s(15), s(20), t0);
+        assert_eq!(k.handle_timeout(t0 + s(15)), Due::Ping);
+        for at in (16..75).step_by(5) {
+            k.on_data(t0 + s(at));
+            k.on_received(t0 + s(at));
+            assert_eq!(k.handle_timeout(t0 + s(at)), Due::Nothing, "{at}");
+        }
+        assert_eq!(k.deadline(), t0 + s(75));
+        assert_eq!(k.handle_timeout(t0 + s(75)), Due::Expired);
     }
 
     #[test]

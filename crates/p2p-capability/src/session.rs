@@ -40,6 +40,8 @@ pub struct Config {
     /// Silence after which we send a Ping. Default 15 s (as go-ethereum).
     pub ping_interval: Duration,
     /// Time allowed for the Pong; without it the session ends with reason 0x0b. Default 20 s.
+    /// Each capability message from the peer meanwhile restarts it, up to three times this
+    /// long after the Ping.
     /// While a full ingress queue stops the session reading, neither clock runs, for up to this
     /// long in a row.
     pub pong_timeout: Duration,
@@ -497,7 +499,10 @@ impl Session {
             message.data
         };
         match route {
-            Some((capability, id)) => self.mux.push(capability, id, data),
+            Some((capability, id)) => {
+                self.keepalive.on_data(now);
+                self.mux.push(capability, id, data);
+            }
             None if message.id == PING_ID => {
                 if self.pings.take(now) {
                     self.queue(PONG_ID, Bytes::from_static(&EMPTY_LIST));
