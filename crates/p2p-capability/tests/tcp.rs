@@ -290,6 +290,23 @@ async fn a_first_frame_over_a_hellos_size_is_refused_at_its_header() {
     }
 }
 
+/// Our handshake over `ours` (with key `key`) once the raw side has sent `messages`, all before
+/// a single flush, so that they reach us together.
+async fn handshake_after(
+    ours: RlpxStream<TcpStream>,
+    raw: &mut RlpxStream<TcpStream>,
+    key: &NodeKey,
+    messages: impl IntoIterator<Item = Message>,
+) -> P2pStream<TcpStream> {
+    for message in messages {
+        raw.feed(message).await.unwrap();
+    }
+    raw.flush().await.unwrap();
+    P2pStream::handshake(ours, Config::default(), info(key, "ours"), caps())
+        .await
+        .unwrap()
+}
+
 /// The size limit for frames before the Hello is lifted as soon as the Hello has come: a large
 /// message right behind it, in the same read, is taken.
 #[tokio::test]
@@ -302,14 +319,11 @@ async fn a_large_message_right_behind_the_hello_is_taken() {
             protocol_version: 4,
             ..their_hello(&kb)
         };
-        raw.feed(Message::new(0x00, hello.encode())).await.unwrap();
-        raw.feed(Message::new(0x10, vec![0x42; 100_000]))
-            .await
-            .unwrap();
-        raw.flush().await.unwrap();
-        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
-            .await
-            .unwrap();
+        let messages = [
+            Message::new(0x00, hello.encode()),
+            Message::new(0x10, vec![0x42; 100_000]),
+        ];
+        let mut session = handshake_after(ours, &mut raw, &ka, messages).await;
         let message = session.next().await.unwrap().unwrap();
         assert_eq!(
             (message.capability, message.id, message.data.len()),
@@ -348,15 +362,11 @@ async fn hello_and_disconnect_in_one_read() {
             listen_port: 0,
             id: *kb.id(),
         };
-        // Both before a single flush: they reach us together.
-        raw.feed(Message::new(0x00, theirs.encode())).await.unwrap();
-        raw.feed(Message::new(0x01, vec![0xc1, 0x04]))
-            .await
-            .unwrap();
-        raw.flush().await.unwrap();
-        let mut session = P2pStream::handshake(ours, Config::default(), info(&ka, "ours"), caps())
-            .await
-            .unwrap();
+        let messages = [
+            Message::new(0x00, theirs.encode()),
+            Message::new(0x01, vec![0xc1, 0x04]),
+        ];
+        let mut session = handshake_after(ours, &mut raw, &ka, messages).await;
         assert_eq!(session.remote_hello().unwrap().client_id, "hasty");
         match session.next().await {
             Some(Err(P2pError::Disconnected(ended))) => {
