@@ -333,6 +333,11 @@ pub struct Discv4 {
     events: VecDeque<Event>,
 }
 
+/// Where a node of the table answers: its record's IP and UDP port.
+fn udp_addr(record: &NodeRecord) -> SocketAddr {
+    SocketAddr::new(record.ip, record.udp_port)
+}
+
 impl Discv4 {
     /// A node with `key` that announces `endpoint` (in its Pings and its ENR; an unspecified IP
     /// is left out of the ENR; the record cannot exceed its size limit, but the error is passed on
@@ -763,9 +768,10 @@ impl Discv4 {
         // for counting the node as seen where the table has it: it told us no TCP port, and
         // a node seen elsewhere updates its entry by its own Ping, which does.
         let enters_table = ping.waiters.iter().any(|waiter| *waiter != Waiter::Proof)
-            || self.table.get(&node_id).is_some_and(|entry| {
-                SocketAddr::new(entry.value.record.ip, entry.value.record.udp_port) == from
-            });
+            || self
+                .table
+                .get(&node_id)
+                .is_some_and(|entry| udp_addr(&entry.value.record) == from);
         // One vote per source IP (IPv6: per /48), not per key: keys cost nothing.
         let seen_as = SocketAddr::new(pong.to.ip, pong.to.udp_port);
         if let Some(addr) = self.votes.vote(from.ip(), seen_as) {
@@ -1004,7 +1010,7 @@ impl Discv4 {
     /// of them).
     fn send_ping(&mut self, now: Instant, node: NodeRecord, waiter: Waiter) -> bool {
         let node_id = node.node_id();
-        let addr = SocketAddr::new(node.ip, node.udp_port);
+        let addr = udp_addr(&node);
         if let Some(pending) = self.pings.get_mut(&(node_id, addr)) {
             if !pending.waiters.contains(&waiter) {
                 pending.waiters.push(waiter);
@@ -1049,7 +1055,7 @@ impl Discv4 {
                 .table
                 .get(&node_id)
                 .map(|entry| entry.value.record)
-                .filter(|record| SocketAddr::new(record.ip, record.udp_port) == from)
+                .filter(|record| udp_addr(record) == from)
                 .unwrap_or(NodeRecord {
                     id: sender,
                     ip: from.ip(),
@@ -1115,7 +1121,7 @@ impl Discv4 {
                     // each miss divides its count by three, and it leaves at zero. Only a miss
                     // at the address the table has counts: the node may have answered at a new
                     // one meanwhile.
-                    let here = |r: &NodeRecord| SocketAddr::new(r.ip, r.udp_port) == key.1;
+                    let here = |r: &NodeRecord| udp_addr(r) == key.1;
                     let keep = self.table.get_mut(&node_id).is_none_or(|entry| {
                         if here(&entry.value.record) {
                             entry.value.liveness /= 3;
@@ -1141,8 +1147,7 @@ impl Discv4 {
         let Some(entry) = self.table.get_mut(&node_id) else {
             return;
         };
-        let record = entry.value.record;
-        if SocketAddr::new(record.ip, record.udp_port) != addr {
+        if udp_addr(&entry.value.record) != addr {
             return;
         }
         if success {
@@ -1262,7 +1267,7 @@ impl Discv4 {
             return false;
         }
         let id = self.fresh_id();
-        let addr = SocketAddr::new(node.ip, node.udp_port);
+        let addr = udp_addr(&node);
         let bonded = self.has_pinged_us(now, node.node_id(), node.ip);
         self.queries.insert(
             id,

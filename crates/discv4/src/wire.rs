@@ -24,11 +24,11 @@ use sha3::{Digest, Keccak256};
 /// 1280 bytes").
 pub const MAX_PACKET_SIZE: usize = 1280;
 
-/// Hash, signature and type: the bytes before the packet data.
-const HEAD_SIZE: usize = 32 + 65 + 1;
-
 /// Where a packet's type is: after its hash and signature.
 pub(crate) const PACKET_TYPE_OFFSET: usize = 32 + 65;
+
+/// Hash, signature and type: the bytes before the packet data.
+const HEAD_SIZE: usize = PACKET_TYPE_OFFSET + 1;
 
 /// Whether packet type `kind` is a request (Ping, FINDNODE, ENRRequest): one that makes the
 /// receiver answer.

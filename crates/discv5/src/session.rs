@@ -31,6 +31,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
     Message, RequestId,
+    core::udp_addr_in,
     crypto::{self, SessionKey},
     expiring::Expiring,
     wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
@@ -553,7 +554,7 @@ impl Sessions {
         // names no request it still has. (The old challenge lives on otherwise, for a
         // handshake sent again, as sigp's node does after 1 s.) A new challenge counts against
         // the per-IP limit, unless it is for a node of our table at the address its record
-        // names: packets spoofed from a node's IP must not keep it from its challenges.
+        // names: junk from made-up ids spoofed from a node's IP must not use up its challenges.
         if let Some(challenge) = self.challenges.get_mut(&key)
             && now < challenge.sent + self.config.handshake_timeout
         {
@@ -945,15 +946,9 @@ fn admit(limits: &mut IpRateLimit, now: Instant, ip: IpAddr) -> bool {
 
 /// Whether `record` names `addr` (canonical) as its IPv4 or IPv6 UDP address.
 fn names_addr(record: &Enr, addr: SocketAddr) -> bool {
-    let v4 = record
-        .ip()
-        .zip(record.udp())
-        .map(|(ip, port)| SocketAddr::new(IpAddr::V4(ip), port));
-    let v6 = record
-        .ip6()
-        .zip(record.udp6().or(record.udp()))
-        .map(|(ip, port)| SocketAddr::new(IpAddr::V6(ip), port));
-    v4 == Some(addr) || v6 == Some(addr)
+    [false, true]
+        .into_iter()
+        .any(|ipv6| udp_addr_in(record, ipv6) == Some(addr))
 }
 
 #[cfg(test)]

@@ -144,12 +144,9 @@ const BLOB_SIZE: usize = 131_072;
 /// Cell proofs per blob in the Osaka sidecar (EIP-7594's `CELLS_PER_EXT_BLOB`).
 const CELL_PROOFS_PER_BLOB: usize = 128;
 
-/// The blob versioned hashes the EIP-4844 transaction `tx` (its field list) names: a list of
-/// 32-byte strings.
+/// The list of blob versioned hashes of the EIP-4844 transaction `tx` (its field list).
 fn blob_hashes(tx: &[u8]) -> Result<Rlp<'_>, DecodeError> {
-    let hashes = walk::descend(Rlp::new(tx).list()?, &[BLOB_HASHES_FIELD])?;
-    walk::count_sized(hashes, 32)?;
-    Ok(hashes)
+    walk::descend(Rlp::new(tx).list()?, &[BLOB_HASHES_FIELD])
 }
 
 /// Checks a blob sidecar (`list` stands after the transaction, whose versioned hashes are
@@ -159,7 +156,7 @@ fn blob_hashes(tx: &[u8]) -> Result<Rlp<'_>, DecodeError> {
 /// commitment's versioned hash (EIP-4844's `kzg_to_versioned_hash`: its SHA-256 with the first
 /// byte made 0x01) is the transaction's. go-ethereum drops a peer sending a sidecar that
 /// fails this. The blobs and proofs themselves are not checked here (that takes KZG).
-fn check_sidecar(mut list: Rlp<'_>, hashes: Rlp<'_>) -> Result<(), DecodeError> {
+fn check_sidecar(mut list: Rlp<'_>, mut hashes: Rlp<'_>) -> Result<(), DecodeError> {
     let blobs = walk::count_sized(hashes, 32)?;
     let per_blob = if list.peek_is_list() == Some(false) {
         let offset = list.offset();
@@ -175,7 +172,7 @@ fn check_sidecar(mut list: Rlp<'_>, hashes: Rlp<'_>) -> Result<(), DecodeError> 
     };
     let offset = list.offset();
     let blob_list = list.list()?;
-    let commitments = list.list()?;
+    let mut commitments = list.list()?;
     let counts = [
         walk::count_sized(blob_list, BLOB_SIZE)?,
         walk::count_sized(commitments, 48)?,
@@ -188,7 +185,6 @@ fn check_sidecar(mut list: Rlp<'_>, hashes: Rlp<'_>) -> Result<(), DecodeError> 
             offset,
         ));
     }
-    let (mut commitments, mut hashes) = (commitments, hashes);
     while !commitments.is_empty() {
         let offset = commitments.offset();
         let mut versioned: [u8; 32] = Sha256::digest(commitments.array::<48>()?).into();
