@@ -57,8 +57,14 @@ impl AddressVotes {
             return None;
         }
         let reporter = site(reporter);
-        self.votes.retain(|(voter, _)| *voter != reporter);
+        let earlier = self.votes.iter().position(|(voter, _)| *voter == reporter);
+        let earlier = earlier.and_then(|i| self.votes.remove(i));
         self.votes.push_back((reporter, addr));
+        // The same report again (every PONG of a node we keep pinging) leaves every count, and
+        // so the prediction, as it was.
+        if earlier.is_some_and(|(_, before)| before == addr) {
+            return None;
+        }
         while self.votes.len() > self.capacity {
             self.votes.pop_front();
         }
@@ -113,6 +119,22 @@ mod tests {
             votes.vote(ip("192.0.2.5"), "0.0.0.0:1".parse().unwrap()),
             None
         );
+    }
+
+    #[test]
+    fn a_repeated_report_counts_as_the_latest() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "198.51.100.1:1".parse().unwrap(),
+            "198.51.100.2:2".parse().unwrap(),
+        );
+        let mut votes = AddressVotes::new(2, 1);
+        assert_eq!(votes.vote(ip("192.0.2.1"), a), Some(a));
+        assert_eq!(votes.vote(ip("192.0.2.2"), b), None);
+        assert_eq!(votes.vote(ip("192.0.2.1"), a), None);
+        // The oldest report is now 192.0.2.2's, and it goes: a tie, which keeps `a`.
+        assert_eq!(votes.vote(ip("192.0.2.3"), b), None);
+        assert_eq!(votes.predicted(), Some(a));
+        assert_eq!(votes.vote(ip("192.0.2.4"), b), Some(b));
     }
 
     #[test]
