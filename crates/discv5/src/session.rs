@@ -22,6 +22,7 @@ use core::{
 };
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
     time::Instant,
 };
 
@@ -32,9 +33,9 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::{
     Message, RequestId,
     core::udp_addr_in,
-    crypto::{self, SessionKey},
+    crypto::{self, SessionCipher},
     expiring::Expiring,
-    wire::{self, IdNonce, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
+    wire::{self, IdNonce, MaskingKey, Nonce, Packet, PacketHeader, PacketKind, RawRecord},
 };
 
 /// Bytes of random content in the packet that opens a handshake (go-ethereum sends 20; at
@@ -137,9 +138,27 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
+/// Writing to a node in a session: the AES-GCM schedule of our write key and the node's
+/// masking key, both expanded once per session. Clones share them.
+#[derive(Clone)]
+struct Writer(Arc<(SessionCipher, MaskingKey)>);
+
+impl Writer {
+    fn new(key: &crypto::SessionKey, node: &NodeId) -> Self {
+        Self(Arc::new((SessionCipher::new(key), MaskingKey::new(node))))
+    }
+
+    /// The packet carrying `message`, sealed under `header`.
+    fn packet(&self, header: &PacketHeader, message: &Message) -> Option<Vec<u8>> {
+        let (cipher, masking) = &*self.0;
+        let sealed = cipher.encrypt(&header.nonce, &message.encode(), &header.message_ad());
+        wire::encode_packet_with(masking, header, &sealed).ok()
+    }
+}
+
 struct Session {
-    write: SessionKey,
-    read: SessionKey,
+    write: Writer,
+    read: SessionCipher,
     /// When handshakes from both sides crossed: the session we do not write in.
     other: Option<Crossed>,
     /// The node's last message decrypted under `other`'s read key, which is tried first then:
@@ -162,9 +181,9 @@ impl core::fmt::Debug for Session {
 
 /// The session of a crossed pair we do not write in (see [`Session::other`]).
 struct Crossed {
-    write: SessionKey,
+    write: Writer,
     /// Decrypts what the node sends in it.
-    read: SessionKey,
+    read: SessionCipher,
     /// The node's record. go-ethereum may keep only its own session (when ours reached it
     /// first) and answer what we write in ours with a WHOAREYOU; a reply is then kept in
     /// `sent` like a request, so that it goes again in a new handshake.
@@ -239,6 +258,8 @@ pub struct Sessions {
     config: SessionConfig,
     key: SigningKey,
     id: NodeId,
+    /// Unmasks what arrives.
+    masking: MaskingKey,
     record: Enr,
     rng: StdRng,
     clock: u64,
@@ -274,9 +295,11 @@ impl Sessions {
             Expiring::new(config.max_challenges),
             Expiring::new(config.max_pending),
         );
+        let id = record.node_id();
         Self {
             config,
-            id: record.node_id(),
+            masking: MaskingKey::new(&id),
+            id,
             key,
             record,
             rng: StdRng::from_seed(seed),
@@ -328,8 +351,8 @@ impl Sessions {
         if let Some(session) = self.sessions.get_mut(&key) {
             self.clock += 1;
             session.last_used = self.clock;
-            let write = session.write;
-            let Some(nonce) = self.send_in_session(&id, addr, &write, &message) else {
+            let write = session.write.clone();
+            let Some(nonce) = self.send_in_session(addr, &write, &message) else {
                 return false;
             };
             // Should the node have lost the session, it answers with a WHOAREYOU naming this
@@ -396,9 +419,9 @@ impl Sessions {
         };
         self.clock += 1;
         session.last_used = self.clock;
-        let write = session.write;
+        let write = session.write.clone();
         let crossed = session.other.as_ref().map(|o| o.record.clone());
-        let Some(nonce) = self.send_in_session(&node.id, node.addr, &write, message) else {
+        let Some(nonce) = self.send_in_session(node.addr, &write, message) else {
             return false;
         };
         if let Some(record) = crossed {
@@ -424,7 +447,7 @@ impl Sessions {
         bytes: &[u8],
         known: impl Fn(&NodeId) -> Option<Enr>,
     ) {
-        let Ok(packet) = wire::decode_packet(&self.id, bytes) else {
+        let Ok(packet) = wire::decode_packet_with(&self.masking, bytes) else {
             return;
         };
         match &packet.header.kind {
@@ -500,13 +523,12 @@ impl Sessions {
     ) {
         let (header, message_ad, ciphertext) = (&packet.header, &packet.message_ad, packet.message);
         let key = (src_id, from);
-        let decrypt = |read: &SessionKey| {
-            crypto::decrypt_message(read, &header.nonce, ciphertext, message_ad).ok()
-        };
+        let decrypt =
+            |read: &SessionCipher| read.decrypt(&header.nonce, ciphertext, message_ad).ok();
         if let Some(session) = self.sessions.get(&key)
             && let Some((plain, in_current)) = {
-                let current = Some((session.read, true));
-                let other = session.other.as_ref().map(|o| (o.read, false));
+                let current = Some((&session.read, true));
+                let other = session.other.as_ref().map(|o| (&o.read, false));
                 let order = if session.other_first {
                     [other, current]
                 } else {
@@ -515,7 +537,7 @@ impl Sessions {
                 order
                     .into_iter()
                     .flatten()
-                    .find_map(|(read, current)| decrypt(&read).map(|plain| (plain, current)))
+                    .find_map(|(read, current)| decrypt(read).map(|plain| (plain, current)))
             }
         {
             self.clock += 1;
@@ -637,15 +659,12 @@ impl Sessions {
             if let Some(key) = opened
                 && let Some(session) = self.sessions.get_mut(&key)
                 && session.opened_by == Some(*nonce)
-                && let Some(other) = session.other.take()
+                && let Some(mut other) = session.other.take()
             {
-                let (write, read) = (other.write, other.read);
-                session.other = Some(Crossed {
-                    write: session.write,
-                    read: session.read,
-                    ..other
-                });
-                (session.write, session.read, session.opened_by) = (write, read, None);
+                core::mem::swap(&mut session.write, &mut other.write);
+                core::mem::swap(&mut session.read, &mut other.read);
+                session.other = Some(other);
+                session.opened_by = None;
                 session.other_first = false;
                 self.opened_by.remove(nonce);
             }
@@ -657,9 +676,9 @@ impl Sessions {
         // The node's own handshake reached us after we asked for this one (both sides started
         // at once): it made the session we need, so the messages go in it.
         if let Some(session) = self.sessions.get(&key) {
-            let write = session.write;
+            let write = session.write.clone();
             for message in &outgoing.queued {
-                self.send_in_session(&remote_id, addr, &write, message);
+                self.send_in_session(addr, &write, message);
             }
             return;
         }
@@ -692,26 +711,19 @@ impl Sessions {
                 record,
             },
         };
-        let seal = |message: &Message| {
-            let sealed = crypto::encrypt_message(
-                &keys.initiator_key,
-                &header.nonce,
-                &message.encode(),
-                &header.message_ad(),
-            );
-            wire::encode_packet(&remote_id, &header, &sealed)
-        };
+        let write = Writer::new(&keys.initiator_key, &remote_id);
+        let seal = |message: &Message| write.packet(&header, message);
         // The handshake's signature, key and record leave less room for its message than an
         // ordinary packet has. A message that does not fit follows in the session, and the
         // handshake carries a PING instead (its PONG answers nothing and is ignored).
         let (bytes, after) = match seal(&first) {
-            Ok(bytes) => (bytes, None),
-            Err(_) => {
+            Some(bytes) => (bytes, None),
+            None => {
                 let ping = Message::Ping {
                     req_id: RequestId::from(self.random::<8>()),
                     enr_seq: self.record.seq(),
                 };
-                let Ok(bytes) = seal(&ping) else {
+                let Some(bytes) = seal(&ping) else {
                     return;
                 };
                 (bytes, Some(first))
@@ -721,8 +733,8 @@ impl Sessions {
         self.insert_session(
             key,
             Session {
-                write: keys.initiator_key,
-                read: keys.recipient_key,
+                write: write.clone(),
+                read: SessionCipher::new(&keys.recipient_key),
                 other: None,
                 other_first: false,
                 opened_by: Some(outgoing_nonce),
@@ -731,7 +743,7 @@ impl Sessions {
             },
         );
         for message in after.into_iter().chain(queued) {
-            self.send_in_session(&remote_id, addr, &keys.initiator_key, &message);
+            self.send_in_session(addr, &write, &message);
         }
         self.push_event(SessionEvent::Established {
             node: NodeAddress {
@@ -792,15 +804,15 @@ impl Sessions {
         ) else {
             return;
         };
-        let Ok(plain) = crypto::decrypt_message(&keys.initiator_key, nonce, ciphertext, message_ad)
-        else {
+        let read = SessionCipher::new(&keys.initiator_key);
+        let Ok(plain) = read.decrypt(nonce, ciphertext, message_ad) else {
             return;
         };
         // Each challenge is answered once.
         self.challenges.remove(&key);
         let theirs = Session {
-            write: keys.recipient_key,
-            read: keys.initiator_key,
+            write: Writer::new(&keys.recipient_key, &handshake.src_id),
+            read,
             other: None,
             other_first: false,
             opened_by: None,
@@ -846,9 +858,8 @@ impl Sessions {
 
     fn send_in_session(
         &mut self,
-        id: &NodeId,
         addr: SocketAddr,
-        write: &SessionKey,
+        write: &Writer,
         message: &Message,
     ) -> Option<Nonce> {
         let header = PacketHeader {
@@ -856,13 +867,7 @@ impl Sessions {
             nonce: self.random(),
             kind: PacketKind::Message { src_id: self.id },
         };
-        let sealed = crypto::encrypt_message(
-            write,
-            &header.nonce,
-            &message.encode(),
-            &header.message_ad(),
-        );
-        let bytes = wire::encode_packet(id, &header, &sealed).ok()?;
+        let bytes = write.packet(&header, message)?;
         self.transmits.push_back(Transmit { dst: addr, bytes });
         Some(header.nonce)
     }
@@ -1023,8 +1028,8 @@ mod tests {
         let peer = Enr::builder().udp(9002).build(&signer)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], 9002));
         let session = Session {
-            write: [3; 16],
-            read: [4; 16],
+            write: Writer::new(&[3; 16], &peer.node_id()),
+            read: SessionCipher::new(&[4; 16]),
             other: None,
             other_first: false,
             opened_by: None,

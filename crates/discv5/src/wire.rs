@@ -20,3 +20,4 @@ pub use packet::{
     IdNonce, MAX_MESSAGE_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE, MaskingIv, Nonce, PROTOCOL_ID,
     PROTOCOL_VERSION, Packet, PacketError, PacketHeader, PacketKind, decode_packet, encode_packet,
 };
+pub(crate) use packet::{MaskingKey, decode_packet_with, encode_packet_with};

@@ -3,8 +3,8 @@
 
 use aes::Aes128;
 use ctr::{
-    Ctr128BE,
-    cipher::{KeyIvInit, StreamCipher},
+    Ctr128BE, CtrCore,
+    cipher::{InnerIvInit, KeyInit, StreamCipher},
 };
 use devp2p_enr::{EnrError, NodeId};
 
@@ -251,14 +251,22 @@ pub enum PacketError {
     UnexpectedMessage(usize),
 }
 
-/// The masking cipher: AES-128-CTR keyed with the first 16 bytes of the destination node id,
-/// the whole 16-byte IV as a big-endian counter.
-fn masking_cipher(dest_id: &NodeId, masking_iv: &MaskingIv) -> Ctr128BE<Aes128> {
-    let (key, _) = dest_id
-        .0
-        .split_first_chunk::<16>()
-        .unwrap_or((&[0; 16], &[]));
-    Ctr128BE::<Aes128>::new(&(*key).into(), &(*masking_iv).into())
+/// The masking key of a node id, its first 16 bytes, with its AES-128 key schedule expanded
+/// once: a node unmasks every datagram it gets with its own.
+#[derive(Debug)]
+pub(crate) struct MaskingKey(Aes128);
+
+impl MaskingKey {
+    pub(crate) fn new(id: &NodeId) -> Self {
+        let (key, _) = id.0.split_first_chunk::<16>().unwrap_or((&[0; 16], &[]));
+        Self(Aes128::new(&(*key).into()))
+    }
+
+    /// The masking cipher: AES-128-CTR under this key, the whole 16-byte IV as a big-endian
+    /// counter.
+    fn cipher(&self, masking_iv: &MaskingIv) -> Ctr128BE<&Aes128> {
+        Ctr128BE::from_core(CtrCore::inner_iv_init(&self.0, &(*masking_iv).into()))
+    }
 }
 
 /// The packet for `dest_id`: `header`, masked, then `message` (the encrypted message, or
@@ -269,6 +277,15 @@ fn masking_cipher(dest_id: &NodeId, masking_iv: &MaskingIv) -> Ctr128BE<Aes128> 
 /// [`MIN_PACKET_SIZE`]: the smallest header is 63 bytes.)
 pub fn encode_packet(
     dest_id: &NodeId,
+    header: &PacketHeader,
+    message: &[u8],
+) -> Result<Vec<u8>, PacketError> {
+    encode_packet_with(&MaskingKey::new(dest_id), header, message)
+}
+
+/// [`encode_packet`] with the destination's masking key already expanded.
+pub(crate) fn encode_packet_with(
+    dest: &MaskingKey,
     header: &PacketHeader,
     message: &[u8],
 ) -> Result<Vec<u8>, PacketError> {
@@ -289,7 +306,7 @@ pub fn encode_packet(
         return Err(PacketError::TooLarge(size));
     }
     if let Some(masked) = packet.get_mut(16..) {
-        masking_cipher(dest_id, &header.masking_iv).apply_keystream(masked);
+        dest.cipher(&header.masking_iv).apply_keystream(masked);
     }
     packet.extend_from_slice(message);
     Ok(packet)
@@ -303,6 +320,14 @@ pub fn encode_packet(
 /// A datagram for another node id unmasks to garbage and fails with
 /// [`PacketError::WrongProtocolId`].
 pub fn decode_packet<'a>(local_id: &NodeId, datagram: &'a [u8]) -> Result<Packet<'a>, PacketError> {
+    decode_packet_with(&MaskingKey::new(local_id), datagram)
+}
+
+/// [`decode_packet`] with the recipient's masking key already expanded.
+pub(crate) fn decode_packet_with<'a>(
+    local: &MaskingKey,
+    datagram: &'a [u8],
+) -> Result<Packet<'a>, PacketError> {
     if datagram.len() < MIN_PACKET_SIZE {
         return Err(PacketError::TooShort(datagram.len()));
     }
@@ -315,7 +340,7 @@ pub fn decode_packet<'a>(local_id: &NodeId, datagram: &'a [u8]) -> Result<Packet
     let Some((masked_static, rest)) = masked.split_first_chunk::<STATIC_HEADER_SIZE>() else {
         return Err(PacketError::TooShort(datagram.len()));
     };
-    let mut cipher = masking_cipher(local_id, masking_iv);
+    let mut cipher = local.cipher(masking_iv);
     let mut static_header = *masked_static;
     cipher.apply_keystream(&mut static_header);
 
