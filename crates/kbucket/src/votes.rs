@@ -98,12 +98,17 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn a_tie_predicts_nothing_and_old_reports_age_out() {
-        let (a, b): (SocketAddr, SocketAddr) = (
+    /// Two addresses nodes may see us at.
+    fn two_addrs() -> (SocketAddr, SocketAddr) {
+        (
             "198.51.100.1:1".parse().unwrap(),
             "198.51.100.2:2".parse().unwrap(),
-        );
+        )
+    }
+
+    #[test]
+    fn a_tie_predicts_nothing_and_old_reports_age_out() {
+        let (a, b) = two_addrs();
         let mut votes = AddressVotes::new(3, 1);
         assert_eq!(votes.vote(ip("192.0.2.1"), a), Some(a));
         // A tie: the prediction stays.
@@ -123,10 +128,7 @@ mod tests {
 
     #[test]
     fn a_repeated_report_counts_as_the_latest() {
-        let (a, b): (SocketAddr, SocketAddr) = (
-            "198.51.100.1:1".parse().unwrap(),
-            "198.51.100.2:2".parse().unwrap(),
-        );
+        let (a, b) = two_addrs();
         let mut votes = AddressVotes::new(2, 1);
         assert_eq!(votes.vote(ip("192.0.2.1"), a), Some(a));
         assert_eq!(votes.vote(ip("192.0.2.2"), b), None);
