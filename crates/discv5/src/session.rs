@@ -280,6 +280,9 @@ pub struct Sessions {
     rng: StdRng,
     clock: u64,
     sessions: HashMap<(NodeId, SocketAddr), Session>,
+    /// The sessions that go first when a new one needs room, least recently used first, each
+    /// with the `last_used` it had when it was picked (see [`Sessions::least_recently_used`]).
+    evict_next: VecDeque<(u64, (NodeId, SocketAddr))>,
     // An ordered map: timeouts fire in a reproducible order.
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
     /// WHOAREYOUs waiting for their handshake; when full, the oldest goes (see
@@ -321,6 +324,7 @@ impl Sessions {
             rng: StdRng::from_seed(seed),
             clock: 0,
             sessions: HashMap::new(),
+            evict_next: VecDeque::new(),
             outgoing: BTreeMap::new(),
             challenges,
             sent,
@@ -913,7 +917,7 @@ impl Sessions {
     fn insert_session(&mut self, key: (NodeId, SocketAddr), session: Session) {
         if !self.sessions.contains_key(&key)
             && self.sessions.len() >= self.config.max_sessions
-            && let Some(oldest) = least(&self.sessions, |s| s.last_used)
+            && let Some(oldest) = self.least_recently_used()
         {
             self.sessions.remove(&oldest);
         }
@@ -925,6 +929,39 @@ impl Sessions {
                 ..session
             },
         );
+    }
+
+    /// The session used least recently. One scan of all sessions picks the eighth used least
+    /// recently, in order, so that with every place taken a new session does not scan them
+    /// all again. Those used since, or gone, are passed over: a session used after the scan
+    /// was used later than any session picked, and one not picked was used later than all of
+    /// them, so the first picked one still unused is the least recently used of all.
+    fn least_recently_used(&mut self) -> Option<(NodeId, SocketAddr)> {
+        loop {
+            if self.evict_next.is_empty() {
+                let mut all: Vec<_> = self
+                    .sessions
+                    .iter()
+                    .map(|(key, session)| (session.last_used, *key))
+                    .collect();
+                let picked = all.len().div_ceil(8);
+                if picked == 0 {
+                    return None;
+                }
+                all.select_nth_unstable_by_key(picked - 1, |(used, _)| *used);
+                all.truncate(picked);
+                all.sort_unstable_by_key(|(used, _)| *used);
+                self.evict_next.extend(all);
+            }
+            let (used, key) = self.evict_next.pop_front()?;
+            if self
+                .sessions
+                .get(&key)
+                .is_some_and(|session| session.last_used == used)
+            {
+                return Some(key);
+            }
+        }
     }
 
     fn random<const N: usize>(&mut self) -> [u8; N] {
@@ -939,17 +976,6 @@ impl Sessions {
         }
         self.events.push_back(event);
     }
-}
-
-/// The key of the entry whose `by` is least (the oldest, for a time or a counter).
-fn least<'a, K: Copy + 'a, V: 'a, T: Ord>(
-    entries: impl IntoIterator<Item = (&'a K, &'a V)>,
-    by: impl Fn(&V) -> T,
-) -> Option<K> {
-    entries
-        .into_iter()
-        .min_by_key(|(_, v)| by(v))
-        .map(|(k, _)| *k)
 }
 
 /// A handshake packet's authdata, borrowed.
@@ -1075,6 +1101,62 @@ mod tests {
         }
         let order: Vec<Nonce> = s.sent.queued().copied().collect();
         assert_eq!(order, [sent[0], sent[4]]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_least_recently_used_session_goes_first() -> Result<(), devp2p_enr::EnrError> {
+        let now = start();
+        let max = 40;
+        let mut s = sessions(4, max)?;
+        let session = || Session {
+            keys: Keys::new(
+                SessionCipher::new(&[3; 16]),
+                SessionCipher::new(&[4; 16]),
+                &NodeId([5; 32]),
+            ),
+            other: None,
+            other_first: false,
+            opened_by: None,
+            established: now,
+            last_used: 0,
+        };
+        let pong = Message::Pong {
+            req_id: RequestId::from([1; 8]),
+            enr_seq: 1,
+            ip: core::net::Ipv4Addr::LOCALHOST.into(),
+            port: 1,
+        };
+        // The model: keys from least to most recently used.
+        let mut order: Vec<(NodeId, SocketAddr)> = Vec::new();
+        let mut random = 0x2545_f491_4f6c_dd1d_u64;
+        let mut fresh = 0u8;
+        for _ in 0..600 {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            let pick = usize::try_from(random >> 40).unwrap_or_default();
+            if order.len() < max || pick % 3 == 0 {
+                fresh = fresh.wrapping_add(1);
+                let k = (NodeId([fresh; 32]), key(fresh).1);
+                order.retain(|o| *o != k);
+                if order.len() >= max {
+                    order.remove(0);
+                }
+                order.push(k);
+                s.insert_session(k, session());
+            } else {
+                let k = order.remove(pick % order.len());
+                order.push(k);
+                let node = NodeAddress { id: k.0, addr: k.1 };
+                assert!(s.reply(now, &node, &pong));
+            }
+            let mut kept: Vec<_> = s.sessions.keys().copied().collect();
+            let mut expected = order.clone();
+            kept.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(kept, expected);
+        }
         Ok(())
     }
 
