@@ -325,6 +325,19 @@ impl Request {
     }
 }
 
+/// Sets `request`'s deadline, and moves its entry in `deadlines` (see
+/// [`Discv5::deadlines`]) to match.
+fn move_deadline(
+    deadlines: &mut BTreeSet<(Instant, (NodeId, RequestId))>,
+    key: &(NodeId, RequestId),
+    request: &mut Request,
+    deadline: Instant,
+) {
+    deadlines.remove(&(request.deadline, *key));
+    request.deadline = deadline;
+    deadlines.insert((deadline, *key));
+}
+
 /// The discv5 node, sans-IO.
 #[derive(Debug)]
 pub struct Discv5 {
@@ -335,6 +348,9 @@ pub struct Discv5 {
     table: Table<NodeEntry>,
     rng: StdRng,
     requests: BTreeMap<(NodeId, RequestId), Request>,
+    /// Every request's deadline and key, soonest first: the next timeout is found without a
+    /// look at every request in flight, which the driver asks for after every datagram.
+    deadlines: BTreeSet<(Instant, (NodeId, RequestId))>,
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
     /// Reports of our address, IPv4 ones at 0 and IPv6 ones at 1: a dual-stack node has an
@@ -398,6 +414,7 @@ impl Discv5 {
             record,
             rng,
             requests: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             lookups: BTreeMap::new(),
             talk_protocols: BTreeSet::new(),
             bootnodes: Vec::new(),
@@ -612,12 +629,13 @@ impl Discv5 {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.sessions.handle_timeout(now);
         self.drain_sessions(now);
-        let expired: Vec<(NodeId, RequestId)> = self
-            .requests
-            .iter()
-            .filter(|(_, r)| r.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
+        let mut expired = Vec::new();
+        while let Some(&(deadline, key)) = self.deadlines.first()
+            && deadline <= now
+        {
+            self.deadlines.pop_first();
+            expired.push(key);
+        }
         for key in expired {
             self.timed_out(now, &key, false);
         }
@@ -658,8 +676,9 @@ impl Discv5 {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let requests = self.requests.values().map(|r| r.deadline);
+        let requests = self.deadlines.first().map(|(deadline, _)| *deadline);
         requests
+            .into_iter()
             .chain(self.sessions.poll_timeout())
             .chain(self.next_refresh)
             .chain(Some(self.next_revalidate))
@@ -720,8 +739,10 @@ impl Discv5 {
         }
         // The handshake, if one is needed, comes out of the request's time.
         let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
+        let key = (record.node_id(), req_id);
+        self.deadlines.insert((deadline, key));
         self.requests.insert(
-            (record.node_id(), req_id),
+            key,
             Request {
                 record: record.clone(),
                 addr,
@@ -760,8 +781,8 @@ impl Discv5 {
             return;
         }
         request.attempts += 1;
-        request.deadline =
-            now + self.config.session.handshake_timeout + self.config.request_timeout;
+        let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
+        move_deadline(&mut self.deadlines, key, request, deadline);
         let (record, addr, message) = (
             request.record.clone(),
             request.addr,
@@ -777,6 +798,7 @@ impl Discv5 {
         let Some(request) = self.requests.remove(key) else {
             return;
         };
+        self.deadlines.remove(&(request.deadline, *key));
         let node_id = key.0;
         match request.purpose {
             Purpose::Ping(id) if !success => self.push_event(Event::Pong {
@@ -907,7 +929,7 @@ impl Discv5 {
                 if let Some(entry) = self.table.get(&node.id)
                     && enr_seq > entry.value.record.seq()
                     && self.config.ip_mode.contact_addr(&entry.value.record) == Some(node.addr)
-                    && !self.requests.keys().any(|(id, _)| *id == node.id)
+                    && !self.asking(&node.id)
                 {
                     let record = entry.value.record.clone();
                     let _ = self.request(now, &record, Purpose::RefreshRecord, vec![0]);
@@ -1048,7 +1070,8 @@ impl Discv5 {
                 }
                 request.nodes_messages += 1;
                 // The rest of the answer is due at least one timeout after each part.
-                request.deadline = request.deadline.max(now + self.config.request_timeout);
+                let deadline = request.deadline.max(now + self.config.request_timeout);
+                move_deadline(&mut self.deadlines, &key, request, deadline);
                 if request.nodes_messages >= total.clamp(1, max_messages) {
                     let record = request.record.clone();
                     self.finish(now, &key, true);
@@ -1179,6 +1202,15 @@ impl Discv5 {
         }
     }
 
+    /// Whether a request of ours to node `id` is in flight (found in the ordered map without
+    /// a look at every request).
+    fn asking(&self, id: &NodeId) -> bool {
+        self.requests
+            .range((*id, RequestId::default())..)
+            .next()
+            .is_some_and(|((node, _), _)| node == id)
+    }
+
     /// A node whose handshake carried its `record`, at the address it wrote from. It has not
     /// answered anything of ours, so it is not passed on before it does (discv5-theory.md,
     /// "Table Maintenance In Practice"; go-ethereum's inbound nodes alike): we ping it at once,
@@ -1192,8 +1224,7 @@ impl Discv5 {
             Some(entry) => entry.value.liveness == 0,
             None => self.table.replacement(&id).is_some(),
         };
-        let asking = self.requests.keys().any(|(node, _)| *node == id);
-        if unproven && !asking && self.requests.len() < self.config.max_requests / 2 {
+        if unproven && !self.asking(&id) && self.requests.len() < self.config.max_requests / 2 {
             let _ = self.request(now, &record, Purpose::Revalidate, Vec::new());
         }
     }

@@ -21,7 +21,7 @@ use core::{
     time::Duration,
 };
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     sync::Arc,
     time::Instant,
 };
@@ -283,8 +283,10 @@ pub struct Sessions {
     /// The sessions that go first when a new one needs room, least recently used first, each
     /// with the `last_used` it had when it was picked (see [`Sessions::least_recently_used`]).
     evict_next: VecDeque<(u64, (NodeId, SocketAddr))>,
-    // An ordered map: timeouts fire in a reproducible order.
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
+    /// Every handshake in `outgoing` by its deadline, soonest first (then by key, so that
+    /// timeouts fire in a reproducible order): the next one is found without a search.
+    outgoing_deadlines: BTreeSet<(Instant, (NodeId, SocketAddr))>,
     /// WHOAREYOUs waiting for their handshake; when full, the oldest goes (see
     /// [`SessionConfig::max_challenges`]).
     challenges: Expiring<(NodeId, SocketAddr), Challenge>,
@@ -326,6 +328,7 @@ impl Sessions {
             sessions: HashMap::new(),
             evict_next: VecDeque::new(),
             outgoing: BTreeMap::new(),
+            outgoing_deadlines: BTreeSet::new(),
             challenges,
             sent,
             opened_by: HashMap::new(),
@@ -415,13 +418,15 @@ impl Sessions {
             self.transmits.push_back(Transmit { dst: addr, bytes });
         }
         self.note_opened_by(nonce, key);
+        let deadline = now + self.config.handshake_timeout;
+        self.outgoing_deadlines.insert((deadline, key));
         self.outgoing.insert(
             key,
             Outgoing {
                 nonce,
                 record: record.clone(),
                 queued: vec![message],
-                deadline: now + self.config.handshake_timeout,
+                deadline,
             },
         );
         true
@@ -496,13 +501,10 @@ impl Sessions {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.challenges.expire(now);
         self.sent.expire(now);
-        let expired: Vec<(NodeId, SocketAddr)> = self
-            .outgoing
-            .iter()
-            .filter(|(_, o)| o.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
+        while let Some(&(deadline, key)) = self.outgoing_deadlines.first()
+            && deadline <= now
+        {
+            self.outgoing_deadlines.pop_first();
             if let Some(outgoing) = self.outgoing.remove(&key) {
                 self.opened_by.remove(&outgoing.nonce);
                 self.push_event(SessionEvent::HandshakeTimeout {
@@ -528,9 +530,15 @@ impl Sessions {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let outgoing = self.outgoing.values().map(|o| o.deadline);
+        let outgoing = self
+            .outgoing_deadlines
+            .first()
+            .map(|(deadline, _)| *deadline);
         // The oldest challenge may have been answered: then this is a turn too early.
-        outgoing.chain(self.challenges.next_deadline()).min()
+        outgoing
+            .into_iter()
+            .chain(self.challenges.next_deadline())
+            .min()
     }
 
     fn on_message(
@@ -656,6 +664,7 @@ impl Sessions {
             && self.outgoing.get(&key).is_some_and(|o| o.nonce == *nonce)
             && let Some(outgoing) = self.outgoing.remove(&key)
         {
+            self.outgoing_deadlines.remove(&(outgoing.deadline, key));
             self.opened_by.remove(nonce);
             (key, outgoing)
         } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)

@@ -154,6 +154,20 @@ fn ping_pong_and_both_tables() {
     assert!(net.node(1).table().contains(&a.node_id()));
 }
 
+/// The next timeout is the soonest thing due: nothing of an answered request, nor of the
+/// handshake it made, is left to wake the node early.
+#[test]
+fn an_answered_request_leaves_no_timeout_behind() {
+    let mut net = Net::new(2);
+    let (b, start) = (net.record(1), net.now);
+    net.node(0).ping(start, &b);
+    let handshake = start + SessionConfig::default().handshake_timeout;
+    assert_eq!(net.node(0).poll_timeout(), Some(handshake));
+    net.run(Duration::from_millis(100));
+    let revalidation = start + Config::default().revalidate_interval;
+    assert_eq!(net.node(0).poll_timeout(), Some(revalidation));
+}
+
 #[test]
 fn a_ping_announcing_a_newer_record_fetches_it() {
     let mut net = Net::new(2);
