@@ -6,7 +6,7 @@
 
 use core::{net::SocketAddr, time::Duration};
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
     net::IpAddr,
     time::Instant,
 };
@@ -267,8 +267,39 @@ struct Bond {
     pong_received: Option<Instant>,
     /// When we last answered its Ping (our endpoint proof on its side).
     ping_received: Option<Instant>,
-    /// Position in `bond_order`, for eviction.
+    /// When it was last used, as a count of uses of all bonds (`bond_clock`), for eviction.
     touched: u64,
+}
+
+/// Sets `deadline`, that of the entry at `key`, to `to`, and moves the entry's place in
+/// `order` (the deadlines of its map, soonest first) to match.
+fn move_deadline<K: Ord + Copy>(
+    order: &mut BTreeSet<(Instant, K)>,
+    key: K,
+    deadline: &mut Instant,
+    to: Instant,
+) {
+    order.remove(&(*deadline, key));
+    *deadline = to;
+    order.insert((to, key));
+}
+
+/// How long a query waits for the bond its Ping makes: every attempt of that Ping, and one
+/// more timeout for the node's Ping back.
+fn bond_timeout(config: &Config) -> Duration {
+    config.request_timeout * u32::from(config.request_attempts) + config.request_timeout
+}
+
+/// Takes the keys due at or before `now` out of `order`, soonest first.
+fn take_due<K: Ord + Copy>(order: &mut BTreeSet<(Instant, K)>, now: Instant) -> Vec<K> {
+    let mut due = Vec::new();
+    while let Some(&(deadline, key)) = order.first()
+        && deadline <= now
+    {
+        order.pop_first();
+        due.push(key);
+    }
+    due
 }
 
 /// The discv4 node: table, bonds, lookups and requests, driven by datagrams and time.
@@ -309,12 +340,17 @@ pub struct Discv4 {
     bootnodes: Vec<NodeRecord>,
     bonds: HashMap<(NodeId, IpAddr), Bond>,
     bond_clock: u64,
-    // Ordered maps: the order timeouts fire in must not depend on hashing, so that runs
-    // (simulations above all) are reproducible.
+    // Ordered maps and sets: the order timeouts fire in, and the query an answer is matched
+    // with, must not depend on hashing, so that runs (simulations above all) are reproducible.
     /// Keyed by node id and address: a ping to a node at one address is not answered by its
     /// Pong from another, nor joined by a ping meant for another.
     pings: BTreeMap<(NodeId, SocketAddr), PendingPing>,
     queries: BTreeMap<u64, Query>,
+    /// Every ping's and every query's deadline with its key, soonest first: the next timeout
+    /// is found without a look at each one in flight, which the driver asks for after every
+    /// datagram.
+    ping_deadlines: BTreeSet<(Instant, (NodeId, SocketAddr))>,
+    query_deadlines: BTreeSet<(Instant, u64)>,
     /// Each lookup with its target (FINDNODE names a public key, the table works on its hash).
     lookups: BTreeMap<LookupId, (PeerId, Lookup<NodeRecord>)>,
     next_id: u64,
@@ -392,6 +428,8 @@ impl Discv4 {
             bond_clock: 0,
             pings: BTreeMap::new(),
             queries: BTreeMap::new(),
+            ping_deadlines: BTreeSet::new(),
+            query_deadlines: BTreeSet::new(),
             lookups: BTreeMap::new(),
             next_id: 0,
             packets_sent: 0,
@@ -629,22 +667,10 @@ impl Discv4 {
 
     /// Handles the passing of time: retries, timeouts, table refresh and revalidation.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<(NodeId, SocketAddr)> = self
-            .pings
-            .iter()
-            .filter(|(_, ping)| ping.deadline <= now)
-            .map(|(key, _)| *key)
-            .collect();
-        for key in expired {
+        for key in take_due(&mut self.ping_deadlines, now) {
             self.on_ping_timeout(now, key);
         }
-        let expired: Vec<u64> = self
-            .queries
-            .iter()
-            .filter(|(_, query)| query.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
+        for id in take_due(&mut self.query_deadlines, now) {
             self.on_query_timeout(now, id);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
@@ -688,9 +714,10 @@ impl Discv4 {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let pings = self.pings.values().map(|p| p.deadline);
-        let queries = self.queries.values().map(|q| q.deadline);
+        let pings = self.ping_deadlines.first().map(|(deadline, _)| *deadline);
+        let queries = self.query_deadlines.first().map(|(deadline, _)| *deadline);
         pings
+            .into_iter()
             .chain(queries)
             .chain(self.next_refresh)
             .chain(self.next_revalidate)
@@ -763,6 +790,7 @@ impl Discv4 {
         let Some(ping) = self.pings.remove(&key) else {
             return;
         };
+        self.ping_deadlines.remove(&(ping.deadline, key));
         self.bond_mut(now, node_id, from.ip()).pong_received = Some(now);
         // A Ping that only proved an address for held requests leaves the table alone, but
         // for counting the node as seen where the table has it: it told us no TCP port, and
@@ -934,7 +962,8 @@ impl Discv4 {
         if found.len() >= bucket_size {
             self.finish_query(now, id, true);
         } else if short_packet {
-            query.deadline = query.deadline.min(now + self.config.request_timeout / 10);
+            let soon = query.deadline.min(now + self.config.request_timeout / 10);
+            move_deadline(&mut self.query_deadlines, id, &mut query.deadline, soon);
         }
     }
 
@@ -962,6 +991,7 @@ impl Discv4 {
         let Some(query) = self.queries.remove(&id) else {
             return;
         };
+        self.query_deadlines.remove(&(query.deadline, id));
         let QueryKind::Enr { id: request, .. } = query.kind else {
             return;
         };
@@ -1027,6 +1057,8 @@ impl Discv4 {
             }
         }
         let hash = self.transmit_ping(now, addr);
+        let deadline = now + self.config.request_timeout;
+        self.ping_deadlines.insert((deadline, (node_id, addr)));
         self.pings.insert(
             (node_id, addr),
             PendingPing {
@@ -1034,7 +1066,7 @@ impl Discv4 {
                 node,
                 addr,
                 sent: now,
-                deadline: now + self.config.request_timeout,
+                deadline,
                 attempts: 1,
                 waiters: vec![waiter],
                 held: Vec::new(),
@@ -1096,7 +1128,8 @@ impl Discv4 {
         // A ping-back is not retried: one Pong and one Ping per Ping received, whoever sent it.
         if ping.attempts < self.config.request_attempts && !ping.is_ping_back() {
             ping.attempts += 1;
-            ping.deadline = now + self.config.request_timeout;
+            let deadline = now + self.config.request_timeout;
+            move_deadline(&mut self.ping_deadlines, key, &mut ping.deadline, deadline);
             ping.sent = now;
             let addr = ping.addr;
             let hash = self.transmit_ping(now, addr);
@@ -1108,6 +1141,7 @@ impl Discv4 {
         let Some(ping) = self.pings.remove(&key) else {
             return;
         };
+        self.ping_deadlines.remove(&(ping.deadline, key));
         for waiter in ping.waiters {
             match waiter {
                 Waiter::User(id) => self.push_event(Event::PingResult {
@@ -1269,6 +1303,8 @@ impl Discv4 {
         let id = self.fresh_id();
         let addr = udp_addr(&node);
         let bonded = self.has_pinged_us(now, node.node_id(), node.ip);
+        let deadline = now + bond_timeout(&self.config);
+        self.query_deadlines.insert((deadline, id));
         self.queries.insert(
             id,
             Query {
@@ -1276,16 +1312,16 @@ impl Discv4 {
                 addr,
                 kind,
                 stage: Stage::Pong,
-                deadline: now
-                    + self.config.request_timeout * u32::from(self.config.request_attempts)
-                    + self.config.request_timeout,
+                deadline,
                 attempts: 1,
             },
         );
         if bonded {
             self.send_query(now, id);
         } else if !self.send_ping(now, node, Waiter::Query(id)) {
-            self.queries.remove(&id);
+            if let Some(query) = self.queries.remove(&id) {
+                self.query_deadlines.remove(&(query.deadline, id));
+            }
             return false;
         }
         true
@@ -1306,7 +1342,8 @@ impl Discv4 {
             self.send_query(now, id);
         } else if let Some(query) = self.queries.get_mut(&id) {
             query.stage = Stage::Ping;
-            query.deadline = now + self.config.bond_wait;
+            let deadline = now + self.config.bond_wait;
+            move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
         }
     }
 
@@ -1321,13 +1358,13 @@ impl Discv4 {
         let Some(query) = self.queries.get_mut(&id) else {
             return;
         };
+        let deadline = now + self.config.request_timeout;
+        move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
         if waits_for_another {
             query.stage = Stage::Queued;
-            query.deadline = now + self.config.request_timeout;
             return;
         }
         query.stage = Stage::Reply;
-        query.deadline = now + self.config.request_timeout;
         let addr = query.addr;
         match &mut query.kind {
             QueryKind::FindNode {
@@ -1377,9 +1414,8 @@ impl Discv4 {
                     // it ping us back and complete the bond.
                     query.attempts += 1;
                     query.stage = Stage::Pong;
-                    query.deadline = now
-                        + self.config.request_timeout * u32::from(self.config.request_attempts)
-                        + self.config.request_timeout;
+                    let deadline = now + bond_timeout(&self.config);
+                    move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
                     let node = query.node;
                     if !self.send_ping(now, node, Waiter::Query(id)) {
                         self.finish_query(now, id, false);
@@ -1395,6 +1431,7 @@ impl Discv4 {
         let Some(query) = self.queries.remove(&id) else {
             return;
         };
+        self.query_deadlines.remove(&(query.deadline, id));
         // The next FINDNODE queued behind this one goes out.
         if let Some(next) = self
             .queries

@@ -1115,6 +1115,91 @@ fn lan_nodes_are_passed_on_only_to_lan_requesters() {
     );
 }
 
+/// No refresh or revalidation: only the requests under test set timeouts.
+fn quiet() -> Config {
+    Config {
+        revalidate_interval: Duration::MAX,
+        refresh_interval: Duration::MAX,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn a_request_to_a_node_that_never_pings_back_goes_after_the_bond_wait() {
+    // K answers our Ping but does not ping us back (as ethereumjs may not): the ENRRequest
+    // goes once `bond_wait` has passed, not when the whole bond times out.
+    let (a, k) = (addr("10.0.0.1:30303"), addr("10.0.0.3:30303"));
+    let mut ours = node_with(1, a, quiet());
+    let now = start();
+    ours.request_enr(now, record(&key(3), k));
+    let ping = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+    let pong = Message::Pong(Pong {
+        to: endpoint(a),
+        ping_hash: ping.hash,
+        expiration: UNIX + 20,
+        enr_seq: None,
+    });
+    ours.handle_datagram(now, k, &pong.encode(&key(3)).0);
+    assert!(ours.poll_transmit().is_none());
+    let due = now + Config::default().bond_wait;
+    assert_eq!(ours.poll_timeout(), Some(due));
+    ours.handle_timeout(due);
+    let request = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
+    assert!(matches!(request.message, Message::EnrRequest(_)));
+}
+
+#[test]
+fn a_request_that_failed_leaves_no_timeout_behind() {
+    // Every Ping to an offline node goes unanswered: the request fails with the last of
+    // them, before its own deadline, which must not wake the node afterwards.
+    let mut ours = node_with(1, addr("10.0.0.1:30303"), quiet());
+    let mut now = start();
+    ours.request_enr(now, record(&key(3), addr("10.0.0.3:30303")));
+    let mut failed = false;
+    for _ in 0..10 {
+        while ours.poll_transmit().is_some() {}
+        failed |= std::iter::from_fn(|| ours.poll_event())
+            .any(|e| matches!(e, Event::EnrResult { result: Err(_), .. }));
+        if failed {
+            break;
+        }
+        now = ours.poll_timeout().unwrap();
+        ours.handle_timeout(now);
+    }
+    assert!(failed);
+    assert_eq!(ours.poll_timeout(), None);
+}
+
+/// The next timeout is the soonest thing due: answered requests leave nothing behind to
+/// wake the node early.
+#[test]
+fn answered_requests_leave_no_timeout_behind() {
+    let config = quiet();
+    let (a, b) = (addr("10.0.0.1:30303"), addr("10.0.0.2:30303"));
+    let mut net = Net::new(vec![
+        (a, node_with(1, a, config.clone())),
+        (b, node_with(2, b, config.clone())),
+    ]);
+    let now = start();
+    let record = net.node(b).local_record();
+    net.node(a).ping(now, record);
+    assert_eq!(
+        net.node(a).poll_timeout(),
+        Some(now + config.request_timeout)
+    );
+    net.deliver(now);
+    assert_eq!(net.node(a).poll_timeout(), None);
+    net.node(a).request_enr(now, record);
+    assert!(net.node(a).poll_timeout().is_some());
+    net.deliver(now);
+    assert!(
+        net.events
+            .iter()
+            .any(|(at, e)| *at == a && matches!(e, Event::EnrResult { result: Ok(_), .. }))
+    );
+    assert_eq!(net.node(a).poll_timeout(), None);
+}
+
 #[test]
 fn intervals_too_long_to_add_turn_their_work_off() {
     let config = Config {
