@@ -70,6 +70,18 @@ fn ping_packet(key: &SigningKey, from: SocketAddr, to: SocketAddr) -> Vec<u8> {
     .0
 }
 
+/// A Pong from `key` answering the Ping with `ping_hash`, sent to `to`, as bytes.
+fn pong_packet(key: &SigningKey, to: SocketAddr, ping_hash: [u8; 32]) -> Vec<u8> {
+    Message::Pong(Pong {
+        to: endpoint(to),
+        ping_hash,
+        expiration: UNIX + 20,
+        enr_seq: None,
+    })
+    .encode(key)
+    .0
+}
+
 /// The decoded messages `ours` sends to `dst`, in order (others are dropped).
 fn sent_to(ours: &mut Discv4, dst: SocketAddr) -> Vec<wire::Packet> {
     std::iter::from_fn(|| ours.poll_transmit())
@@ -466,17 +478,7 @@ fn bonded_by_hand_with(config: Config) -> (Discv4, SocketAddr, NodeRecord) {
     ours.handle_datagram(now, b, &b_ping.encode(&b_key).0);
     let _pong = ours.poll_transmit().unwrap();
     let ping_back = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
-    let pong = Message::Pong(Pong {
-        to: Endpoint {
-            ip: a.ip(),
-            udp_port: a.port(),
-            tcp_port: 0,
-        },
-        ping_hash: ping_back.hash,
-        expiration: UNIX + 20,
-        enr_seq: None,
-    });
-    ours.handle_datagram(now, b, &pong.encode(&b_key).0);
+    ours.handle_datagram(now, b, &pong_packet(&b_key, a, ping_back.hash));
     let b_record = ours.table().iter().next().unwrap().value.record;
     (ours, b, b_record)
 }
@@ -563,13 +565,8 @@ fn a_node_proving_a_new_address_for_a_request_keeps_its_table_entry() {
     assert_eq!(ping.dst, elsewhere);
     let ping = wire::decode(&ping.bytes).unwrap();
     assert!(matches!(ping.message, Message::Ping(_)));
-    let pong = Message::Pong(Pong {
-        to: endpoint(addr("10.0.0.1:30303")),
-        ping_hash: ping.hash,
-        expiration: UNIX + 20,
-        enr_seq: None,
-    });
-    ours.handle_datagram(now, elsewhere, &pong.encode(&key(2)).0);
+    let pong = pong_packet(&key(2), addr("10.0.0.1:30303"), ping.hash);
+    ours.handle_datagram(now, elsewhere, &pong);
     let answer = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
     assert!(matches!(answer.message, Message::Neighbours(_)));
     let events: Vec<Event> = std::iter::from_fn(|| ours.poll_event()).collect();
@@ -745,13 +742,7 @@ fn requests_made_before_our_ping_back_is_answered_are_held() {
         ours.handle_datagram(now, b, &more.encode(&key(2)).0);
     }
     assert!(sent_to(&mut ours, b).is_empty(), "nothing before the proof");
-    let pong = Message::Pong(Pong {
-        to: endpoint(a),
-        ping_hash: ping_back.hash,
-        expiration: UNIX + 20,
-        enr_seq: None,
-    });
-    ours.handle_datagram(now, b, &pong.encode(&key(2)).0);
+    ours.handle_datagram(now, b, &pong_packet(&key(2), a, ping_back.hash));
     let answers = sent_to(&mut ours, b);
     assert!(answers.iter().any(|p| matches!(&p.message,
         Message::EnrResponse(r) if r.request_hash == request_hash)));
@@ -871,13 +862,7 @@ fn many_keys_on_one_ip_vote_once_for_our_external_address() {
         ours.ping(now, record(&key(b), from));
         let ping = sent_to(ours, from).pop().unwrap();
         assert!(matches!(ping.message, Message::Ping(_)));
-        let answer = Message::Pong(Pong {
-            to: endpoint(seen_as),
-            ping_hash: ping.hash,
-            expiration: UNIX + 20,
-            enr_seq: None,
-        });
-        ours.handle_datagram(now, from, &answer.encode(&key(b)).0);
+        ours.handle_datagram(now, from, &pong_packet(&key(b), seen_as, ping.hash));
     };
     // Ten keys on one host report the lie: one vote, below the three needed.
     for b in 10..20u8 {
@@ -1133,13 +1118,7 @@ fn a_request_to_a_node_that_never_pings_back_goes_after_the_bond_wait() {
     let now = start();
     ours.request_enr(now, record(&key(3), k));
     let ping = wire::decode(&ours.poll_transmit().unwrap().bytes).unwrap();
-    let pong = Message::Pong(Pong {
-        to: endpoint(a),
-        ping_hash: ping.hash,
-        expiration: UNIX + 20,
-        enr_seq: None,
-    });
-    ours.handle_datagram(now, k, &pong.encode(&key(3)).0);
+    ours.handle_datagram(now, k, &pong_packet(&key(3), a, ping.hash));
     assert!(ours.poll_transmit().is_none());
     let due = now + Config::default().bond_wait;
     assert_eq!(ours.poll_timeout(), Some(due));
@@ -1285,14 +1264,8 @@ fn b_served_after_a_flood(answering: bool) -> bool {
             .handle_datagram(now, from, &ping_packet(&flooder, from, a));
         for packet in sent_to(net.node(a), from) {
             if let (Message::Ping(_), true) = (&packet.message, answering) {
-                let pong = Message::Pong(Pong {
-                    to: endpoint(a),
-                    ping_hash: packet.hash,
-                    expiration: UNIX + 20,
-                    enr_seq: None,
-                });
-                net.node(a)
-                    .handle_datagram(now, from, &pong.encode(&flooder).0);
+                let pong = pong_packet(&flooder, a, packet.hash);
+                net.node(a).handle_datagram(now, from, &pong);
             }
         }
     }
