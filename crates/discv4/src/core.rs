@@ -667,11 +667,25 @@ impl Discv4 {
 
     /// Handles the passing of time: retries, timeouts, table refresh and revalidation.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // What handling one timeout does can move another due one later (a FINDNODE sent
+        // when the one before it ends) or replace it: those wait for their new deadline.
         for key in take_due(&mut self.ping_deadlines, now) {
-            self.on_ping_timeout(now, key);
+            if self
+                .pings
+                .get(&key)
+                .is_some_and(|ping| ping.deadline <= now)
+            {
+                self.on_ping_timeout(now, key);
+            }
         }
         for id in take_due(&mut self.query_deadlines, now) {
-            self.on_query_timeout(now, id);
+            if self
+                .queries
+                .get(&id)
+                .is_some_and(|query| query.deadline <= now)
+            {
+                self.on_query_timeout(now, id);
+            }
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             self.next_refresh = now.checked_add(self.config.refresh_interval);

@@ -984,6 +984,39 @@ fn findnodes_to_one_node_wait_for_each_other() {
 }
 
 #[test]
+fn a_findnode_sent_when_the_one_before_it_ends_is_not_timed_out_with_it() {
+    // Two FINDNODEs to B, the second waiting for the first, both due at the same moment: the
+    // first, answered in part, ends then and sends the second, which must wait for its own
+    // answer rather than be timed out at once with the first (and ping B again).
+    let (mut ours, b, _) = bonded_by_hand();
+    let now = start();
+    while ours.poll_transmit().is_some() {}
+    ours.lookup(now, PeerId([7; 64])).unwrap();
+    ours.lookup(now, PeerId([8; 64])).unwrap();
+    let sent = sent_to(&mut ours, b);
+    assert_eq!(sent.len(), 1);
+    assert!(matches!(sent[0].message, Message::FindNode(_)));
+    // A short answer, 50 ms before the deadline both FINDNODEs share.
+    let timeout = Config::default().request_timeout;
+    let answer = Message::Neighbours(devp2p_discv4::Neighbours {
+        nodes: Vec::new(),
+        expiration: UNIX + 20,
+    });
+    let late = now + timeout - Duration::from_millis(50);
+    ours.handle_datagram(late, b, &answer.encode(&key(2)).0);
+    assert_eq!(ours.poll_timeout(), Some(now + timeout));
+    ours.handle_timeout(now + timeout);
+    let sent: Vec<Message> = sent_to(&mut ours, b)
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
+    assert!(
+        matches!(&sent[..], [Message::FindNode(f)] if f.target == PeerId([8; 64])),
+        "{sent:?}"
+    );
+}
+
+#[test]
 fn an_answer_identical_to_an_earlier_one_is_taken() {
     // go-ethereum and reth sign deterministically and write whole-second expirations, so the
     // same FINDNODE answered twice within a second gets the same packet twice. B's answer to a

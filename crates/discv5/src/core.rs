@@ -637,7 +637,10 @@ impl Discv5 {
             expired.push(key);
         }
         for key in expired {
-            self.timed_out(now, &key, false);
+            // Only what is still due: handling another may have ended it or moved its deadline.
+            if self.requests.get(&key).is_some_and(|r| r.deadline <= now) {
+                self.timed_out(now, &key, false);
+            }
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             // Our own id (our neighbourhood learns of us) and a random target (far buckets).

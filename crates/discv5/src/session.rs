@@ -940,11 +940,13 @@ impl Sessions {
         );
     }
 
-    /// The session used least recently. One scan of all sessions picks the eighth used least
-    /// recently, in order, so that with every place taken a new session does not scan them
-    /// all again. Those used since, or gone, are passed over: a session used after the scan
-    /// was used later than any session picked, and one not picked was used later than all of
-    /// them, so the first picked one still unused is the least recently used of all.
+    /// The session used least recently. One scan of all sessions picks an eighth of them,
+    /// those used least recently, in order, and the evictions that follow take from these:
+    /// with every place taken, a new session does not scan them all again. Those used since,
+    /// or gone, are passed over (only when all of them were does the next eviction scan
+    /// again): a session used after the scan was used later than any session picked, and one
+    /// not picked was used later than all of them, so the first picked one still unused is
+    /// the least recently used of all.
     fn least_recently_used(&mut self) -> Option<(NodeId, SocketAddr)> {
         loop {
             if self.evict_next.is_empty() {
@@ -1139,21 +1141,31 @@ mod tests {
         // The model: keys from least to most recently used.
         let mut order: Vec<(NodeId, SocketAddr)> = Vec::new();
         let mut random = 0x2545_f491_4f6c_dd1d_u64;
-        let mut fresh = 0u8;
+        let mut fresh = 0u16;
         for _ in 0..600 {
             random ^= random << 13;
             random ^= random >> 7;
             random ^= random << 17;
             let pick = usize::try_from(random >> 40).unwrap_or_default();
-            if order.len() < max || pick % 3 == 0 {
-                fresh = fresh.wrapping_add(1);
-                let k = (NodeId([fresh; 32]), key(fresh).1);
-                order.retain(|o| *o != k);
+            if order.len() < max || pick % 6 < 2 {
+                fresh += 1;
+                let mut id = [0; 32];
+                id[..2].copy_from_slice(&fresh.to_be_bytes());
+                let k = (NodeId(id), SocketAddr::from(([127, 0, 0, 1], fresh)));
                 if order.len() >= max {
                     order.remove(0);
                 }
                 order.push(k);
                 s.insert_session(k, session());
+            } else if pick % 6 == 2 {
+                // A new session with a node that has one: it replaces it, and nothing goes.
+                let k = order.remove(pick % order.len());
+                order.push(k);
+                s.insert_session(k, session());
+            } else if pick % 6 == 3 {
+                // A session that ends otherwise (its node answered with a WHOAREYOU).
+                let k = order.remove(pick % order.len());
+                s.sessions.remove(&k);
             } else {
                 let k = order.remove(pick % order.len());
                 order.push(k);
