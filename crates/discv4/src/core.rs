@@ -351,6 +351,9 @@ pub struct Discv4 {
     /// datagram.
     ping_deadlines: BTreeSet<(Instant, (NodeId, SocketAddr))>,
     query_deadlines: BTreeSet<(Instant, u64)>,
+    /// How many of `pings` are ping-backs ([`PendingPing::is_ping_back`]): their share is
+    /// checked for every Ping a node we do not know sends, so it is counted as they change.
+    ping_backs: usize,
     /// Each lookup with its target (FINDNODE names a public key, the table works on its hash).
     lookups: BTreeMap<LookupId, (PeerId, Lookup<NodeRecord>)>,
     next_id: u64,
@@ -430,6 +433,7 @@ impl Discv4 {
             queries: BTreeMap::new(),
             ping_deadlines: BTreeSet::new(),
             query_deadlines: BTreeSet::new(),
+            ping_backs: 0,
             lookups: BTreeMap::new(),
             next_id: 0,
             packets_sent: 0,
@@ -801,10 +805,9 @@ impl Discv4 {
         if !matches {
             return;
         }
-        let Some(ping) = self.pings.remove(&key) else {
+        let Some(ping) = self.remove_ping(&key) else {
             return;
         };
-        self.ping_deadlines.remove(&(ping.deadline, key));
         self.bond_mut(now, node_id, from.ip()).pong_received = Some(now);
         // A Ping that only proved an address for held requests leaves the table alone, but
         // for counting the node as seen where the table has it: it told us no TCP port, and
@@ -1057,19 +1060,22 @@ impl Discv4 {
         let addr = udp_addr(&node);
         if let Some(pending) = self.pings.get_mut(&(node_id, addr)) {
             if !pending.waiters.contains(&waiter) {
+                let was_ping_back = pending.is_ping_back();
                 pending.waiters.push(waiter);
+                if was_ping_back && !pending.is_ping_back() {
+                    self.ping_backs = self.ping_backs.saturating_sub(1);
+                }
             }
             return true;
         }
         if self.pings.len() >= self.config.max_pings {
             return false;
         }
-        if matches!(waiter, Waiter::PingBack | Waiter::Proof) {
-            let ping_backs = self.pings.values().filter(|p| p.is_ping_back()).count();
-            if ping_backs >= (self.config.max_pings / PING_BACK_SHARE).max(1) {
-                return false;
-            }
+        let ping_back = matches!(waiter, Waiter::PingBack | Waiter::Proof);
+        if ping_back && self.ping_backs >= (self.config.max_pings / PING_BACK_SHARE).max(1) {
+            return false;
         }
+        self.ping_backs += usize::from(ping_back);
         let hash = self.transmit_ping(now, addr);
         let deadline = now + self.config.request_timeout;
         self.ping_deadlines.insert((deadline, (node_id, addr)));
@@ -1087,6 +1093,16 @@ impl Discv4 {
             },
         );
         true
+    }
+
+    /// Takes the Ping to `key` out of `pings` and out of what is counted of them.
+    fn remove_ping(&mut self, key: &(NodeId, SocketAddr)) -> Option<PendingPing> {
+        let ping = self.pings.remove(key)?;
+        self.ping_deadlines.remove(&(ping.deadline, *key));
+        self.ping_backs = self
+            .ping_backs
+            .saturating_sub(usize::from(ping.is_ping_back()));
+        Some(ping)
     }
 
     /// Holds `request` from a node at `from` that has not proven that address until its Pong
@@ -1152,10 +1168,9 @@ impl Discv4 {
             }
             return;
         }
-        let Some(ping) = self.pings.remove(&key) else {
+        let Some(ping) = self.remove_ping(&key) else {
             return;
         };
-        self.ping_deadlines.remove(&(ping.deadline, key));
         for waiter in ping.waiters {
             match waiter {
                 Waiter::User(id) => self.push_event(Event::PingResult {

@@ -797,6 +797,42 @@ fn a_ping_back_to_an_unbonded_pinger_is_sent_once() {
 }
 
 #[test]
+fn ping_back_places_free_up_when_their_pings_end_or_become_ours() {
+    // 16 places, so ping-backs hold at most 4. Each is counted while it is a ping-back.
+    let a = addr("10.0.0.1:30303");
+    let mut ours = node_with(
+        1,
+        a,
+        Config {
+            max_pings: 16,
+            ..quiet()
+        },
+    );
+    let mut now = start();
+    let pinged_back = |ours: &mut Discv4, now: Instant, i: u8| {
+        let from = SocketAddr::from(([10, 9, 0, i], 30303));
+        ours.handle_datagram(now, from, &ping_packet(&key(10 + i), from, a));
+        sent_to(ours, from)
+            .iter()
+            .any(|p| matches!(p.message, Message::Ping(_)))
+    };
+    assert!((0..4).all(|i| pinged_back(&mut ours, now, i)));
+    assert!(!pinged_back(&mut ours, now, 4));
+    // We ping one of those nodes ourselves: that Ping is ours now, and a place is free.
+    ours.ping(
+        now,
+        record(&key(10), SocketAddr::from(([10, 9, 0, 0], 30303))),
+    );
+    assert!(pinged_back(&mut ours, now, 5));
+    assert!(!pinged_back(&mut ours, now, 6));
+    // Ping-backs are not retried: at their timeout they end, and their places are free.
+    now += Config::default().request_timeout;
+    ours.handle_timeout(now);
+    assert!((7..11).all(|i| pinged_back(&mut ours, now, i)));
+    assert!(!pinged_back(&mut ours, now, 11));
+}
+
+#[test]
 fn a_flood_of_pings_from_fresh_keys_leaves_room_for_our_own_ping() {
     let a = addr("10.0.0.1:30303");
     let config = Config {
