@@ -6,14 +6,15 @@
 
 use core::{net::SocketAddr, time::Duration};
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     net::IpAddr,
     time::Instant,
 };
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, NodeRecord, PeerId, RawRecord, SigningKey};
 use devp2p_kbucket::{
-    AddressVotes, InsertResult, IpRateLimit, Lookup, LookupStep, Table, port_allowed, relay_allowed,
+    AddressVotes, Deadlines, InsertResult, IpRateLimit, Lookup, LookupStep, Table, port_allowed,
+    relay_allowed,
 };
 use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 
@@ -271,35 +272,10 @@ struct Bond {
     touched: u64,
 }
 
-/// Sets `deadline`, that of the entry at `key`, to `to`, and moves the entry's place in
-/// `order` (the deadlines of its map, soonest first) to match.
-fn move_deadline<K: Ord + Copy>(
-    order: &mut BTreeSet<(Instant, K)>,
-    key: K,
-    deadline: &mut Instant,
-    to: Instant,
-) {
-    order.remove(&(*deadline, key));
-    *deadline = to;
-    order.insert((to, key));
-}
-
 /// How long a query waits for the bond its Ping makes: every attempt of that Ping, and one
 /// more timeout for the node's Ping back.
 fn bond_timeout(config: &Config) -> Duration {
     config.request_timeout * u32::from(config.request_attempts) + config.request_timeout
-}
-
-/// Takes the keys due at or before `now` out of `order`, soonest first.
-fn take_due<K: Ord + Copy>(order: &mut BTreeSet<(Instant, K)>, now: Instant) -> Vec<K> {
-    let mut due = Vec::new();
-    while let Some(&(deadline, key)) = order.first()
-        && deadline <= now
-    {
-        order.pop_first();
-        due.push(key);
-    }
-    due
 }
 
 /// The discv4 node: table, bonds, lookups and requests, driven by datagrams and time.
@@ -349,8 +325,8 @@ pub struct Discv4 {
     /// Every ping's and every query's deadline with its key, soonest first: the next timeout
     /// is found without a look at each one in flight, which the driver asks for after every
     /// datagram.
-    ping_deadlines: BTreeSet<(Instant, (NodeId, SocketAddr))>,
-    query_deadlines: BTreeSet<(Instant, u64)>,
+    ping_deadlines: Deadlines<(NodeId, SocketAddr)>,
+    query_deadlines: Deadlines<u64>,
     /// How many of `pings` are ping-backs ([`PendingPing::is_ping_back`]): their share is
     /// checked for every Ping a node we do not know sends, so it is counted as they change.
     ping_backs: usize,
@@ -431,8 +407,8 @@ impl Discv4 {
             bond_clock: 0,
             pings: BTreeMap::new(),
             queries: BTreeMap::new(),
-            ping_deadlines: BTreeSet::new(),
-            query_deadlines: BTreeSet::new(),
+            ping_deadlines: Deadlines::default(),
+            query_deadlines: Deadlines::default(),
             ping_backs: 0,
             lookups: BTreeMap::new(),
             next_id: 0,
@@ -673,7 +649,7 @@ impl Discv4 {
     pub fn handle_timeout(&mut self, now: Instant) {
         // What handling one timeout does can move another due one later (a FINDNODE sent
         // when the one before it ends) or replace it: those wait for their new deadline.
-        for key in take_due(&mut self.ping_deadlines, now) {
+        for key in self.ping_deadlines.take_due(now) {
             if self
                 .pings
                 .get(&key)
@@ -682,7 +658,7 @@ impl Discv4 {
                 self.on_ping_timeout(now, key);
             }
         }
-        for id in take_due(&mut self.query_deadlines, now) {
+        for id in self.query_deadlines.take_due(now) {
             if self
                 .queries
                 .get(&id)
@@ -732,8 +708,8 @@ impl Discv4 {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let pings = self.ping_deadlines.first().map(|(deadline, _)| *deadline);
-        let queries = self.query_deadlines.first().map(|(deadline, _)| *deadline);
+        let pings = self.ping_deadlines.next();
+        let queries = self.query_deadlines.next();
         pings
             .into_iter()
             .chain(queries)
@@ -980,7 +956,8 @@ impl Discv4 {
             self.finish_query(now, id, true);
         } else if short_packet {
             let soon = query.deadline.min(now + self.config.request_timeout / 10);
-            move_deadline(&mut self.query_deadlines, id, &mut query.deadline, soon);
+            self.query_deadlines
+                .reschedule(id, &mut query.deadline, soon);
         }
     }
 
@@ -1008,7 +985,7 @@ impl Discv4 {
         let Some(query) = self.queries.remove(&id) else {
             return;
         };
-        self.query_deadlines.remove(&(query.deadline, id));
+        self.query_deadlines.remove(query.deadline, id);
         let QueryKind::Enr { id: request, .. } = query.kind else {
             return;
         };
@@ -1078,7 +1055,7 @@ impl Discv4 {
         self.ping_backs += usize::from(ping_back);
         let hash = self.transmit_ping(now, addr);
         let deadline = now + self.config.request_timeout;
-        self.ping_deadlines.insert((deadline, (node_id, addr)));
+        self.ping_deadlines.insert(deadline, (node_id, addr));
         self.pings.insert(
             (node_id, addr),
             PendingPing {
@@ -1098,7 +1075,7 @@ impl Discv4 {
     /// Takes the Ping to `key` out of `pings` and out of what is counted of them.
     fn remove_ping(&mut self, key: &(NodeId, SocketAddr)) -> Option<PendingPing> {
         let ping = self.pings.remove(key)?;
-        self.ping_deadlines.remove(&(ping.deadline, *key));
+        self.ping_deadlines.remove(ping.deadline, *key);
         self.ping_backs = self
             .ping_backs
             .saturating_sub(usize::from(ping.is_ping_back()));
@@ -1159,7 +1136,8 @@ impl Discv4 {
         if ping.attempts < self.config.request_attempts && !ping.is_ping_back() {
             ping.attempts += 1;
             let deadline = now + self.config.request_timeout;
-            move_deadline(&mut self.ping_deadlines, key, &mut ping.deadline, deadline);
+            self.ping_deadlines
+                .reschedule(key, &mut ping.deadline, deadline);
             ping.sent = now;
             let addr = ping.addr;
             let hash = self.transmit_ping(now, addr);
@@ -1333,7 +1311,7 @@ impl Discv4 {
         let addr = udp_addr(&node);
         let bonded = self.has_pinged_us(now, node.node_id(), node.ip);
         let deadline = now + bond_timeout(&self.config);
-        self.query_deadlines.insert((deadline, id));
+        self.query_deadlines.insert(deadline, id);
         self.queries.insert(
             id,
             Query {
@@ -1349,7 +1327,7 @@ impl Discv4 {
             self.send_query(now, id);
         } else if !self.send_ping(now, node, Waiter::Query(id)) {
             if let Some(query) = self.queries.remove(&id) {
-                self.query_deadlines.remove(&(query.deadline, id));
+                self.query_deadlines.remove(query.deadline, id);
             }
             return false;
         }
@@ -1372,7 +1350,8 @@ impl Discv4 {
         } else if let Some(query) = self.queries.get_mut(&id) {
             query.stage = Stage::Ping;
             let deadline = now + self.config.bond_wait;
-            move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
+            self.query_deadlines
+                .reschedule(id, &mut query.deadline, deadline);
         }
     }
 
@@ -1388,7 +1367,8 @@ impl Discv4 {
             return;
         };
         let deadline = now + self.config.request_timeout;
-        move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
+        self.query_deadlines
+            .reschedule(id, &mut query.deadline, deadline);
         if waits_for_another {
             query.stage = Stage::Queued;
             return;
@@ -1444,7 +1424,8 @@ impl Discv4 {
                     query.attempts += 1;
                     query.stage = Stage::Pong;
                     let deadline = now + bond_timeout(&self.config);
-                    move_deadline(&mut self.query_deadlines, id, &mut query.deadline, deadline);
+                    self.query_deadlines
+                        .reschedule(id, &mut query.deadline, deadline);
                     let node = query.node;
                     if !self.send_ping(now, node, Waiter::Query(id)) {
                         self.finish_query(now, id, false);
@@ -1460,7 +1441,7 @@ impl Discv4 {
         let Some(query) = self.queries.remove(&id) else {
             return;
         };
-        self.query_deadlines.remove(&(query.deadline, id));
+        self.query_deadlines.remove(query.deadline, id);
         // The next FINDNODE queued behind this one goes out.
         if let Some(next) = self
             .queries

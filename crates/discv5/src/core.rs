@@ -15,7 +15,8 @@ use std::{
 
 use devp2p_enr::{Builder, Enr, EnrError, NodeId, SigningKey};
 use devp2p_kbucket::{
-    AddressVotes, InsertResult, Lookup, LookupStep, Table, locality, port_allowed, relay_allowed,
+    AddressVotes, Deadlines, InsertResult, Lookup, LookupStep, Table, locality, port_allowed,
+    relay_allowed,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -325,19 +326,6 @@ impl Request {
     }
 }
 
-/// Sets `request`'s deadline, and moves its entry in `deadlines` (see
-/// [`Discv5::deadlines`]) to match.
-fn move_deadline(
-    deadlines: &mut BTreeSet<(Instant, (NodeId, RequestId))>,
-    key: &(NodeId, RequestId),
-    request: &mut Request,
-    deadline: Instant,
-) {
-    deadlines.remove(&(request.deadline, *key));
-    request.deadline = deadline;
-    deadlines.insert((deadline, *key));
-}
-
 /// The discv5 node, sans-IO.
 #[derive(Debug)]
 pub struct Discv5 {
@@ -350,7 +338,7 @@ pub struct Discv5 {
     requests: BTreeMap<(NodeId, RequestId), Request>,
     /// Every request's deadline and key, soonest first: the next timeout is found without a
     /// look at every request in flight, which the driver asks for after every datagram.
-    deadlines: BTreeSet<(Instant, (NodeId, RequestId))>,
+    deadlines: Deadlines<(NodeId, RequestId)>,
     lookups: BTreeMap<LookupId, Lookup<Enr>>,
     talk_protocols: BTreeSet<Vec<u8>>,
     /// Reports of our address, IPv4 ones at 0 and IPv6 ones at 1: a dual-stack node has an
@@ -414,7 +402,7 @@ impl Discv5 {
             record,
             rng,
             requests: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             lookups: BTreeMap::new(),
             talk_protocols: BTreeSet::new(),
             bootnodes: Vec::new(),
@@ -629,14 +617,7 @@ impl Discv5 {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.sessions.handle_timeout(now);
         self.drain_sessions(now);
-        let mut expired = Vec::new();
-        while let Some(&(deadline, key)) = self.deadlines.first()
-            && deadline <= now
-        {
-            self.deadlines.pop_first();
-            expired.push(key);
-        }
-        for key in expired {
+        for key in self.deadlines.take_due(now) {
             // Only what is still due: handling another may have ended it or moved its deadline.
             if self.requests.get(&key).is_some_and(|r| r.deadline <= now) {
                 self.timed_out(now, &key, false);
@@ -679,7 +660,7 @@ impl Discv5 {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let requests = self.deadlines.first().map(|(deadline, _)| *deadline);
+        let requests = self.deadlines.next();
         requests
             .into_iter()
             .chain(self.sessions.poll_timeout())
@@ -743,7 +724,7 @@ impl Discv5 {
         // The handshake, if one is needed, comes out of the request's time.
         let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
         let key = (record.node_id(), req_id);
-        self.deadlines.insert((deadline, key));
+        self.deadlines.insert(deadline, key);
         self.requests.insert(
             key,
             Request {
@@ -785,7 +766,8 @@ impl Discv5 {
         }
         request.attempts += 1;
         let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
-        move_deadline(&mut self.deadlines, key, request, deadline);
+        self.deadlines
+            .reschedule(*key, &mut request.deadline, deadline);
         let (record, addr, message) = (
             request.record.clone(),
             request.addr,
@@ -801,7 +783,7 @@ impl Discv5 {
         let Some(request) = self.requests.remove(key) else {
             return;
         };
-        self.deadlines.remove(&(request.deadline, *key));
+        self.deadlines.remove(request.deadline, *key);
         let node_id = key.0;
         match request.purpose {
             Purpose::Ping(id) if !success => self.push_event(Event::Pong {
@@ -1074,7 +1056,8 @@ impl Discv5 {
                 request.nodes_messages += 1;
                 // The rest of the answer is due at least one timeout after each part.
                 let deadline = request.deadline.max(now + self.config.request_timeout);
-                move_deadline(&mut self.deadlines, &key, request, deadline);
+                self.deadlines
+                    .reschedule(key, &mut request.deadline, deadline);
                 if request.nodes_messages >= total.clamp(1, max_messages) {
                     let record = request.record.clone();
                     self.finish(now, &key, true);

@@ -21,13 +21,13 @@ use core::{
     time::Duration,
 };
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::Arc,
     time::Instant,
 };
 
 use devp2p_enr::{Enr, NodeId, SigningKey};
-use devp2p_kbucket::IpRateLimit;
+use devp2p_kbucket::{Deadlines, IpRateLimit};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{
@@ -286,7 +286,7 @@ pub struct Sessions {
     outgoing: BTreeMap<(NodeId, SocketAddr), Outgoing>,
     /// Every handshake in `outgoing` by its deadline, soonest first (then by key, so that
     /// timeouts fire in a reproducible order): the next one is found without a search.
-    outgoing_deadlines: BTreeSet<(Instant, (NodeId, SocketAddr))>,
+    outgoing_deadlines: Deadlines<(NodeId, SocketAddr)>,
     /// WHOAREYOUs waiting for their handshake; when full, the oldest goes (see
     /// [`SessionConfig::max_challenges`]).
     challenges: Expiring<(NodeId, SocketAddr), Challenge>,
@@ -328,7 +328,7 @@ impl Sessions {
             sessions: HashMap::new(),
             evict_next: VecDeque::new(),
             outgoing: BTreeMap::new(),
-            outgoing_deadlines: BTreeSet::new(),
+            outgoing_deadlines: Deadlines::default(),
             challenges,
             sent,
             opened_by: HashMap::new(),
@@ -419,7 +419,7 @@ impl Sessions {
         }
         self.note_opened_by(nonce, key);
         let deadline = now + self.config.handshake_timeout;
-        self.outgoing_deadlines.insert((deadline, key));
+        self.outgoing_deadlines.insert(deadline, key);
         self.outgoing.insert(
             key,
             Outgoing {
@@ -501,10 +501,7 @@ impl Sessions {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.challenges.expire(now);
         self.sent.expire(now);
-        while let Some(&(deadline, key)) = self.outgoing_deadlines.first()
-            && deadline <= now
-        {
-            self.outgoing_deadlines.pop_first();
+        for key in self.outgoing_deadlines.take_due(now) {
             if let Some(outgoing) = self.outgoing.remove(&key) {
                 self.opened_by.remove(&outgoing.nonce);
                 self.push_event(SessionEvent::HandshakeTimeout {
@@ -530,10 +527,7 @@ impl Sessions {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let outgoing = self
-            .outgoing_deadlines
-            .first()
-            .map(|(deadline, _)| *deadline);
+        let outgoing = self.outgoing_deadlines.next();
         // The oldest challenge may have been answered: then this is a turn too early.
         outgoing
             .into_iter()
@@ -664,7 +658,7 @@ impl Sessions {
             && self.outgoing.get(&key).is_some_and(|o| o.nonce == *nonce)
             && let Some(outgoing) = self.outgoing.remove(&key)
         {
-            self.outgoing_deadlines.remove(&(outgoing.deadline, key));
+            self.outgoing_deadlines.remove(outgoing.deadline, key);
             self.opened_by.remove(nonce);
             (key, outgoing)
         } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)

@@ -13,6 +13,7 @@
 //! - Liveness: [`revalidation_candidate`](Table::revalidation_candidate) names the least
 //!   recently seen node of a bucket the caller picks at random;
 //!   [`mark_seen`](Table::mark_seen) or [`remove`](Table::remove) records the outcome.
+//! - [`Deadlines`]: what is in flight, by deadline, for the next timeout without a search.
 //! - [`IpLimits`]: at most 2 nodes of one /24 (IPv4) or /48 (IPv6) per bucket and 10 per
 //!   table, LAN addresses exempt (geth's defaults).
 //!
@@ -67,6 +68,7 @@ struct ReadmeDoctests;
 
 mod bucket;
 mod config;
+mod deadlines;
 mod ip;
 mod lookup;
 mod rate;
@@ -77,6 +79,7 @@ mod votes;
 
 pub use bucket::Entry;
 pub use config::{Config, IpLimits};
+pub use deadlines::Deadlines;
 pub use devp2p_enr::NodeId;
 pub use ip::{locality, port_allowed, relay_allowed, socket_destination};
 pub use lookup::{Lookup, LookupStep};
