@@ -78,6 +78,9 @@ pub enum DecodeErrorKind {
     /// A string is not valid UTF-8.
     #[error("string is not valid UTF-8")]
     InvalidUtf8,
+    /// A list is nested inside [`MAX_DEPTH`](crate::MAX_DEPTH) others.
+    #[error("lists nested too deeply")]
+    TooDeep,
     /// A type-specific rule was broken; the text names it.
     #[error("{0}")]
     Custom(&'static str),

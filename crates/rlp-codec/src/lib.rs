@@ -10,7 +10,8 @@
 //!   under 56, lengths past the input, and (with [`decode_exact`]) trailing bytes are each a
 //!   [`DecodeError`] naming the problem and the byte offset where it was found. Decoding never
 //!   panics, and what it allocates is bounded by the input: a list of `T` holds at most one
-//!   element per [`Decodable::MIN_LENGTH`] bytes of its payload.
+//!   element per [`Decodable::MIN_LENGTH`] bytes of its payload, and lists nest at most
+//!   [`MAX_DEPTH`] deep.
 //! - [`Rlp`] also walks any RLP generically ([`Rlp::item`]) and hands out the exact bytes of an
 //!   item ([`Rlp::raw`]), for hashing headers and transactions as they were sent.
 //! - With the `derive` feature (on by default), `#[derive(RlpEncodable, RlpDecodable)]` encodes a
@@ -70,4 +71,4 @@ pub use encode::{
 };
 pub use error::{DecodeError, DecodeErrorKind};
 pub use header::{Header, header_length};
-pub use rlp::{DecodeIter, Item, Rlp};
+pub use rlp::{DecodeIter, Item, MAX_DEPTH, Rlp};

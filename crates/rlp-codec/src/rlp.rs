@@ -41,9 +41,16 @@ pub struct Rlp<'a> {
     rest: &'a [u8],
     /// Address of byte 0 of the original input, so offsets are absolute even in nested lists.
     origin: usize,
-    /// Whether this cursor walks a list's payload rather than a whole input.
-    nested: bool,
+    /// How many lists this cursor is inside: 0 for a whole input.
+    depth: u16,
 }
+
+/// How deeply lists may nest: a list inside this many others is refused with
+/// [`DecodeErrorKind::TooDeep`]. Ethereum's structures nest a handful of levels; the limit
+/// keeps a recursive type (a tree that holds itself in a `Vec`) from running out of stack on an
+/// input of lists nested thousands deep, and from reserving memory for each of them (each
+/// level's `Vec` reserves up to its payload's size).
+pub const MAX_DEPTH: u16 = 64;
 
 /// One item read by [`Rlp::item`]: a string's payload or a cursor over a list's payload.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +77,7 @@ impl<'a> Rlp<'a> {
         Self {
             rest: input,
             origin: input.as_ptr().addr(),
-            nested: false,
+            depth: 0,
         }
     }
 
@@ -273,11 +280,7 @@ impl<'a> Rlp<'a> {
     pub fn list(&mut self) -> Result<Self, DecodeError> {
         let start = self.rest;
         match self.next_payload::<true>()? {
-            (true, payload) => Ok(Self {
-                rest: payload,
-                origin: self.origin,
-                nested: true,
-            }),
+            (true, payload) => self.enter(payload, start),
             (false, _) => {
                 self.rest = start;
                 Err(error_at(
@@ -292,13 +295,25 @@ impl<'a> Rlp<'a> {
     /// Reads the next item of either kind.
     #[inline(always)]
     pub fn item(&mut self) -> Result<Item<'a>, DecodeError> {
+        let start = self.rest;
         Ok(match self.next_payload::<true>()? {
             (false, payload) => Item::Bytes(payload),
-            (true, payload) => Item::List(Self {
-                rest: payload,
-                origin: self.origin,
-                nested: true,
-            }),
+            (true, payload) => Item::List(self.enter(payload, start)?),
+        })
+    }
+
+    /// A cursor over the payload of the list that starts at `start`, one level deeper; past
+    /// [`MAX_DEPTH`] the list is not read.
+    #[inline(always)]
+    fn enter(&mut self, payload: &'a [u8], start: &'a [u8]) -> Result<Self, DecodeError> {
+        if self.depth >= MAX_DEPTH {
+            self.rest = start;
+            return Err(error_at(DecodeErrorKind::TooDeep, self.origin, start));
+        }
+        Ok(Self {
+            rest: payload,
+            origin: self.origin,
+            depth: self.depth + 1,
         })
     }
 
@@ -339,7 +354,7 @@ impl<'a> Rlp<'a> {
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
             Ok(())
-        } else if self.nested {
+        } else if self.depth > 0 {
             Err(self.error(DecodeErrorKind::ListTooLong, self.rest))
         } else {
             Err(self.error(DecodeErrorKind::TrailingBytes, self.rest))
@@ -370,7 +385,7 @@ fn uint_error(start: &[u8], origin: usize) -> DecodeError {
     let mut rlp = Rlp {
         rest: start,
         origin,
-        nested: false,
+        depth: 0,
     };
     match rlp.bytes() {
         Err(err) => err,

@@ -8,8 +8,8 @@ mod common;
 use bytes::Bytes;
 use common::Tree;
 use devp2p_rlp_codec::{
-    Decodable, Encodable, Header, Rlp, RlpDecodable, RlpEncodable, bytes_length, decode_exact,
-    encode_bytes, encode_to_vec,
+    Decodable, DecodeErrorKind, Encodable, Header, Item, MAX_DEPTH, Rlp, RlpDecodable,
+    RlpEncodable, bytes_length, decode_exact, encode_bytes, encode_to_vec,
 };
 use proptest::prelude::*;
 
@@ -110,6 +110,60 @@ fn arrays_match_slices<const N: usize>(seed: &[u8], count: usize) {
     assert_eq!(encode_to_vec(&items), expected, "N = {N}, {count} items");
     assert_eq!(items.length(), expected.len());
     assert_eq!(decode_exact::<Vec<[u8; N]>>(&expected).unwrap(), items);
+}
+
+/// `n` lists, each the only element of the one around it, and the offset of the innermost.
+fn nested_lists(n: usize) -> (Vec<u8>, usize) {
+    // The encoded length of each list, from the innermost (`c0`) out.
+    let mut lengths = vec![1];
+    for _ in 1..n {
+        let inner = lengths[lengths.len() - 1];
+        lengths.push(Header::list(inner).length_with_payload());
+    }
+    let mut input = Vec::with_capacity(lengths[n - 1]);
+    for inner in lengths[..n - 1].iter().rev() {
+        Header::list(*inner).encode(&mut input);
+    }
+    let innermost = input.len();
+    input.push(0xc0);
+    (input, innermost)
+}
+
+/// Counts the lists of `rlp` through the zero-copy walk, recursively.
+fn count_lists(mut rlp: Rlp<'_>) -> Result<usize, devp2p_rlp_codec::DecodeError> {
+    let mut n = 0;
+    while !rlp.is_empty() {
+        if let Item::List(inner) = rlp.item()? {
+            n += 1 + count_lists(inner)?;
+        }
+    }
+    Ok(n)
+}
+
+#[test]
+fn lists_nested_past_the_limit_are_refused_before_the_stack_runs_out() {
+    let depth = usize::from(MAX_DEPTH);
+    let (deepest, _) = nested_lists(depth);
+    let tree = decode_exact::<Tree>(&deepest).unwrap();
+    assert_eq!(encode_to_vec(&tree), deepest);
+    assert_eq!(count_lists(Rlp::new(&deepest)), Ok(depth));
+
+    let (too_deep, innermost) = nested_lists(depth + 1);
+    let err = decode_exact::<Tree>(&too_deep).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (DecodeErrorKind::TooDeep, innermost)
+    );
+    let err = count_lists(Rlp::new(&too_deep)).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.offset()),
+        (DecodeErrorKind::TooDeep, innermost)
+    );
+
+    // Deep enough to overflow the test thread's stack, each level reserving its payload's size.
+    let (hostile, _) = nested_lists(200_000);
+    let err = decode_exact::<Tree>(&hostile).unwrap_err();
+    assert_eq!(err.kind(), DecodeErrorKind::TooDeep);
 }
 
 proptest! {
