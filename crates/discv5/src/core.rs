@@ -713,9 +713,16 @@ impl Discv5 {
             .ip_mode
             .contact_addr(record)
             .ok_or(RequestError::NoAddress)?;
-        let req_id = RequestId::from(self.rng.next_u64().to_be_bytes());
+        let node = record.node_id();
+        // A random id, unless the node already has a request of ours with it.
+        let req_id = loop {
+            let id = RequestId::from(self.rng.next_u64().to_be_bytes());
+            if !self.requests.contains_key(&(node, id)) {
+                break id;
+            }
+        };
         let message = message(req_id);
-        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
+        if message.encoded_len() > wire::MAX_MESSAGE_SIZE {
             return Err(RequestError::TooLarge);
         }
         if !self.sessions.send(now, record, addr, message.clone()) {
@@ -723,7 +730,7 @@ impl Discv5 {
         }
         // The handshake, if one is needed, comes out of the request's time.
         let deadline = now + self.config.session.handshake_timeout + self.config.request_timeout;
-        let key = (record.node_id(), req_id);
+        let key = (node, req_id);
         self.deadlines.insert(deadline, key);
         self.requests.insert(
             key,

@@ -392,7 +392,7 @@ impl Sessions {
         }
         // In a session, a message that fits no packet fails to encode above; one that is to
         // wait for a handshake is checked now.
-        if message.encode().len() > wire::MAX_MESSAGE_SIZE {
+        if message.encoded_len() > wire::MAX_MESSAGE_SIZE {
             return false;
         }
         if let Some(pending) = self.outgoing.get_mut(&key) {

@@ -87,6 +87,7 @@ proptest! {
     #[test]
     fn every_message_round_trips(message in message()) {
         let encoded = message.encode();
+        prop_assert_eq!(encoded.len(), message.encoded_len());
         prop_assert_eq!(encoded[0], message.message_type());
         prop_assert_eq!(Message::decode(&encoded).unwrap(), message);
     }

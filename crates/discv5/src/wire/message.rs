@@ -7,7 +7,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use devp2p_enr::EnrError;
-use devp2p_rlp_codec::{DecodeError, Encodable, Header, Rlp, encode_bytes};
+use devp2p_rlp_codec::{DecodeError, Encodable, Header, Rlp, bytes_length, encode_bytes};
 
 use super::{RawRecord, packet::MAX_PACKET_SIZE};
 
@@ -192,45 +192,72 @@ impl Message {
         }
     }
 
-    /// `message-type || message-data`: the plaintext to encrypt.
+    /// `message-type || message-data`: the plaintext to encrypt, written once into a buffer
+    /// of its exact size.
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(64);
-        encode_bytes(self.request_id().as_bytes(), &mut body);
+        let payload = self.payload_length();
+        let header = Header::list(payload);
+        let mut out = Vec::with_capacity(1 + header.length_with_payload());
+        out.push(self.message_type());
+        header.encode(&mut out);
+        encode_bytes(self.request_id().as_bytes(), &mut out);
         match self {
-            Self::Ping { enr_seq, .. } => enr_seq.encode(&mut body),
+            Self::Ping { enr_seq, .. } => enr_seq.encode(&mut out),
             Self::Pong {
                 enr_seq, ip, port, ..
             } => {
-                enr_seq.encode(&mut body);
+                enr_seq.encode(&mut out);
                 match ip {
-                    IpAddr::V4(v4) => encode_bytes(&v4.octets(), &mut body),
-                    IpAddr::V6(v6) => encode_bytes(&v6.octets(), &mut body),
+                    IpAddr::V4(v4) => encode_bytes(&v4.octets(), &mut out),
+                    IpAddr::V6(v6) => encode_bytes(&v6.octets(), &mut out),
                 }
-                port.encode(&mut body);
+                port.encode(&mut out);
             }
-            Self::FindNode { distances, .. } => distances.encode(&mut body),
+            Self::FindNode { distances, .. } => distances.encode(&mut out),
             Self::Nodes { total, enrs, .. } => {
-                total.encode(&mut body);
-                let records: usize = enrs.iter().map(|r| r.as_bytes().len()).sum();
-                Header::list(records).encode(&mut body);
+                total.encode(&mut out);
+                Header::list(records_length(enrs)).encode(&mut out);
                 for record in enrs {
-                    body.extend_from_slice(record.as_bytes());
+                    out.extend_from_slice(record.as_bytes());
                 }
             }
             Self::TalkReq {
                 protocol, request, ..
             } => {
-                encode_bytes(protocol, &mut body);
-                encode_bytes(request, &mut body);
+                encode_bytes(protocol, &mut out);
+                encode_bytes(request, &mut out);
             }
-            Self::TalkResp { response, .. } => encode_bytes(response, &mut body),
+            Self::TalkResp { response, .. } => encode_bytes(response, &mut out),
         }
-        let header = Header::list(body.len());
-        let mut out = Vec::with_capacity(1 + header.length_with_payload());
-        out.push(self.message_type());
-        header.encode(&mut out);
-        out.extend_from_slice(&body);
         out
+    }
+
+    /// The length of [`encode`](Self::encode)'s output, computed without encoding.
+    pub fn encoded_len(&self) -> usize {
+        1 + Header::list(self.payload_length()).length_with_payload()
+    }
+
+    /// The length of the message data's list payload.
+    fn payload_length(&self) -> usize {
+        let fields = match self {
+            Self::Ping { enr_seq, .. } => enr_seq.length(),
+            Self::Pong {
+                enr_seq, ip, port, ..
+            } => {
+                // A header byte and the 4 or 16 bytes.
+                let ip = if ip.is_ipv4() { 1 + 4 } else { 1 + 16 };
+                enr_seq.length() + ip + port.length()
+            }
+            Self::FindNode { distances, .. } => distances.length(),
+            Self::Nodes { total, enrs, .. } => {
+                total.length() + Header::list(records_length(enrs)).length_with_payload()
+            }
+            Self::TalkReq {
+                protocol, request, ..
+            } => bytes_length(protocol) + bytes_length(request),
+            Self::TalkResp { response, .. } => bytes_length(response),
+        };
+        bytes_length(self.request_id().as_bytes()) + fields
     }
 
     /// Decodes a decrypted message. Strict: canonical RLP, no extra list elements, no bytes
@@ -284,6 +311,11 @@ impl Message {
         list.finish()?;
         Ok(message)
     }
+}
+
+/// The total length of NODES records (each already RLP).
+fn records_length(enrs: &[RawRecord]) -> usize {
+    enrs.iter().map(|r| r.as_bytes().len()).sum()
 }
 
 fn decode_ip(bytes: &[u8]) -> Result<IpAddr, MessageError> {
