@@ -49,7 +49,9 @@ pub enum DriverError {
     NotSent,
 }
 
-/// A TALKREQ for a protocol registered with [`Discv5Handle::register_talk_handler`].
+/// A TALKREQ for a protocol registered with [`Discv5Handle::register_talk_handler`]. Every
+/// TALKREQ gets a TALKRESP: one dropped without [`respond`](Self::respond) (or left in the
+/// handler's queue when its receiver is dropped) is answered with an empty response.
 #[derive(Debug)]
 pub struct TalkRequest {
     /// From whom.
@@ -58,7 +60,7 @@ pub struct TalkRequest {
     pub request: Vec<u8>,
     req_id: RequestId,
     /// Weak: a request waiting in a handler's queue does not keep the node running once the
-    /// last handle is gone.
+    /// last handle is gone. Taken (left dangling) once the request is answered.
     owner: Weak<Owner>,
 }
 
@@ -66,13 +68,27 @@ impl TalkRequest {
     /// Sends the TALKRESP. Fails with [`DriverError::Stopped`] once the node has stopped, and
     /// with [`DriverError::NotSent`] when the session with the node is gone or the response
     /// does not fit in a packet (over about 1150 bytes).
-    pub async fn respond(self, response: Vec<u8>) -> Result<(), DriverError> {
-        let (node, req_id) = (self.node, self.req_id);
-        let owner = self.owner.upgrade().ok_or(DriverError::Stopped)?;
+    pub async fn respond(mut self, response: Vec<u8>) -> Result<(), DriverError> {
+        let owner = core::mem::take(&mut self.owner)
+            .upgrade()
+            .ok_or(DriverError::Stopped)?;
+        let (node, req_id) = (&self.node, self.req_id);
         owner
-            .call(|state, now| state.core.talk_response(now, &node, req_id, response))?
+            .call(|state, now| state.core.talk_response(now, node, req_id, response))?
             .then_some(())
             .ok_or(DriverError::NotSent)
+    }
+}
+
+impl Drop for TalkRequest {
+    /// Answers a request nobody answered. Never runs with the node's lock held: the driver
+    /// takes the owner of a request it could not deliver before dropping it.
+    fn drop(&mut self) {
+        if let Some(owner) = self.owner.upgrade() {
+            let (node, req_id) = (&self.node, self.req_id);
+            let _ =
+                owner.call(|state, now| state.core.talk_response(now, node, req_id, Vec::new()));
+        }
     }
 }
 
@@ -530,12 +546,18 @@ fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut 
             let running = owner.strong_count() > 0;
             let delivered = running
                 && handler.is_some_and(|handler| {
+                    let request = TalkRequest {
+                        node: node.clone(),
+                        request: request.clone(),
+                        req_id: *req_id,
+                        owner: owner.clone(),
+                    };
                     handler
-                        .try_send(TalkRequest {
-                            node: node.clone(),
-                            request: request.clone(),
-                            req_id: *req_id,
-                            owner: owner.clone(),
+                        .try_send(request)
+                        .map_err(|e| {
+                            // Its drop would take the lock held here: answered below instead.
+                            let mut undelivered = e.into_inner();
+                            undelivered.owner = Weak::new();
                         })
                         .is_ok()
                 });

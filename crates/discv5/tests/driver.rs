@@ -241,6 +241,66 @@ async fn a_talk_response_that_cannot_be_sent_is_an_error() {
     assert_eq!(asked, Err(DriverError::Request(RequestError::Timeout)));
 }
 
+/// A talk request the application drops unanswered, or leaves in its handler's queue when it
+/// drops the receiver, is answered with an empty TALKRESP: the asking node does not wait for a
+/// timeout.
+#[tokio::test]
+async fn talk_requests_dropped_unanswered_get_an_empty_response() {
+    let a = node(8, config()).await;
+    let mut requests = a.register_talk_handler(b"x".to_vec(), 4).await.unwrap();
+    let b = node(9, config()).await;
+    let (_, asked) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            async { drop(requests.recv().await.unwrap()) },
+            b.talk_req(a.local_enr(), b"x".to_vec(), b"one".to_vec())
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(asked, Ok(Vec::new()));
+
+    let (_, asked) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            async {
+                while requests.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                drop(requests);
+            },
+            b.talk_req(a.local_enr(), b"x".to_vec(), b"two".to_vec())
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(asked, Ok(Vec::new()));
+}
+
+/// A talk request that finds its handler's queue full is answered at once with an empty
+/// TALKRESP; the one in the queue waits for the application's answer.
+#[tokio::test]
+async fn a_talk_request_finding_the_queue_full_gets_an_empty_response() {
+    let a = node(10, config()).await;
+    let mut requests = a.register_talk_handler(b"x".to_vec(), 1).await.unwrap();
+    let b = node(11, config()).await;
+    let ask = |request: &[u8]| {
+        let (b, record, request) = (b.clone(), a.local_enr(), request.to_vec());
+        tokio::spawn(async move { b.talk_req(record, b"x".to_vec(), request).await })
+    };
+    let (mut one, mut two) = (ask(b"one"), ask(b"two"));
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let (overflowed, queued) = tokio::select! {
+            answer = &mut one => (answer, two),
+            answer = &mut two => (answer, one),
+        };
+        assert_eq!(overflowed.unwrap(), Ok(Vec::new()));
+        let request = requests.recv().await.unwrap();
+        request.respond(b"yes".to_vec()).await.unwrap();
+        assert_eq!(queued.await.unwrap(), Ok(b"yes".to_vec()));
+    })
+    .await
+    .unwrap();
+}
+
 /// A talk request held unanswered (or waiting unread in its handler's queue) does not keep the
 /// node running once the last handle is gone; answering it then fails.
 #[tokio::test]
