@@ -66,7 +66,8 @@ pub struct Config {
     /// at most, across its NODES messages; further ones are dropped unread. Default 16, the
     /// result limit discv5-wire.md recommends.
     pub max_nodes_accepted: usize,
-    /// Interval at which the least recently seen node of a random bucket is pinged. Default 5 s.
+    /// Interval at which the least recently seen node of a random bucket is pinged (one too
+    /// long to add to a time, such as `Duration::MAX`, means never). Default 5 s.
     pub revalidate_interval: Duration,
     /// Interval of the table refresh (a lookup of our own id and one of a random target); the
     /// first runs when a bootnode is added, or one interval after the start for a node without
@@ -351,7 +352,7 @@ pub struct Discv5 {
     refresh_lookup: Option<LookupId>,
     next_id: u64,
     next_refresh: Option<Instant>,
-    next_revalidate: Instant,
+    next_revalidate: Option<Instant>,
     events: VecDeque<Event>,
 }
 
@@ -369,11 +370,15 @@ pub fn udp_addr(record: &Enr) -> Option<SocketAddr> {
 }
 
 /// The UDP address of a record in one address family: `ip` with `udp`, or (`ipv6`) `ip6` with
-/// `udp6`, or with `udp` when the record has no `udp6`.
+/// `udp6`, or with `udp` when the record has no `udp6`. An IPv4-mapped `ip6` comes out as the
+/// IPv4 address it maps, the form in which datagrams from that node arrive.
 pub fn udp_addr_in(record: &Enr, ipv6: bool) -> Option<SocketAddr> {
     if ipv6 {
         let port = record.udp6().or(record.udp())?;
-        Some(SocketAddr::new(IpAddr::V6(record.ip6()?), port))
+        Some(SocketAddr::new(
+            IpAddr::V6(record.ip6()?).to_canonical(),
+            port,
+        ))
     } else {
         Some(SocketAddr::new(IpAddr::V4(record.ip()?), record.udp()?))
     }
@@ -396,7 +401,7 @@ impl Discv5 {
                 .map(|()| AddressVotes::new(config.address_votes, config.min_address_votes)),
             update_votes: [(); 2]
                 .map(|()| AddressVotes::new(config.address_votes, config.min_update_votes)),
-            next_revalidate: now + config.revalidate_interval,
+            next_revalidate: now.checked_add(config.revalidate_interval),
             config,
             id,
             record,
@@ -636,8 +641,8 @@ impl Discv5 {
             self.rng.fill_bytes(&mut target);
             self.lookup(now, NodeId(target));
         }
-        if self.next_revalidate <= now {
-            self.next_revalidate = now + self.config.revalidate_interval;
+        if self.next_revalidate.is_some_and(|at| at <= now) {
+            self.next_revalidate = now.checked_add(self.config.revalidate_interval);
             let pick = self.rng.next_u32() as usize;
             if let Some(entry) = self.table.revalidation_candidate(pick) {
                 let record = entry.value.record.clone();
@@ -665,7 +670,7 @@ impl Discv5 {
             .into_iter()
             .chain(self.sessions.poll_timeout())
             .chain(self.next_refresh)
-            .chain(Some(self.next_revalidate))
+            .chain(self.next_revalidate)
             .min()
     }
 

@@ -1423,14 +1423,17 @@ fn a_node_without_bootnodes_still_refreshes_its_table() {
 }
 
 #[test]
-fn a_refresh_interval_of_duration_max_means_no_refresh() {
+fn refresh_and_revalidate_intervals_of_duration_max_mean_never() {
     let config = Config {
         refresh_interval: Duration::MAX,
+        revalidate_interval: Duration::MAX,
         ..Config::default()
     };
     let now = Instant::now();
     let record = Enr::builder().udp(9000).build(&key(0)).unwrap();
     let mut node = Discv5::new(key(0), record, config, now, [0; 32]);
+    // Nothing to do, ever, until there is a node to ask.
+    assert_eq!(node.poll_timeout(), None);
     let bootnode = Enr::builder()
         .ip([10, 0, 0, 2].into())
         .udp(9000)
@@ -1636,6 +1639,37 @@ fn a_node_that_contacts_us_enters_the_table_only_at_the_address_we_would_use() {
             "{mode:?}, {b_ip4:?}"
         );
     }
+}
+
+/// A record whose only address is an IPv4-mapped `ip6` is contacted at the IPv4 address,
+/// where its node's datagrams (the WHOAREYOU first) come from: the handshake completes.
+#[test]
+fn a_record_with_an_ipv4_mapped_ip6_is_reached_at_its_ipv4_address() {
+    let mut net = Net::new(2);
+    net.reconfigure(
+        0,
+        Config {
+            ip_mode: IpMode::DualStack,
+            ..Config::default()
+        },
+    );
+    let b = addr(1);
+    let b_ip = std::net::Ipv4Addr::new(10, 0, 0, 1);
+    assert_eq!(b.ip(), IpAddr::V4(b_ip));
+    let mapped = Enr::builder()
+        .seq(2)
+        .ip6(b_ip.to_ipv6_mapped())
+        .udp(b.port())
+        .build(&key(1))
+        .unwrap();
+    assert_eq!(udp_addr(&mapped), Some(b));
+    let now = net.now;
+    let id = net.node(0).ping(now, &mapped);
+    net.run(Duration::from_secs(1));
+    assert!(net.take_events(0).iter().any(|e| matches!(
+        e,
+        Event::Pong { id: got, result: Ok(_) } if *got == id
+    )));
 }
 
 #[test]
