@@ -234,9 +234,11 @@ impl<'a> Rlp<'a> {
     }
 
     /// Reads the next item as an unsigned integer of at most `max_len` bytes and returns its
-    /// minimal big-endian bytes (empty for zero).
+    /// minimal big-endian bytes (empty for zero). `max_len` must be below 56: the fast path
+    /// takes the header byte for a short string's.
     #[inline(always)]
     pub(crate) fn uint_bytes(&mut self, max_len: usize) -> Result<&'a [u8], DecodeError> {
+        debug_assert!(max_len < 56, "uint_bytes reads short strings only");
         let start = self.rest;
         // Fast path: a single byte 0x01..=0x7f, or a short string with a non-zero first byte.
         if let Some((first, tail)) = start.split_first() {
