@@ -296,8 +296,6 @@ pub struct Sessions {
     /// started that wait for their WHOAREYOU and of sessions we opened whose handshake crossed
     /// the node's: a WHOAREYOU is matched without a search, whatever the number of sessions.
     /// Entries are checked when used; stale ones go when the map outgrows what can be live.
-    /// The nonce of a handshake that timed out stays until then: when we try the node again
-    /// while its challenge is pending, it repeats the WHOAREYOU naming that nonce.
     opened_by: HashMap<Nonce, (NodeId, SocketAddr)>,
     limits: IpRateLimit,
     transmits: VecDeque<Transmit>,
@@ -505,8 +503,7 @@ impl Sessions {
         self.sent.expire(now);
         for key in self.outgoing_deadlines.take_due(now) {
             if let Some(outgoing) = self.outgoing.remove(&key) {
-                // The nonce stays filed: a handshake tried again finds the node's challenge
-                // still pending, and the node repeats the WHOAREYOU naming this nonce.
+                self.opened_by.remove(&outgoing.nonce);
                 self.push_event(SessionEvent::HandshakeTimeout {
                     node: NodeAddress {
                         id: key.0,
@@ -657,14 +654,12 @@ impl Sessions {
             .get(nonce)
             .copied()
             .filter(|(_, addr)| *addr == from);
-        // A handshake of ours waiting for this node: the WHOAREYOU names its packet, or the
-        // packet of an earlier attempt that timed out (the node repeats a pending challenge).
         let (key, outgoing) = if let Some(key) = opened
+            && self.outgoing.get(&key).is_some_and(|o| o.nonce == *nonce)
             && let Some(outgoing) = self.outgoing.remove(&key)
         {
             self.outgoing_deadlines.remove(outgoing.deadline, key);
             self.opened_by.remove(nonce);
-            self.opened_by.remove(&outgoing.nonce);
             (key, outgoing)
         } else if self.sent.get(nonce).is_some_and(|s| s.addr == from)
             && let Some((sent, deadline)) = self.sent.remove(nonce)
@@ -697,6 +692,7 @@ impl Sessions {
             return;
         };
         let (remote_id, addr) = key;
+        let outgoing_nonce = outgoing.nonce;
         // The node's own handshake reached us after we asked for this one (both sides started
         // at once): it made the session we need, so the messages go in it.
         if let Some(session) = self.sessions.get(&key) {
@@ -764,7 +760,7 @@ impl Sessions {
                 keys: ciphers.clone(),
                 other: None,
                 other_first: false,
-                opened_by: Some(*nonce),
+                opened_by: Some(outgoing_nonce),
                 established: now,
                 last_used: 0,
             },

@@ -251,37 +251,6 @@ fn a_handshake_sent_again_after_a_second_still_answers_the_challenge() {
 }
 
 #[test]
-fn a_repeated_challenge_naming_an_earlier_attempt_answers_the_next_one() {
-    // B's WHOAREYOU to A's first packet is lost; A's handshake times out and A tries again
-    // with a new packet, which B, its challenge still pending, answers with the same WHOAREYOU
-    // (naming the first packet's nonce), as the spec and go-ethereum have it: A takes it. (A
-    // gives up sooner than B's challenge expires here; go-ethereum keeps its challenge for a
-    // second after sending it, which our retry, one second after our packet, can just meet.)
-    let now = Instant::now();
-    let quick = SessionConfig {
-        handshake_timeout: Duration::from_millis(500),
-        ..SessionConfig::default()
-    };
-    let (mut a, mut b) = (node_with(1, 9001, quick), node(2, 9002));
-    let (lost, _) = challenge_from(now, &mut a, &mut b);
-    let later = now + Duration::from_millis(500);
-    a.sessions.handle_timeout(later);
-    assert!(matches!(
-        &events(&mut a)[..],
-        [SessionEvent::HandshakeTimeout { .. }]
-    ));
-    assert!(a.sessions.send(later, &b.enr.clone(), b.addr, ping(2)));
-    deliver(later, &mut a, &mut b, None);
-    let repeated = transmits(&mut b);
-    assert_eq!(repeated.len(), 1);
-    assert_eq!(repeated[0].bytes, lost.bytes);
-    a.sessions
-        .handle_datagram(later, b.addr, &repeated[0].bytes, |_| None);
-    deliver(later, &mut a, &mut b, None);
-    assert_established(&mut b);
-}
-
-#[test]
 fn a_stray_whoareyou_is_ignored() {
     let now = Instant::now();
     let (mut a, b) = (node(1, 9001), node(2, 9002));
