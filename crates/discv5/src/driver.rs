@@ -51,7 +51,8 @@ pub enum DriverError {
 
 /// A TALKREQ for a protocol registered with [`Discv5Handle::register_talk_handler`]. Every
 /// TALKREQ gets a TALKRESP: one dropped without [`respond`](Self::respond) (or left in the
-/// handler's queue when its receiver is dropped) is answered with an empty response.
+/// handler's queue when its receiver is dropped) is answered with an empty response by the
+/// node's task, and so is one whose response could not be sent.
 #[derive(Debug)]
 pub struct TalkRequest {
     /// From whom.
@@ -67,27 +68,39 @@ pub struct TalkRequest {
 impl TalkRequest {
     /// Sends the TALKRESP. Fails with [`DriverError::Stopped`] once the node has stopped, and
     /// with [`DriverError::NotSent`] when the session with the node is gone or the response
-    /// does not fit in a packet (over about 1150 bytes).
+    /// does not fit in a packet (over about 1150 bytes; an empty one goes instead).
     pub async fn respond(mut self, response: Vec<u8>) -> Result<(), DriverError> {
         let owner = core::mem::take(&mut self.owner)
             .upgrade()
             .ok_or(DriverError::Stopped)?;
         let (node, req_id) = (&self.node, self.req_id);
         owner
-            .call(|state, now| state.core.talk_response(now, node, req_id, response))?
+            .call(|state, now| {
+                let sent = state.core.talk_response(now, node, req_id, response);
+                if !sent {
+                    // An empty answer fits where the response did not (if the session is there).
+                    state.core.talk_response(now, node, req_id, Vec::new());
+                }
+                sent
+            })?
             .then_some(())
             .ok_or(DriverError::NotSent)
     }
 }
 
 impl Drop for TalkRequest {
-    /// Answers a request nobody answered. Never runs with the node's lock held: the driver
-    /// takes the owner of a request it could not deliver before dropping it.
+    /// Leaves a request nobody answered to the node's task, which answers it. The node's lock
+    /// is not taken here: a request can be dropped where the lock is held (with a handler's
+    /// channel, when a request slipped into it as its receiver closed).
     fn drop(&mut self) {
         if let Some(owner) = self.owner.upgrade() {
-            let (node, req_id) = (&self.node, self.req_id);
-            let _ =
-                owner.call(|state, now| state.core.talk_response(now, node, req_id, Vec::new()));
+            let shared = &owner.shared;
+            shared
+                .unanswered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((self.node.clone(), self.req_id));
+            shared.wake.notify_one();
         }
     }
 }
@@ -150,9 +163,13 @@ struct Shared {
     socket: UdpSocket,
     /// The socket's address: an IPv6 one sends to IPv4 nodes at their IPv4-mapped form.
     local: SocketAddr,
-    /// Wakes the task: an earlier deadline, a backlog, or the last handle gone.
+    /// Wakes the task: an earlier deadline, a backlog, talk requests dropped unanswered, or
+    /// the last handle gone.
     wake: Notify,
     closed: AtomicBool,
+    /// Talk requests dropped unanswered, for the task to answer (empty). Its own lock, taken
+    /// after the node's when both are: a request's drop takes only this one.
+    unanswered: Mutex<Vec<(NodeAddress, RequestId)>>,
 }
 
 impl core::fmt::Debug for Shared {
@@ -318,6 +335,7 @@ impl Discv5Handle {
             local: addr,
             wake: Notify::new(),
             closed: AtomicBool::new(false),
+            unanswered: Mutex::new(Vec::new()),
         });
         let owner = Arc::new(Owner {
             shared: Arc::clone(&shared),
@@ -463,6 +481,17 @@ async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
     loop {
         let (deadline, backlog) = {
             let mut state = shared.lock();
+            let unanswered = core::mem::take(
+                &mut *shared
+                    .unanswered
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            for (node, req_id) in unanswered {
+                state
+                    .core
+                    .talk_response(Instant::now(), &node, req_id, Vec::new());
+            }
             shared.settle(&mut state, &owner, &mut answers);
             // The task turns at least once per `heartbeat`, and an armed deadline still ahead
             // stays armed even when the core's next one is later (a request answered early).
