@@ -478,6 +478,14 @@ async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
     // One byte more than the largest packet, so an oversized one is seen as such.
     let mut buf = vec![0u8; crate::wire::MAX_PACKET_SIZE + 1];
     let mut answers = Vec::new();
+    // The timer and the wake-up outlive a turn: registering and dropping them anew for every
+    // datagram cost more than the rest of the task's work on it. The timer is reset only when
+    // the deadline moves (or after it fired).
+    let sleep = tokio::time::sleep_until(Instant::now().into());
+    tokio::pin!(sleep);
+    let mut sleeping_until = None;
+    let notified = shared.wake.notified();
+    tokio::pin!(notified);
     loop {
         let (deadline, backlog) = {
             let mut state = shared.lock();
@@ -518,6 +526,10 @@ async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
         if shared.closed.load(Ordering::Acquire) {
             return;
         }
+        if sleeping_until != Some(deadline) {
+            sleep.as_mut().reset(deadline.into());
+            sleeping_until = Some(deadline);
+        }
         tokio::select! {
             received = shared.socket.recv_from(&mut buf) => {
                 if let Ok((len, from)) = received {
@@ -525,8 +537,11 @@ async fn run(stopping: Stopping, owner: Weak<Owner>, heartbeat: Duration) {
                     shared.lock().core.handle_datagram(Instant::now(), from, bytes);
                 }
             }
-            () = shared.wake.notified() => {}
-            () = tokio::time::sleep_until(deadline.into()) => shared.lock().core.handle_timeout(Instant::now()),
+            () = notified.as_mut() => notified.set(shared.wake.notified()),
+            () = sleep.as_mut() => {
+                sleeping_until = None;
+                shared.lock().core.handle_timeout(Instant::now());
+            }
         }
     }
 }
