@@ -52,7 +52,8 @@ pub enum DriverError {
 /// A TALKREQ for a protocol registered with [`Discv5Handle::register_talk_handler`]. Every
 /// TALKREQ gets a TALKRESP: one dropped without [`respond`](Self::respond) (or left in the
 /// handler's queue when its receiver is dropped) is answered with an empty response by the
-/// node's task, and so is one whose response could not be sent.
+/// node's task, and so is one whose response could not be sent. (Having a `Drop`, it cannot
+/// be taken apart by a move: take its fields with [`core::mem::take`].)
 #[derive(Debug)]
 pub struct TalkRequest {
     /// From whom.
