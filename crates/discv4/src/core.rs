@@ -753,7 +753,8 @@ impl Discv4 {
             tcp_port: ping.from.tcp_port,
         };
         if proven {
-            self.update_seen(now, node, ping.enr_seq);
+            // Seen, but not an answer: its liveness counts answers to our Pings only.
+            self.update_seen(now, node, ping.enr_seq, false);
         } else {
             // Refused when ping-backs hold their whole share: the node got its Pong, and it
             // bonds when it pings again or when we ping it for our own reasons.
@@ -809,7 +810,7 @@ impl Discv4 {
             ..ping.node
         };
         if enters_table {
-            self.update_seen(now, node, pong.enr_seq);
+            self.update_seen(now, node, pong.enr_seq, true);
         }
         let info = PongInfo {
             enr_seq: pong.enr_seq,
@@ -1212,11 +1213,18 @@ impl Discv4 {
         }
     }
 
-    /// Records that `node` answered from its endpoint: into the table, or refreshed there.
-    fn update_seen(&mut self, now: Instant, node: NodeRecord, enr_seq: Option<u64>) {
+    /// Records that `node` was seen at its endpoint (`answered`: it answered a Ping of ours):
+    /// into the table, or refreshed there.
+    fn update_seen(
+        &mut self,
+        now: Instant,
+        node: NodeRecord,
+        enr_seq: Option<u64>,
+        answered: bool,
+    ) {
         let node_id = node.node_id();
         if let Some(entry) = self.table.get_mut(&node_id) {
-            let liveness = entry.value.liveness.saturating_add(1);
+            let liveness = entry.value.liveness.saturating_add(u32::from(answered));
             let enr_seq = enr_seq.or(entry.value.enr_seq);
             if entry.value.record == node {
                 entry.value.liveness = liveness;

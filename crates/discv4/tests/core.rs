@@ -1560,6 +1560,32 @@ fn a_full_event_queue_keeps_every_answer() {
     assert_eq!(answered, requests);
 }
 
+/// A bonded node's own Pings keep its entry fresh but do not add to its liveness, which counts
+/// answers to our Pings: pinging us often buys no slack for revalidations it fails.
+#[test]
+fn pings_from_a_bonded_node_do_not_raise_its_liveness() {
+    let (a, b) = (addr("1.1.1.1:30303"), addr("2.2.2.2:30303"));
+    let mut net = Net::new(vec![(a, node(1, a)), (b, node(2, b))]);
+    let now = start();
+    let b_record = net.node(b).local_record();
+    let a_record = net.node(a).local_record();
+    net.node(a).ping(now, b_record);
+    net.deliver(now);
+    let b_id = b_record.node_id();
+    let liveness = |net: &mut Net| net.node(a).table().get(&b_id).unwrap().value.liveness;
+    let before = liveness(&mut net);
+    for second in 1..=10 {
+        let at = now + Duration::from_secs(second);
+        net.node(b).ping(at, a_record);
+        net.deliver(at);
+    }
+    assert_eq!(liveness(&mut net), before);
+    let at = now + Duration::from_secs(11);
+    net.node(a).ping(at, b_record);
+    net.deliver(at);
+    assert_eq!(liveness(&mut net), before + 1);
+}
+
 /// A node in the table answering from an address whose /24 is full in its bucket (IP limits)
 /// keeps its old endpoint, and is not counted as seen at the new one.
 #[test]
