@@ -647,25 +647,13 @@ impl Discv4 {
 
     /// Handles the passing of time: retries, timeouts, table refresh and revalidation.
     pub fn handle_timeout(&mut self, now: Instant) {
-        // What handling one timeout does can move another due one later (a FINDNODE sent
-        // when the one before it ends) or replace it: those wait for their new deadline.
-        for key in self.ping_deadlines.take_due(now) {
-            if self
-                .pings
-                .get(&key)
-                .is_some_and(|ping| ping.deadline <= now)
-            {
-                self.on_ping_timeout(now, key);
-            }
+        // One at a time: handling one timeout can move another due one later (a FINDNODE
+        // sent when the one before it ends) or end it; those wait for their new deadline.
+        while let Some(key) = self.ping_deadlines.pop_due(now) {
+            self.on_ping_timeout(now, key);
         }
-        for id in self.query_deadlines.take_due(now) {
-            if self
-                .queries
-                .get(&id)
-                .is_some_and(|query| query.deadline <= now)
-            {
-                self.on_query_timeout(now, id);
-            }
+        while let Some(id) = self.query_deadlines.pop_due(now) {
+            self.on_query_timeout(now, id);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             self.next_refresh = now.checked_add(self.config.refresh_interval);

@@ -622,11 +622,9 @@ impl Discv5 {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.sessions.handle_timeout(now);
         self.drain_sessions(now);
-        for key in self.deadlines.take_due(now) {
-            // Only what is still due: handling another may have ended it or moved its deadline.
-            if self.requests.get(&key).is_some_and(|r| r.deadline <= now) {
-                self.timed_out(now, &key, false);
-            }
+        // One at a time: handling one may end another or move its deadline.
+        while let Some(key) = self.deadlines.pop_due(now) {
+            self.timed_out(now, &key, false);
         }
         if self.next_refresh.is_some_and(|at| at <= now) {
             // Our own id (our neighbourhood learns of us) and a random target (far buckets).

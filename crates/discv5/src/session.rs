@@ -501,7 +501,7 @@ impl Sessions {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.challenges.expire(now);
         self.sent.expire(now);
-        for key in self.outgoing_deadlines.take_due(now) {
+        while let Some(key) = self.outgoing_deadlines.pop_due(now) {
             if let Some(outgoing) = self.outgoing.remove(&key) {
                 self.opened_by.remove(&outgoing.nonce);
                 self.push_event(SessionEvent::HandshakeTimeout {

@@ -43,16 +43,15 @@ impl<K: Ord + Copy> Deadlines<K> {
         self.order.first().map(|(deadline, _)| *deadline)
     }
 
-    /// Takes out the keys due at or before `now`, soonest first.
-    pub fn take_due(&mut self, now: Instant) -> Vec<K> {
-        let mut due = Vec::new();
-        while let Some(&(deadline, key)) = self.order.first()
-            && deadline <= now
-        {
+    /// Takes out the soonest key, if it is due at or before `now`. Taken one at a time, the
+    /// keys handled before it may have moved or removed it: handling a timeout never sees a
+    /// key that stopped being due meanwhile.
+    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
+        let &(deadline, key) = self.order.first()?;
+        (deadline <= now).then(|| {
             self.order.pop_first();
-            due.push(key);
-        }
-        due
+            key
+        })
     }
 }
 
@@ -76,7 +75,12 @@ mod tests {
         assert_eq!(deadlines.next(), Some(b));
         deadlines.reschedule('a', &mut a, t0);
         assert_eq!(a, t0);
-        assert_eq!(deadlines.take_due(t0 + s(1)), ['a', 'b']);
+        assert_eq!(deadlines.pop_due(t0 + s(1)), Some('a'));
+        // Moved later while 'a' was handled: no longer due.
+        let mut b = b;
+        deadlines.reschedule('b', &mut b, t0 + s(5));
+        assert_eq!(deadlines.pop_due(t0 + s(1)), None);
+        assert_eq!(deadlines.pop_due(t0 + s(5)), Some('b'));
         assert_eq!(deadlines.next(), None);
     }
 }
