@@ -600,7 +600,8 @@ fn deliver(state: &mut State, owner: &Weak<Owner>, event: &Event, answers: &mut 
                     handler
                         .try_send(request)
                         .map_err(|e| {
-                            // Its drop would take the lock held here: answered below instead.
+                            // Answered below, at once: dropped armed, it would also be left
+                            // to the task's next turn, and answered twice.
                             let mut undelivered = e.into_inner();
                             undelivered.owner = Weak::new();
                         })
